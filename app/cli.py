@@ -1,0 +1,406 @@
+"""The `studydesk` command: a thin face over app/ (contract: shared/CLI.md)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from app import __version__
+from app.errors import BadInput, Cancelled, NotAllowed, StudyDeskError
+
+EXIT_PARTIAL = 6
+
+
+class Context:
+    """What every command gets: the home, the acting user, output helpers."""
+
+    def __init__(self, args: argparse.Namespace):
+        from app.home import Home, os_login
+
+        self.args = args
+        self.json = getattr(args, "json", False)
+        self.home = Home.open(getattr(args, "home", None))
+        self.user_name = getattr(args, "user", None) or os.environ.get("STUDYDESK_USER") or os_login()
+        self._db = None
+        self._user = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = self.home.connect()
+        return self._db
+
+    @property
+    def user(self):
+        if self._user is None:
+            from app import accounts
+
+            self._user = accounts.authenticate(self.db, self.user_name, _password_from_env_or_prompt)
+        return self._user
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    def emit(self, document: Any, text: Callable[[], str] | str | None = None) -> None:
+        if self.json:
+            json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+            sys.stdout.write("\n")
+        elif text is not None:
+            out = text() if callable(text) else text
+            if out:
+                print(out)
+
+    def progress(self):
+        return TerminalProgress() if sys.stderr.isatty() else None
+
+
+def _password_from_env_or_prompt() -> Optional[str]:
+    if "STUDYDESK_PASSWORD" in os.environ:
+        return os.environ["STUDYDESK_PASSWORD"]
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    return None
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self) -> None:
+        self._shown = False
+
+    def __call__(self, fraction, message: str = "") -> None:
+        width = 30
+        if fraction is None:
+            bar = " " * width
+            pct = "   "
+        else:
+            filled = int(width * max(0.0, min(1.0, fraction)))
+            bar = "#" * filled + "." * (width - filled)
+            pct = f"{int(fraction * 100):3d}%"
+        sys.stderr.write(f"\r[{bar}] {pct} {message[:60]:<60}")
+        sys.stderr.flush()
+        self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _run_job(ctx: Context, job: Callable):
+    """Run a job inline; Ctrl+C cancels it like the window's Cancel button."""
+    from app.jobs import CancelToken
+
+    bar = ctx.progress()
+    cancel = CancelToken()
+    try:
+        return job(bar, cancel)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise Cancelled("cancelled by the user")
+    finally:
+        if bar:
+            bar.done()
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def cmd_init(ctx: Context) -> int:
+    ctx.emit({"home": str(ctx.home.root)}, f"StudyDesk home: {ctx.home.root}")
+    return 0
+
+
+def _import_exit(ctx: Context, result) -> int:
+    for item in result.rejected:
+        print(f"refused: {item['path']}: {item['reason']}", file=sys.stderr)
+    ctx.emit(result.to_json(), lambda: (
+        f"{result.imported} imported, {result.duplicates} duplicates, "
+        f"{len(result.rejected)} refused, {len(result.studies)} studies"))
+    if result.rejected:
+        return EXIT_PARTIAL if (result.imported or result.duplicates) else 5
+    return 0
+
+
+def cmd_import(ctx: Context) -> int:
+    from app.importer import import_paths
+
+    mode = "link" if ctx.args.link else "copy"
+    result = _run_job(ctx, lambda progress, cancel: import_paths(
+        ctx.home, ctx.args.paths, ctx.user, mode=mode, progress=progress, cancel=cancel))
+    return _import_exit(ctx, result)
+
+
+def cmd_demo(ctx: Context) -> int:
+    from app.demo_import import import_demo
+
+    result = _run_job(ctx, lambda progress, cancel: import_demo(
+        ctx.home, ctx.user, patients=ctx.args.patients, progress=progress, cancel=cancel))
+    return _import_exit(ctx, result)
+
+
+def _query(args) -> "Any":
+    from app.worklist import Query
+
+    return Query(patient_id=args.patient_id or "", patient_name=args.patient_name or "",
+                 accession=args.accession or "", modality=args.modality or "",
+                 description=args.description or "", date_from=args.date_from or "",
+                 date_to=args.date_to or "", assigned_to=args.assigned_to or "")
+
+
+CONTRACT_STUDY_KEYS = ("study_uid", "patient_id", "patient_name", "study_date", "accession",
+                       "modalities", "description", "series_count", "instance_count",
+                       "assigned_to", "locked_by", "staged")
+
+
+def cmd_studies(ctx: Context) -> int:
+    from app import worklist
+
+    ctx.user.require("read", "search the worklist")
+    uids = worklist.search(ctx.db, ctx.user.name, _query(ctx.args), limit=ctx.args.limit)
+    rows = worklist.study_rows(ctx.db, uids)
+    ctx.emit(rows, lambda: _table(rows, [
+        ("Patient", "patient_name", 24), ("ID", "patient_id", 12), ("Date", "study_date", 8),
+        ("Accession", "accession", 12), ("Mod", "modalities", 8), ("Description", "description", 28),
+        ("Ser", "series_count", 4), ("Img", "instance_count", 5), ("Study UID", "study_uid", 64)]))
+    return 0
+
+
+def cmd_series(ctx: Context) -> int:
+    from app import worklist
+
+    ctx.user.require("read", "list series")
+    rows = worklist.series_of(ctx.db, ctx.args.study_uid)
+    ctx.emit(rows, lambda: _table(rows, [
+        ("#", "number", 4), ("Mod", "modality", 8), ("Description", "description", 32),
+        ("Img", "instance_count", 5), ("Series UID", "series_uid", 64)]))
+    return 0
+
+
+def cmd_patient(ctx: Context) -> int:
+    from app import worklist
+
+    ctx.user.require("read", "open patient cards")
+    card = worklist.open_patient_card(ctx.db, ctx.user.name, ctx.args.patient_id)
+
+    def text() -> str:
+        lines = [f"{card['name']}  ({card['sex'] or '?'}, born {card['birth_date'] or '?'}"
+                 + (f", {card['age']} y" if card["age"] is not None else "") + ")",
+                 f"Patient ID: {card['patient_id']}",
+                 f"Phone: {card['phone'] or '-'}",
+                 f"Confidentiality: {card['confidentiality'] or '-'}",
+                 f"Studies: {card['study_count']}"]
+        for a in card["appointments"]:
+            lines.append(f"Appointment: {a['date']} {a['time']} {a['modality']} "
+                         f"{a['description']} {a['location']}")
+        return "\n".join(lines)
+
+    ctx.emit(card, text)
+    return 0
+
+
+def cmd_config(ctx: Context) -> int:
+    if ctx.args.config_command == "set":
+        ctx.user.require("configure", "change settings")
+        value = ctx.home.set_setting(ctx.args.key, ctx.args.value)
+        from app import audit
+        from app.db import transaction
+
+        with transaction(ctx.db):
+            audit.record(ctx.db, ctx.user.name, "config-set", audit.APPLICATION_ACTIVITY,
+                         objects=[ctx.args.key], detail=f"{ctx.args.key} = {value!r}")
+        ctx.emit({ctx.args.key: value}, f"{ctx.args.key} = {value}")
+        return 0
+    if ctx.args.key:
+        value = ctx.home.get_setting(ctx.args.key)
+        ctx.emit({ctx.args.key: value}, str(value))
+    else:
+        settings = ctx.home.settings()
+        ctx.emit(settings, lambda: "\n".join(f"{k} = {v}" for k, v in sorted(settings.items())))
+    return 0
+
+
+def _new_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if first != getpass.getpass("Repeat it: "):
+            raise BadInput("user add: the two passwords differ")
+        return first
+    line = sys.stdin.readline().rstrip("\n")
+    if not line:
+        raise BadInput("user add --password: give the password on standard input (one line)")
+    return line
+
+
+def cmd_user(ctx: Context) -> int:
+    from app import accounts
+
+    if ctx.args.user_command == "add":
+        password = _new_password() if ctx.args.password else None
+        user = accounts.add_user(ctx.db, ctx.user, ctx.args.name, ctx.args.role, password)
+        ctx.emit(user.to_json(), f"added {user.name} ({', '.join(sorted(user.roles))})")
+        return 0
+    ctx.user.require("read")
+    users = [u.to_json() for u in accounts.list_users(ctx.db)]
+    ctx.emit(users, lambda: "\n".join(
+        f"{u['name']:<20} {', '.join(u['roles']):<40} {'password' if u['password'] else ''}"
+        for u in users))
+    return 0
+
+
+def cmd_audit(ctx: Context) -> int:
+    from app import audit
+
+    ctx.user.require("manage-users", "read the audit trail")
+    if ctx.args.verify:
+        broken = audit.verify(ctx.db)
+        if broken is None:
+            count = ctx.db.execute("SELECT count(*) FROM audit").fetchone()[0]
+            ctx.emit({"intact": True, "entries": count}, f"audit trail intact ({count} entries)")
+            return 0
+        print(f"audit entry {broken['id']}: {broken['reason']}", file=sys.stderr)
+        ctx.emit({"intact": False, "first_broken": broken["id"], "reason": broken["reason"]})
+        return 5
+    study = None
+    if ctx.args.study:
+        from app.worklist import resolve_study_uid
+
+        study = resolve_study_uid(ctx.db, ctx.args.study, include_trashed=True)
+    rows = audit.entries(ctx.db, since=ctx.args.since, study=study)
+    ctx.emit(rows, lambda: "\n".join(
+        f"{r['time']}  {r['user']:<12} {r['action']:<14} {r['event_code']} {r['outcome']:<14} "
+        f"{r['detail']}" for r in rows))
+    return 0
+
+
+def cmd_gui(ctx: Optional[Context], args: argparse.Namespace) -> int:
+    from ui.app import run  # the one import of ui from app (import-linter exception)
+
+    return run(args)
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str, int]]) -> str:
+    def cell(value, width):
+        if isinstance(value, list):
+            value = ",".join(value)
+        text = "" if value is None else str(value)
+        return text[:width].ljust(width)
+
+    lines = ["  ".join(cell(title, w) for title, _, w in columns)]
+    for row in rows:
+        lines.append("  ".join(cell(row.get(key), w) for _, key, w in columns))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _add_qbe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--patient-id")
+    p.add_argument("--patient-name")
+    p.add_argument("--accession")
+    p.add_argument("--modality")
+    p.add_argument("--description")
+    p.add_argument("--date-from", metavar="YYYYMMDD")
+    p.add_argument("--date-to", metavar="YYYYMMDD")
+    p.add_argument("--assigned-to", metavar="USER")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help="the data folder")
+    common.add_argument("--user", default=argparse.SUPPRESS, help="who acts")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="one JSON document on stdout")
+
+    parser = argparse.ArgumentParser(prog="studydesk", parents=[common],
+                                     description="StudyDesk PACS workstation")
+    parser.add_argument("--version", action="version", version=f"studydesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    command("init", cmd_init, "create the home explicitly")
+    p = command("demo", cmd_demo, "add a generated demo set")
+    p.add_argument("--patients", type=int, default=6)
+    p = command("import", cmd_import, "import files, folders, ZIPs, DICOMDIR media")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--copy", action="store_true", help="copy into the image store (default)")
+    mode.add_argument("--link", action="store_true", help="index the files where they are")
+    p = command("studies", cmd_studies, "the worklist (query by example)")
+    _add_qbe(p)
+    p.add_argument("--limit", type=int)
+    p = command("series", cmd_series, "one study's series")
+    p.add_argument("study_uid", metavar="STUDY_UID")
+    p = command("patient", cmd_patient, "the patient card")
+    p.add_argument("patient_id", metavar="PATIENT_ID")
+
+    p = command("config", cmd_config, "settings")
+    csub = p.add_subparsers(dest="config_command", metavar="get|set", required=True)
+    g = csub.add_parser("get", parents=[common])
+    g.add_argument("key", nargs="?")
+    s = csub.add_parser("set", parents=[common])
+    s.add_argument("key")
+    s.add_argument("value")
+
+    p = command("user", cmd_user, "accounts")
+    usub = p.add_subparsers(dest="user_command", metavar="add|list", required=True)
+    a = usub.add_parser("add", parents=[common])
+    a.add_argument("name")
+    a.add_argument("--role", nargs="+", required=True, metavar="ROLE")
+    a.add_argument("--password", action="store_true", help="ask for a password (stdin when not a terminal)")
+    usub.add_parser("list", parents=[common])
+
+    p = command("audit", cmd_audit, "the audit trail")
+    p.add_argument("--since", metavar="ISO_TIME")
+    p.add_argument("--study", metavar="STUDY_UID")
+    p.add_argument("--verify", action="store_true")
+
+    p = command("gui", None, "open the workstation window")
+    p.add_argument("--demo", action="store_true", help="open on a fresh demo home")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in (None, "gui"):
+        if not hasattr(args, "demo"):
+            args.demo = False
+        try:
+            return cmd_gui(None, args)
+        except StudyDeskError as e:
+            print(f"studydesk: {e}", file=sys.stderr)
+            return e.exit_code
+    ctx = None
+    try:
+        ctx = Context(args)
+        return args.func(ctx)
+    except Cancelled as e:
+        print(f"studydesk: {e}", file=sys.stderr)
+        return 1
+    except StudyDeskError as e:
+        print(f"studydesk: {e}", file=sys.stderr)
+        if e.detail:
+            print(e.detail, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("studydesk: interrupted", file=sys.stderr)
+        return 1
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""Numbered migrations. Never edit a released step; append a new one.
+
+Each step is a list of SQL statements applied in one transaction together
+with ``PRAGMA user_version = N``.
+
+Text columns used by query-by-example have an upper-cased ``*_norm`` twin so
+that case-insensitive wildcard matching is a GLOB on an indexed column.
+"""
+
+V1 = [
+    # -- the catalogue ------------------------------------------------------
+    """CREATE TABLE patients (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+        patient_name TEXT NOT NULL DEFAULT '',
+        patient_birth_date TEXT NOT NULL DEFAULT '',
+        patient_sex TEXT NOT NULL DEFAULT '',
+        patient_telephone_numbers TEXT NOT NULL DEFAULT '',
+        confidentiality TEXT NOT NULL DEFAULT '',
+        patient_id_norm TEXT NOT NULL DEFAULT '',
+        patient_name_norm TEXT NOT NULL DEFAULT '',
+        UNIQUE (patient_id, issuer_of_patient_id)
+    )""",
+    "CREATE INDEX patients_id_norm ON patients (patient_id_norm)",
+    "CREATE INDEX patients_name_norm ON patients (patient_name_norm)",
+    """CREATE TABLE studies (
+        study_instance_uid TEXT PRIMARY KEY,
+        patient_pk INTEGER NOT NULL REFERENCES patients (id),
+        study_date TEXT NOT NULL DEFAULT '',
+        study_time TEXT NOT NULL DEFAULT '',
+        accession_number TEXT NOT NULL DEFAULT '',
+        accession_norm TEXT NOT NULL DEFAULT '',
+        study_id TEXT NOT NULL DEFAULT '',
+        study_description TEXT NOT NULL DEFAULT '',
+        description_norm TEXT NOT NULL DEFAULT '',
+        referring_physician_name TEXT NOT NULL DEFAULT '',
+        modalities TEXT NOT NULL DEFAULT '',
+        series_count INTEGER NOT NULL DEFAULT 0,
+        instance_count INTEGER NOT NULL DEFAULT 0,
+        size_bytes INTEGER NOT NULL DEFAULT 0,
+        assigned_to TEXT,
+        migrated INTEGER NOT NULL DEFAULT 0,
+        source_node TEXT,
+        ai_rescan_pending INTEGER NOT NULL DEFAULT 0,
+        staged INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'trashed')),
+        imported_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX studies_patient ON studies (patient_pk)",
+    "CREATE INDEX studies_date ON studies (study_date)",
+    "CREATE INDEX studies_accession ON studies (accession_norm)",
+    "CREATE INDEX studies_description ON studies (description_norm)",
+    "CREATE INDEX studies_assigned ON studies (assigned_to)",
+    "CREATE INDEX studies_state_date ON studies (state, study_date)",
+    """CREATE TABLE series (
+        series_instance_uid TEXT PRIMARY KEY,
+        study_instance_uid TEXT NOT NULL REFERENCES studies (study_instance_uid),
+        modality TEXT NOT NULL DEFAULT '',
+        series_number INTEGER,
+        series_description TEXT NOT NULL DEFAULT '',
+        body_part_examined TEXT NOT NULL DEFAULT '',
+        frame_of_reference_uid TEXT NOT NULL DEFAULT '',
+        series_date TEXT NOT NULL DEFAULT '',
+        instance_count INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX series_study ON series (study_instance_uid)",
+    "CREATE INDEX series_modality ON series (modality, study_instance_uid)",
+    """CREATE TABLE instances (
+        sop_instance_uid TEXT PRIMARY KEY,
+        series_instance_uid TEXT NOT NULL REFERENCES series (series_instance_uid),
+        sop_class_uid TEXT NOT NULL DEFAULT '',
+        transfer_syntax_uid TEXT NOT NULL DEFAULT '',
+        instance_number INTEGER,
+        rows INTEGER,
+        columns INTEGER,
+        number_of_frames INTEGER,
+        size INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        linked INTEGER NOT NULL DEFAULT 0,
+        sha256 TEXT,
+        imported_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX instances_series ON instances (series_instance_uid, instance_number)",
+    # -- accounts -------------------------------------------------------------
+    """CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT,
+        display_name TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL
+    )""",
+    """CREATE TABLE user_roles (
+        name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'content-manager', 'radiologist', 'researcher', 'clerk')),
+        PRIMARY KEY (name, role)
+    )""",
+    # -- audit trail (hash chain) ----------------------------------------------
+    """CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        event_code TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        objects TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+    "CREATE INDEX audit_time ON audit (time)",
+    """CREATE TABLE audit_objects (
+        audit_id INTEGER NOT NULL REFERENCES audit (id),
+        uid TEXT NOT NULL
+    )""",
+    "CREATE INDEX audit_objects_uid ON audit_objects (uid)",
+    # -- workflow state (worklist, change journal, trash) -------------------------
+    """CREATE TABLE locks (
+        study_instance_uid TEXT PRIMARY KEY REFERENCES studies (study_instance_uid),
+        user TEXT NOT NULL,
+        time TEXT NOT NULL
+    )""",
+    """CREATE TABLE changes (
+        change_id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        objects TEXT NOT NULL DEFAULT '[]',
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'applied', 'undone', 'failed')),
+        undone_by INTEGER REFERENCES changes (change_id),
+        undoes INTEGER REFERENCES changes (change_id),
+        plan TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE change_objects (
+        change_id INTEGER NOT NULL REFERENCES changes (change_id),
+        uid TEXT NOT NULL,
+        kind TEXT NOT NULL
+    )""",
+    "CREATE INDEX change_objects_uid ON change_objects (uid)",
+    """CREATE TABLE trash (
+        study_instance_uid TEXT PRIMARY KEY,
+        trashed_at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        change_id INTEGER REFERENCES changes (change_id)
+    )""",
+    """CREATE TABLE measurements (
+        id INTEGER PRIMARY KEY,
+        sop_instance_uid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        user TEXT NOT NULL,
+        time TEXT NOT NULL
+    )""",
+    "CREATE INDEX measurements_sop ON measurements (sop_instance_uid)",
+    # -- network ------------------------------------------------------------------
+    """CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        aet TEXT NOT NULL,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        tls INTEGER NOT NULL DEFAULT 0,
+        purposes TEXT NOT NULL DEFAULT 'query-retrieve store'
+    )""",
+    """CREATE TABLE appointments (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        date TEXT NOT NULL DEFAULT '',
+        time TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        modality TEXT NOT NULL DEFAULT '',
+        location TEXT NOT NULL DEFAULT '',
+        node TEXT NOT NULL DEFAULT '',
+        fetched_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX appointments_patient ON appointments (patient_id, date)",
+    # -- research -------------------------------------------------------------------
+    """CREATE TABLE projects (
+        name TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        settings TEXT NOT NULL DEFAULT '{}',
+        created TEXT NOT NULL
+    )""",
+    """CREATE TABLE project_members (
+        project TEXT NOT NULL REFERENCES projects (name),
+        user TEXT NOT NULL REFERENCES users (name),
+        role TEXT NOT NULL DEFAULT 'member',
+        PRIMARY KEY (project, user)
+    )""",
+    """CREATE TABLE subjects (
+        project TEXT NOT NULL REFERENCES projects (name),
+        patient_id TEXT NOT NULL,
+        pid TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        PRIMARY KEY (project, pid),
+        UNIQUE (project, subject),
+        UNIQUE (project, patient_id)
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [V1]

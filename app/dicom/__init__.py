@@ -1,0 +1,1 @@
+"""DICOM reading, the keyword-to-column map, rendering."""

@@ -1,0 +1,164 @@
+"""The data folder: SQLite cache, image store, trash, settings.
+
+Resolution (CLI.md): ``--home DIR``, else ``$STUDYDESK_HOME``, else the
+platform's user data folder. A missing folder is created and initialised.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import platformdirs
+import tomli_w
+
+from app.errors import BadInput, NotFound
+
+# Settings a new home starts with. `config set` accepts these keys (and dotted
+# keys below a known table such as ``ai.nodes``), so that a typo is an error.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "aet": "STUDYDESK",
+    "port": 11112,
+    "iocm": False,
+    "import_mode": "copy",
+    "theme": "dark",
+}
+
+
+def default_home() -> Path:
+    env = os.environ.get("STUDYDESK_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("StudyDesk", appauthor=False))
+
+
+def os_login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers without passwd entry)
+        return "studydesk"
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "cache.sqlite"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def trash(self) -> Path:
+        return self.root / "trash"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.root / "settings.toml"
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Optional[os.PathLike | str] = None) -> "Home":
+        """Open (creating and migrating when needed) the home at *path*."""
+        root = Path(path).expanduser() if path else default_home()
+        if root.exists() and not root.is_dir():
+            raise BadInput(f"home {root}: exists and is not a folder")
+        home = cls(root.resolve())
+        home._initialise()
+        return home
+
+    def _initialise(self) -> None:
+        from app import accounts, db, store
+
+        for folder in (self.root, self.store, self.trash, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+        if not self.settings_path.exists():
+            self.save_settings(dict(DEFAULT_SETTINGS))
+        store.sweep_temporaries(self)
+        conn = db.connect(self.db_path)
+        try:
+            db.migrate(conn)
+            accounts.ensure_first_admin(conn, os_login())
+        finally:
+            conn.close()
+
+    def connect(self):
+        """A new sqlite-utils Database on this home's cache (one per job/thread)."""
+        from app import db
+
+        return db.connect(self.db_path)
+
+    # -- settings ----------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        try:
+            with open(self.settings_path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            data = {}
+        except tomllib.TOMLDecodeError as e:
+            raise BadInput(f"settings {self.settings_path}: not valid TOML ({e})") from e
+        merged = dict(DEFAULT_SETTINGS)
+        merged.update(data)
+        return merged
+
+    def save_settings(self, data: dict[str, Any]) -> None:
+        tmp = self.settings_path.with_suffix(".toml.tmp")
+        with open(tmp, "wb") as f:
+            tomli_w.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.settings_path)
+
+    def get_setting(self, key: str) -> Any:
+        node: Any = self.settings()
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise NotFound(f"setting {key}: not set")
+            node = node[part]
+        return node
+
+    def set_setting(self, key: str, value: str) -> Any:
+        """Set *key* from its text form (ints, true/false, else text)."""
+        top = key.split(".")[0]
+        if top not in DEFAULT_SETTINGS and "." not in key:
+            known = ", ".join(sorted(DEFAULT_SETTINGS))
+            raise BadInput(f"setting {key}: unknown key (known: {known}, or TABLE.KEY)")
+        parsed = parse_setting_value(key, value)
+        data = self.settings()
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise BadInput(f"setting {key}: {part} is not a table")
+        node[parts[-1]] = parsed
+        self.save_settings(data)
+        return parsed
+
+
+def parse_setting_value(key: str, value: str) -> Any:
+    text = value.strip()
+    if key == "port" and not (text.isdigit() and 0 < int(text) < 65536):
+        raise BadInput(f"setting port: {text!r} is not a TCP port (1-65535)")
+    if key == "aet" and (not 0 < len(text) <= 16 or "\\" in text):
+        raise BadInput(f"setting aet: {text!r} is not an AE title (1-16 characters, no backslash)")
+    if text.lower() in ("true", "yes", "on"):
+        return True
+    if text.lower() in ("false", "no", "off"):
+        return False
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return text

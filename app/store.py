@@ -1,0 +1,147 @@
+"""Image files on disk, placed by UID hierarchy under the home.
+
+Writes go to a temporary name in this process's private folder under
+``home/tmp`` (same file system), are flushed and synced, and are renamed into
+place by the caller inside the transaction that records them (see
+:class:`PendingFile`). A file without a row can exist for a
+moment (crash between rename and commit) and is harmless; a row without a
+file cannot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.home import Home
+
+_UID_RE = re.compile(r"^[0-9.]{1,64}$")
+CHUNK = 1 << 20
+
+
+def safe_uid(uid: str) -> str:
+    """A UID usable as a path component; anything odd is hashed."""
+    if _UID_RE.match(uid) and ".." not in uid and not uid.startswith("."):
+        return uid
+    return "x" + hashlib.sha1(uid.encode()).hexdigest()
+
+
+def relative_path(study_uid: str, series_uid: str, sop_uid: str) -> Path:
+    return Path("store") / safe_uid(study_uid) / safe_uid(series_uid) / (safe_uid(sop_uid) + ".dcm")
+
+
+def absolute(home: Home, path: str) -> Path:
+    """The file of an instance row (relative to the home, or absolute when linked)."""
+    p = Path(path)
+    return p if p.is_absolute() else home.root / p
+
+
+@dataclass
+class PendingFile:
+    """A complete, synced file at a temporary name, waiting to be renamed."""
+
+    tmp: Path
+    final: Path
+
+    def commit(self) -> None:
+        os.replace(self.tmp, self.final)
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+    def uncommit(self) -> None:
+        """Undo :meth:`commit` when the transaction recording it failed."""
+        if self.final.exists() and not self.tmp.exists():
+            os.replace(self.final, self.tmp)
+        self.discard()
+
+
+def scratch(home: Home) -> Path:
+    """This process's private temporary folder (removed on the next open of
+    the home once the process is gone)."""
+    folder = home.tmp / f"p{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def temp_name(home: Home) -> Path:
+    return scratch(home) / f"{uuid.uuid4().hex}.tmp"
+
+
+def _prepare(final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+
+
+def write_bytes(home: Home, final: Path, data: bytes) -> PendingFile:
+    _prepare(final)
+    tmp = temp_name(home)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return PendingFile(tmp, final)
+
+
+def copy_file(home: Home, source: Path, final: Path) -> tuple[PendingFile, str, int]:
+    """Stream *source* to a temporary name; return it with the SHA-256 and the
+    size of what was written."""
+    _prepare(final)
+    tmp = temp_name(home)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(source, "rb") as src, open(tmp, "wb") as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return PendingFile(tmp, final), digest.hexdigest(), size
+
+
+def adopt_file(final: Path, source: Path) -> PendingFile:
+    """A complete file already in the home's temporary area (extracted from a
+    ZIP, received from the network): it only needs renaming into place."""
+    _prepare(final)
+    return PendingFile(source, final)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_temporaries(home: Home) -> int:
+    """Remove the private temporary folders of processes that are gone
+    (what an interrupted write left behind). Run when the home is opened."""
+    removed = 0
+    if not home.tmp.exists():
+        return 0
+    for folder in home.tmp.iterdir():
+        name = folder.name
+        if folder.is_dir() and name[:1] == "p" and name[1:].isdigit() and not _alive(int(name[1:])):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
