@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ def _zip_sources(archive: Path, display: str, scratch: Path, result: ImportResul
         result.reject(display, f"unreadable ZIP archive: {e}")
         return
     with zf:
-        for index, info in enumerate(zf.infolist()):
+        for info in zf.infolist():
             cancel.check()
             name = info.filename
             shown = f"{display}:{name}"
@@ -161,7 +162,7 @@ def _zip_sources(archive: Path, display: str, scratch: Path, result: ImportResul
                 continue
             if any(_ignored(p) for p in posix.parts) or posix.name.lower() in MEDIA_CONTENT:
                 continue
-            target = scratch / f"z{index:06d}.part"
+            target = scratch / f"z{uuid.uuid4().hex}.part"
             try:
                 with zf.open(info) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, store.CHUNK)

@@ -1,0 +1,85 @@
+"""Small, real DICOM files for tests: written with pydicom, read by everyone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+_ROOT = "1.2.826.0.1.3680043.10.1125."  # test UIDs under a fixed prefix
+
+
+def uid(*parts: object) -> str:
+    """A deterministic UID from the given parts."""
+    return generate_uid(prefix=_ROOT, entropy_srcs=[str(p) for p in parts])
+
+
+def ct_dataset(patient_id: str = "P1", patient_name: str = "DOE^JOHN", study: str = "s1",
+               series: str = "se1", number: int = 1, *, study_date: str = "20240115",
+               accession: str = "ACC1", modality: str = "CT", description: str = "CT HEAD",
+               birth_date: str = "19700101", sex: str = "M", phone: str = "",
+               confidentiality: str = "", size: int = 32) -> Dataset:
+    ds = Dataset()
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = uid(patient_id, study, series, number)
+    ds.StudyInstanceUID = uid(patient_id, study)
+    ds.SeriesInstanceUID = uid(patient_id, study, series)
+    ds.PatientID = patient_id
+    ds.PatientName = patient_name
+    ds.PatientBirthDate = birth_date
+    ds.PatientSex = sex
+    if phone:
+        ds.PatientTelephoneNumbers = phone
+    if confidentiality:
+        ds.ConfidentialityConstraintOnPatientDataDescription = confidentiality
+    ds.StudyDate = study_date
+    ds.StudyTime = "101500"
+    ds.AccessionNumber = accession
+    ds.StudyDescription = description
+    ds.StudyID = "1"
+    ds.ReferringPhysicianName = "HOUSE^GREGORY"
+    ds.Modality = modality
+    ds.SeriesNumber = 1 + sum(map(ord, series)) % 50
+    ds.SeriesDescription = f"{description} {series}"
+    ds.InstanceNumber = number
+    ds.Rows = ds.Columns = size
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.RescaleIntercept = -1024
+    ds.RescaleSlope = 1
+    ds.WindowCenter = 40
+    ds.WindowWidth = 400
+    y, x = np.mgrid[:size, :size]
+    disc = ((x - size / 2) ** 2 + (y - size / 2) ** 2) < (size / 3) ** 2
+    ds.PixelData = (disc * 1064 + x * 4 + number).astype(np.int16).tobytes()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    return ds
+
+
+def write(ds: Dataset, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_series(folder: Path, count: int = 3, **kwargs) -> list[Path]:
+    paths = []
+    for n in range(1, count + 1):
+        ds = ct_dataset(number=n, **kwargs)
+        paths.append(write(ds, folder / f"{kwargs.get('patient_id', 'P1')}_{kwargs.get('series', 'se1')}_{n}.dcm"))
+    return paths
+
+
+def pydicom_test_files() -> Path:
+    """pydicom's bundled test files (no network: not get_testdata_files)."""
+    return Path(pydicom.__file__).parent / "data" / "test_files"
