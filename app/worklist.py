@@ -78,12 +78,12 @@ def where_clause(q: Query) -> tuple[str, list]:
     def text(column: str, value: str) -> None:
         if not value.strip() or value.strip() == "*":
             return
-        pattern = glob_pattern(value)
         if _has_wildcard(value):
             where.append(f"{column} GLOB ?")
+            params.append(glob_pattern(value))
         else:
             where.append(f"{column} = ?")
-        params.append(pattern)
+            params.append(value.strip().upper())
 
     text("p.patient_id_norm", q.patient_id)
     text("s.accession_norm", q.accession)
@@ -95,10 +95,10 @@ def where_clause(q: Query) -> tuple[str, list]:
                      " OR p.patient_name_norm GLOB ? OR p.patient_name_norm GLOB ?)")
         params += [pattern, pattern + "^*", "*^" + pattern, "*^" + pattern + "^*"]
     if q.modality.strip() and q.modality.strip() != "*":
-        op = "GLOB" if _has_wildcard(q.modality) else "="
+        wild = _has_wildcard(q.modality)
         where.append("s.study_instance_uid IN (SELECT study_instance_uid FROM series"
-                     f" WHERE upper(modality) {op} ?)")
-        params.append(glob_pattern(q.modality))
+                     f" WHERE upper(modality) {'GLOB' if wild else '='} ?)")
+        params.append(glob_pattern(q.modality) if wild else q.modality.strip().upper())
     if q.date_from:
         where.append("s.study_date >= ?")
         params.append(q.date_from)

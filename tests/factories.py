@@ -76,7 +76,9 @@ def write_series(folder: Path, count: int = 3, **kwargs) -> list[Path]:
     paths = []
     for n in range(1, count + 1):
         ds = ct_dataset(number=n, **kwargs)
-        paths.append(write(ds, folder / f"{kwargs.get('patient_id', 'P1')}_{kwargs.get('series', 'se1')}_{n}.dcm"))
+        name = "_".join(str(kwargs.get(k, d)) for k, d in
+                        (("patient_id", "P1"), ("study", "s1"), ("series", "se1")))
+        paths.append(write(ds, folder / f"{name}_{n}.dcm"))
     return paths
 
 
