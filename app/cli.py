@@ -372,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # import workers in a PyInstaller bundle
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in (None, "gui"):

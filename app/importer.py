@@ -1,24 +1,34 @@
 """Import files, folders, ZIP archives and DICOMDIR media into the cache.
 
 A job (``progress``, ``cancel``). Inputs are first listed (so progress has a
-total), then read and recorded in batches: each batch is one transaction in
-which the rows are inserted and the files renamed into the store, so a row
-never exists without its complete file. Duplicates by SOP Instance UID are
-counted, not re-imported; every refused input is reported with a reason.
+total; :mod:`app.import_sources`), then each file is *prepared* (header
+parsed without pixels; in copy mode a complete, synced copy written to the
+home's temporary area) and prepared files are *recorded* in batches: each
+batch is one transaction in which the rows are inserted and the copies
+renamed into the store, so a row never exists without its complete file.
+Large imports prepare files in worker processes (the parse is CPU-bound).
+Duplicates by SOP Instance UID are counted, not re-imported; every refused
+input is reported with a plain reason.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import shutil
+import signal
+import sqlite3
+import sys
+import threading
 import tempfile
-import uuid
 import warnings
-import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Iterator, Optional
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
 
 from app import audit, catalog, store
 from app.accounts import User
@@ -27,13 +37,13 @@ from app.db import transaction
 from app.dicom.reading import Header, Unreadable, read_header
 from app.errors import BadInput
 from app.home import Home
+from app.import_sources import Source, list_sources
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 
 BATCH_FILES = 200
-BATCH_BYTES = 64 << 20        # bytes held in memory per batch (copy mode)
 IN_MEMORY_LIMIT = 32 << 20    # larger files are streamed, not read whole
-IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
-MEDIA_CONTENT = {"readme.txt", "index.htm", "index.html", "autorun.inf", "manifest.sha256"}
+PARALLEL_MIN = 256            # below this many files, worker start-up costs more than it saves
+CHUNK = 32                    # files per task sent to a worker
 
 
 @dataclass
@@ -43,6 +53,9 @@ class ImportResult:
     rejected: list[dict] = field(default_factory=list)
     studies: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._seen: set[str] = set(self.studies)
+
     def reject(self, path: str, reason: str) -> None:
         self.rejected.append({"path": path, "reason": reason})
 
@@ -51,199 +64,165 @@ class ImportResult:
             self._seen.add(uid)
             self.studies.append(uid)
 
-    def __post_init__(self) -> None:
-        self._seen: set[str] = set(self.studies)
-
     def to_json(self) -> dict:
         return {"imported": self.imported, "duplicates": self.duplicates,
                 "rejected": list(self.rejected), "studies": list(self.studies)}
 
 
 @dataclass
-class Source:
-    """One file to import. ``owned`` files live in the home's temporary area
-    (extracted from an archive) and are moved, not copied, into the store."""
-
-    display: str
-    path: Path
-    owned: bool = False
-
-
-@dataclass
 class _Item:
+    """A prepared file: its header and, in copy mode, its staged copy."""
+
     source: Source
     header: Header
-    data: Optional[bytes] = None
     sha256: Optional[str] = None
+    staged: Optional[Path] = None
 
 
-# -- listing inputs -------------------------------------------------------------
+# outcome of preparing one source: an item, a refusal reason, or KNOWN
+KNOWN = "known"
 
 
-def _ignored(name: str) -> bool:
-    return name.startswith(".") or name.lower() in IGNORED_NAMES
+# -- preparing (runs in the importing thread or in worker processes) --------------------
 
 
-def _find_dicomdir(folder: Path) -> Optional[Path]:
-    for name in ("DICOMDIR", "dicomdir", "DicomDir"):
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
-    return None
+class _Preparer:
+    def __init__(self, mode: str, scratch: Path, db_path: Path):
+        self.mode = mode
+        self.scratch = scratch
+        self.db_path = db_path
+        self._known_db: Optional[sqlite3.Connection] = None
 
+    def known(self, sop_uid: str) -> bool:
+        """Already in the cache? (Saves writing a copy of a duplicate; the
+        recording transaction checks again.)"""
+        if self._known_db is None:
+            self._known_db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
+                                             check_same_thread=False)
+        return self._known_db.execute("SELECT 1 FROM instances WHERE sop_instance_uid = ?",
+                                      [sop_uid]).fetchone() is not None
 
-def _resolve_case_insensitive(root: Path, parts: list[str]) -> Optional[Path]:
-    """Media written on one system and read on another change case (discs
-    mounted with lower-case names): find each component whatever its case."""
-    current = root
-    for part in parts:
-        exact = current / part
-        if exact.exists():
-            current = exact
-            continue
+    def prepare(self, source: Source) -> _Item | str:
         try:
-            matches = [p for p in current.iterdir() if p.name.lower() == part.lower()]
-        except OSError:
-            return None
-        if not matches:
-            return None
-        current = matches[0]
-    return current
+            return self._prepare(source)
+        except Unreadable as e:
+            return str(e)
+        except OSError as e:
+            return f"unreadable: {e.strerror or e}"
 
-
-def _media_sources(dicomdir: Path, result: ImportResult) -> Iterator[Source]:
-    """Follow the directory records of a DICOMDIR; report those whose file is missing."""
-    import pydicom
-
-    root = dicomdir.parent
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(dicomdir, force=True)
-        records = ds.DirectoryRecordSequence
-    except Exception as e:
-        result.reject(str(dicomdir), f"unreadable DICOMDIR ({type(e).__name__}: {e}); "
-                      "import its folder without it by removing the DICOMDIR")
-        return
-    for record in records:
-        file_id = record.get("ReferencedFileID")
-        if not file_id:
-            continue
-        parts = [file_id] if isinstance(file_id, str) else [str(p) for p in file_id]
-        path = _resolve_case_insensitive(root, parts)
-        shown = str(root / Path(*parts))
-        if path is None or not path.is_file():
-            kind = record.get("DirectoryRecordType", "?")
-            result.reject(shown, f"missing: the DICOMDIR's {kind} record references this file, "
-                          "which is not on the medium")
-            continue
-        yield Source(shown, path)
-
-
-def _zip_sources(archive: Path, display: str, scratch: Path, result: ImportResult,
-                 cancel: CancelToken) -> Iterator[Source]:
-    """Extract members one by one into a private temporary folder under
-    names of our own; a member name is never used as a path."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as e:
-        result.reject(display, f"unreadable ZIP archive: {e}")
-        return
-    with zf:
-        for info in zf.infolist():
-            cancel.check()
-            name = info.filename
-            shown = f"{display}:{name}"
-            if info.is_dir():
-                continue
-            posix = PurePosixPath(name.replace("\\", "/"))
-            if posix.is_absolute() or ".." in posix.parts or (len(name) > 1 and name[1] == ":"):
-                result.reject(shown, "unsafe member name (absolute path or '..'): refused, not extracted")
-                continue
-            if any(_ignored(p) for p in posix.parts) or posix.name.lower() in MEDIA_CONTENT:
-                continue
-            target = scratch / f"z{uuid.uuid4().hex}.part"
-            try:
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, store.CHUNK)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as e:
-                target.unlink(missing_ok=True)
-                result.reject(shown, f"unreadable archive member: {e}")
-                continue
-            if posix.suffix.lower() == ".zip":
-                yield from _zip_sources(target, shown, scratch, result, cancel)
-                target.unlink(missing_ok=True)
-                continue
-            yield Source(shown, target, owned=True)
-
-
-def _walk(folder: Path, result: ImportResult) -> Iterator[Path | Source]:
-    dicomdir = _find_dicomdir(folder)
-    if dicomdir is not None:
-        yield from _media_sources(dicomdir, result)
-        return
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError as e:
-        result.reject(str(folder), f"unreadable folder: {e.strerror or e}")
-        return
-    for entry in entries:
-        if _ignored(entry.name):
-            continue
-        if entry.is_dir():
-            yield from _walk(entry, result)
-        elif entry.is_file():
-            yield entry
-
-
-def list_sources(paths: list[Path], scratch: Path, result: ImportResult,
-                 cancel: CancelToken) -> list[Source]:
-    sources: list[Source] = []
-
-    def add(path: Path) -> None:
-        if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-            sources.extend(_zip_sources(path, str(path), scratch, result, cancel))
-        else:
-            sources.append(Source(str(path), path))
-
-    for path in paths:
-        cancel.check()
-        if path.is_dir():
-            for found in _walk(path, result):
-                if isinstance(found, Source):
-                    sources.append(found)
-                else:
-                    add(found)
-        elif path.name.upper() == "DICOMDIR" and path.is_file():
-            sources.extend(_media_sources(path, result))
-        elif path.is_file():
-            add(path)
-        else:
-            result.reject(str(path), "not found")
-    return sources
-
-
-# -- reading and recording ---------------------------------------------------------
-
-
-def _read(source: Source, mode: str) -> _Item:
-    """Parse the header; in copy mode read small files whole (one read for
-    parsing, hashing and writing)."""
-    keep_bytes = mode == "copy" and not source.owned
-    if keep_bytes and source.path.stat().st_size <= IN_MEMORY_LIMIT:
+    def _prepare(self, source: Source) -> _Item | str:
+        if source.owned:
+            header = read_header(source.path)
+            if self.known(header.sop_instance_uid):
+                source.path.unlink(missing_ok=True)
+                return KNOWN
+            return _Item(source, header, store.sha256_file(source.path), source.path)
+        if self.mode == "link":
+            return _Item(source, read_header(source.path))
+        if source.path.stat().st_size > IN_MEMORY_LIMIT:
+            header = read_header(source.path)
+            if self.known(header.sop_instance_uid):
+                return KNOWN
+            staged, sha, _ = store.copy_to(self.scratch, source.path)
+            return _Item(source, header, sha, staged)
         with open(source.path, "rb") as f:
             data = f.read()
         header = read_header(data)
-        return _Item(source, header, data, hashlib.sha256(data).hexdigest())
-    return _Item(source, read_header(source.path))
+        if self.known(header.sop_instance_uid):
+            return KNOWN
+        staged = store.write_to(self.scratch, data)
+        return _Item(source, header, hashlib.sha256(data).hexdigest(), staged)
+
+    def prepare_chunk(self, sources: list[Source]) -> list[_Item | str]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return [self.prepare(s) for s in sources]
 
 
-class _Importer:
-    def __init__(self, home: Home, user: str, mode: str, result: ImportResult,
-                 source_node: Optional[str]):
+_worker: Optional[_Preparer] = None
+
+
+def _worker_init(mode: str, scratch: Path, db_path: Path) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides about Ctrl+C
+    _worker = _Preparer(mode, scratch, db_path)
+
+
+def _worker_chunk(sources: list[Source]) -> list[_Item | str]:
+    assert _worker is not None
+    return _worker.prepare_chunk(sources)
+
+
+def _prepared(sources: list[Source], preparer: _Preparer, cancel: CancelToken,
+              workers: int) -> Iterator[tuple[Source, _Item | str]]:
+    """Prepare every source, in order, in this thread or in worker processes."""
+    if workers <= 1 or len(sources) < PARALLEL_MIN:
+        yield from _prepared_here(sources, preparer, cancel)
+        return
+    chunks = [sources[i:i + CHUNK] for i in range(0, len(sources), CHUNK)]
+    done = 0
+    try:
+        for outcomes in _pooled(chunks, preparer, cancel, workers):
+            yield from zip(chunks[done], outcomes)
+            done += 1
+    except BrokenProcessPool:
+        # Workers could not start (e.g. a script without a __main__ guard):
+        # prepare the rest here; nothing prepared is lost or repeated.
+        rest = [s for chunk in chunks[done:] for s in chunk]
+        yield from _prepared_here(rest, preparer, cancel)
+
+
+def _prepared_here(sources: list[Source], preparer: _Preparer,
+                   cancel: CancelToken) -> Iterator[tuple[Source, _Item | str]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for source in sources:
+            cancel.check()
+            yield source, preparer.prepare(source)
+
+
+def _pooled(chunks: list[list[Source]], preparer: _Preparer, cancel: CancelToken,
+            workers: int) -> Iterator[list[_Item | str]]:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_start_method(),
+                               initializer=_worker_init,
+                               initargs=(preparer.mode, preparer.scratch, preparer.db_path))
+    try:
+        futures = [pool.submit(_worker_chunk, chunk) for chunk in chunks]
+        for future in futures:
+            while True:
+                cancel.check()
+                try:
+                    outcomes = future.result(timeout=0.2)
+                    break
+                except FuturesTimeout:
+                    continue
+            yield outcomes
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_method():
+    """fork is the quickest start (no re-import) and safe while this process
+    runs one thread (the command line); from a window's worker thread,
+    forkserver; in a PyInstaller bundle, spawn."""
+    if os.name != "posix" or getattr(sys, "frozen", False):
+        return multiprocessing.get_context("spawn")
+    if threading.active_count() == 1 and threading.current_thread() is threading.main_thread():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
+
+
+def worker_count() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+# -- recording (one transaction per batch) -------------------------------------------------
+
+
+class _Recorder:
+    def __init__(self, home: Home, mode: str, result: ImportResult, source_node: Optional[str]):
         self.home = home
         self.db = home.connect()
-        self.user = user
         self.mode = mode
         self.result = result
         self.source_node = source_node
@@ -255,27 +234,24 @@ class _Importer:
         items = self._drop_duplicates(items)
         if not items:
             return
-        pending = self._write_files(items)
         now = now_iso()
         committed: list[store.PendingFile] = []
         accepted: list[_Item] = []
         try:
             with transaction(self.db):
-                for item, pend in zip(items, pending):
+                for item in items:
+                    pend = self._pending(item)
                     if self._insert(item, pend, now):
                         accepted.append(item)
                         if pend is not None:
                             pend.commit()
                             committed.append(pend)
-                    elif pend is not None:
-                        pend.discard()
+                    elif item.staged is not None:
+                        item.staged.unlink(missing_ok=True)
                 catalog.refresh_counts(self.db, {i.header.study_instance_uid for i in accepted})
         except BaseException:
             for pend in committed:
                 pend.uncommit()
-            for pend in pending:
-                if pend is not None:
-                    pend.discard()
             raise
         for item in accepted:
             self.result.imported += 1
@@ -291,38 +267,20 @@ class _Importer:
             uid = item.header.sop_instance_uid
             if uid in known:
                 self.result.duplicates += 1
-                if item.source.owned:
-                    item.source.path.unlink(missing_ok=True)
+                if item.staged is not None:
+                    item.staged.unlink(missing_ok=True)
             else:
                 known.add(uid)
                 fresh.append(item)
         return fresh
 
-    def _write_files(self, items: list[_Item]) -> list[Optional[store.PendingFile]]:
-        pending: list[Optional[store.PendingFile]] = []
-        try:
-            for item in items:
-                h = item.header
-                if self.mode == "link" and not item.source.owned:
-                    pending.append(None)
-                    continue
-                final = self.home.root / store.relative_path(
-                    h.study_instance_uid, h.series_instance_uid, h.sop_instance_uid)
-                if item.source.owned:
-                    item.sha256 = store.sha256_file(item.source.path)
-                    pending.append(store.adopt_file(final, item.source.path))
-                elif item.data is not None:
-                    pending.append(store.write_bytes(self.home, final, item.data))
-                    item.data = None
-                else:
-                    pend, item.sha256, _ = store.copy_file(self.home, item.source.path, final)
-                    pending.append(pend)
-        except BaseException:
-            for pend in pending:
-                if pend is not None:
-                    pend.discard()
-            raise
-        return pending
+    def _pending(self, item: _Item) -> Optional[store.PendingFile]:
+        if item.staged is None:
+            return None
+        h = item.header
+        final = self.home.root / store.relative_path(
+            h.study_instance_uid, h.series_instance_uid, h.sop_instance_uid)
+        return store.adopt_file(final, item.staged)
 
     def _insert(self, item: _Item, pend: Optional[store.PendingFile], now: str) -> bool:
         h = item.header
@@ -344,53 +302,49 @@ class _Importer:
         return True
 
 
-def import_paths(home: Home, paths: list[os.PathLike | str], user: User | str,
+def import_paths(home: Home, paths: Iterable[os.PathLike | str], user: User | str,
                  mode: str = "copy", progress: Optional[Progress] = None,
-                 cancel: Optional[CancelToken] = None,
-                 source_node: Optional[str] = None) -> ImportResult:
+                 cancel: Optional[CancelToken] = None, source_node: Optional[str] = None,
+                 workers: Optional[int] = None) -> ImportResult:
     """Import *paths* (files, folders, ZIPs, DICOMDIR media). ``mode`` is
     ``copy`` (into the store) or ``link`` (index the files where they are;
-    members of archives are always copied)."""
+    members of archives are always copied). ``workers``: processes preparing
+    files (default: one per core, up to 4; 1 prepares in this thread)."""
     if mode not in ("copy", "link"):
         raise BadInput(f"import mode {mode!r}: must be copy or link")
     if isinstance(user, User):
         user.require("import", "import images")
         user = user.name
+    paths = [Path(p) for p in paths]
     progress = Throttled(progress or no_progress)
     cancel = cancel or CancelToken()
     result = ImportResult()
     scratch = Path(tempfile.mkdtemp(prefix="import-", dir=store.scratch(home)))
-    importer = _Importer(home, user, mode, result, source_node)
+    recorder = _Recorder(home, mode, result, source_node)
     outcome = audit.SERIOUS_FAILURE
     try:
         progress(None, "Listing files")
-        sources = list_sources([Path(p) for p in paths], scratch, result, cancel)
+        sources = list_sources(paths, scratch, result, cancel)
+        preparer = _Preparer(mode, scratch, home.db_path)
         batch: list[_Item] = []
-        batch_bytes = 0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for done, source in enumerate(sources):
-                cancel.check()
-                try:
-                    item = _read(source, mode)
-                except Unreadable as e:
-                    result.reject(source.display, str(e))
-                    continue
-                except OSError as e:
-                    result.reject(source.display, f"unreadable: {e.strerror or e}")
-                    continue
-                batch.append(item)
-                batch_bytes += len(item.data) if item.data else 0
-                if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                    importer.record(batch)
-                    batch, batch_bytes = [], 0
-                progress((done + 1) / len(sources), f"Importing {done + 1} of {len(sources)}")
-            importer.record(batch)
+        for done, (source, outcome_of) in enumerate(
+                _prepared(sources, preparer, cancel, workers or worker_count()), start=1):
+            if outcome_of == KNOWN:
+                result.duplicates += 1
+            elif isinstance(outcome_of, str):
+                result.reject(source.display, outcome_of)
+            else:
+                batch.append(outcome_of)
+            if len(batch) >= BATCH_FILES:
+                recorder.record(batch)
+                batch = []
+            progress(done / len(sources), f"Importing {done} of {len(sources)}")
+        recorder.record(batch)
         outcome = audit.MINOR_FAILURE if result.rejected else audit.SUCCESS
         return result
     finally:
-        _audit_import(importer.db, user, result, paths, outcome)
-        importer.close()
+        _audit_import(recorder.db, user, result, paths, outcome)
+        recorder.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -69,29 +69,20 @@ def scratch(home: Home) -> Path:
     return folder
 
 
-def temp_name(home: Home) -> Path:
-    return scratch(home) / f"{uuid.uuid4().hex}.tmp"
-
-
-def _prepare(final: Path) -> None:
-    final.parent.mkdir(parents=True, exist_ok=True)
-
-
-def write_bytes(home: Home, final: Path, data: bytes) -> PendingFile:
-    _prepare(final)
-    tmp = temp_name(home)
+def write_to(folder: Path, data: bytes) -> Path:
+    """A complete, synced file with *data* under a new name in *folder*."""
+    tmp = folder / f"{uuid.uuid4().hex}.tmp"
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    return PendingFile(tmp, final)
+    return tmp
 
 
-def copy_file(home: Home, source: Path, final: Path) -> tuple[PendingFile, str, int]:
-    """Stream *source* to a temporary name; return it with the SHA-256 and the
-    size of what was written."""
-    _prepare(final)
-    tmp = temp_name(home)
+def copy_to(folder: Path, source: Path) -> tuple[Path, str, int]:
+    """Stream *source* to a new, synced file in *folder*; return it with the
+    SHA-256 and the size of what was written."""
+    tmp = folder / f"{uuid.uuid4().hex}.tmp"
     digest = hashlib.sha256()
     size = 0
     try:
@@ -105,13 +96,13 @@ def copy_file(home: Home, source: Path, final: Path) -> tuple[PendingFile, str, 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return PendingFile(tmp, final), digest.hexdigest(), size
+    return tmp, digest.hexdigest(), size
 
 
 def adopt_file(final: Path, source: Path) -> PendingFile:
-    """A complete file already in the home's temporary area (extracted from a
-    ZIP, received from the network): it only needs renaming into place."""
-    _prepare(final)
+    """A complete file already in the home's temporary area (a staged copy,
+    a ZIP member, a received dataset): it only needs renaming into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
     return PendingFile(source, final)
 
 

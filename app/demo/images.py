@@ -52,7 +52,7 @@ def image(series: Series, index: int) -> Dataset:
     ds = new_dataset(sop_class, series.instance_uid(index), series.acquired)
     add_image_series(ds, series)
     _add_plane(ds, series, index)
-    labels = phantoms.sample(phantoms.PHANTOMS[series.phantom], series.stack.plane(index))
+    labels = phantoms.sample(series.phantom, series.stack.plane(index))
     if series.modality == "CT":
         _add_ct(ds, series, technique)
         pixels = _ct_pixels(labels, technique, rng(ds.SOPInstanceUID))
@@ -93,7 +93,13 @@ def _add_ct(ds: Dataset, series: Series, technique: Technique) -> None:
     ds.XRayTubeCurrent = 240
     ds.ExposureTime = 1000
     ds.FilterType = "FLAT"
-    ds.CTDIvol = 52.0 if series.body_part == "HEAD" else 11.5
+    head = series.body_part == "HEAD"
+    ds.CTDIvol = 52.0 if head else 11.5
+    phantom = Dataset()
+    phantom.CodeValue = "113691" if head else "113690"
+    phantom.CodingSchemeDesignator = "DCM"
+    phantom.CodeMeaning = f"IEC {'Head' if head else 'Body'} Dosimetry Phantom"
+    ds.CTDIPhantomTypeCodeSequence = [phantom]
     if technique.contrast:
         ds.ContrastBolusAgent = "Iohexol 350 mg/ml"
         ds.ContrastBolusRoute = "IV"

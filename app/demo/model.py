@@ -30,7 +30,6 @@ class Uids:
         return f"2.25.{uuid.uuid5(_NAMESPACE, name).int}"
 
 
-
 def rng(*names: object) -> np.random.Generator:
     """A random generator seeded from names (pass a UID for per-object noise)."""
     return np.random.default_rng(uuid.uuid5(_NAMESPACE, "/".join(map(str, names))).int)
@@ -119,7 +118,6 @@ class Series:
     """An image series (CT or MR): what to draw and how it was acquired."""
 
     study: Study
-    key: str  # names the series in UIDs and paths
     uid: str
     number: int
     description: str
@@ -143,7 +141,7 @@ class Series:
 
 
 def _uid_from(series_uid: str, index: int) -> str:
-    # Instance UIDs hang below the series UID's hash: short and unique.
+    # Derived from the series UID, which already carries the seed.
     return f"2.25.{uuid.uuid5(_NAMESPACE, f'{series_uid}/{index}').int}"
 
 

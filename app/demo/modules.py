@@ -91,8 +91,8 @@ def add_image_series(ds: Dataset, series: Series) -> None:
     add_equipment(ds, series.equipment, series.study.institution)
 
 
-def add_rt_series(ds: Dataset, study: Study, modality: str, uid: str,
-                  number: int, description: str) -> None:
+def add_rt_series(ds: Dataset, modality: str, uid: str, number: int,
+                  description: str) -> None:
     """RT Series module (RTSTRUCT, RTPLAN, RTDOSE)."""
     ds.Modality = modality
     ds.SeriesInstanceUID = uid

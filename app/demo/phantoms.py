@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
 
@@ -82,6 +83,15 @@ class Ellipsoid:
         a, b, c = self.axes
         return (u / a) ** 2 + (v / b) ** 2 + (d[..., 2] / c) ** 2 <= 1.0
 
+    def box(self) -> np.ndarray:
+        """The 8 corners of the axis-aligned bounding box, (8, 3)."""
+        a, b, c = self.axes
+        t = math.radians(self.angle)
+        half = np.array([math.hypot(a * math.cos(t), b * math.sin(t)),
+                         math.hypot(a * math.sin(t), b * math.cos(t)), c])
+        signs = np.array([[i, j, k] for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)])
+        return np.asarray(self.center) + signs * half
+
     def section(self, z: float, n: int = 32) -> list[tuple[float, float]]:
         """Points of the axial cross-section at height z (empty when none)."""
         a, b, c = self.axes
@@ -117,32 +127,35 @@ class Plane:
         return o + idx[None, :, None] * r + idx[:, None, None] * c
 
 
-def sample(phantom: list[Ellipsoid], plane: Plane) -> np.ndarray:
-    """Label image (size x size, uint8) of the phantom on the plane."""
+@lru_cache(maxsize=64)
+def sample(phantom: str, plane: Plane) -> np.ndarray:
+    """Label image (size x size, uint8) of a named phantom on the plane.
+
+    Cached: series that share a stack (two CT kernels, T1 and T2) draw once.
+    """
     points = plane.points()
     labels = np.zeros((plane.size, plane.size), dtype=np.uint8)
-    normal = np.cross(plane.row_dir, plane.col_dir)
-    for ellipsoid in phantom:
-        window = _window(ellipsoid, plane, normal)
+    for ellipsoid in PHANTOMS[phantom]:
+        window = _window(ellipsoid, plane)
         if window is None:
             continue
         rows, cols = window
         mask = ellipsoid.contains(points[rows, cols])
         labels[rows, cols][mask] = ellipsoid.tissue
+    labels.flags.writeable = False
     return labels
 
 
-def _window(ellipsoid: Ellipsoid, plane: Plane, normal: np.ndarray):
+def _window(ellipsoid: Ellipsoid, plane: Plane):
     """Row and column slices that can hold the ellipsoid, or None."""
-    radius = max(ellipsoid.axes)
-    d = np.asarray(ellipsoid.center) - np.asarray(plane.origin)
-    if abs(float(d @ normal)) > radius:
+    corners = ellipsoid.box() - np.asarray(plane.origin)
+    depth = corners @ np.cross(plane.row_dir, plane.col_dir)
+    if depth.min() > plane.spacing or depth.max() < -plane.spacing:
         return None
-    col = float(d @ np.asarray(plane.row_dir)) / plane.spacing
-    row = float(d @ np.asarray(plane.col_dir)) / plane.spacing
-    reach = radius / plane.spacing + 1
-    c0, c1 = max(0, int(col - reach)), min(plane.size, int(col + reach) + 1)
-    r0, r1 = max(0, int(row - reach)), min(plane.size, int(row + reach) + 1)
+    cols = corners @ np.asarray(plane.row_dir) / plane.spacing
+    rows = corners @ np.asarray(plane.col_dir) / plane.spacing
+    c0, c1 = max(0, int(cols.min()) - 1), min(plane.size, int(cols.max()) + 2)
+    r0, r1 = max(0, int(rows.min()) - 1), min(plane.size, int(rows.max()) + 2)
     if c0 >= c1 or r0 >= r1:
         return None
     return slice(r0, r1), slice(c0, c1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID
 
 from app.dicom.columns import (INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS,
                                STUDY_COLUMNS, extract, text_value)
@@ -25,6 +25,9 @@ _LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR
 _SEQ_DELIMITER_LE = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _SEQ_DELIMITER_BE = b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+# Strictly a UID is digits and dots; tolerate the letters some writers use,
+# but nothing that could be a path or a wildcard.
+_UID_CHARS = re.compile(r"^[0-9A-Za-z._-]+$")
 
 
 class Unreadable(Exception):
@@ -175,6 +178,6 @@ def _header(ds, size: int) -> Header:
     for key, value in (("StudyInstanceUID", study["study_instance_uid"]),
                        ("SeriesInstanceUID", series["series_instance_uid"]),
                        ("SOPInstanceUID", instance["sop_instance_uid"])):
-        if len(value) > 64 or not UID(value).is_valid and not value.replace(".", "").isalnum():
+        if len(value) > 64 or not _UID_CHARS.match(value):
             raise Unreadable(f"invalid {key} {value[:70]!r}")
     return Header(extract(ds, PATIENT_COLUMNS), study, series, instance, _transfer_syntax(ds), size)

@@ -237,3 +237,23 @@ def test_import_is_audited(home, tmp_path):
     entry = rows(home, "SELECT action, event_code, outcome, objects FROM audit"
                  " WHERE action = 'import'")
     assert entry == [("import", "110107", "success", f'["{result.studies[0]}"]')]
+
+
+@pytest.mark.parametrize("mode", ["copy", "link"])
+def test_worker_processes_prepare_the_same_result(home, tmp_path, monkeypatch, mode):
+    import app.importer as importer
+
+    monkeypatch.setattr(importer, "PARALLEL_MIN", 4)
+    monkeypatch.setattr(importer, "CHUNK", 3)
+    sources = write_series(tmp_path / "in", count=10)
+    (tmp_path / "in" / "junk.txt").write_text("x")
+    result = import_paths(home, [tmp_path / "in"], _admin(home), mode=mode, workers=2)
+    assert (result.imported, len(result.rejected)) == (10, 1)
+    assert rows(home, "SELECT count(*) FROM instances") == [(10,)]
+    assert every_row_has_its_file(home)
+    if mode == "copy":
+        stored = sorted(p.read_bytes() for p in home.store.rglob("*.dcm"))
+        assert stored == sorted(s.read_bytes() for s in sources)
+    again = import_paths(home, [tmp_path / "in"], _admin(home), mode=mode, workers=2)
+    assert (again.imported, again.duplicates) == (0, 10)
+    assert not [p for p in home.tmp.rglob("*") if p.is_file()]
