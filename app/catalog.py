@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from app.dicom.columns import name_norm, norm
+from app.dicom.columns import name_norm, name_parts, norm
 
 
 class Conflict(Exception):
@@ -23,7 +23,9 @@ def patient_pk(db, patient: dict) -> int:
                       patient_name_norm=name_norm(patient["patient_name"]))
         cols = ", ".join(values)
         marks = ", ".join(":" + c for c in values)
-        return db.execute(f"INSERT INTO patients ({cols}) VALUES ({marks})", values).lastrowid
+        pk = db.execute(f"INSERT INTO patients ({cols}) VALUES ({marks})", values).lastrowid
+        set_name_parts(db, pk, patient["patient_name"])
+        return pk
     pk, *current = row
     names = ["patient_name", "patient_birth_date", "patient_sex",
              "patient_telephone_numbers", "confidentiality"]
@@ -33,7 +35,17 @@ def patient_pk(db, patient: dict) -> int:
             fill["patient_name_norm"] = name_norm(fill["patient_name"])
         sets = ", ".join(f"{c} = :{c}" for c in fill)
         db.execute(f"UPDATE patients SET {sets} WHERE id = :pk", dict(fill, pk=pk))
+        if "patient_name" in fill:
+            set_name_parts(db, pk, fill["patient_name"])
     return pk
+
+
+def set_name_parts(db, pk: int, name: str) -> None:
+    """Keep the name-component index of a patient in step with its name
+    (call whenever a patient's name changes)."""
+    db.execute("DELETE FROM patient_name_parts WHERE patient_pk = ?", [pk])
+    db.conn.executemany("INSERT INTO patient_name_parts (patient_pk, part) VALUES (?, ?)",
+                        [(pk, part) for part in name_parts(name)])
 
 
 def ensure_study(db, study: dict, pk: int, now: str, source_node: str | None = None) -> None:

@@ -18,7 +18,7 @@ from app.errors import BadInput, NotFound
 SORT_COLUMNS = {
     "patient_name": "p.patient_name_norm",
     "patient_id": "p.patient_id_norm",
-    "study_date": "s.study_date || s.study_time",
+    "study_date": ("s.study_date", "s.study_time"),
     "accession": "s.accession_norm",
     "modalities": "s.modalities",
     "description": "s.description_norm",
@@ -71,6 +71,15 @@ def _has_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
 
 
+def _only_unindexed_text(q: Query) -> bool:
+    """True when some text filter starts with a wildcard and nothing else
+    narrows the search through an index."""
+    texts = (q.patient_id, q.patient_name, q.accession, q.description)
+    leading = any(t.strip()[:1] in ("*", "?") and t.strip() != "*" for t in texts)
+    indexed = any(t.strip() and t.strip()[:1] not in ("*", "?") for t in texts)
+    return leading and not indexed and not (q.date_from or q.date_to or q.assigned_to)
+
+
 def where_clause(q: Query) -> tuple[str, list]:
     where = ["s.state = 'active'"]
     params: list = []
@@ -89,11 +98,13 @@ def where_clause(q: Query) -> tuple[str, list]:
     text("s.accession_norm", q.accession)
     text("s.description_norm", q.description)
     if q.patient_name.strip() and q.patient_name.strip() != "*":
-        pattern = glob_pattern(q.patient_name)
-        # the whole name, or any component: first, middle or last
-        where.append("(p.patient_name_norm GLOB ? OR p.patient_name_norm GLOB ?"
-                     " OR p.patient_name_norm GLOB ? OR p.patient_name_norm GLOB ?)")
-        params += [pattern, pattern + "^*", "*^" + pattern, "*^" + pattern + "^*"]
+        # the whole name, or any one component (family, given, middle...)
+        wild = _has_wildcard(q.patient_name)
+        pattern = glob_pattern(q.patient_name) if wild else q.patient_name.strip().upper()
+        op = "GLOB" if wild else "="
+        where.append(f"(p.patient_name_norm {op} ? OR p.id IN (SELECT patient_pk FROM"
+                     f" patient_name_parts WHERE part {op} ?))")
+        params += [pattern, pattern]
     if q.modality.strip() and q.modality.strip() != "*":
         wild = _has_wildcard(q.modality)
         where.append("s.study_instance_uid IN (SELECT study_instance_uid FROM series"
@@ -117,9 +128,18 @@ def study_uids(db, q: Query, sort: str = "study_date", descending: bool = True,
     if sort not in SORT_COLUMNS:
         raise BadInput(f"sort {sort!r}: one of {', '.join(SORT_COLUMNS)}")
     where, params = where_clause(q)
-    order = f"{SORT_COLUMNS[sort]} {'DESC' if descending else 'ASC'}, s.study_instance_uid"
-    sql = (f"SELECT s.study_instance_uid FROM studies s JOIN patients p ON p.id = s.patient_pk"
-           f" WHERE {where} ORDER BY {order}")
+    columns = SORT_COLUMNS[sort]
+    direction = "DESC" if descending else "ASC"
+    keys = columns if isinstance(columns, tuple) else (columns,)
+    if _only_unindexed_text(q):
+        # '*text*' filters are checked row by row: let SQLite filter first and
+        # sort what is left, not walk the sort index over every study
+        keys = tuple("+" + k for k in keys)
+    order = ", ".join(f"{k} {direction}" for k in keys + ("s.study_instance_uid",))
+    join = ""
+    if "p." in where or "p." in order:
+        join = " JOIN patients p ON p.id = s.patient_pk"
+    sql = f"SELECT s.study_instance_uid FROM studies s{join} WHERE {where} ORDER BY {order}"
     if limit:
         sql += f" LIMIT {int(limit)}"
     return [uid for (uid,) in db.execute(sql, params)]

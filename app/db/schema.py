@@ -24,6 +24,14 @@ V1 = [
     )""",
     "CREATE INDEX patients_id_norm ON patients (patient_id_norm)",
     "CREATE INDEX patients_name_norm ON patients (patient_name_norm)",
+    # each component of the name (family, given, middle...), so that a
+    # component pattern ('john*') is an index range too, not a scan
+    """CREATE TABLE patient_name_parts (
+        patient_pk INTEGER NOT NULL REFERENCES patients (id) ON DELETE CASCADE,
+        part TEXT NOT NULL
+    )""",
+    "CREATE INDEX patient_name_parts_part ON patient_name_parts (part, patient_pk)",
+    "CREATE INDEX patient_name_parts_pk ON patient_name_parts (patient_pk)",
     """CREATE TABLE studies (
         study_instance_uid TEXT PRIMARY KEY,
         patient_pk INTEGER NOT NULL REFERENCES patients (id),
@@ -48,7 +56,8 @@ V1 = [
         imported_at TEXT NOT NULL
     )""",
     "CREATE INDEX studies_patient ON studies (patient_pk)",
-    "CREATE INDEX studies_date ON studies (study_date)",
+    # covering the opening worklist (all active studies, newest first)
+    "CREATE INDEX studies_date ON studies (study_date, study_time, state, study_instance_uid, patient_pk)",
     "CREATE INDEX studies_accession ON studies (accession_norm)",
     "CREATE INDEX studies_description ON studies (description_norm)",
     "CREATE INDEX studies_assigned ON studies (assigned_to)",

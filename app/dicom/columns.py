@@ -173,3 +173,8 @@ def name_norm(name: str) -> str:
     'Doe^John=DOE^JOHN' -> 'DOE^JOHN^DOE^JOHN', so a pattern may match the
     whole name or any one component (see app.worklist)."""
     return name.upper().replace("=", "^").rstrip("^")
+
+
+def name_parts(name: str) -> list[str]:
+    """The distinct non-empty components of a person name, upper-cased."""
+    return sorted({part.strip() for part in name_norm(name).split("^") if part.strip()})
