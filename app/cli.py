@@ -400,6 +400,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("studydesk: interrupted", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `studydesk studies | head`
+        sys.stderr.close()
+        return 0
     finally:
         if ctx is not None:
             ctx.close()

@@ -19,9 +19,8 @@ STUDY_KEYS = {"study_uid", "patient_id", "patient_name", "study_date", "accessio
 
 def studydesk(home: Path, *args: str, user: str | None = None, stdin: str = "",
               env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, **(env or {}))
-    full_env.pop("STUDYDESK_HOME", None)
-    full_env.pop("STUDYDESK_USER", None)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STUDYDESK_")}
+    full_env.update(env or {})
     cmd = [sys.executable, "-m", "app", "--home", str(home)]
     if user:
         cmd += ["--user", user]
@@ -188,3 +187,10 @@ def test_json_goes_alone_on_stdout(loaded):
 
 def test_unknown_command_is_bad_usage(tmp_path):
     assert studydesk(tmp_path / "h", "frobnicate").returncode == 2
+
+
+def test_acting_user_from_the_environment(tmp_path):
+    home = tmp_path / "h"
+    studydesk(home, "user", "add", "clerk1", "--role", "clerk")
+    proc = studydesk(home, "user", "add", "x", "--role", "clerk", env={"STUDYDESK_USER": "clerk1"})
+    assert proc.returncode == 3 and "clerk1" in proc.stderr
