@@ -279,6 +279,118 @@ def cmd_audit(ctx: Context) -> int:
     return 0
 
 
+# -- changes (journal, merges, trash, locks) -----------------------------------------------
+
+
+def _change_done(ctx: Context, change_id: int, text: str) -> int:
+    ctx.emit({"change_id": change_id}, f"{text} (change {change_id}; `studydesk undo {change_id}` reverts it)")
+    return 0
+
+
+def cmd_merge_studies(ctx: Context) -> int:
+    from app.changes.merge import merge_studies
+
+    change_id = _run_job(ctx, lambda progress, cancel: merge_studies(
+        ctx.home, ctx.db, ctx.user, ctx.args.source, ctx.args.destination, ctx.args.force,
+        ctx.args.reason or "", progress, cancel))
+    return _change_done(ctx, change_id, "studies merged")
+
+
+def cmd_merge_patients(ctx: Context) -> int:
+    from app.changes.merge import merge_patients
+
+    change_id = _run_job(ctx, lambda progress, cancel: merge_patients(
+        ctx.home, ctx.db, ctx.user, ctx.args.source, ctx.args.destination, ctx.args.force,
+        ctx.args.reason or "", progress, cancel))
+    return _change_done(ctx, change_id, "patients merged")
+
+
+def _each(ctx: Context, uids: list[str], act) -> int:
+    """Run *act* per input; exit 6 when some succeeded and some were refused."""
+    done, refused = [], []
+    for uid in uids:
+        try:
+            done.append({"study_uid": uid, "change_id": act(uid)})
+        except (NotAllowed,) as e:
+            raise e
+        except StudyDeskError as e:
+            print(f"refused: {e}", file=sys.stderr)
+            refused.append({"study_uid": uid, "reason": str(e), "exit_code": e.exit_code})
+    ctx.emit({"done": done, "refused": refused},
+             lambda: "\n".join(f"{d['study_uid']}: change {d['change_id']}" for d in done))
+    if refused and done:
+        return EXIT_PARTIAL
+    if refused:
+        return refused[0]["exit_code"] if len(refused) == 1 else 5
+    return 0
+
+
+def cmd_delete(ctx: Context) -> int:
+    from app.changes import trash
+
+    return _each(ctx, ctx.args.study_uids, lambda uid: trash.delete(
+        ctx.home, ctx.db, ctx.user, uid, ctx.args.reason or ""))
+
+
+def cmd_trash(ctx: Context) -> int:
+    from app.changes import trash
+
+    if ctx.args.trash_command == "list":
+        ctx.user.require("read")
+        rows = trash.trashed(ctx.db)
+        ctx.emit(rows, lambda: _table(rows, [
+            ("Patient", "patient_name", 24), ("Date", "study_date", 8), ("Accession", "accession", 12),
+            ("Img", "instance_count", 5), ("Trashed", "trashed_at", 19), ("By", "trashed_by", 10),
+            ("Study UID", "study_uid", 64)]))
+        return 0
+    if ctx.args.trash_command == "restore":
+        return _each(ctx, ctx.args.study_uids, lambda uid: trash.restore(
+            ctx.home, ctx.db, ctx.user, uid, ctx.args.reason or ""))
+    erased = trash.empty(ctx.home, ctx.db, ctx.user, ctx.args.older_than)
+    ctx.emit({"erased": erased}, f"{len(erased)} studies erased for good")
+    return 0
+
+
+def cmd_lock(ctx: Context) -> int:
+    from app.changes import locks
+
+    uid = locks.lock(ctx.db, ctx.user, ctx.args.study_uid)
+    ctx.emit({"study_uid": uid, "locked_by": ctx.user.name}, f"locked {uid}")
+    return 0
+
+
+def cmd_unlock(ctx: Context) -> int:
+    from app.changes import locks
+
+    uid = locks.unlock(ctx.db, ctx.user, ctx.args.study_uid)
+    ctx.emit({"study_uid": uid, "locked_by": None}, f"unlocked {uid}")
+    return 0
+
+
+def cmd_history(ctx: Context) -> int:
+    from app.changes import journal
+    from app.worklist import resolve_study_uid
+
+    ctx.user.require("read")
+    study = resolve_study_uid(ctx.db, ctx.args.study, include_trashed=True) if ctx.args.study else None
+    rows = journal.history(ctx.db, study)
+    ctx.emit(rows, lambda: "\n".join(
+        f"{r['change_id']:>5}  {r['time'][:19]}  {r['user']:<12} {r['action']:<15}"
+        f" {'(undone) ' if r['undone'] else ''}{r['reason']}" for r in rows))
+    return 0
+
+
+def cmd_undo(ctx: Context) -> int:
+    from app.changes import journal
+
+    ctx.user.require("content-management", "undo changes")
+    change_id = _run_job(ctx, lambda progress, cancel: journal.undo(
+        ctx.home, ctx.db, ctx.args.change_id, ctx.user.name, ctx.args.reason or "", progress, cancel))
+    ctx.emit({"change_id": change_id, "undone": ctx.args.change_id},
+             f"change {ctx.args.change_id} undone (change {change_id})")
+    return 0
+
+
 def cmd_gui(ctx: Optional[Context], args: argparse.Namespace) -> int:
     from ui.app import run  # the one import of ui from app (import-linter exception)
 
@@ -365,6 +477,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="ISO_TIME")
     p.add_argument("--study", metavar="STUDY_UID")
     p.add_argument("--verify", action="store_true")
+
+    def changing(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--reason", metavar="TEXT", help="kept in the journal and the audit trail")
+
+    p = command("merge-studies", cmd_merge_studies, "move every series of SOURCE into DEST")
+    p.add_argument("source", metavar="SOURCE_UID")
+    p.add_argument("destination", metavar="DEST_UID")
+    p.add_argument("--force", action="store_true", help="merge even across patients")
+    changing(p)
+    p = command("merge-patients", cmd_merge_patients, "every study of SOURCE becomes DEST's")
+    p.add_argument("source", metavar="SOURCE_PID")
+    p.add_argument("destination", metavar="DEST_PID")
+    p.add_argument("--force", action="store_true", help="merge even when name, birth date or sex differ")
+    changing(p)
+    p = command("delete", cmd_delete, "move studies to the trash")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    changing(p)
+    p = command("trash", cmd_trash, "the trash")
+    tsub = p.add_subparsers(dest="trash_command", metavar="list|restore|empty", required=True)
+    tsub.add_parser("list", parents=[common])
+    r = tsub.add_parser("restore", parents=[common])
+    r.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    changing(r)
+    e = tsub.add_parser("empty", parents=[common])
+    e.add_argument("--older-than", type=float, metavar="DAYS")
+    p = command("lock", cmd_lock, "lock a study against changes by others")
+    p.add_argument("study_uid", metavar="STUDY_UID")
+    p = command("unlock", cmd_unlock, "release a lock (the holder or an admin)")
+    p.add_argument("study_uid", metavar="STUDY_UID")
+    p = command("history", cmd_history, "the change journal")
+    p.add_argument("--study", metavar="STUDY_UID")
+    p = command("undo", cmd_undo, "apply the inverse of a change")
+    p.add_argument("change_id", type=int, metavar="CHANGE_ID")
+    changing(p)
 
     p = command("gui", None, "open the workstation window")
     p.add_argument("--demo", action="store_true", help="open on a fresh demo home")

@@ -91,6 +91,9 @@ class Home:
         try:
             db.migrate(conn)
             accounts.ensure_first_admin(conn, os_login())
+            from app.changes import journal
+
+            journal.recover(self, conn)
         finally:
             conn.close()
 

@@ -114,7 +114,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -132,7 +132,7 @@ def sweep_temporaries(home: Home) -> int:
         return 0
     for folder in home.tmp.iterdir():
         name = folder.name
-        if folder.is_dir() and name[:1] == "p" and name[1:].isdigit() and not _alive(int(name[1:])):
+        if folder.is_dir() and name[:1] == "p" and name[1:].isdigit() and not process_alive(int(name[1:])):
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed

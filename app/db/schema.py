@@ -136,9 +136,10 @@ V1 = [
         reason TEXT NOT NULL DEFAULT '',
         objects TEXT NOT NULL DEFAULT '[]',
         state TEXT NOT NULL DEFAULT 'pending'
-            CHECK (state IN ('pending', 'applied', 'undone', 'failed')),
+            CHECK (state IN ('pending', 'applied', 'undone', 'failed', 'purged')),
         undone_by INTEGER REFERENCES changes (change_id),
         undoes INTEGER REFERENCES changes (change_id),
+        owner_pid INTEGER,
         plan TEXT NOT NULL DEFAULT '{}'
     )""",
     """CREATE TABLE change_objects (
@@ -147,12 +148,6 @@ V1 = [
         kind TEXT NOT NULL
     )""",
     "CREATE INDEX change_objects_uid ON change_objects (uid)",
-    """CREATE TABLE trash (
-        study_instance_uid TEXT PRIMARY KEY,
-        trashed_at TEXT NOT NULL,
-        user TEXT NOT NULL,
-        change_id INTEGER REFERENCES changes (change_id)
-    )""",
     """CREATE TABLE measurements (
         id INTEGER PRIMARY KEY,
         sop_instance_uid TEXT NOT NULL,

@@ -1,0 +1,323 @@
+"""Change sets: every change to clinical data, recorded, crash-safe, undoable.
+
+A change set is planned first: the rows it touches as they are (*before*)
+and as they will be (*after*), and its file operations. Then it is applied:
+
+1. the plan is committed with state ``pending``;
+2. new file versions are written to temporary names (nothing referenced is
+   touched);
+3. one transaction moves the rows from *before* to *after*, renames the
+   files into place, writes the audit entry and sets state ``applied``.
+
+A crash before 3 commits leaves the rows as they were; :func:`recover`
+(run when the home is opened) removes what step 2 and 3 left on disk and
+marks the change ``failed``. Old file versions stay where they are, so an
+undo only points the rows back at them: the inverse change set goes from
+*after* to *before*.
+
+File operations:
+- ``rewrite``: a new file at ``new`` (headers changed, pixel data as is);
+  the file at ``old`` is kept for undo.
+- ``move``: the file at ``old`` is renamed to ``new`` (trash); undo renames it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from app import audit, catalog, store
+from app.clock import now_iso
+from app.db import transaction
+from app.errors import NotFound, RuleRefused
+from app.home import Home
+from app.jobs import CancelToken, Progress, no_progress
+
+# table -> primary key column (rows are snapshotted whole)
+TABLES = {
+    "patients": "id",
+    "studies": "study_instance_uid",
+    "series": "series_instance_uid",
+    "instances": "sop_instance_uid",
+}
+# parents first when writing, children first when deleting
+WRITE_ORDER = ("patients", "studies", "series", "instances")
+
+# A test-only hook: called with a step name; raising (or killing the
+# process) there simulates a crash at that point.
+fault_hook: Optional[Callable[[str], None]] = None
+
+
+def _fault(step: str) -> None:
+    if fault_hook is not None:
+        fault_hook(step)
+    env = os.environ.get("STUDYDESK_FAULT")
+    if env and env == step:
+        os._exit(137)
+
+
+@dataclass
+class FileOp:
+    kind: str            # "rewrite" | "move"
+    sop: str
+    old: str             # path as stored in instances.path
+    new: str
+    attrs: dict = field(default_factory=dict)   # keyword -> new value (rewrite)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "sop": self.sop, "old": self.old, "new": self.new,
+                "attrs": self.attrs}
+
+
+@dataclass
+class Plan:
+    action: str
+    user: str
+    reason: str
+    objects: list[tuple[str, str]]            # (kind, uid) the change touches
+    before: dict[str, list[dict]]
+    after: dict[str, list[dict]]
+    files: list[FileOp]
+    audit_code: str = audit.INSTANCES_ACCESSED
+    summary: str = ""
+
+    def to_json(self) -> dict:
+        return {"before": self.before, "after": self.after,
+                "files": [f.to_json() for f in self.files], "summary": self.summary,
+                "audit_code": self.audit_code}
+
+
+# -- snapshots ---------------------------------------------------------------------------
+
+
+def snapshot(db, table: str, where: str, params: list) -> list[dict]:
+    cur = db.execute(f"SELECT * FROM {table} WHERE {where}", params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def _transition(db, source: dict[str, list[dict]], target: dict[str, list[dict]]) -> None:
+    """Make the rows named in *source* and *target* look like *target*:
+    write the target rows (parents first), then delete the source rows the
+    target no longer has (children first), so references always hold."""
+    for table in WRITE_ORDER:
+        rows = target.get(table, [])
+        if not rows:
+            continue
+        key = TABLES[table]
+        cols = list(rows[0])
+        sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
+        db.conn.executemany(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            f" ON CONFLICT ({key}) DO UPDATE SET {sets}",
+            [[row[c] for c in cols] for row in rows])
+        if table == "patients":
+            from app.catalog import set_name_parts
+
+            for row in rows:
+                set_name_parts(db, row["id"], row["patient_name"])
+    for table in reversed(WRITE_ORDER):
+        key = TABLES[table]
+        keep = {row[key] for row in target.get(table, [])}
+        gone = [row[key] for row in source.get(table, []) if row[key] not in keep]
+        for start in range(0, len(gone), 500):
+            chunk = gone[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            if table == "studies":  # a study that disappears takes its lock with it
+                db.execute(f"DELETE FROM locks WHERE study_instance_uid IN ({marks})", chunk)
+            if table == "patients":
+                db.execute(f"DELETE FROM patient_name_parts WHERE patient_pk IN ({marks})", chunk)
+            db.execute(f"DELETE FROM {table} WHERE {key} IN ({marks})", chunk)
+
+
+# -- applying -------------------------------------------------------------------------------
+
+
+def apply(home: Home, db, plan: Plan, progress: Optional[Progress] = None,
+          cancel: Optional[CancelToken] = None, undoes: Optional[int] = None) -> int:
+    """Apply *plan* (see the module docstring); returns the change id."""
+    from app.changes.rewrite import rewrite_file
+
+    progress = progress or no_progress
+    cancel = cancel or CancelToken()
+    with transaction(db):
+        change_id = db.execute(
+            "INSERT INTO changes (time, user, action, reason, objects, state, undoes, owner_pid, plan)"
+            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            [now_iso(), plan.user, plan.action, plan.reason,
+             json.dumps([uid for _, uid in plan.objects]), undoes, os.getpid(),
+             json.dumps(plan.to_json())]).lastrowid
+        db.conn.executemany("INSERT INTO change_objects (change_id, uid, kind) VALUES (?, ?, ?)",
+                            [(change_id, uid, kind) for kind, uid in plan.objects])
+    _fault("planned")
+    staged: list[tuple[Path, Path]] = []       # (temporary, final) for rewrites
+    written: dict[str, tuple[int, str]] = {}   # sop -> size, sha256 of a rewritten file
+    try:
+        total = max(1, len(plan.files))
+        for n, op in enumerate(plan.files, start=1):
+            cancel.check()
+            if op.kind == "rewrite":
+                final = store.absolute(home, op.new)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp = store.scratch(home) / f"c{change_id}-{n}.tmp"
+                size, sha = rewrite_file(store.absolute(home, op.old), tmp, op.attrs)
+                written[op.sop] = (size, sha)
+                staged.append((tmp, final))
+            progress(0.9 * n / total, f"Writing {n} of {total}")
+            if n == 1:
+                _fault("first-file")
+        _fault("files-written")
+        for row in plan.after.get("instances", []):
+            if row["sop_instance_uid"] in written:
+                row["size"], row["sha256"] = written[row["sop_instance_uid"]]
+        _commit(home, db, plan, change_id, staged, undoes)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if db.execute("SELECT state FROM changes WHERE change_id = ?", [change_id]).fetchone()[0] \
+                == "pending":
+            _roll_back(home, db, change_id)
+        raise
+    _fault("committed")
+    progress(1.0, "Done")
+    return change_id
+
+
+def _commit(home: Home, db, plan: Plan, change_id: int, staged: list[tuple[Path, Path]],
+            undoes: Optional[int]) -> None:
+    done: list[tuple[Path, Path]] = []         # (from, to) renames made so far
+    try:
+        with transaction(db):
+            _transition(db, plan.before, plan.after)
+            for tmp, final in staged:
+                os.replace(tmp, final)
+                done.append((tmp, final))
+            for op in plan.files:
+                if op.kind == "move":
+                    source, target = store.absolute(home, op.old), store.absolute(home, op.new)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(source, target)
+                    done.append((source, target))
+                    if len(done) == 1:
+                        _fault("first-move")
+            _fault("renamed")
+            catalog.refresh_counts(db, [row["study_instance_uid"] for row in plan.after.get("studies", [])])
+            db.execute("UPDATE changes SET state = 'applied', plan = ? WHERE change_id = ?",
+                       [json.dumps(plan.to_json()), change_id])
+            if undoes is not None:
+                db.execute("UPDATE changes SET state = 'undone', undone_by = ? WHERE change_id = ?",
+                           [change_id, undoes])
+            audit.record(db, plan.user, plan.action, plan.audit_code,
+                         objects=[uid for _, uid in plan.objects],
+                         detail=f"change {change_id}: {plan.summary}"
+                                + (f"; reason: {plan.reason}" if plan.reason else ""))
+    except BaseException:
+        for source, target in reversed(done):
+            if target.exists() and not source.exists():
+                os.replace(target, source)
+        raise
+
+
+def _roll_back(home: Home, db, change_id: int) -> None:
+    """Undo on disk what a pending change did; its rows never changed."""
+    plan = json.loads(db.execute("SELECT plan FROM changes WHERE change_id = ?",
+                                 [change_id]).fetchone()[0])
+    for op in plan["files"]:
+        old, new = store.absolute(home, op["old"]), store.absolute(home, op["new"])
+        if op["kind"] == "move":
+            if new.exists() and not old.exists():
+                new.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(new, old)
+        elif new.exists() and new != old:
+            new.unlink()
+    with transaction(db):
+        db.execute("UPDATE changes SET state = 'failed' WHERE change_id = ?", [change_id])
+
+
+def recover(home: Home, db) -> list[int]:
+    """Run when the home is opened: roll back the changes that a process
+    which is gone left pending (its rows never changed; its files go)."""
+    pending = [cid for cid, pid in db.execute(
+        "SELECT change_id, owner_pid FROM changes WHERE state = 'pending' ORDER BY change_id")
+        if pid is None or not store.process_alive(pid)]
+    for change_id in pending:
+        _roll_back(home, db, change_id)
+    return pending
+
+
+# -- history and undo ----------------------------------------------------------------------
+
+
+def history(db, study: Optional[str] = None) -> list[dict]:
+    sql = ("SELECT change_id, time, user, action, reason, objects, state, undone_by, undoes"
+           " FROM changes WHERE state IN ('applied', 'undone')")
+    params: list = []
+    if study:
+        sql += " AND change_id IN (SELECT change_id FROM change_objects WHERE uid = ?)"
+        params.append(study)
+    sql += " ORDER BY change_id DESC"
+    return [{"change_id": r[0], "time": r[1], "user": r[2], "action": r[3], "reason": r[4],
+             "objects": json.loads(r[5]), "undone": r[6] == "undone", "undone_by": r[7],
+             "undoes": r[8]} for r in db.execute(sql, params)]
+
+
+def load(db, change_id: int) -> tuple[dict, dict]:
+    row = db.execute("SELECT change_id, action, state, user, plan FROM changes WHERE change_id = ?",
+                     [change_id]).fetchone()
+    if row is None:
+        raise NotFound(f"change {change_id}: no such change")
+    return {"change_id": row[0], "action": row[1], "state": row[2], "user": row[3]}, json.loads(row[4])
+
+
+def blocking_change(db, change_id: int) -> Optional[int]:
+    """A later applied change touching the same objects, if any."""
+    row = db.execute(
+        "SELECT min(c.change_id) FROM changes c JOIN change_objects o ON o.change_id = c.change_id"
+        " WHERE c.change_id > ? AND c.state IN ('applied', 'purged') AND c.undoes IS NULL AND o.uid IN"
+        " (SELECT uid FROM change_objects WHERE change_id = ?)", [change_id, change_id]).fetchone()
+    return row[0]
+
+
+def inverse(db, change_id: int, user: str, reason: str) -> Plan:
+    info, plan = load(db, change_id)
+    if info["state"] != "applied":
+        raise RuleRefused(f"change {change_id}: cannot be undone, it is {info['state']}")
+    if info["action"] == "undo":
+        raise RuleRefused(f"change {change_id}: is itself an undo")
+    later = blocking_change(db, change_id)
+    if later is not None:
+        raise RuleRefused(f"change {change_id}: a later change ({later}) touches the same "
+                          f"objects; undo change {later} first")
+    files = []
+    for op in plan["files"]:
+        if op["kind"] == "move":
+            files.append(FileOp("move", op["sop"], op["new"], op["old"]))
+    objects = [(kind, uid) for uid, kind in db.execute(
+        "SELECT uid, kind FROM change_objects WHERE change_id = ?", [change_id])]
+    return Plan("undo", user, reason or f"undo of change {change_id}", objects,
+                before=plan["after"], after=plan["before"], files=files,
+                audit_code=plan.get("audit_code", audit.INSTANCES_ACCESSED),
+                summary=f"undo of change {change_id} ({info['action']})")
+
+
+def undo(home: Home, db, change_id: int, user: str, reason: str = "",
+         progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> int:
+    plan = inverse(db, change_id, user, reason)
+    new_id = apply(home, db, plan, progress, cancel, undoes=change_id)
+    _discard_rewritten(home, db, change_id)
+    return new_id
+
+
+def _discard_rewritten(home: Home, db, change_id: int) -> None:
+    """After an undo the rewritten versions are referenced by nothing."""
+    _, plan = load(db, change_id)
+    referenced = {p for (p,) in db.execute(
+        "SELECT path FROM instances WHERE sop_instance_uid IN (%s)"
+        % ",".join("?" * len(plan["files"])), [op["sop"] for op in plan["files"]])} \
+        if plan["files"] else set()
+    for op in plan["files"]:
+        if op["kind"] == "rewrite" and op["new"] not in referenced:
+            store.absolute(home, op["new"]).unlink(missing_ok=True)

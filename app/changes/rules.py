@@ -1,0 +1,107 @@
+"""The clinical rules every change obeys: privilege, locks, migrated studies,
+and the pre-flight identity check before merging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from app.accounts import User
+from app.errors import RuleRefused
+
+
+def check_locks(db, user: User, study_uids: Iterable[str]) -> None:
+    for uid in study_uids:
+        row = db.execute("SELECT user FROM locks WHERE study_instance_uid = ?", [uid]).fetchone()
+        if row and row[0] != user.name:
+            raise RuleRefused(f"study {uid}: locked by {row[0]}; they or an admin must unlock it")
+
+
+def check_not_migrated(db, study_uids: Iterable[str]) -> None:
+    for uid in study_uids:
+        row = db.execute("SELECT migrated FROM studies WHERE study_instance_uid = ?", [uid]).fetchone()
+        if row and row[0]:
+            raise RuleRefused(f"study {uid}: migrated (its images live in a legacy archive); "
+                              "it can be neither source nor destination of a change")
+
+
+def study_patient(db, study_uid: str) -> dict:
+    row = db.execute(
+        "SELECT p.id, p.patient_id, p.issuer_of_patient_id, p.patient_name, p.patient_birth_date,"
+        " p.patient_sex, s.study_date FROM studies s JOIN patients p ON p.id = s.patient_pk"
+        " WHERE s.study_instance_uid = ?", [study_uid]).fetchone()
+    keys = ("pk", "patient_id", "issuer", "name", "birth_date", "sex", "study_date")
+    return dict(zip(keys, row))
+
+
+@dataclass
+class Flag:
+    field: str
+    source: str
+    destination: str
+    severity: str          # "amber": a difference to look at; "red": a different patient
+
+    def to_json(self) -> dict:
+        return {"field": self.field, "source": self.source, "destination": self.destination,
+                "severity": self.severity}
+
+
+@dataclass
+class Preflight:
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def level(self) -> str:
+        if any(f.severity == "red" for f in self.flags):
+            return "red"
+        return "amber" if self.flags else "ok"
+
+    @property
+    def different_patients(self) -> bool:
+        return self.level == "red"
+
+    def to_json(self) -> dict:
+        return {"level": self.level, "flags": [f.to_json() for f in self.flags]}
+
+    def describe(self) -> str:
+        return "; ".join(f"{f.field}: {f.source or '(empty)'} vs {f.destination or '(empty)'}"
+                         for f in self.flags)
+
+
+def _same_name(a: str, b: str) -> bool:
+    def norm(n: str) -> list[str]:
+        return [part.strip().upper() for part in n.split("=")[0].split("^") if part.strip()]
+    return norm(a) == norm(b)
+
+
+def preflight(source: dict, destination: dict, same_record_expected: bool) -> Preflight:
+    """Compare two sides of a merge. *same_record_expected*: for study
+    merges and reallocations a different patient record is itself a red
+    flag; for a patient merge the records differ by nature and identity is
+    judged by name, birth date and sex."""
+    result = Preflight()
+    record_differs = (source["patient_id"], source["issuer"]) != \
+        (destination["patient_id"], destination["issuer"])
+    if record_differs and same_record_expected:
+        result.flags.append(Flag("patient ID", _pid(source), _pid(destination), "red"))
+    identity = "red" if not same_record_expected else "amber"
+    if not _same_name(source["name"], destination["name"]):
+        result.flags.append(Flag("name", source["name"], destination["name"], identity))
+    for key, label in (("birth_date", "birth date"), ("sex", "sex")):
+        a, b = source[key] or "", destination[key] or ""
+        if a != b:
+            result.flags.append(Flag(label, a, b, identity if a and b else "amber"))
+    a, b = source.get("study_date") or "", destination.get("study_date") or ""
+    if a[:4].isdigit() and b[:4].isdigit() and abs(int(a[:4]) - int(b[:4])) >= 2:
+        result.flags.append(Flag("study date", a, b, "amber"))
+    return result
+
+
+def _pid(side: dict) -> str:
+    return side["patient_id"] + (f" ({side['issuer']})" if side["issuer"] else "")
+
+
+def require_force(check: Preflight, force: bool, what: str) -> None:
+    if check.different_patients and not force:
+        raise RuleRefused(f"{what}: the two sides look like different patients "
+                          f"({check.describe()}); use --force with --reason to merge anyway")
