@@ -325,6 +325,23 @@ def _each(ctx: Context, uids: list[str], act) -> int:
     return 0
 
 
+def cmd_reallocate(ctx: Context) -> int:
+    from app.changes.reallocate import dependents, reallocate
+    from app.worklist import resolve_series_uid
+
+    series = [resolve_series_uid(ctx.db, ctx.args.series_uid)]
+    followers = dependents(ctx.home, ctx.db, series[0])
+    if followers and ctx.args.with_dependents:
+        series += followers
+    elif followers:
+        print("note: series referring to this one stay where they are (--with-dependents moves "
+              "them along): " + ", ".join(followers), file=sys.stderr)
+    change_id = _run_job(ctx, lambda progress, cancel: reallocate(
+        ctx.home, ctx.db, ctx.user, series, ctx.args.to, ctx.args.force, ctx.args.reason or "",
+        progress, cancel))
+    return _change_done(ctx, change_id, f"{len(series)} series reallocated")
+
+
 def cmd_delete(ctx: Context) -> int:
     from app.changes import trash
 
@@ -490,6 +507,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="SOURCE_PID")
     p.add_argument("destination", metavar="DEST_PID")
     p.add_argument("--force", action="store_true", help="merge even when name, birth date or sex differ")
+    changing(p)
+    p = command("reallocate", cmd_reallocate, "move one series into another study")
+    p.add_argument("series_uid", metavar="SERIES_UID")
+    p.add_argument("--to", required=True, metavar="STUDY_UID")
+    p.add_argument("--force", action="store_true", help="reallocate even across patients")
+    p.add_argument("--with-dependents", action="store_true",
+                   help="move along the series that refer to this one (RT, SEG, SR, KOS)")
     changing(p)
     p = command("delete", cmd_delete, "move studies to the trash")
     p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")

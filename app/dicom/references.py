@@ -1,0 +1,63 @@
+"""References between objects: which instances, series and studies a
+dataset points at (RT structure sets -> images, plans -> structure sets,
+doses -> plans, SEG/SR/KOS -> images), found by walking every sequence."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+
+# tags whose values name another object
+REFERENCED_SOP_INSTANCE_UID = 0x00081155
+SERIES_INSTANCE_UID = 0x0020000E
+FRAME_OF_REFERENCE_UID = 0x00200052
+REFERENCED_FRAME_OF_REFERENCE_UID = 0x30060024
+PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
+
+
+@dataclass
+class References:
+    instances: set[str] = field(default_factory=set)
+    series: set[str] = field(default_factory=set)
+    frames_of_reference: set[str] = field(default_factory=set)
+
+
+def references_of(ds) -> References:
+    """Everything *ds* refers to from inside its sequences (its own UIDs at
+    the top level are not references)."""
+    found = References()
+
+    def walk(dataset, nested: bool) -> None:
+        for elem in dataset:
+            if elem.tag in PIXEL_TAGS:
+                continue
+            if elem.VR == "SQ":
+                for item in elem.value:
+                    walk(item, True)
+            elif elem.tag == REFERENCED_SOP_INSTANCE_UID:
+                found.instances.update(_values(elem.value))
+            elif nested and elem.tag == SERIES_INSTANCE_UID:
+                found.series.update(_values(elem.value))
+            elif elem.tag == REFERENCED_FRAME_OF_REFERENCE_UID or (nested and elem.tag == FRAME_OF_REFERENCE_UID):
+                found.frames_of_reference.update(_values(elem.value))
+
+    walk(ds, False)
+    return found
+
+
+def _values(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [str(v) for v in value if v]
+    return [str(value)] if str(value) else []
+
+
+def read_references(path: Path) -> References:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    return references_of(ds)
