@@ -14,23 +14,16 @@ input is reported with a plain reason.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import shutil
-import signal
 import sqlite3
-import sys
-import threading
 import tempfile
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from app import audit, catalog, store
+from app import audit, catalog, parallel, store
 from app.accounts import User
 from app.clock import now_iso
 from app.db import transaction
@@ -144,7 +137,6 @@ _worker: Optional[_Preparer] = None
 
 def _worker_init(mode: str, scratch: Path, db_path: Path) -> None:
     global _worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides about Ctrl+C
     _worker = _Preparer(mode, scratch, db_path)
 
 
@@ -157,63 +149,17 @@ def _prepared(sources: list[Source], preparer: _Preparer, cancel: CancelToken,
               workers: int) -> Iterator[tuple[Source, _Item | str]]:
     """Prepare every source, in order, in this thread or in worker processes."""
     if workers <= 1 or len(sources) < PARALLEL_MIN:
-        yield from _prepared_here(sources, preparer, cancel)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for source in sources:
+                cancel.check()
+                yield source, preparer.prepare(source)
         return
     chunks = [sources[i:i + CHUNK] for i in range(0, len(sources), CHUNK)]
-    done = 0
-    try:
-        for outcomes in _pooled(chunks, preparer, cancel, workers):
-            yield from zip(chunks[done], outcomes)
-            done += 1
-    except BrokenProcessPool:
-        # Workers could not start (e.g. a script without a __main__ guard):
-        # prepare the rest here; nothing prepared is lost or repeated.
-        rest = [s for chunk in chunks[done:] for s in chunk]
-        yield from _prepared_here(rest, preparer, cancel)
-
-
-def _prepared_here(sources: list[Source], preparer: _Preparer,
-                   cancel: CancelToken) -> Iterator[tuple[Source, _Item | str]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for source in sources:
-            cancel.check()
-            yield source, preparer.prepare(source)
-
-
-def _pooled(chunks: list[list[Source]], preparer: _Preparer, cancel: CancelToken,
-            workers: int) -> Iterator[list[_Item | str]]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_start_method(),
-                               initializer=_worker_init,
-                               initargs=(preparer.mode, preparer.scratch, preparer.db_path))
-    try:
-        futures = [pool.submit(_worker_chunk, chunk) for chunk in chunks]
-        for future in futures:
-            while True:
-                cancel.check()
-                try:
-                    outcomes = future.result(timeout=0.2)
-                    break
-                except FuturesTimeout:
-                    continue
-            yield outcomes
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _start_method():
-    """fork is the quickest start (no re-import) and safe while this process
-    runs one thread (the command line); from a window's worker thread,
-    forkserver; in a PyInstaller bundle, spawn."""
-    if os.name != "posix" or getattr(sys, "frozen", False):
-        return multiprocessing.get_context("spawn")
-    if threading.active_count() == 1 and threading.current_thread() is threading.main_thread():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver")
-
-
-def worker_count() -> int:
-    return max(1, min(os.cpu_count() or 1, 4))
+    results = parallel.map_chunks(_worker_chunk, chunks, cancel, workers, _worker_init,
+                                  (preparer.mode, preparer.scratch, preparer.db_path))
+    for chunk, outcomes in zip(chunks, results):
+        yield from zip(chunk, outcomes)
 
 
 # -- recording (one transaction per batch) -------------------------------------------------
@@ -234,6 +180,7 @@ class _Recorder:
         items = self._drop_duplicates(items)
         if not items:
             return
+        store.make_durable([i.staged for i in items if i.staged is not None])
         now = now_iso()
         committed: list[store.PendingFile] = []
         accepted: list[_Item] = []
@@ -249,6 +196,7 @@ class _Recorder:
                     elif item.staged is not None:
                         item.staged.unlink(missing_ok=True)
                 catalog.refresh_counts(self.db, {i.header.study_instance_uid for i in accepted})
+                store.make_durable([p.final for p in committed])  # the renames too
         except BaseException:
             for pend in committed:
                 pend.uncommit()
@@ -328,7 +276,7 @@ def import_paths(home: Home, paths: Iterable[os.PathLike | str], user: User | st
         preparer = _Preparer(mode, scratch, home.db_path)
         batch: list[_Item] = []
         for done, (source, outcome_of) in enumerate(
-                _prepared(sources, preparer, cancel, workers or worker_count()), start=1):
+                _prepared(sources, preparer, cancel, workers or parallel.worker_count()), start=1):
             if outcome_of == KNOWN:
                 result.duplicates += 1
             elif isinstance(outcome_of, str):

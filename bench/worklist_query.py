@@ -16,14 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._common import machine  # noqa: E402
+from _common import machine  # noqa: E402  (puts the project on sys.path)
 from app.db import transaction  # noqa: E402
 from app.dicom.columns import name_norm, name_parts  # noqa: E402
 from app.home import Home  # noqa: E402

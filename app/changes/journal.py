@@ -135,12 +135,44 @@ def _transition(db, source: dict[str, list[dict]], target: dict[str, list[dict]]
 
 # -- applying -------------------------------------------------------------------------------
 
+PARALLEL_MIN = 64   # rewrites below this many files run in this process
+CHUNK = 16
+
+
+def _rewrite_files(home: Home, plan: Plan, change_id: int, staged: list[tuple[Path, Path]],
+                   progress: Progress, cancel: CancelToken) -> dict[str, tuple[int, str]]:
+    """Write the new versions to temporary names (worker processes for many
+    files); *staged* collects (temporary, final) as they are written."""
+    from app import parallel
+    from app.changes.rewrite import rewrite_chunk
+
+    ops = [op for op in plan.files if op.kind == "rewrite"]
+    scratch = store.scratch(home)
+    tasks = []
+    for n, op in enumerate(ops, start=1):
+        final = store.absolute(home, op.new)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = scratch / f"c{change_id}-{n}.tmp"
+        staged.append((tmp, final))
+        tasks.append((str(store.absolute(home, op.old)), str(tmp), op.attrs))
+    workers = parallel.worker_count() if len(tasks) >= PARALLEL_MIN else 1
+    chunks = [tasks[i:i + CHUNK] for i in range(0, len(tasks), CHUNK)]
+    written: dict[str, tuple[int, str]] = {}
+    total = max(1, len(plan.files))
+    for results in parallel.map_chunks(rewrite_chunk, chunks, cancel, workers):
+        for result in results:
+            written[ops[len(written)].sop] = result
+        progress(0.9 * len(written) / total, f"Writing {len(written)} of {total}")
+        if len(written) == len(results):
+            _fault("first-file")
+    if not ops:
+        _fault("first-file")
+    return written
+
 
 def apply(home: Home, db, plan: Plan, progress: Optional[Progress] = None,
           cancel: Optional[CancelToken] = None, undoes: Optional[int] = None) -> int:
     """Apply *plan* (see the module docstring); returns the change id."""
-    from app.changes.rewrite import rewrite_file
-
     progress = progress or no_progress
     cancel = cancel or CancelToken()
     with transaction(db):
@@ -154,21 +186,9 @@ def apply(home: Home, db, plan: Plan, progress: Optional[Progress] = None,
                             [(change_id, uid, kind) for kind, uid in plan.objects])
     _fault("planned")
     staged: list[tuple[Path, Path]] = []       # (temporary, final) for rewrites
-    written: dict[str, tuple[int, str]] = {}   # sop -> size, sha256 of a rewritten file
     try:
-        total = max(1, len(plan.files))
-        for n, op in enumerate(plan.files, start=1):
-            cancel.check()
-            if op.kind == "rewrite":
-                final = store.absolute(home, op.new)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                tmp = store.scratch(home) / f"c{change_id}-{n}.tmp"
-                size, sha = rewrite_file(store.absolute(home, op.old), tmp, op.attrs)
-                written[op.sop] = (size, sha)
-                staged.append((tmp, final))
-            progress(0.9 * n / total, f"Writing {n} of {total}")
-            if n == 1:
-                _fault("first-file")
+        written = _rewrite_files(home, plan, change_id, staged, progress, cancel)
+        store.make_durable([tmp for tmp, _ in staged])
         _fault("files-written")
         for row in plan.after.get("instances", []):
             if row["sop_instance_uid"] in written:
@@ -203,6 +223,7 @@ def _commit(home: Home, db, plan: Plan, change_id: int, staged: list[tuple[Path,
                     done.append((source, target))
                     if len(done) == 1:
                         _fault("first-move")
+            store.make_durable([target for _, target in done])  # the renames too
             _fault("renamed")
             catalog.refresh_counts(db, [row["study_instance_uid"] for row in plan.after.get("studies", [])])
             db.execute("UPDATE changes SET state = 'applied', plan = ? WHERE change_id = ?",

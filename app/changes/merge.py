@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 from app.accounts import User
@@ -36,7 +35,7 @@ def plan_merge_studies(db, user: User, source: str, destination: str, force: boo
                         [s["series_instance_uid"] for s in series])
     attrs = dict(patient_attrs(dest_patient), **study_attrs(dest_study))
     new_instances, ops = rewrite_instances(instances, attrs, destination)
-    new_series = [dict(copy.deepcopy(s), study_instance_uid=destination) for s in series]
+    new_series = [dict(s, study_instance_uid=destination) for s in series]
     objects = [("study", source), ("study", destination)] + \
         [("series", s["series_instance_uid"]) for s in series] + \
         [("instance", i["sop_instance_uid"]) for i in instances]
@@ -100,7 +99,7 @@ def plan_merge_patients(db, user: User, source: str, destination: str, force: bo
         rows_after, row_ops = rewrite_instances([row], attrs, study_of_series[row["series_instance_uid"]])
         new_instances += rows_after
         ops += row_ops
-    new_studies = [dict(copy.deepcopy(s), patient_pk=dest["id"]) for s in studies]
+    new_studies = [dict(s, patient_pk=dest["id"]) for s in studies]
     objects = [("patient", src["patient_id"]), ("patient", dest["patient_id"])] + \
         [("study", u) for u in uids] + [("instance", i["sop_instance_uid"]) for i in instances]
     plan = Plan("merge-patients", user.name, reason, objects,

@@ -3,7 +3,6 @@ file operations that carry new attribute values into the files."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from pathlib import PurePosixPath
 
@@ -62,7 +61,7 @@ def rewrite_instances(instances: list[dict], attrs: dict[str, str],
     """After-rows and rewrite operations giving *instances* the attributes."""
     after, ops = [], []
     for row in instances:
-        new = copy.deepcopy(row)
+        new = dict(row)
         new["path"] = rewritten_path(row, study_uid)
         new["linked"] = 0
         after.append(new)

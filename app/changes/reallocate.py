@@ -10,7 +10,6 @@ them and may move them along, so references never point across patients.
 
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 from app import store
@@ -90,7 +89,7 @@ def plan_reallocate(db, user: User, series: list[str] | str, destination: str,
     instances = rows_in(db, "instances", "series_instance_uid", series_uids)
     attrs = dict(patient_attrs(dest_patient), **study_attrs(dest_study))
     new_instances, ops = rewrite_instances(instances, attrs, destination)
-    new_series = [dict(copy.deepcopy(s), study_instance_uid=destination) for s in series_rows]
+    new_series = [dict(s, study_instance_uid=destination) for s in series_rows]
     source_rows = rows_in(db, "studies", "study_instance_uid", sources)
     emptied = [uid for uid in sources if not db.execute(
         f"SELECT 1 FROM series WHERE study_instance_uid = ? AND series_instance_uid NOT IN"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
 from pathlib import Path
 
@@ -33,13 +32,17 @@ def rewrite_file(source: Path, target: Path, attrs: dict[str, str]) -> tuple[int
         buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=False)  # written like the original
     data = buffer.getvalue()
-    with open(target, "wb") as f:
+    with open(target, "wb") as f:  # made durable by the caller (store.make_durable)
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
     return len(data), hashlib.sha256(data).hexdigest()
 
 
 def _has_prefix(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(132)[128:132] == b"DICM"
+
+
+def rewrite_chunk(tasks: list[tuple[str, str, dict[str, str]]]) -> list[tuple[int, str]]:
+    """:func:`rewrite_file` over (source, target, attrs) tasks: the unit of
+    work sent to worker processes (app.parallel)."""
+    return [rewrite_file(Path(source), Path(target), attrs) for source, target, attrs in tasks]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
@@ -37,7 +36,7 @@ def plan_delete(db, user: User, study: str, reason: str = "") -> Plan:
                         [s["series_instance_uid"] for s in series])
     moved, ops = [], []
     for row in instances:
-        new = copy.deepcopy(row)
+        new = dict(row)
         if not row["linked"]:  # files of others (linked) stay where they are
             new["path"] = _trash_path(row, uid)
             ops.append(FileOp("move", row["sop_instance_uid"], row["path"], new["path"]))

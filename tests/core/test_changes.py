@@ -255,3 +255,19 @@ def test_a_killed_change_leaves_old_or_new_state_after_reopening(setup, step, ac
                      "delete": {"planned", "first-file", "files-written", "first-move", "renamed",
                                 "committed"}}
     assert killed == (step in expected_kill[action])
+
+
+def test_rewrites_in_worker_processes_give_the_same_files(setup, monkeypatch):
+    home, db, users, study = setup
+    monkeypatch.setattr(journal, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(journal, "CHUNK", 1)
+    before = snapshot_all(home, db)
+    change = merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"])
+    for sop, path in files_of(home, db, study["A1"]).items():
+        ds = pydicom.dcmread(path)
+        assert ds.StudyInstanceUID == study["A1"] and ds.AccessionNumber == "A1"
+        sha, size = db.execute("SELECT sha256, size FROM instances WHERE sop_instance_uid = ?",
+                               [sop]).fetchone()
+        assert (sha, size) == (store.sha256_file(path), path.stat().st_size)
+    journal.undo(home, db, change, users["cm"].name)
+    assert snapshot_all(home, db) == before
