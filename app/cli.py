@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import json
 import os
 import sys
@@ -14,6 +15,12 @@ from app import __version__
 from app.errors import BadInput, Cancelled, NotAllowed, StudyDeskError
 
 EXIT_PARTIAL = 6
+
+# Areas that add their own commands: each module has
+# ``add_commands(command, common)``, where ``command(name, func, help)``
+# returns the subparser and ``func(ctx: Context) -> int`` runs the command.
+# Keep those modules light to import: heavy imports go inside the functions.
+COMMAND_MODULES: list[str] = []
 
 
 class Context:
@@ -535,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("undo", cmd_undo, "apply the inverse of a change")
     p.add_argument("change_id", type=int, metavar="CHANGE_ID")
     changing(p)
+
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        module.add_commands(command, common)
 
     p = command("gui", None, "open the workstation window")
     p.add_argument("--demo", action="store_true", help="open on a fresh demo home")
