@@ -312,23 +312,25 @@ def cmd_merge_patients(ctx: Context) -> int:
     return _change_done(ctx, change_id, "patients merged")
 
 
-def _each(ctx: Context, uids: list[str], act) -> int:
-    """Run *act* per input; exit 6 when some succeeded and some were refused."""
+def _each(ctx: Context, uids: list[str], act, describe=lambda d: f"change {d.get('change_id')}") -> int:
+    """Run *act(uid) -> dict* per input; exit 6 when some succeeded and some
+    were refused, else the refusals' own code."""
     done, refused = [], []
     for uid in uids:
         try:
-            done.append({"study_uid": uid, "change_id": act(uid)})
-        except (NotAllowed,) as e:
-            raise e
+            done.append(dict({"study_uid": uid}, **act(uid)))
+        except NotAllowed:
+            raise
         except StudyDeskError as e:
             print(f"refused: {e}", file=sys.stderr)
             refused.append({"study_uid": uid, "reason": str(e), "exit_code": e.exit_code})
     ctx.emit({"done": done, "refused": refused},
-             lambda: "\n".join(f"{d['study_uid']}: change {d['change_id']}" for d in done))
+             lambda: "\n".join(f"{d['study_uid']}: {describe(d)}" for d in done))
     if refused and done:
         return EXIT_PARTIAL
-    if refused:
-        return refused[0]["exit_code"] if len(refused) == 1 else 5
+    codes = {r["exit_code"] for r in refused}
+    if codes:
+        return codes.pop() if len(codes) == 1 else 5
     return 0
 
 
@@ -349,11 +351,20 @@ def cmd_reallocate(ctx: Context) -> int:
     return _change_done(ctx, change_id, f"{len(series)} series reallocated")
 
 
+def cmd_assign(ctx: Context) -> int:
+    from app.assignments import assign
+
+    to = None if ctx.args.command == "unassign" else ctx.args.to
+    return _each(ctx, ctx.args.study_uids,
+                 lambda uid: {"study_uid": assign(ctx.db, ctx.user, uid, to), "assigned_to": to},
+                 lambda d: f"assigned to {d['assigned_to']}" if d["assigned_to"] else "unassigned")
+
+
 def cmd_delete(ctx: Context) -> int:
     from app.changes import trash
 
-    return _each(ctx, ctx.args.study_uids, lambda uid: trash.delete(
-        ctx.home, ctx.db, ctx.user, uid, ctx.args.reason or ""))
+    return _each(ctx, ctx.args.study_uids, lambda uid: {"change_id": trash.delete(
+        ctx.home, ctx.db, ctx.user, uid, ctx.args.reason or "")})
 
 
 def cmd_trash(ctx: Context) -> int:
@@ -368,8 +379,8 @@ def cmd_trash(ctx: Context) -> int:
             ("Study UID", "study_uid", 64)]))
         return 0
     if ctx.args.trash_command == "restore":
-        return _each(ctx, ctx.args.study_uids, lambda uid: trash.restore(
-            ctx.home, ctx.db, ctx.user, uid, ctx.args.reason or ""))
+        return _each(ctx, ctx.args.study_uids, lambda uid: {"change_id": trash.restore(
+            ctx.home, ctx.db, ctx.user, uid, ctx.args.reason or "")})
     erased = trash.empty(ctx.home, ctx.db, ctx.user, ctx.args.older_than)
     ctx.emit({"erased": erased}, f"{len(erased)} studies erased for good")
     return 0
@@ -515,6 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("destination", metavar="DEST_PID")
     p.add_argument("--force", action="store_true", help="merge even when name, birth date or sex differ")
     changing(p)
+    p = command("assign", cmd_assign, "assign studies to a reading physician")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("--to", required=True, metavar="USER", help="an account with the radiologist role")
+    p = command("unassign", cmd_assign, "clear the assignment of studies")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
     p = command("reallocate", cmd_reallocate, "move one series into another study")
     p.add_argument("series_uid", metavar="SERIES_UID")
     p.add_argument("--to", required=True, metavar="STUDY_UID")

@@ -93,3 +93,20 @@ def test_files_carry_the_destination_after_a_merge(loaded):
                for ds in (pydicom.dcmread(home / p) for p in paths)
                if ds.PatientID == "P1"}
     assert headers == {(uid["A1"], "A1")}
+
+
+def test_assignment_and_my_studies(loaded):
+    home, uid = loaded
+    done = studydesk(home, "assign", uid["A1"], uid["A2"], "--to", "rob", "--json")
+    assert done.returncode == 0
+    assert {d["assigned_to"] for d in as_json(done)["done"]} == {"rob"}
+    mine = as_json(studydesk(home, "studies", "--assigned-to", "rob", "--json"))
+    assert sorted(r["accession"] for r in mine) == ["A1", "A2"]
+    assert all(r["assigned_to"] == "rob" for r in mine)
+    assert studydesk(home, "assign", uid["A3"], "--to", "nobody").returncode == 4
+    refused = studydesk(home, "assign", uid["A3"], "--to", "carla")
+    assert refused.returncode == 5 and "radiologist" in refused.stderr
+    assert studydesk(home, "unassign", uid["A1"]).returncode == 0
+    assert [r["accession"] for r in as_json(studydesk(home, "studies", "--assigned-to", "rob",
+                                                      "--json"))] == ["A2"]
+    assert any(e["action"] == "assign" for e in as_json(studydesk(home, "audit", "--json")))
