@@ -1,0 +1,143 @@
+"""The worklist model and table: lazy rows, SQL sorting, the QBE bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox
+
+from app.worklist import Query
+from tests.ui.conftest import shown_names
+from ui import formatting
+from ui.jobs import JobRunner
+from ui.worklist_model import COLUMNS, WorklistModel
+
+
+def _column(key: str) -> int:
+    return next(i for i, c in enumerate(COLUMNS) if c.key == key)
+
+
+def _searched(qtbot, model, action):
+    with qtbot.waitSignal(model.searched, timeout=10000) as blocker:
+        action()
+    return blocker.args[0]
+
+
+def test_model_passes_qtmodeltester(qtbot, qtmodeltester, loaded_home):
+    runner = JobRunner()
+    model = WorklistModel(loaded_home, runner, "")
+    try:
+        count = _searched(qtbot, model, lambda: model.search(Query(), audit=False))
+        assert count == 4 == model.rowCount()
+        qtmodeltester.check(model, force_py=True)
+        qtmodeltester.check(model)
+    finally:
+        runner.shutdown()
+        model.close()
+
+
+def test_rows_are_formatted_and_fetched_lazily(qtbot, loaded_home):
+    runner = JobRunner()
+    model = WorklistModel(loaded_home, runner, "")
+    try:
+        _searched(qtbot, model, lambda: model.search(Query(patient_id="P002"), audit=False))
+        assert model._rows == {}  # nothing fetched before the view asks
+        row = [model.data(model.index(0, c)) for c in range(model.columnCount())]
+        assert row[:5] == ["SMITH, Anna", "P002", "1975-11-22", "2022-06-15", "ACC003"]
+        assert row[5:9] == ["MR", "MR BRAIN", "1", "2"]
+        assert model.data(model.index(0, _column("series_count")),
+                          Qt.ItemDataRole.TextAlignmentRole) & int(Qt.AlignmentFlag.AlignRight)
+    finally:
+        runner.shutdown()
+        model.close()
+
+
+def test_formatting():
+    assert formatting.person_name("DOE^JOHN") == "DOE, John"
+    assert formatting.person_name("van Gogh^Vincent^Willem") == "VAN GOGH, Vincent Willem"
+    assert formatting.person_name("ANONYMOUS") == "ANONYMOUS"
+    assert formatting.person_name("Yamada^Tarou=山田^太郎") == "YAMADA, Tarou"
+    assert formatting.dicom_date("20240110") == "2024-01-10"
+    assert formatting.dicom_date("") == ""
+
+
+def test_window_lists_every_study_newest_first(window):
+    dates = [window.model.data(window.model.index(r, _column("study_date")))
+             for r in range(window.model.rowCount())]
+    assert dates == ["2024-03-01", "2024-01-10", "2023-03-05", "2022-06-15"]
+    assert window.count_label.text() == "4 studies"
+    assert window.user_label.text().startswith(f"User: {window.user.name} (admin")
+    assert str(window.home.root) in window.home_label.text()
+
+
+def test_name_search_with_enter(qtbot, window):
+    qbe = window.qbe
+    qtbot.keyClicks(qbe.patient_name, "doe*")
+    _searched(qtbot, window.model, lambda: qtbot.keyClick(qbe.patient_name, Qt.Key.Key_Return))
+    assert shown_names(window) == ["DOE, John", "DOE, John"]
+    assert window.count_label.text() == "2 studies"
+    # any component: "*nna" matches SMITH^ANNA by its given name
+    qbe.patient_name.clear()
+    qtbot.keyClicks(qbe.patient_name, "*nna")
+    _searched(qtbot, window.model, lambda: qtbot.keyClick(qbe.patient_name, Qt.Key.Key_Enter))
+    assert shown_names(window) == ["SMITH, Anna"]
+    _searched(qtbot, window.model, lambda: qtbot.mouseClick(qbe.clear_button, Qt.MouseButton.LeftButton))
+    assert window.model.rowCount() == 4
+
+
+def test_modality_and_dates(qtbot, window):
+    qbe = window.qbe
+    qbe.modality.setEditText("rtstruct")
+    _searched(qtbot, window.model,
+              lambda: qtbot.keyClick(qbe.modality.lineEdit(), Qt.Key.Key_Return))
+    assert [window.model.data(window.model.index(r, _column("accession")))
+            for r in range(window.model.rowCount())] == ["ACC001"]
+    qbe.modality.setEditText("")
+    from PySide6.QtCore import QDate
+    qbe.date_from.setDate(QDate(2023, 1, 1))
+    qbe.date_to.setDate(QDate(2023, 12, 31))
+    assert qbe.date_range.currentText() == "Custom range"
+    _searched(qtbot, window.model, lambda: qtbot.keyClick(qbe.date_to, Qt.Key.Key_Return))
+    assert window.model.rowCount() == 1
+    assert qbe.query() == Query(date_from="20230101", date_to="20231231")
+
+
+def test_quick_date_range_searches_at_once(qtbot, window):
+    qbe = window.qbe
+    index = qbe.date_range.findText("Today")
+    _searched(qtbot, window.model, lambda: qbe.date_range.activated.emit(index))
+    assert window.model.rowCount() == 0  # every generated study is older
+    assert window.count_label.text() == "0 studies"
+    assert qbe.query().date_from == qbe.query().date_to != ""
+
+
+def test_sort_by_date_via_header(qtbot, window):
+    header = window.table.horizontalHeader()
+    date = _column("study_date")
+    assert header.sortIndicatorSection() == date
+    rect = header.sectionViewportPosition(date) + header.sectionSize(date) // 2
+    from PySide6.QtCore import QPoint
+    # Clicking the sorted column flips it to ascending: a new SQL query.
+    _searched(qtbot, window.model, lambda: qtbot.mouseClick(
+        header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect, header.height() // 2)))
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    dates = [window.model.data(window.model.index(r, date)) for r in range(window.model.rowCount())]
+    assert dates == sorted(dates) == ["2022-06-15", "2023-03-05", "2024-01-10", "2024-03-01"]
+    assert (window.model.sort_key, window.model.descending) == ("study_date", False)
+    # by patient name, through the header's sort indicator
+    name = _column("patient_name")
+    _searched(qtbot, window.model, lambda: header.setSortIndicator(name, Qt.SortOrder.AscendingOrder))
+    assert shown_names(window) == ["BROWN, Peter", "DOE, John", "DOE, John", "SMITH, Anna"]
+
+
+def test_unsortable_column_keeps_the_sql_order(qtbot, window):
+    header = window.table.horizontalHeader()
+    header.setSortIndicator(_column("patient_birth_date"), Qt.SortOrder.AscendingOrder)
+    assert header.sortIndicatorSection() == _column("study_date")
+    assert not window.model.is_searching()
+
+
+def test_modality_combo_offers_rt_objects(window):
+    combo: QComboBox = window.qbe.modality
+    items = [combo.itemText(i) for i in range(combo.count())]
+    assert {"CT", "MR", "RTSTRUCT", "RTPLAN", "RTDOSE"} <= set(items)
+    assert window.qbe.patient_name.placeholderText() == "Doe* or *john"

@@ -1,0 +1,1 @@
+"""The StudyDesk window (PySide6). Imports app; app never imports this."""

@@ -1,0 +1,116 @@
+"""`studydesk gui`: resolve the home and the user, open the window, run the loop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from typing import Optional
+
+from PySide6.QtCore import QDir, QTimer
+from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
+
+from app import __version__, accounts
+from app.accounts import User
+from app.errors import StudyDeskError
+from app.home import Home, os_login
+from app.resources import resource, resources_dir
+
+DEMO_PATIENTS = 6
+
+
+def application() -> QApplication:
+    """The QApplication (an existing one is reused: tests, embedding)."""
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("StudyDesk")
+    qapp.setApplicationDisplayName("StudyDesk")
+    qapp.setOrganizationName("StudyDesk")
+    qapp.setApplicationVersion(__version__)
+    icon = resources_dir() / "icons" / "app.svg"
+    if icon.exists():
+        qapp.setWindowIcon(QIcon(str(icon)))
+    return qapp
+
+
+def apply_theme(qapp: QApplication, name: str = "dark") -> None:
+    """Fusion, a matching palette (for anything the style sheet does not
+    reach: dialogs, tooltips) and the reading-room style sheet."""
+    # The style sheet names its images ``icons:NAME.svg``.
+    QDir.setSearchPaths("icons", [str(resources_dir() / "icons")])
+    qapp.setStyle("Fusion")
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#15171a", QPalette.ColorRole.WindowText: "#d3d8de",
+        QPalette.ColorRole.Base: "#0e0f11", QPalette.ColorRole.AlternateBase: "#131518",
+        QPalette.ColorRole.Text: "#d3d8de", QPalette.ColorRole.Button: "#1f2226",
+        QPalette.ColorRole.ButtonText: "#d3d8de", QPalette.ColorRole.Highlight: "#2f6f9f",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#22262b",
+        QPalette.ColorRole.ToolTipText: "#e3e7eb", QPalette.ColorRole.PlaceholderText: "#5d6570",
+        QPalette.ColorRole.Link: "#5aa2d8", QPalette.ColorRole.Mid: "#2a2e33",
+        QPalette.ColorRole.Dark: "#0b0c0e", QPalette.ColorRole.Light: "#2f3439",
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#5d6570"))
+    qapp.setPalette(palette)
+    try:
+        qapp.setStyleSheet(resource("styles", f"{name}.qss").read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        print(f"studydesk: {e}; using the plain style", file=sys.stderr)
+
+
+def password_source(name: str):
+    """Where a password comes from: $STUDYDESK_PASSWORD, else a prompt."""
+
+    def ask() -> Optional[str]:
+        if "STUDYDESK_PASSWORD" in os.environ:
+            return os.environ["STUDYDESK_PASSWORD"]
+        text, ok = QInputDialog.getText(None, "StudyDesk", f"Password for {name}:",
+                                        QLineEdit.EchoMode.Password)
+        return text if ok else None
+
+    return ask
+
+
+def resolve_user(home: Home, name: Optional[str] = None) -> User:
+    """``--user``, else $STUDYDESK_USER, else the login name (as the CLI does)."""
+    name = name or os.environ.get("STUDYDESK_USER") or os_login()
+    db = home.connect()
+    try:
+        return accounts.authenticate(db, name, password_source(name))
+    finally:
+        db.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ui.main_window import MainWindow
+
+    qapp = application()
+    apply_theme(qapp)
+    demo = bool(getattr(args, "demo", False))
+    home_arg = getattr(args, "home", None)
+    temporary: Optional[str] = None
+    if demo and not home_arg:
+        temporary = home_arg = tempfile.mkdtemp(prefix="studydesk-demo-")
+    try:
+        try:
+            home = Home.open(home_arg)
+            user = resolve_user(home, getattr(args, "user", None))
+        except StudyDeskError as e:
+            print(f"studydesk: {e}", file=sys.stderr)
+            QMessageBox.critical(None, "StudyDesk", e.message)
+            return e.exit_code
+        window = MainWindow(home, user, temporary_home=temporary is not None)
+        window.show()
+        if demo:
+            QTimer.singleShot(0, lambda: window.start_demo(DEMO_PATIENTS))
+        code = qapp.exec()
+        window.runner.shutdown()
+        return code
+    finally:
+        if temporary:
+            shutil.rmtree(temporary, ignore_errors=True)
