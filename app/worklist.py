@@ -18,6 +18,7 @@ from app.errors import BadInput, NotFound
 SORT_COLUMNS = {
     "patient_name": "p.patient_name_norm",
     "patient_id": "p.patient_id_norm",
+    "birth_date": "p.patient_birth_date",
     "study_date": ("s.study_date", "s.study_time"),
     "accession": "s.accession_norm",
     "modalities": "s.modalities",

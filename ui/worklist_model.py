@@ -40,8 +40,7 @@ class Column:
 COLUMNS = (
     Column("Patient name", "patient_name", "patient_name"),
     Column("Patient ID", "patient_id", "patient_id"),
-    # Not sortable: app.worklist.SORT_COLUMNS has no birth date key.
-    Column("Birth date", "patient_birth_date", None),
+    Column("Birth date", "patient_birth_date", "birth_date"),
     Column("Study date", "study_date", "study_date"),
     Column("Accession", "accession", "accession"),
     Column("Modalities", "modalities", "modalities"),

@@ -129,11 +129,13 @@ def test_sort_by_date_via_header(qtbot, window):
     assert shown_names(window) == ["BROWN, Peter", "DOE, John", "DOE, John", "SMITH, Anna"]
 
 
-def test_unsortable_column_keeps_the_sql_order(qtbot, window):
+def test_sorting_by_birth_date(qtbot, window):
     header = window.table.horizontalHeader()
-    header.setSortIndicator(_column("patient_birth_date"), Qt.SortOrder.AscendingOrder)
-    assert header.sortIndicatorSection() == _column("study_date")
-    assert not window.model.is_searching()
+    births = _column("patient_birth_date")
+    _searched(qtbot, window.model, lambda: header.setSortIndicator(births, Qt.SortOrder.AscendingOrder))
+    shown = [window.model.data(window.model.index(r, births)) for r in range(window.model.rowCount())]
+    assert shown == sorted(shown) and (window.model.sort_key, window.model.descending) == \
+        ("birth_date", False)
 
 
 def test_modality_combo_offers_rt_objects(window):
