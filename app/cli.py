@@ -20,7 +20,7 @@ EXIT_PARTIAL = 6
 # ``add_commands(command, common)``, where ``command(name, func, help)``
 # returns the subparser and ``func(ctx: Context) -> int`` runs the command.
 # Keep those modules light to import: heavy imports go inside the functions.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["app.research_commands"]
 
 
 class Context:

@@ -18,11 +18,18 @@ REFERENCED_FRAME_OF_REFERENCE_UID = 0x30060024
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 
 
+REFERENCED_SOP_CLASS_UID = 0x00081150
+# Detached Study Management and its kin: an RT structure set names its study
+# this way (RTReferencedStudySequence), not an instance
+STUDY_MANAGEMENT_PREFIX = "1.2.840.10008.3.1.2."
+
+
 @dataclass
 class References:
     instances: set[str] = field(default_factory=set)
     series: set[str] = field(default_factory=set)
     frames_of_reference: set[str] = field(default_factory=set)
+    studies: set[str] = field(default_factory=set)
 
 
 def references_of(ds) -> References:
@@ -38,7 +45,11 @@ def references_of(ds) -> References:
                 for item in elem.value:
                     walk(item, True)
             elif elem.tag == REFERENCED_SOP_INSTANCE_UID:
-                found.instances.update(_values(elem.value))
+                sop_class = dataset.get(REFERENCED_SOP_CLASS_UID)
+                if sop_class is not None and str(sop_class.value).startswith(STUDY_MANAGEMENT_PREFIX):
+                    found.studies.update(_values(elem.value))
+                else:
+                    found.instances.update(_values(elem.value))
             elif nested and elem.tag == SERIES_INSTANCE_UID:
                 found.series.update(_values(elem.value))
             elif elem.tag == REFERENCED_FRAME_OF_REFERENCE_UID or (nested and elem.tag == FRAME_OF_REFERENCE_UID):

@@ -1,0 +1,1 @@
+"""Research projects: subjects, finding them, the RT tree, staging."""

@@ -1,0 +1,116 @@
+"""Command-line face of research projects (CLI.md, Research projects)."""
+
+from __future__ import annotations
+
+import sys
+
+from app.cli import Context
+
+
+def cmd_project(ctx: Context) -> int:
+    from app.research import projects
+
+    args = ctx.args
+    sub = args.project_command
+    if sub == "create":
+        ctx.emit(projects.create(ctx.db, ctx.user, args.name), f"project {args.name} created")
+    elif sub == "list":
+        rows = projects.list_projects(ctx.db)
+        ctx.emit(rows, lambda: "\n".join(f"{r['project']:<30} {r['subjects']} subjects" for r in rows))
+    elif sub == "enrol":
+        subject = projects.enrol(ctx.db, ctx.user, args.name, args.patient_id, args.pid, args.subject)
+        ctx.emit(subject, f"enrolled {args.patient_id} as {args.pid} / {args.subject}")
+    elif sub == "member":
+        projects.add_member(ctx.db, ctx.user, args.name, args.member, args.role)
+        ctx.emit({"project": args.name, "user": args.member, "role": args.role},
+                 f"{args.member} is {args.role} of {args.name}")
+    elif sub == "subjects":
+        rows = projects.subjects(ctx.db, ctx.user, args.name)
+        ctx.emit(rows, lambda: _subjects_text(rows))
+    elif sub == "find":
+        return _find(ctx)
+    elif sub == "reidentify":
+        subject = projects.reidentify(ctx.db, ctx.user, args.name, args.pid, args.reason or "")
+        ctx.emit(subject, f"{subject['pid']} is patient {subject['patient_id']}")
+    return 0
+
+
+def _subjects_text(rows: list[dict]) -> str:
+    return "\n".join(f"{r['pid']:<16} {r['subject']:<16} {r['patient_id']}" for r in rows)
+
+
+def _find(ctx: Context) -> int:
+    from app.research import projects
+
+    args = ctx.args
+    if args.bulk is not None:
+        result = projects.bulk(ctx.db, ctx.user, args.name, args.bulk)
+        for token in result.unmatched:
+            print(f"no subject matches {token}", file=sys.stderr)
+        for item in result.ambiguous:
+            print(f"{item['id']} matches {len(item['matches'])} subjects: "
+                  f"{', '.join(item['matches'])}", file=sys.stderr)
+        rows = result.subjects
+    elif args.text:
+        rows = projects.find(ctx.db, ctx.user, args.name, args.text)
+    else:
+        from app.errors import BadInput
+
+        raise BadInput("project find: give TEXT or --bulk \"ID1, ID2, ...\"")
+    ctx.emit(rows, lambda: _subjects_text(rows))
+    return 0
+
+
+def cmd_rt_tree(ctx: Context) -> int:
+    from app.research import rt_tree
+
+    ctx.user.require("read", "read the RT tree")
+    roots = rt_tree.build(ctx.home, ctx.db, ctx.args.study_uid, rt_only=ctx.args.rt_only)
+
+    def text() -> str:
+        lines = []
+
+        def walk(node, depth):
+            extra = f" [{node.approval}]" if node.approval else ""
+            lines.append(f"{'  ' * depth}{node.modality:<9} {node.label}{extra}  {node.series_uid}")
+            for warning in node.warnings:
+                lines.append(f"{'  ' * depth}  ! {warning}")
+            for child in node.children:
+                walk(child, depth + 1)
+
+        for root in roots:
+            walk(root, 0)
+        return "\n".join(lines)
+
+    ctx.emit([r.to_json() for r in roots], text)
+    return 0
+
+
+def add_commands(command, common) -> None:
+    p = command("project", cmd_project, "research projects")
+    sub = p.add_subparsers(dest="project_command", metavar="create|list|enrol|find|...", required=True)
+    c = sub.add_parser("create", parents=[common], help="a research project")
+    c.add_argument("name", metavar="NAME")
+    sub.add_parser("list", parents=[common], help="the projects")
+    e = sub.add_parser("enrol", parents=[common], help="link a clinical patient to a subject")
+    e.add_argument("name", metavar="NAME")
+    e.add_argument("--patient-id", required=True, metavar="PID_CLINICAL")
+    e.add_argument("--pid", required=True, metavar="PSEUDONYM")
+    e.add_argument("--subject", required=True, metavar="STUDY_SUBJECT_ID")
+    m = sub.add_parser("member", parents=[common], help="make a user a member of the project")
+    m.add_argument("name", metavar="NAME")
+    m.add_argument("member", metavar="USER")
+    m.add_argument("--role", default="member", choices=["member", "admin"])
+    s = sub.add_parser("subjects", parents=[common], help="the project's subjects")
+    s.add_argument("name", metavar="NAME")
+    f = sub.add_parser("find", parents=[common], help="autocomplete (at most 10) or bulk search")
+    f.add_argument("name", metavar="NAME")
+    f.add_argument("text", nargs="?", metavar="TEXT")
+    f.add_argument("--bulk", metavar='"ID1, ID2, ..."')
+    r = sub.add_parser("reidentify", parents=[common], help="PID to clinical patient (project admins)")
+    r.add_argument("name", metavar="NAME")
+    r.add_argument("pid", metavar="PID")
+    r.add_argument("--reason", metavar="TEXT")
+    p = command("rt-tree", cmd_rt_tree, "a study's series as a tree of radiotherapy references")
+    p.add_argument("study_uid", metavar="STUDY_UID")
+    p.add_argument("--rt-only", action="store_true", help="only radiotherapy-related series")
