@@ -1,0 +1,33 @@
+"""Research commands of the contract: project create/enrol/find, rt-tree."""
+
+from __future__ import annotations
+
+from tests.cli.test_cli import as_json, studydesk
+
+
+def test_project_find_and_bulk(tmp_path):
+    home = tmp_path / "h"
+    assert as_json(studydesk(home, "project", "create", "TRIAL", "--json")) == {"project": "TRIAL"}
+    for n in range(1, 13):
+        assert studydesk(home, "project", "enrol", "TRIAL", "--patient-id", f"C{n}", "--pid",
+                         f"xId{n:02d}", "--subject", f"yId{n:02d}").returncode == 0
+    hits = as_json(studydesk(home, "project", "find", "TRIAL", "Id", "--json"))
+    assert len(hits) == 10 and set(hits[0]) == {"pid", "subject", "patient_id"}
+    bulk = studydesk(home, "project", "find", "TRIAL", "--bulk", "yId01, yId02, zz", "--json")
+    assert [h["pid"] for h in as_json(bulk)] == ["xId01", "xId02"]
+    assert "no subject matches zz" in bulk.stderr
+    assert studydesk(home, "project", "find", "NOPE", "x").returncode == 4
+    assert studydesk(home, "project", "enrol", "TRIAL", "--patient-id", "C1", "--pid", "p",
+                     "--subject", "s").returncode == 2
+
+
+def test_rt_tree_json(tmp_path):
+    home = tmp_path / "h"
+    studydesk(home, "demo", "--patients", "1")
+    (study,) = as_json(studydesk(home, "studies", "--json"))
+    tree = as_json(studydesk(home, "rt-tree", study["study_uid"], "--json"))
+    (ct,) = tree
+    assert set(ct) >= {"series_uid", "modality", "label", "approval", "children"}
+    plans = ct["children"][0]["children"]
+    assert sorted(p["approval"] for p in plans) == ["APPROVED", "UNAPPROVED"]
+    assert all(p["children"][0]["modality"] == "RTDOSE" for p in plans)
