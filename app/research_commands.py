@@ -29,6 +29,13 @@ def cmd_project(ctx: Context) -> int:
         ctx.emit(rows, lambda: _subjects_text(rows))
     elif sub == "find":
         return _find(ctx)
+    elif sub == "export":
+        from app.cli import _run_job
+        from app.research import staging
+
+        result = _run_job(ctx, lambda progress, cancel: staging.export_project(
+            ctx.home, ctx.db, ctx.user, args.name, args.zip, args.subject, progress, cancel))
+        ctx.emit(result, f"{result['instances']} instances written to {result['zip']}")
     elif sub == "reidentify":
         subject = projects.reidentify(ctx.db, ctx.user, args.name, args.pid, args.reason or "")
         ctx.emit(subject, f"{subject['pid']} is patient {subject['patient_id']}")
@@ -58,6 +65,37 @@ def _find(ctx: Context) -> int:
 
         raise BadInput("project find: give TEXT or --bulk \"ID1, ID2, ...\"")
     ctx.emit(rows, lambda: _subjects_text(rows))
+    return 0
+
+
+def cmd_stage(ctx: Context) -> int:
+    from app.cli import EXIT_PARTIAL, _run_job
+    from app.research import staging
+
+    args = ctx.args
+    if args.to:
+        from app.errors import BadInput
+
+        raise BadInput("stage --to: sending staged copies to a node is not available yet")
+    result = _run_job(ctx, lambda progress, cancel: staging.stage(
+        ctx.home, ctx.db, ctx.user, args.name, args.series_uids, args.with_references,
+        progress, cancel))
+    for item in result.failed:
+        print(f"failed: {item['series_uid']}: {item['reason']}", file=sys.stderr)
+    ctx.emit(result.to_json(), f"{len(result.staged)} series staged, {len(result.skipped)} "
+             f"already staged, {len(result.failed)} failed")
+    if result.failed:
+        return EXIT_PARTIAL if (result.staged or result.skipped) else 5
+    return 0
+
+
+def cmd_staging(ctx: Context) -> int:
+    from app.research import staging
+
+    rows = staging.staging_state(ctx.db, ctx.user, ctx.args.name, ctx.args.patient_id)
+    ctx.emit(rows, lambda: "\n".join(
+        f"{r['patient_id']:<12} {r['modality']:<9} {r['description'][:28]:<28} "
+        f"{r['staged_instances']:>4}/{r['instances']:<4} {r['state']} {r['reason']}" for r in rows))
     return 0
 
 
@@ -107,10 +145,23 @@ def add_commands(command, common) -> None:
     f.add_argument("name", metavar="NAME")
     f.add_argument("text", nargs="?", metavar="TEXT")
     f.add_argument("--bulk", metavar='"ID1, ID2, ..."')
+    x = sub.add_parser("export", parents=[common], help="the project's staged data as a ZIP")
+    x.add_argument("name", metavar="NAME")
+    x.add_argument("--zip", required=True, metavar="FILE")
+    x.add_argument("--subject", metavar="STUDY_SUBJECT_ID")
     r = sub.add_parser("reidentify", parents=[common], help="PID to clinical patient (project admins)")
     r.add_argument("name", metavar="NAME")
     r.add_argument("pid", metavar="PID")
     r.add_argument("--reason", metavar="TEXT")
+    p = command("stage", cmd_stage, "pseudonymised copies of series into a project")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("series_uids", nargs="+", metavar="SERIES_UID")
+    p.add_argument("--with-references", action="store_true",
+                   help="add what the series need: the plan, structure set and images above them")
+    p.add_argument("--to", metavar="NODE", help="also send the staged copies to the project's node")
+    p = command("staging", cmd_staging, "staging state per series")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--patient-id", metavar="PATIENT_ID", help="the clinical patient ID")
     p = command("rt-tree", cmd_rt_tree, "a study's series as a tree of radiotherapy references")
     p.add_argument("study_uid", metavar="STUDY_UID")
     p.add_argument("--rt-only", action="store_true", help="only radiotherapy-related series")

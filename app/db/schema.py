@@ -202,4 +202,61 @@ V1 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [V1]
+# V2: the outbox, objects waiting to be sent to a node (IOCM corrections and
+# their rejection notes; AI rescan requests). app/outbox.py; the network code
+# sends what is queued and marks it sent.
+V2 = [
+    """CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        time TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('store', 'ai-rescan')),
+        node TEXT,
+        study_instance_uid TEXT NOT NULL,
+        sop_instance_uid TEXT,
+        path TEXT,
+        reason TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'held', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        sent_at TEXT
+    )""",
+    "CREATE INDEX outbox_state ON outbox (state, node)",
+    "CREATE INDEX outbox_study ON outbox (study_instance_uid)",
+]
+
+# V3: research staging, per series of a project (state for `staging`) and per
+# staged instance (the pseudonymised copy in the project's store).
+V3 = [
+    """CREATE TABLE staging (
+        project TEXT NOT NULL REFERENCES projects (name),
+        series_instance_uid TEXT NOT NULL,
+        study_instance_uid TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        reason TEXT NOT NULL DEFAULT '',
+        instances INTEGER NOT NULL DEFAULT 0,
+        staged_instances INTEGER NOT NULL DEFAULT 0,
+        updated TEXT NOT NULL,
+        PRIMARY KEY (project, series_instance_uid)
+    )""",
+    "CREATE INDEX staging_patient ON staging (project, patient_id)",
+    "CREATE INDEX staging_study ON staging (study_instance_uid)",
+    """CREATE TABLE staged_instances (
+        project TEXT NOT NULL REFERENCES projects (name),
+        sop_instance_uid TEXT NOT NULL,
+        series_instance_uid TEXT NOT NULL,
+        staged_sop_instance_uid TEXT NOT NULL,
+        staged_series_instance_uid TEXT NOT NULL,
+        staged_study_instance_uid TEXT NOT NULL,
+        pid TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        staged_at TEXT NOT NULL,
+        PRIMARY KEY (project, sop_instance_uid)
+    )""",
+    "CREATE INDEX staged_instances_series ON staged_instances (project, series_instance_uid)",
+    "CREATE INDEX staged_instances_pid ON staged_instances (project, pid)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3]

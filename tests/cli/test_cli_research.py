@@ -31,3 +31,26 @@ def test_rt_tree_json(tmp_path):
     plans = ct["children"][0]["children"]
     assert sorted(p["approval"] for p in plans) == ["APPROVED", "UNAPPROVED"]
     assert all(p["children"][0]["modality"] == "RTDOSE" for p in plans)
+
+
+def test_stage_and_staging_contract(tmp_path):
+    home = tmp_path / "h"
+    studydesk(home, "demo", "--patients", "1")
+    studydesk(home, "project", "create", "P")
+    (study,) = as_json(studydesk(home, "studies", "--json"))
+    series = as_json(studydesk(home, "series", study["study_uid"], "--json"))
+    (dose,) = [s["series_uid"] for s in series if s["modality"] == "RTDOSE" and "A" in s["description"]]
+    refused = studydesk(home, "stage", "P", dose)
+    assert refused.returncode == 5 and "not enrolled" in refused.stderr
+    studydesk(home, "project", "enrol", "P", "--patient-id", study["patient_id"], "--pid", "xId01",
+              "--subject", "yId01")
+    staged = as_json(studydesk(home, "stage", "P", dose, "--with-references", "--json"))
+    assert len(staged["staged"]) == 4 and staged["skipped"] == []
+    rows = as_json(studydesk(home, "staging", "P", "--patient-id", study["patient_id"], "--json"))
+    assert set(rows[0]) >= {"series_uid", "staged", "instances", "staged_instances", "state"}
+    assert sum(r["staged"] for r in rows) == 4
+    assert as_json(studydesk(home, "studies", "--json"))[0]["staged"] is True
+    again = as_json(studydesk(home, "stage", "P", dose, "--with-references", "--json"))
+    assert again["staged"] == [] and len(again["skipped"]) == 4
+    out = tmp_path / "p.zip"
+    assert studydesk(home, "project", "export", "P", "--zip", str(out)).returncode == 0 and out.exists()

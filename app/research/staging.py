@@ -1,0 +1,301 @@
+"""Staging: pseudonymised copies of clinical series into a project's store.
+
+PatientID becomes the subject's PID and PatientName its StudySubjectID;
+UIDs go through the project's persistent UID map (HMAC under the project's
+secret, so staging again gives the same UIDs); dates move by one offset per
+subject (or are kept, per project setting); the rest follows the project's
+de-identification profile and options. Staging what is already staged
+creates nothing. Each written copy is scanned for the identifying values of
+its source; a hit fails that series with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pydicom
+
+from app import audit, store
+from app.accounts import User
+from app.clock import now_iso
+from app.db import transaction
+from app.errors import BadInput, NotFound, RuleRefused
+from app.export.names import safe_component
+from app.home import Home
+from app.jobs import CancelToken, Progress, no_progress
+from app.research import projects, rt_tree
+from app.worklist import resolve_series_uid
+
+DEFAULT_OPTIONS = ["retain-long-modified-dates"]
+
+
+@dataclass
+class StageResult:
+    staged: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"staged": self.staged, "skipped": self.skipped, "failed": self.failed}
+
+
+def project_folder(project: str) -> Path:
+    """The project's store, relative to the home."""
+    return Path("projects") / safe_component(project, "project")
+
+
+def profile_options(settings: dict) -> list[str]:
+    options = list(settings.get("options", DEFAULT_OPTIONS))
+    dates = settings.get("dates", "shifted")
+    options = [o for o in options if o not in ("retain-long-full-dates", "retain-long-modified-dates")]
+    options.append("retain-long-full-dates" if dates == "kept" else "retain-long-modified-dates")
+    return options
+
+
+def _series_info(db, series_uid: str) -> tuple[str, str]:
+    row = db.execute("SELECT s.study_instance_uid, p.patient_id FROM series s JOIN studies st"
+                     " ON st.study_instance_uid = s.study_instance_uid JOIN patients p"
+                     " ON p.id = st.patient_pk WHERE s.series_instance_uid = ?", [series_uid]).fetchone()
+    if row is None:
+        raise NotFound(f"series {series_uid}: not in the cache")
+    return row[0], row[1]
+
+
+def with_references(home: Home, db, series: list[str]) -> list[str]:
+    """*series* and the ancestors each needs (plan, structure set, images)."""
+    out: list[str] = []
+    trees: dict[str, list] = {}
+    for uid in series:
+        study, _ = _series_info(db, uid)
+        if study not in trees:
+            trees[study] = rt_tree.build(home, db, study)
+        for needed in rt_tree.ancestors(trees[study], uid) + [uid]:
+            if needed not in out:
+                out.append(needed)
+    return out
+
+
+def stage(home: Home, db, user: User, project: str, series: list[str], references: bool = False,
+          progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> StageResult:
+    """A job: stage *series* (UIDs or prefixes) into *project*."""
+    from app.deid import Deidentifier, Profile
+
+    progress = progress or no_progress
+    cancel = cancel or CancelToken()
+    projects.require_member(db, project, user)
+    info = projects.get(db, project)
+    uids = [resolve_series_uid(db, s) for s in series]
+    if references:
+        uids = with_references(home, db, uids)
+    subjects = {r[0]: (r[1], r[2]) for r in db.execute(
+        "SELECT patient_id, pid, subject FROM subjects WHERE project = ?", [project])}
+    plan = []
+    for uid in uids:
+        study, patient_id = _series_info(db, uid)
+        if patient_id not in subjects:
+            raise RuleRefused(f"series {uid}: patient {patient_id} is not enrolled in project "
+                              f"{project} (`studydesk project enrol`)")
+        plan.append((uid, study, patient_id))
+    pseudonyms = {pid: subjects[pid][0] for _, _, pid in plan}
+    deid = Deidentifier(Profile(profile_options(info["settings"])), secret=info["secret"],
+                        pseudonyms=pseudonyms)
+    _queue(db, project, plan)
+    result = StageResult()
+    total = sum(_count(db, uid) for uid, _, _ in plan) or 1
+    done = 0
+    for uid, study, patient_id in plan:
+        cancel.check()
+        pid, subject = subjects[patient_id]
+        try:
+            written = _stage_series(home, db, project, uid, deid, pid, subject, cancel,
+                                    lambda n: progress((done + n) / total, f"Staging {uid[-12:]}"))
+        except RuleRefused as e:
+            _state(db, project, uid, "failed", str(e))
+            result.failed.append({"series_uid": uid, "reason": str(e)})
+            continue
+        except BaseException as e:
+            _state(db, project, uid, "failed", f"interrupted: {type(e).__name__}")
+            raise
+        done += _count(db, uid)
+        if written:
+            result.staged.append(uid)
+        else:
+            result.skipped.append({"series_uid": uid, "reason": "already staged"})
+        with transaction(db):
+            db.execute("UPDATE studies SET staged = 1 WHERE study_instance_uid = ?", [study])
+    with transaction(db):
+        audit.record(db, user.name, "stage", audit.EXPORT, objects=[project] + uids,
+                     detail=f"{len(result.staged)} series staged, {len(result.skipped)} already "
+                            f"staged, {len(result.failed)} failed into project {project}")
+    progress(1.0, "Staged")
+    return result
+
+
+def _count(db, series_uid: str) -> int:
+    return db.execute("SELECT count(*) FROM instances WHERE series_instance_uid = ?",
+                      [series_uid]).fetchone()[0]
+
+
+def _queue(db, project: str, plan: list[tuple[str, str, str]]) -> None:
+    with transaction(db):
+        for uid, study, patient_id in plan:
+            db.execute(
+                "INSERT INTO staging (project, series_instance_uid, study_instance_uid, patient_id,"
+                " state, instances, staged_instances, updated) VALUES (?, ?, ?, ?, 'queued', ?,"
+                " (SELECT count(*) FROM staged_instances WHERE project = ? AND series_instance_uid = ?), ?)"
+                " ON CONFLICT (project, series_instance_uid) DO UPDATE SET state = 'queued',"
+                " reason = '', instances = excluded.instances, updated = excluded.updated",
+                [project, uid, study, patient_id, _count(db, uid), project, uid, now_iso()])
+
+
+def _state(db, project: str, series_uid: str, state: str, reason: str = "") -> None:
+    with transaction(db):
+        db.execute("UPDATE staging SET state = ?, reason = ?, updated = ?, staged_instances ="
+                   " (SELECT count(*) FROM staged_instances WHERE project = ? AND"
+                   " series_instance_uid = ?) WHERE project = ? AND series_instance_uid = ?",
+                   [state, reason, now_iso(), project, series_uid, project, series_uid])
+
+
+def _stage_series(home: Home, db, project: str, series_uid: str, deid, pid: str, subject: str,
+                  cancel: CancelToken, progress) -> int:
+    _state(db, project, series_uid, "running")
+    staged = {s for (s,) in db.execute(
+        "SELECT sop_instance_uid FROM staged_instances WHERE project = ? AND series_instance_uid = ?",
+        [project, series_uid])}
+    todo = [(sop, path) for sop, path in db.execute(
+        "SELECT sop_instance_uid, path FROM instances WHERE series_instance_uid = ?", [series_uid])
+        if sop not in staged]
+    scratch = store.scratch(home)
+    rows, temps = [], []
+    try:
+        for n, (sop, path) in enumerate(todo, start=1):
+            cancel.check()
+            row, tmp = _stage_instance(home, project, series_uid, sop, path, deid, pid, subject, scratch)
+            rows.append(row)
+            temps.append((tmp, home.root / row["path"]))
+            progress(len(staged) + n)
+        store.make_durable([tmp for tmp, _ in temps])
+        with transaction(db):
+            for (tmp, final), row in zip(temps, rows):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp.replace(final)
+                cols = ", ".join(row)
+                db.execute(f"INSERT INTO staged_instances ({cols}) VALUES"
+                           f" ({', '.join(':' + c for c in row)})", row)
+            store.make_durable([final for _, final in temps])
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    _state(db, project, series_uid, "done")
+    return len(rows)
+
+
+def _stage_instance(home: Home, project: str, series_uid: str, sop: str, path: str, deid, pid: str,
+                    subject: str, scratch: Path) -> tuple[dict, Path]:
+    import hashlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(store.absolute(home, path), force=True)
+        needles = deid.needles(ds)
+        deid.apply(ds, needles, label=sop)
+        ds.PatientID = pid
+        ds.PatientName = subject
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+    data = buffer.getvalue()
+    hits = needles.scan(data)
+    if hits:
+        where = ", ".join(sorted({f"{h['attribute']} ({h['kind']}, {h['where']})" for h in hits}))
+        raise RuleRefused(f"instance {sop}: the pseudonymised copy still holds identifying "
+                          f"values from {where}; not staged")
+    staged_sop, staged_series, staged_study = (str(ds.SOPInstanceUID), str(ds.SeriesInstanceUID),
+                                               str(ds.StudyInstanceUID))
+    rel = project_folder(project) / safe_component(pid, "subject") / staged_study / staged_series / f"{staged_sop}.dcm"
+    tmp = scratch / f"stage-{staged_sop}.tmp"
+    tmp.write_bytes(data)
+    row = {"project": project, "sop_instance_uid": sop, "series_instance_uid": series_uid,
+           "staged_sop_instance_uid": staged_sop, "staged_series_instance_uid": staged_series,
+           "staged_study_instance_uid": staged_study, "pid": pid, "path": rel.as_posix(),
+           "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "staged_at": now_iso()}
+    return row, tmp
+
+
+def staging_state(db, user: User, project: str, patient_id: Optional[str] = None) -> list[dict]:
+    """Per series of the project's subjects (or one clinical patient): staged
+    or not, instance counts, state."""
+    projects.require_member(db, project, user)
+    sql = ("SELECT s.series_instance_uid, s.study_instance_uid, s.modality, s.series_description,"
+           " s.instance_count, p.patient_id, st.state, st.reason,"
+           " (SELECT count(*) FROM staged_instances si WHERE si.project = sub.project AND"
+           "  si.series_instance_uid = s.series_instance_uid)"
+           " FROM subjects sub JOIN patients p ON p.patient_id = sub.patient_id"
+           " JOIN studies stu ON stu.patient_pk = p.id AND stu.state = 'active'"
+           " JOIN series s ON s.study_instance_uid = stu.study_instance_uid"
+           " LEFT JOIN staging st ON st.project = sub.project AND"
+           "  st.series_instance_uid = s.series_instance_uid WHERE sub.project = ?")
+    params: list = [project]
+    if patient_id:
+        sql += " AND p.patient_id = ?"
+        params.append(patient_id)
+    sql += " ORDER BY p.patient_id, stu.study_date, s.series_number"
+    out = []
+    for uid, study, modality, description, count, pid, state, reason, staged in db.execute(sql, params):
+        state = state or "not staged"
+        if state == "done" and staged < count:
+            state = "partial"
+        out.append({"series_uid": uid, "study_uid": study, "patient_id": pid, "modality": modality,
+                    "description": description, "staged": staged > 0 and staged == count,
+                    "instances": count, "staged_instances": staged, "state": state,
+                    "reason": reason or ""})
+    return out
+
+
+def export_project(home: Home, db, user: User, project: str, destination, subject: Optional[str] = None,
+                   progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> dict:
+    """A job: the project's staged, pseudonymised files in a ZIP
+    (SUBJECT/STUDY/SERIES/FILE), written under a temporary name and renamed
+    when complete; a count check against the staged rows."""
+    from app.export.target import ZipTarget
+
+    progress = progress or no_progress
+    cancel = cancel or CancelToken()
+    projects.require_member(db, project, user)
+    user.require("export", "export project data")
+    sql = ("SELECT si.path, si.staged_study_instance_uid, si.staged_series_instance_uid,"
+           " si.staged_sop_instance_uid, sub.subject FROM staged_instances si JOIN subjects sub"
+           " ON sub.project = si.project AND sub.pid = si.pid WHERE si.project = ?")
+    params: list = [project]
+    if subject:
+        if not db.execute("SELECT 1 FROM subjects WHERE project = ? AND subject = ?",
+                          [project, subject]).fetchone():
+            raise NotFound(f"project {project}: no subject {subject}")
+        sql += " AND sub.subject = ?"
+        params.append(subject)
+    rows = db.execute(sql + " ORDER BY sub.subject, si.staged_study_instance_uid,"
+                      " si.staged_series_instance_uid, si.staged_sop_instance_uid", params).fetchall()
+    if not rows:
+        raise BadInput(f"project {project}: nothing staged" + (f" for {subject}" if subject else ""))
+    target = ZipTarget(Path(destination))
+    try:
+        for n, (path, study, series, sop, subj) in enumerate(rows, start=1):
+            cancel.check()
+            name = "/".join([safe_component(subj, "subject"), safe_component(study, "study"),
+                             safe_component(series, "series"), safe_component(sop, "image") + ".dcm"])
+            target.add_file(name, store.absolute(home, path))
+            progress(n / len(rows), f"Exporting {n} of {len(rows)}")
+        if len(target.members) != len(rows):
+            raise BadInput(f"project export: {len(rows)} staged files but {len(target.members)} written")
+        written = target.commit()
+    except BaseException:
+        target.discard()
+        raise
+    with transaction(db):
+        audit.record(db, user.name, "project-export", audit.EXPORT, objects=[project],
+                     detail=f"{len(rows)} staged instances to {Path(destination).name}")
+    return {"zip": str(written), "instances": len(rows)}
