@@ -42,9 +42,13 @@ TABLES = {
     "studies": "study_instance_uid",
     "series": "series_instance_uid",
     "instances": "sop_instance_uid",
+    # IOCM renews SOP Instance UIDs: the measurements on those instances are
+    # re-keyed, and the corrected objects are queued to be sent (app/outbox.py)
+    "measurements": "id",
+    "outbox": "id",
 }
 # parents first when writing, children first when deleting
-WRITE_ORDER = ("patients", "studies", "series", "instances")
+WRITE_ORDER = ("patients", "studies", "series", "instances", "measurements", "outbox")
 
 # A test-only hook: called with a step name; raising (or killing the
 # process) there simulates a crash at that point.
@@ -177,10 +181,10 @@ def apply(home: Home, db, plan: Plan, progress: Optional[Progress] = None,
     cancel = cancel or CancelToken()
     with transaction(db):
         change_id = db.execute(
-            "INSERT INTO changes (time, user, action, reason, objects, state, undoes, owner_pid, plan)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            "INSERT INTO changes (time, user, action, reason, objects, state, undoes, owner_pid,"
+            " summary, plan) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
             [now_iso(), plan.user, plan.action, plan.reason,
-             json.dumps([uid for _, uid in plan.objects]), undoes, os.getpid(),
+             json.dumps([uid for _, uid in plan.objects]), undoes, os.getpid(), plan.summary,
              json.dumps(plan.to_json())]).lastrowid
         db.conn.executemany("INSERT INTO change_objects (change_id, uid, kind) VALUES (?, ?, ?)",
                             [(change_id, uid, kind) for kind, uid in plan.objects])
@@ -273,16 +277,31 @@ def recover(home: Home, db) -> list[int]:
 
 
 def history(db, study: Optional[str] = None) -> list[dict]:
-    sql = ("SELECT change_id, time, user, action, reason, objects, state, undone_by, undoes"
-           " FROM changes WHERE state IN ('applied', 'undone')")
+    """Applied and undone changes, newest first: who, when, what (a one-line
+    summary), why, and the studies, series and patients they touched."""
+    sql = ("SELECT change_id, time, user, action, reason, objects, state, undone_by, undoes, summary"
+           " FROM changes WHERE state IN ('applied', 'undone', 'purged')")
     params: list = []
     if study:
         sql += " AND change_id IN (SELECT change_id FROM change_objects WHERE uid = ?)"
         params.append(study)
     sql += " ORDER BY change_id DESC"
+    rows = db.execute(sql, params).fetchall()
+    kinds: dict[int, dict[str, list[str]]] = {}
+    if rows:
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for change_id, uid, kind in db.execute(
+                    "SELECT change_id, uid, kind FROM change_objects WHERE kind != 'instance' AND"
+                    f" change_id IN ({','.join('?' * len(chunk))})", chunk):
+                kinds.setdefault(change_id, {}).setdefault(kind, []).append(uid)
     return [{"change_id": r[0], "time": r[1], "user": r[2], "action": r[3], "reason": r[4],
              "objects": json.loads(r[5]), "undone": r[6] == "undone", "undone_by": r[7],
-             "undoes": r[8]} for r in db.execute(sql, params)]
+             "undoes": r[8], "summary": r[9], "state": r[6],
+             "studies": kinds.get(r[0], {}).get("study", []),
+             "series": kinds.get(r[0], {}).get("series", []),
+             "patients": kinds.get(r[0], {}).get("patient", [])} for r in rows]
 
 
 def load(db, change_id: int) -> tuple[dict, dict]:
@@ -324,8 +343,16 @@ def inverse(db, change_id: int, user: str, reason: str) -> Plan:
                 summary=f"undo of change {change_id} ({info['action']})")
 
 
-def undo(home: Home, db, change_id: int, user: str, reason: str = "",
+def undo(home: Home, db, change_id: int, user, reason: str = "",
          progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> int:
+    """Apply the inverse of a change. *user*: a User (must hold the
+    content-management privilege) or, for callers that checked already (trash
+    restore), a user name."""
+    from app.accounts import User
+
+    if isinstance(user, User):
+        user.require("content-management", "undo changes")
+        user = user.name
     plan = inverse(db, change_id, user, reason)
     new_id = apply(home, db, plan, progress, cancel, undoes=change_id)
     _discard_rewritten(home, db, change_id)

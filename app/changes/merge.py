@@ -117,3 +117,17 @@ def merge_patients(home: Home, db, user: User, source: str, destination: str, fo
                    cancel: Optional[CancelToken] = None) -> int:
     plan, _ = plan_merge_patients(db, user, source, destination, force, reason)
     return journal.apply(home, db, plan, progress, cancel)
+
+
+def preflight_studies(db, source: str, destination: str) -> rules.Preflight:
+    """The identity check of a study merge, without planning it (for a
+    confirmation shown before the user decides)."""
+    source = resolve_study_uid(db, source)
+    destination = resolve_study_uid(db, destination)
+    return rules.preflight(rules.study_patient(db, source), rules.study_patient(db, destination),
+                           same_record_expected=True)
+
+
+def preflight_patients(db, source: str, destination: str) -> rules.Preflight:
+    return rules.preflight(_side(patient_row(db, source)), _side(patient_row(db, destination)),
+                           same_record_expected=False)

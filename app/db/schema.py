@@ -140,6 +140,7 @@ V1 = [
         undone_by INTEGER REFERENCES changes (change_id),
         undoes INTEGER REFERENCES changes (change_id),
         owner_pid INTEGER,
+        summary TEXT NOT NULL DEFAULT '',
         plan TEXT NOT NULL DEFAULT '{}'
     )""",
     """CREATE TABLE change_objects (

@@ -271,3 +271,16 @@ def test_rewrites_in_worker_processes_give_the_same_files(setup, monkeypatch):
         assert (sha, size) == (store.sha256_file(path), path.stat().st_size)
     journal.undo(home, db, change, users["cm"].name)
     assert snapshot_all(home, db) == before
+
+
+def test_history_names_what_changed_and_undo_needs_the_privilege(setup):
+    home, db, users, study = setup
+    assert merge.preflight_studies(db, study["A3"], study["A1"]).level == "red"
+    assert merge.preflight_patients(db, "P1-OLD", "P1").level == "ok"
+    change = merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"], reason="split")
+    (entry,) = journal.history(db)
+    assert entry["summary"].startswith(f"study {study['A2']} merged into {study['A1']}")
+    assert set(entry["studies"]) == {study["A1"], study["A2"]} and len(entry["series"]) == 1
+    with pytest.raises(NotAllowed, match="content-management"):
+        journal.undo(home, db, change, users["rad"])
+    journal.undo(home, db, change, users["cm"])
