@@ -20,7 +20,7 @@ EXIT_PARTIAL = 6
 # ``add_commands(command, common)``, where ``command(name, func, help)``
 # returns the subparser and ``func(ctx: Context) -> int`` runs the command.
 # Keep those modules light to import: heavy imports go inside the functions.
-COMMAND_MODULES: list[str] = ["app.research_commands"]
+COMMAND_MODULES: list[str] = ["app.research_commands", "app.media_commands", "app.net_commands", "app.deid_commands"]
 
 
 class Context:
@@ -335,20 +335,39 @@ def _each(ctx: Context, uids: list[str], act, describe=lambda d: f"change {d.get
 
 
 def cmd_reallocate(ctx: Context) -> int:
-    from app.changes.reallocate import dependents, reallocate
-    from app.worklist import resolve_series_uid
+    from app.changes.reallocate import reallocate_series
 
-    series = [resolve_series_uid(ctx.db, ctx.args.series_uid)]
-    followers = dependents(ctx.home, ctx.db, series[0])
-    if followers and ctx.args.with_dependents:
-        series += followers
-    elif followers:
+    outcome = _run_job(ctx, lambda progress, cancel: reallocate_series(
+        ctx.home, ctx.db, ctx.user, ctx.args.series_uid, ctx.args.to, ctx.args.force,
+        ctx.args.reason or "", with_dependents=ctx.args.with_dependents,
+        title=ctx.args.rejection_title, progress=progress, cancel=cancel))
+    if outcome.left_behind:
         print("note: series referring to this one stay where they are (--with-dependents moves "
-              "them along): " + ", ".join(followers), file=sys.stderr)
-    change_id = _run_job(ctx, lambda progress, cancel: reallocate(
-        ctx.home, ctx.db, ctx.user, series, ctx.args.to, ctx.args.force, ctx.args.reason or "",
-        progress, cancel))
-    return _change_done(ctx, change_id, f"{len(series)} series reallocated")
+              "them along): " + ", ".join(outcome.left_behind), file=sys.stderr)
+    for line in outcome.messages()[1:]:
+        if not line.endswith("stayed where they were"):
+            print(f"note: {line}", file=sys.stderr)
+    ctx.emit(outcome.to_json(), f"{len(outcome.series)} series reallocated (change "
+             f"{outcome.change_id}; `studydesk undo {outcome.change_id}` reverts it)")
+    return 0
+
+
+def cmd_study(ctx: Context) -> int:
+    """`study mark-migrated|unmark-migrated|request-ai-rescan STUDY_UID`."""
+    from app import ai
+    from app.changes import migrated
+
+    command = ctx.args.study_command
+    if command == "request-ai-rescan":
+        result = ai.request_rescan(ctx.home, ctx.db, ctx.user, ctx.args.study_uid,
+                                   ctx.args.reason or "")
+        ctx.emit(result, result["message"])
+        return 0
+    result = migrated.mark(ctx.db, ctx.user, ctx.args.study_uid, command == "mark-migrated")
+    text = f"study {result['study_uid']}: " + (
+        f"migrated ({result['reason']})" if result["reason"] else "not migrated")
+    ctx.emit(result, text)
+    return 0
 
 
 def cmd_assign(ctx: Context) -> int:
@@ -418,9 +437,8 @@ def cmd_history(ctx: Context) -> int:
 def cmd_undo(ctx: Context) -> int:
     from app.changes import journal
 
-    ctx.user.require("content-management", "undo changes")
     change_id = _run_job(ctx, lambda progress, cancel: journal.undo(
-        ctx.home, ctx.db, ctx.args.change_id, ctx.user.name, ctx.args.reason or "", progress, cancel))
+        ctx.home, ctx.db, ctx.args.change_id, ctx.user, ctx.args.reason or "", progress, cancel))
     ctx.emit({"change_id": change_id, "undone": ctx.args.change_id},
              f"change {ctx.args.change_id} undone (change {change_id})")
     return 0
@@ -537,7 +555,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="reallocate even across patients")
     p.add_argument("--with-dependents", action="store_true",
                    help="move along the series that refer to this one (RT, SEG, SR, KOS)")
+    p.add_argument("--rejection-title", choices=("113038", "113037"), default="113038",
+                   help="IOCM mode: the rejection note's title, 113038 Incorrect Modality "
+                        "Worklist Entry (default) or 113037 Rejected for Patient Safety Reasons")
     changing(p)
+    p = command("study", cmd_study, "study administration: migrated mark, AI rescan")
+    ssub = p.add_subparsers(dest="study_command", metavar="mark-migrated|unmark-migrated|"
+                            "request-ai-rescan", required=True)
+    for name, text in (("mark-migrated", "an admin marks a study migrated (no change may touch it)"),
+                       ("unmark-migrated", "an admin clears the migrated mark"),
+                       ("request-ai-rescan", "ask the AI nodes to analyse the study again")):
+        q = ssub.add_parser(name, parents=[common], help=text, description=text)
+        q.add_argument("study_uid", metavar="STUDY_UID")
+        changing(q)
     p = command("delete", cmd_delete, "move studies to the trash")
     p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
     changing(p)

@@ -4,6 +4,7 @@ extracted under names of our own into a private folder) and DICOMDIR media
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 import warnings
@@ -16,7 +17,10 @@ from app import store
 from app.jobs import CancelToken
 
 IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
-MEDIA_CONTENT = {"readme.txt", "index.htm", "index.html", "autorun.inf", "manifest.sha256"}
+MEDIA_CONTENT = {"readme.txt", "index.htm", "index.html", "autorun.inf", "manifest.sha256",
+                 "manifest.txt"}
+WEB_FOLDERS = {"ihe_pdi"}  # an IHE PDI disc's web pages and JPEG previews
+DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
 
 
 @dataclass
@@ -74,6 +78,7 @@ def _media_sources(dicomdir: Path, result) -> Iterator[Source]:
         result.reject(str(dicomdir), f"unreadable DICOMDIR ({type(e).__name__}: {e}); "
                       "import its folder without it by removing the DICOMDIR")
         return
+    listed: set[str] = set()
     for record in records:
         file_id = record.get("ReferencedFileID")
         if not file_id:
@@ -86,7 +91,51 @@ def _media_sources(dicomdir: Path, result) -> Iterator[Source]:
             result.reject(shown, f"missing: the DICOMDIR's {kind} record references this file, "
                           "which is not on the medium")
             continue
+        listed.add(_key(root, path))
         yield Source(shown, path)
+    unlisted = _unlisted(root, listed)
+    if unlisted:
+        result.reject(str(dicomdir), f"count check: the DICOMDIR lists {len(listed)} of the "
+                      f"{len(listed) + len(unlisted)} DICOM files on the medium; the "
+                      f"{len(unlisted)} it does not list were imported as well")
+        yield from (Source(str(path), path) for path in unlisted)
+
+
+def _key(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix().lower()
+
+
+def _is_dicom_object(path: Path) -> bool:
+    """A DICOM Part 10 file other than a DICOMDIR (read: its first bytes)."""
+    from pydicom.filereader import read_file_meta_info
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(132)[128:] != b"DICM":
+                return False
+        meta = read_file_meta_info(path)
+    except Exception:  # noqa: BLE001 - a Part 10 file with an odd header: the importer judges it
+        return True
+    return meta.get("MediaStorageSOPClassUID") != DIRECTORY_SOP_CLASS
+
+
+def _unlisted(root: Path, listed: set[str]) -> list[Path]:
+    """The count check of a medium: DICOM files under *root* that its
+    DICOMDIR does not list (folders holding a DICOMDIR of their own are
+    other file-sets and are left out; so are the web content and texts)."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not _ignored(d) and d.lower() not in WEB_FOLDERS
+                         and _find_dicomdir(here / d) is None)
+        for name in sorted(files):
+            path = here / name
+            if (_ignored(name) or name.lower() in MEDIA_CONTENT or name.upper() == "DICOMDIR"
+                    or _key(root, path) in listed):
+                continue
+            if _is_dicom_object(path):
+                found.append(path)
+    return found
 
 
 def _zip_sources(archive: Path, display: str, scratch: Path, result,
@@ -136,12 +185,16 @@ def _walk(folder: Path, result) -> Iterator[Path | Source]:
     except OSError as e:
         result.reject(str(folder), f"unreadable folder: {e.strerror or e}")
         return
+    # the top of an IHE PDI disc: its web content and texts are not images to refuse
+    disc_top = any(e.name.lower() in WEB_FOLDERS and e.is_dir() for e in entries)
     for entry in entries:
         if _ignored(entry.name):
             continue
         if entry.is_dir():
+            if entry.name.lower() in WEB_FOLDERS:
+                continue
             yield from _walk(entry, result)
-        elif entry.is_file():
+        elif entry.is_file() and not (disc_top and entry.name.lower() in MEDIA_CONTENT):
             yield entry
 
 

@@ -1,87 +1,40 @@
-"""The workstation's main window: QBE bar, worklist, series strip, jobs panel."""
+"""The workstation's main window: QBE bar, worklist with its action bar,
+series strip; the merge drawer on the left; jobs and history docks below."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 from typing import Optional
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
-from PySide6.QtGui import (QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont,
-                           QFontMetrics, QKeySequence)
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QMainWindow, QMessageBox,
-                               QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, Qt
+from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDragMoveEvent,
+                           QDropEvent, QKeySequence)
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from app import __version__
 from app.accounts import User
 from app.home import Home
 from app.worklist import Query
 from ui import formatting
+from ui.action_bar import ActionBar
+from ui.columns import ColumnLayout
+from ui.history_panel import HistoryPanel, history_dock
 from ui.importing import Importer, local_paths, summary
 from ui.jobs import Job, JobRunner
 from ui.jobs_panel import jobs_dock
+from ui.merge_drawer import MergeDrawer, MergePanel
+from ui.patient_card import CardCache, PatientCardPopup
 from ui.qbe_bar import QbeBar
+from ui.scope_bar import ScopeBar
+from ui.selection import TickSet
 from ui.series_strip import SeriesStrip
-from ui.worklist_model import COLUMNS, WorklistModel
+from ui.study_actions import StudyActions
+from ui.worklist_actions import WorklistActions
+from ui.worklist_model import WorklistModel
+from ui.worklist_view import WorklistView
 
-# What a typical value looks like, to size each column from the font in use.
-COLUMN_SAMPLES = {"patient_name": "LINDQVIST-BERG, Maja Elin", "patient_id": "PID1002-B00",
-                  "patient_birth_date": "0000-00-00", "study_date": "0000-00-00",
-                  "accession": "ACC10022000", "modalities": "CT, RTDOSE, RTPLAN, RTSTRUCT",
-                  "description": "CT Chest w/o contrast, high resolution",
-                  "series_count": "000", "instance_count": "0,000", "assigned_to": "radiologist"}
-CELL_PADDING = 40  # the style sheet's item padding plus the style's margins and elide slack
-HEADER_PADDING = 48  # section padding plus room for the sort arrow
-
-
-class WorklistView(QTableView):
-    """The worklist table: whole rows, sortable header (SQL-sortable columns only)."""
-
-    def __init__(self, model: WorklistModel, parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.setObjectName("worklist")
-        self.setModel(model)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setAlternatingRowColors(True)
-        self.setShowGrid(False)
-        self.setWordWrap(False)
-        self.setCornerButtonEnabled(False)
-        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalHeader().hide()
-        self.verticalHeader().setDefaultSectionSize(26)
-        header = self.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.fit_columns()
-        header.setStretchLastSection(True)
-        header.setSortIndicator(model.sort_column(),
-                                Qt.SortOrder.DescendingOrder if model.descending
-                                else Qt.SortOrder.AscendingOrder)
-        self.setSortingEnabled(True)
-        header.sortIndicatorChanged.connect(self._sort_indicator_changed)
-
-    def fit_columns(self) -> None:
-        """Widths from the font, so no title or typical value is clipped."""
-        cell = self.fontMetrics()
-        bold = QFont(self.horizontalHeader().font())
-        bold.setBold(True)
-        title = QFontMetrics(bold)
-        for i, column in enumerate(COLUMNS):
-            sample = COLUMN_SAMPLES.get(column.key, "0000000000")
-            self.setColumnWidth(i, max(cell.horizontalAdvance(sample) + CELL_PADDING,
-                                       title.horizontalAdvance(column.title) + HEADER_PADDING))
-
-    def _sort_indicator_changed(self, column: int, order: Qt.SortOrder) -> None:
-        model: WorklistModel = self.model()
-        if COLUMNS[column].sort is None:  # put the indicator back where SQL sorts
-            header = self.horizontalHeader()
-            header.blockSignals(True)
-            header.setSortIndicator(model.sort_column(),
-                                    Qt.SortOrder.DescendingOrder if model.descending
-                                    else Qt.SortOrder.AscendingOrder)
-            header.blockSignals(False)
+__all__ = ["MainWindow", "WorklistView"]
 
 
 class MainWindow(QMainWindow):
@@ -93,21 +46,52 @@ class MainWindow(QMainWindow):
         self.user = user
         self.setWindowTitle(f"StudyDesk  —  {home.root.name}")
         self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
         self.runner = JobRunner(self, error_parent=self)
         self.qbe = QbeBar()
-        self.model = WorklistModel(home, self.runner, user.name, self)
+        self.ticks = TickSet(self)
+        self.model = WorklistModel(home, self.runner, user.name, self, ticks=self.ticks)
         self.table = WorklistView(self.model)
+        self.columns = ColumnLayout(self.table, home, self.runner, self)
+        self.bar = ActionBar()
         self.strip = SeriesStrip(home, self.runner)
         self.importer = Importer(home, user, self.runner, self)
+        self.actions = StudyActions(home, user, self.runner, self)
+        self.cards = CardCache(home, self.runner, user.name, self)
+        self.card_popup = PatientCardPopup(self.cards, self.table)
         self.jobs_dock = jobs_dock(self.runner, self)
         self.jobs_panel = self.jobs_dock.widget()
+        self.history = HistoryPanel(home, user, self.runner)
+        self.history_dock = history_dock(self.history, self)
+        self.drawer = MergeDrawer(MergePanel(home, user, self.runner), self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
-        self.resizeDocks([self.jobs_dock], [96], Qt.Orientation.Vertical)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self.tabifyDockWidget(self.jobs_dock, self.history_dock)
+        self.jobs_dock.raise_()
+        self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
+        # the drawer runs the full height, beside the jobs and history docks
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.drawer)
+        self.drawer.hide()
+        self.resizeDocks([self.drawer], [400], Qt.Orientation.Horizontal)
+        self.worklist_actions = WorklistActions(self)
 
+        worklist_box = QWidget()
+        worklist_box.setObjectName("worklistBox")
+        box = QVBoxLayout(worklist_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        self.scope = ScopeBar(user.name)
+        self.all_studies, self.my_studies = self.scope.all_studies, self.scope.my_studies
+        self.scope.scope_changed.connect(lambda _mine: self.search(self._query))
+        box.addWidget(self.scope)
+        box.addWidget(self.table, 1)
+        box.addWidget(self.bar)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("mainSplitter")
         splitter.setChildrenCollapsible(False)
-        splitter.addWidget(self.table)
+        splitter.addWidget(worklist_box)
         splitter.addWidget(self.strip)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
@@ -126,13 +110,31 @@ class MainWindow(QMainWindow):
         self.model.searched.connect(self._searched)
         self.model.search_failed.connect(lambda m: self.show_message(f"Search failed: {m}"))
         self.model.modelAboutToBeReset.connect(self._remember_current)
+        self.model.modelAboutToBeReset.connect(self.card_popup.hide)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.doubleClicked.connect(self._open_study)
+        self.table.patient_hovered.connect(self._patient_hovered)
+        self.table.hover_left.connect(self.card_popup.leave)
+        self.table.menu_requested.connect(self.worklist_actions.row_menu)
         self.importer.message.connect(self.show_message)
         self.importer.changed.connect(self.refresh)
+        self.importer.changed.connect(self.cards.clear)  # new studies change the cards' counts
+        self.actions.message.connect(self.show_message)
+        self.actions.changed.connect(self._studies_changed)
+        self.history.changed.connect(lambda kind: self._studies_changed(kind, []))
+        self.history.message.connect(self.show_message)
+        self.drawer.panel.merged.connect(self._merged)
+        self.history.loaded.connect(self._history_loaded)
+        self.history_dock.visibilityChanged.connect(
+            lambda visible: visible and self.history.refresh())  # changes made elsewhere too
+        self._select_after: Optional[int] = None  # a change to select when the history is read
         self._keep_study: Optional[str] = None
         self._reload_strip = False
+        self.last_message = ""
+        self._query = Query()
         self.resize(1500, 940)
+        self.columns.load()
+        self.history.refresh()
         self.search(Query())
 
     # -- layout ------------------------------------------------------------------
@@ -151,35 +153,70 @@ class MainWindow(QMainWindow):
         for label in (self.count_label, self.user_label, self.home_label):
             bar.addPermanentWidget(label)
 
+    def _action(self, menu, text: str, slot, shortcut=None, name: str = "") -> QAction:
+        action = QAction(text, self)
+        if name:
+            action.setObjectName(name)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         for key in ("files", "folder", "zip", "dicomdir"):
             file_menu.addAction(self.importer.actions[key])
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setObjectName("quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
+        edit = self.menuBar().addMenu("&Edit")
+        # Ctrl+A, Space and Esc act in the worklist itself (ui/worklist_view.py).
+        self._action(edit, "&Tick all listed studies\tCtrl+A", self.model.tick_all, name="tickAll")
+        self._action(edit, "&Unselect all\tEsc", self.ticks.clear, name="unselectAll")
         view_menu = self.menuBar().addMenu("&View")
+        scope = QActionGroup(self)
+        for button, name in ((self.all_studies, "viewAll"), (self.my_studies, "viewMine")):
+            action = QAction(button.text(), self, checkable=True)
+            action.setObjectName(name)
+            action.setChecked(button.isChecked())
+            action.triggered.connect(button.setChecked)
+            button.toggled.connect(action.setChecked)
+            scope.addAction(action)
+            view_menu.addAction(action)
+        view_menu.addSeparator()
         view_menu.addAction(self.jobs_dock.toggleViewAction())
-        find = QAction("&Find patient", self)
-        find.setShortcut(QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: self.qbe.patient_name.setFocus())
-        view_menu.addAction(find)
-        refresh = QAction("&Refresh worklist", self)
-        refresh.setShortcut(QKeySequence.StandardKey.Refresh)
-        refresh.triggered.connect(self.refresh)
-        view_menu.addAction(refresh)
+        history = self.history_dock.toggleViewAction()
+        history.setShortcut("Ctrl+H")
+        view_menu.addAction(history)
+        self._action(view_menu, "T&rash", lambda: self.show_history(trash=True), name="showTrash")
+        view_menu.addSeparator()
+        self._action(view_menu, "&Find patient", lambda: self.qbe.patient_name.setFocus(),
+                     QKeySequence.StandardKey.Find)
+        self._action(view_menu, "&Refresh worklist", self.refresh, QKeySequence.StandardKey.Refresh)
+        tools = self.menuBar().addMenu("&Tools")
+        tools.setToolTipsVisible(True)
+        self.content_manager_action = self._action(tools, "&Content Manager...",
+                                                   self.open_content_manager, name="contentManager")
+        if importlib.util.find_spec("ui.content_manager") is None:
+            self.content_manager_action.setEnabled(False)
+            self.content_manager_action.setToolTip(
+                "The Content Manager is not part of this installation (ui.content_manager)")
+        self.research_action = self._action(tools, "&Research projects...", self.open_research,
+                                            name="research")
+        if not self.user.can("research"):
+            self.research_action.setEnabled(False)
+            self.research_action.setToolTip(
+                "Research projects need the research privilege (roles admin, researcher)")
         help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About StudyDesk", self)
-        about.setObjectName("about")
-        about.triggered.connect(self.about)
-        help_menu.addAction(about)
+        self._action(help_menu, "&About StudyDesk", self.about, name="about")
 
     # -- worklist ----------------------------------------------------------------
 
     def search(self, query: Query) -> None:
+        """Run *query*, narrowed to the user's assigned studies under My studies."""
+        self._query = query
+        if self.my_studies.isChecked():
+            query = dataclasses.replace(query, assigned_to=self.user.name)
         self.count_label.setText("Searching...")
         self.model.search(query)
 
@@ -204,11 +241,13 @@ class MainWindow(QMainWindow):
             self.table.selectionModel().setCurrentIndex(
                 index, QItemSelectionModel.SelectionFlag.ClearAndSelect
                 | QItemSelectionModel.SelectionFlag.Rows)
+            self.model.reveal(self.model.study_uid(row))
             self.table.scrollTo(index)
             if reload_strip and self.strip.study_uid == self.model.study_uid(row):
                 self.strip.reload()
         else:
             self.strip.show_study(None)
+        self.worklist_actions.update_bar()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
@@ -224,6 +263,11 @@ class MainWindow(QMainWindow):
     def _open_study(self, _index: QModelIndex) -> None:
         """Double-click: the viewer is not built yet; deliberately nothing."""
 
+    def _patient_hovered(self, row: int, cell: QRect) -> None:
+        patient_id = self.model.study(row).get("patient_id")
+        if patient_id:
+            self.card_popup.hover(patient_id, cell)
+
     def current_study_uid(self) -> Optional[str]:
         current = self.table.currentIndex()
         return self.model.study_uid(current.row()) if current.isValid() else None
@@ -235,11 +279,65 @@ class MainWindow(QMainWindow):
         self.table.selectRow(row)
         return True
 
-    # -- jobs and messages -------------------------------------------------------
+    # -- after changes -----------------------------------------------------------
+
+    def _studies_changed(self, kind: str, study_uids: list) -> None:
+        """A job changed studies: read the list, the history and the ticked rows again."""
+        if kind == "delete":
+            self.ticks.discard(study_uids)
+        self.cards.clear()
+        self.refresh()
+        self.history.refresh()
+        self.worklist_actions.reload_ticked_rows()
+
+    def _merged(self, change_id: int, mode: str, source: str, destination: str) -> None:
+        cards = self.drawer.panel.cards
+        merged = [row["study_uid"] for card in cards for row in card.rows]
+        labels = {card.key: card.label() for card in cards}
+        self.ticks.discard(merged)
+        if mode == "studies":
+            self.select_study(destination)  # the merged study stays the current one
+        self.show_message(f"Merged {labels.get(source, source)} into "
+                          f"{labels.get(destination, destination)} (change {change_id}); "
+                          "History undoes it")
+        self.drawer.close()
+        self._studies_changed("merge", merged)
+        self.show_history()
+        self._select_after = change_id
+
+    def _history_loaded(self) -> None:
+        if self._select_after is not None and self.history.select_change(self._select_after):
+            self._select_after = None
+
+    def show_history(self, trash: bool = False) -> None:
+        self.history_dock.show()
+        self.history_dock.raise_()
+        self.history.setCurrentIndex(1 if trash else 0)
+        self.resizeDocks([self.history_dock], [240], Qt.Orientation.Vertical)
+
+    # -- jobs, messages, other tools ------------------------------------------------
 
     def show_message(self, text: str) -> None:
         self.last_message = text
         self.statusBar().showMessage(text)
+
+    def open_content_manager(self) -> None:
+        try:
+            from ui.content_manager import open_content_manager
+        except ImportError as e:
+            self.show_message(f"The Content Manager is not part of this installation ({e})")
+            return
+        manager = open_content_manager(self, self.home, self.user)
+        changed = getattr(getattr(manager, "actions", None), "changed", None)
+        if changed is not None and not getattr(manager, "_worklist_follows", False):
+            # its reallocations and undos change what the worklist and history show
+            changed.connect(lambda: self._studies_changed("content", []))
+            manager._worklist_follows = True
+
+    def open_research(self) -> None:
+        from ui.research import open_research_window
+
+        open_research_window(self, self.home, self.user)
 
     def start_demo(self, patients: int = 6) -> Job:
         """Generate and import the demo set as a writer job, then refresh."""
@@ -289,6 +387,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.runner.running():
             self.show_message("Stopping jobs...")
+        self.card_popup.hide()
+        self.columns.flush()
         self.runner.shutdown()
         self.model.close()
         super().closeEvent(event)

@@ -4,8 +4,10 @@
 
 Opens the window on a temporary home, runs the demo import in the jobs panel,
 waits for it and for the thumbnails, selects the study with the most series
-and saves OUT_DIR/worklist.png. Run it under ``xvfb-run -a`` on a machine
-without a display.
+and saves OUT_DIR/worklist.png; then the worklist experience
+(ui/screenshot_scenes.py): bar.png, card.png, drawer.png,
+drawer-studies.png and history.png. Run it under ``xvfb-run -a`` on a
+machine without a display.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEventLoop
+from PySide6.QtCore import QEvent, QEventLoop
 from PySide6.QtWidgets import QApplication
 
 
@@ -32,9 +34,11 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 
 def settle(seconds: float = 0.3) -> None:
-    """Let layouts and repaints finish before grabbing."""
+    """Let layouts and repaints finish before grabbing (and widgets whose
+    deleteLater() only an event loop run by exec() would carry out go)."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
 
 
@@ -78,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         if not window.grab().save(str(out)):
             raise SystemExit(f"screenshot: could not write {out}")
         print(out)
+        from ui.screenshot_scenes import shoot
+
+        shoot(window, args.out_dir, wait_until, settle)
         window.close()
         return 0
     finally:

@@ -5,6 +5,11 @@ search and fetches row dicts in blocks around the rows the view asks for,
 caching them. SQL filters and sorts (app.worklist); the model never sorts in
 Python.
 
+Ticks (ui/selection.py) live beside the rows: column 0 carries a check
+state for a ticked row and for the row the user clicked last (its box is
+revealed there), and none elsewhere, so the boxes appear only where the
+user is working.
+
 Threads: the search (the ids query, which may scan the whole cache) runs as a
 read job on a pool thread. The block fetch of visible rows runs on the GUI
 thread on purpose: it is a handful of primary-key lookups on indexed columns
@@ -22,8 +27,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from app import worklist
 from app.home import Home
 from app.worklist import Query
-from ui import formatting
+from ui import formatting, status_icons
 from ui.jobs import JobRunner
+from ui.selection import TickSet
 
 BLOCK = 100  # rows fetched per block
 STUDY_UID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -38,6 +44,8 @@ class Column:
 
 
 COLUMNS = (
+    Column("", "select", None),
+    Column("Status", "status", None),
     Column("Patient name", "patient_name", "patient_name"),
     Column("Patient ID", "patient_id", "patient_id"),
     Column("Birth date", "patient_birth_date", "birth_date"),
@@ -50,9 +58,19 @@ COLUMNS = (
     Column("Assigned to", "assigned_to", "assigned_to"),
 )
 DEFAULT_SORT = ("study_date", True)
+SELECT, STATUS = 0, 1  # logical indexes of the tick and status columns
+FIXED = ("select",)  # columns that can be neither hidden nor moved
+TICK_HELP = ("Click a row to reveal its box; tick to select it.\n"
+             "Space toggles, Ctrl+A ticks every listed study, Esc clears.")
+
+
+def column_index(key: str) -> int:
+    return next(i for i, c in enumerate(COLUMNS) if c.key == key)
 
 
 def display(column: Column, row: dict) -> str:
+    if column.key in ("select", "status"):
+        return ""
     value = row.get(column.key)
     if column.key == "patient_name":
         return formatting.person_name(value)
@@ -66,11 +84,15 @@ def display(column: Column, row: dict) -> str:
 
 
 def tooltip(column: Column, row: dict) -> str:
+    if column.key == "select":
+        return TICK_HELP
     if column.key == "patient_name":
         return str(row.get("patient_name") or "")
     if column.key == "study_date":
         time = formatting.dicom_time(row.get("study_time"))
         return f"{formatting.dicom_date(row.get('study_date'))} {time}".strip()
+    if column.key == "assigned_to" and row.get("assigned_to"):
+        return f"Assigned to {row['assigned_to']} for reading"
     return display(column, row)
 
 
@@ -81,14 +103,19 @@ class WorklistModel(QAbstractTableModel):
     searched = Signal(int)
     search_failed = Signal(str)
 
-    def __init__(self, home: Home, runner: JobRunner, user: str = "", parent=None):
+    def __init__(self, home: Home, runner: JobRunner, user: str = "", parent=None,
+                 ticks: Optional[TickSet] = None):
         super().__init__(parent)
         self.home = home
         self.runner = runner
         self.user = user
+        self.ticks = ticks if ticks is not None else TickSet(self)
+        self.ticks.toggled.connect(self._tick_toggled)
+        self._revealed: Optional[str] = None  # the study whose box shows although unticked
         self.query = Query()
         self.sort_key, self.descending = DEFAULT_SORT
         self._ids: list[str] = []
+        self._positions: dict[str, int] = {}  # uid -> row, for row_of on large lists
         self._rows: dict[str, dict] = {}
         self._generation = 0
         self._pending = 0
@@ -134,6 +161,7 @@ class WorklistModel(QAbstractTableModel):
             return  # a newer search was started meanwhile
         self.beginResetModel()
         self._ids = list(ids)
+        self._positions = {uid: row for row, uid in enumerate(self._ids)}
         self._rows.clear()
         self.endResetModel()
         self.searched.emit(len(self._ids))
@@ -162,10 +190,10 @@ class WorklistModel(QAbstractTableModel):
         return self._ids[row] if 0 <= row < len(self._ids) else None
 
     def row_of(self, study_uid: str) -> int:
-        try:
-            return self._ids.index(study_uid)
-        except ValueError:
-            return -1
+        return self._positions.get(study_uid, -1)
+
+    def contains(self, study_uid: str) -> bool:
+        return study_uid in self._positions
 
     def study(self, row: int) -> dict:
         """The row dict (fetched with its block when not cached)."""
@@ -182,10 +210,53 @@ class WorklistModel(QAbstractTableModel):
         uids = [u for u in self._ids[start:start + BLOCK] if u not in self._rows]
         if self._db is None:
             self._db = self.home.connect()
-        for found in worklist.study_rows(self._db, uids):
-            self._rows[found["study_uid"]] = found
+        found = worklist.study_rows(self._db, uids)
+        for item in found:
+            self._rows[item["study_uid"]] = item
         for uid in uids:  # vanished since the search (deleted): keep the row empty
             self._rows.setdefault(uid, {"study_uid": uid})
+        if found:
+            self.ticks.update_rows(found)  # ticked studies: their freshest rows
+
+    def row_if_cached(self, row: int) -> Optional[dict]:
+        uid = self.study_uid(row)
+        return self._rows.get(uid) if uid is not None else None
+
+    # -- ticks ------------------------------------------------------------------
+
+    def reveal(self, study_uid: Optional[str]) -> None:
+        """Show the (unticked) box of *study_uid*: the row the user clicked."""
+        if study_uid == self._revealed:
+            return
+        old, self._revealed = self._revealed, study_uid
+        for uid in (old, study_uid):
+            self._repaint_tick(uid)
+
+    def revealed(self) -> Optional[str]:
+        return self._revealed
+
+    def toggle_row(self, row: int) -> None:
+        uid = self.study_uid(row)
+        if uid is not None:
+            self.ticks.toggle(uid, self.row_if_cached(row))
+
+    def tick_all(self) -> None:
+        """Tick every study of the current search (rows not fetched yet come later)."""
+        self.ticks.add((uid, self._rows.get(uid)) for uid in self._ids)
+
+    def _tick_toggled(self, study_uids: list[str]) -> None:
+        if len(study_uids) > 64 and self._ids:  # Ctrl+A, Esc on many: one repaint of the column
+            self.dataChanged.emit(self.index(0, SELECT), self.index(len(self._ids) - 1, SELECT),
+                                  [Qt.ItemDataRole.CheckStateRole])
+            return
+        for uid in study_uids:
+            self._repaint_tick(uid)
+
+    def _repaint_tick(self, study_uid: Optional[str]) -> None:
+        row = self.row_of(study_uid) if study_uid else -1
+        if row >= 0:
+            index = self.index(row, SELECT)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
 
     def close(self) -> None:
         if self._db is not None:
@@ -210,8 +281,13 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int((Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft)
                        | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and column.sort is None:
-            return f"{column.title} (not sortable)"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column.key == "select":
+                return TICK_HELP
+            if column.key == "status":
+                return "Locked, assigned, staged for research, AI re-scan pending, migrated"
+            if column.sort is None:
+                return f"{column.title} (not sortable)"
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
@@ -221,6 +297,15 @@ class WorklistModel(QAbstractTableModel):
         if not 0 <= index.column() < len(COLUMNS):
             return None
         column = COLUMNS[index.column()]
+        if column.key == "select" and role == Qt.ItemDataRole.CheckStateRole:
+            uid = self._ids[index.row()]
+            if uid in self.ticks:
+                return Qt.CheckState.Checked
+            return Qt.CheckState.Unchecked if uid == self._revealed else None
+        if column.key == "status" and role == Qt.ItemDataRole.DecorationRole:
+            return status_icons.pixmap(status_icons.states(self.study(index.row()), self.user))
+        if column.key == "status" and role == Qt.ItemDataRole.ToolTipRole:
+            return status_icons.describe(self.study(index.row()), self.user) or None
         if role == Qt.ItemDataRole.DisplayRole:
             return display(column, self.study(index.row()))
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -235,4 +320,21 @@ class WorklistModel(QAbstractTableModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        if index.column() == SELECT:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any,
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """The box of column 0: ticking and unticking (the view's delegate calls this)."""
+        if (not index.isValid() or index.column() != SELECT
+                or role != Qt.ItemDataRole.CheckStateRole or not 0 <= index.row() < len(self._ids)):
+            return False
+        uid = self._ids[index.row()]
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        if checked:
+            self.ticks.tick(uid, self.row_if_cached(index.row()))
+        else:
+            self.ticks.untick(uid)
+        return True

@@ -23,7 +23,7 @@ from app import audit, store
 from app.accounts import User
 from app.clock import now_iso
 from app.db import transaction
-from app.errors import BadInput, NotFound, RuleRefused
+from app.errors import BadInput, Cancelled, NotFound, RuleRefused
 from app.export.names import safe_component
 from app.home import Home
 from app.jobs import CancelToken, Progress, no_progress
@@ -118,7 +118,10 @@ def stage(home: Home, db, user: User, project: str, series: list[str], reference
             result.failed.append({"series_uid": uid, "reason": str(e)})
             continue
         except BaseException as e:
-            _state(db, project, uid, "failed", f"interrupted: {type(e).__name__}")
+            why = "cancelled" if isinstance(e, Cancelled) else f"interrupted: {type(e).__name__}"
+            _state(db, project, uid, "failed", why)
+            for later, _, _ in plan[plan.index((uid, study, patient_id)) + 1:]:
+                _state(db, project, later, "failed", f"{why} before its turn")
             raise
         done += _count(db, uid)
         if written:
@@ -226,7 +229,8 @@ def _stage_instance(home: Home, project: str, series_uid: str, sop: str, path: s
     return row, tmp
 
 
-def staging_state(db, user: User, project: str, patient_id: Optional[str] = None) -> list[dict]:
+def staging_state(db, user: User, project: str, patient_id: Optional[str] = None,
+                  study: Optional[str] = None) -> list[dict]:
     """Per series of the project's subjects (or one clinical patient): staged
     or not, instance counts, state."""
     projects.require_member(db, project, user)
@@ -243,6 +247,9 @@ def staging_state(db, user: User, project: str, patient_id: Optional[str] = None
     if patient_id:
         sql += " AND p.patient_id = ?"
         params.append(patient_id)
+    if study:
+        sql += " AND stu.study_instance_uid = ?"
+        params.append(study)
     sql += " ORDER BY p.patient_id, stu.study_date, s.series_number"
     out = []
     for uid, study, modality, description, count, pid, state, reason, staged in db.execute(sql, params):

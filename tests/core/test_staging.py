@@ -104,3 +104,25 @@ def test_a_patient_not_enrolled_is_refused(home, admin, demo_files, tmp_path):
     with pytest.raises(RuleRefused, match="not enrolled"):
         staging.stage(home, db, user, "EMPTY", [ct])
     db.close()
+
+
+def test_cancelled_staging_leaves_no_series_queued(rt):
+    from app.errors import Cancelled
+    from app.jobs import CancelToken
+
+    home, db, user, series = rt
+    (dose,) = by_modality(series, "RTDOSE", "Plan A")
+    token = CancelToken()
+
+    def progress(fraction, message=""):
+        if fraction and fraction > 0.5:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        staging.stage(home, db, user, "RT-TRIAL", [dose], references=True, progress=progress,
+                      cancel=token)
+    states = {r["series_uid"]: (r["state"], r["reason"]) for r in
+              staging.staging_state(db, user, "RT-TRIAL") if r["state"] != "not staged"}
+    assert "queued" not in {s for s, _ in states.values()}
+    assert any(reason.startswith("cancelled") for _, reason in states.values())
+    assert staging.staging_state(db, user, "RT-TRIAL", study="9.9.9") == []

@@ -170,15 +170,16 @@ def close_window(window) -> None:
 
 @pytest.fixture
 def make_window(qtbot, qapp, admin):
-    """``make_window(home)``: the themed main window, shown, first search done."""
+    """``make_window(home, user=None)``: the themed main window (as the home's
+    first admin unless *user* is given), shown, first search done."""
     from ui.app import apply_theme
     from ui.main_window import MainWindow
 
     apply_theme(qapp)
     windows = []
 
-    def make(home):
-        window = MainWindow(home, admin)
+    def make(home, user=None):
+        window = MainWindow(home, user or admin)
         qtbot.addWidget(window)
         windows.append(window)
         window.show()
@@ -196,9 +197,97 @@ def window(make_window, loaded_home):
 
 
 def shown_names(window) -> list[str]:
-    model = window.model
-    return [model.data(model.index(r, 0)) for r in range(model.rowCount())]
+    from ui.worklist_model import column_index
+
+    model, name = window.model, column_index("patient_name")
+    return [model.data(model.index(r, name)) for r in range(model.rowCount())]
 
 
 def read_dataset(path: Path) -> Dataset:
     return pydicom.dcmread(path)
+
+
+# -- the demo set (app.demo): one person under two IDs, a split exam, VIP patients --
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    """A home holding app.demo's set for three patients, imported once per run."""
+    from app.demo_import import import_demo
+    from app.home import Home, os_login
+
+    root = tmp_path_factory.mktemp("demo") / "home"
+    result = import_demo(Home.open(root), os_login(), patients=3)
+    assert result.imported and not result.rejected
+    return root
+
+
+@pytest.fixture
+def demo_home(demo_template, tmp_path):
+    """A private copy of the demo home (tests change it)."""
+    import shutil
+
+    from app.home import Home
+
+    root = tmp_path / "demo-home"
+    shutil.copytree(demo_template, root)
+    return Home.open(root)
+
+
+def add_user(home, name: str, roles: list[str]):
+    """An account made by the home's first admin; returns the new User."""
+    from app import accounts
+    from app.home import os_login
+
+    db = home.connect()
+    try:
+        return accounts.add_user(db, accounts.get_user(db, os_login()), name, roles)
+    finally:
+        db.close()
+
+
+def row_of(window, **values) -> int:
+    """The first worklist row whose study matches every key=value."""
+    model = window.model
+    for row in range(model.rowCount()):
+        study = model.study(row)
+        if all(study.get(k) == v for k, v in values.items()):
+            return row
+    raise AssertionError(f"no row with {values}")
+
+
+def tick(window, *rows: int) -> None:
+    """Tick rows the way a user does: click the row, then its box."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    for row in rows:
+        click_row(window, row)
+        QTest.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier, check_point(window, row))
+
+
+def click_row(window, row: int, key: str = "patient_name") -> None:
+    """A left click on the *key* cell of *row*."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from ui.worklist_model import column_index
+
+    rect = window.table.visualRect(window.model.index(row, column_index(key)))
+    QTest.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, rect.center())
+
+
+def check_point(window, row: int):
+    """The centre of the tick box of *row* (column 0), in viewport coordinates."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+    index = window.model.index(row, 0)
+    option = QStyleOptionViewItem()
+    window.table.initViewItemOption(option)
+    option.rect = window.table.visualRect(index)
+    option.features |= QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
+    rect = window.table.style().subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator,
+                                               option, window.table)
+    return rect.center()

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from tests.ui.conftest import StudySpec, write_studies
 from ui.importing import RefusedDialog
+from ui.worklist_model import column_index
 
 
 def _menu_action(window, name: str):
@@ -59,7 +60,7 @@ def test_import_files_reports_refused_paths(qtbot, monkeypatch, make_window, hom
     with qtbot.waitSignal(window.importer.imported, timeout=20000):
         _menu_action(window, "import_files").trigger()
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=10000)
-    assert window.model.data(window.model.index(0, 0)) == "GREEN, Lucy"
+    assert window.model.data(window.model.index(0, column_index("patient_name"))) == "GREEN, Lucy"
     assert "2 files into 1 study, 1 refused" in window.last_message
     dialog = window.findChild(RefusedDialog)
     assert dialog is not None and dialog.isVisible()
@@ -87,7 +88,7 @@ def test_import_by_drop(qtbot, make_window, home, dicom_folder):
         drop = _drop(window, [dicom_folder[0]])
     assert drop.isAccepted()
     qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=10000)
-    names = {window.model.data(window.model.index(r, 0)) for r in range(4)}
+    names = {window.model.data(window.model.index(r, column_index("patient_name"))) for r in range(4)}
     assert names == {"DOE, John", "SMITH, Anna", "BROWN, Peter"}
 
 

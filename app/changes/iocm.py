@@ -1,0 +1,374 @@
+"""IOCM mode (IHE Imaging Object Change Management) for a reallocation.
+
+With the setting ``iocm`` on, corrected instances are new objects: each moved
+series gets a new Series Instance UID and each instance a new SOP Instance
+UID. One UID map (old -> new: series, instances, and the source study ->
+the destination study) is applied to every UI element of every moved file,
+nested sequences and the file meta MediaStorageSOPInstanceUID included, so
+references between the moved objects (RTSTRUCT -> CT, RTPLAN -> RTSTRUCT,
+RTDOSE -> RTPLAN, SEG -> images) still hold. A Key Object Selection
+rejection note (document title 113038 "Incorrect Modality Worklist Entry",
+or 113037 "Rejected for Patient Safety Reasons") in the source study lists
+the old instances. The corrected instances and the note are queued in the
+outbox for the node the study came from.
+
+How it rides on the journal: :func:`renew` turns a reallocation plan into an
+IOCM plan. The new files are written to ``staging/p<pid>-<token>/`` first;
+the plan then *moves* them into place, so the change commits, recovers after
+a crash and undoes like any other (an undo moves them back to staging, where
+:func:`sweep_staging` removes them once nothing can need them). The old files
+are never touched, and the old rows come back on undo; measurements keyed by
+the old SOP Instance UIDs are re-keyed (and back).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Optional
+
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.datadict import dictionary_VR
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from app import outbox, parallel, store
+from app.changes.journal import PARALLEL_MIN, FileOp, Plan
+from app.changes.plans import rows_in
+from app.home import Home
+from app.jobs import CancelToken, Progress, no_progress
+
+STAGING = "staging"
+KOS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
+REJECTION_TITLES = {
+    "113038": "Incorrect Modality Worklist Entry",
+    "113037": "Rejected for Patient Safety Reasons",
+}
+DEFAULT_TITLE = "113038"
+PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
+CHUNK = 16
+
+
+@dataclass
+class Renewal:
+    """What :func:`renew` did to a plan (for the user and the tests)."""
+
+    uid_map: dict[str, str] = field(default_factory=dict)   # old -> new
+    renewed: list[str] = field(default_factory=list)        # old SOP Instance UIDs
+    notes: list[tuple[str, str, str]] = field(default_factory=list)  # (SOP UID, study, path)
+    node: Optional[str] = None
+    queued: int = 0
+    staged: list[Path] = field(default_factory=list)        # to discard if the change fails
+
+    def describe(self) -> str:
+        where = f"queued for {self.node}" if self.node else \
+            "held in the outbox (the study came from no node)"
+        return (f"IOCM: {len(self.renewed)} instances renewed (new Series and SOP Instance UIDs), "
+                f"{len(self.notes)} rejection note(s); {self.queued} objects {where}")
+
+    def discard(self) -> None:
+        for path in self.staged:
+            path.unlink(missing_ok=True)
+
+
+# -- the UID map applied to one file -------------------------------------------------------
+
+
+def _vr(raw, tag) -> Optional[str]:
+    if raw.VR:
+        return raw.VR
+    try:  # implicit VR: the dictionary's (a private tag's is unknown: not a UID we made)
+        return dictionary_VR(tag)
+    except KeyError:
+        return None
+
+
+def remap(ds: Dataset, uid_map: dict[str, str]) -> None:
+    """Replace every UI value found in *uid_map*, at any depth. Only UI and SQ
+    elements are decoded; the others are written back as they were read."""
+    for tag in list(ds.keys()):
+        if tag in PIXEL_TAGS or _vr(ds.get_item(tag), tag) not in ("UI", "SQ"):
+            continue
+        elem = ds[tag]
+        if elem.VR == "SQ":
+            for item in elem.value or []:
+                remap(item, uid_map)
+        elif elem.VR == "UI" and elem.value:
+            value = elem.value
+            if isinstance(value, str):
+                if value in uid_map:
+                    elem.value = uid_map[value]
+            else:
+                values = [str(v) for v in value]
+                if any(v in uid_map for v in values):
+                    elem.value = [uid_map.get(v, v) for v in values]
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and str(meta.get("MediaStorageSOPInstanceUID", "")) in uid_map:
+        meta.MediaStorageSOPInstanceUID = uid_map[str(meta.MediaStorageSOPInstanceUID)]
+
+
+def rewrite_file(source: Path, target: Path, attrs: dict[str, str],
+                 uid_map: dict[str, str]) -> tuple[int, str]:
+    """*source* to *target* with *attrs* set (as app.changes.rewrite does) and
+    the UID map applied; pixel data as it was. Returns size and SHA-256."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with open(source, "rb") as f:
+            has_prefix = f.read(132)[128:132] == b"DICM"
+        ds = pydicom.dcmread(source, force=not has_prefix)
+        for keyword, value in attrs.items():
+            if value in ("", None):
+                if keyword in ds:
+                    ds[keyword].value = ""
+            elif keyword in ds:
+                ds[keyword].value = value
+            else:
+                ds.add_new(keyword, dictionary_VR(keyword), value)
+        remap(ds, uid_map)
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=False)
+    data = buffer.getvalue()
+    with open(target, "wb") as f:
+        f.write(data)
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def rewrite_chunk(tasks: list[tuple[str, str, dict, dict]]) -> list[tuple[int, str]]:
+    """The unit of work for worker processes (app.parallel)."""
+    return [rewrite_file(Path(s), Path(t), attrs, uid_map) for s, t, attrs, uid_map in tasks]
+
+
+# -- the rejection note --------------------------------------------------------------------
+
+
+def _code(value: str, meaning: str, scheme: str = "DCM") -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def rejection_note(patient: dict, study: dict, instances: list[dict], title: str,
+                   reason: str = "") -> Dataset:
+    """A Key Object Selection Document (TID 2010) in *study* listing *instances*
+    (rows with sop_instance_uid, series_instance_uid, sop_class_uid, rows)."""
+    now = datetime.now()
+    sop_uid = generate_uid(prefix=None)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = KOS_SOP_CLASS
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    texts = [patient["patient_name"], study["study_description"], reason]
+    if not all(t.isascii() for t in texts if t):
+        ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID, ds.SOPInstanceUID = KOS_SOP_CLASS, sop_uid
+    ds.InstanceCreationDate, ds.InstanceCreationTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    ds.PatientName = patient["patient_name"]
+    ds.PatientID = patient["patient_id"]
+    if patient.get("issuer_of_patient_id"):
+        ds.IssuerOfPatientID = patient["issuer_of_patient_id"]
+    ds.PatientBirthDate = patient["patient_birth_date"]
+    ds.PatientSex = patient["patient_sex"]
+    ds.StudyInstanceUID = study["study_instance_uid"]
+    ds.StudyDate, ds.StudyTime = study["study_date"], study["study_time"]
+    ds.ReferringPhysicianName = study["referring_physician_name"]
+    ds.StudyID = study["study_id"]
+    ds.AccessionNumber = study["accession_number"]
+    ds.Modality = "KO"
+    ds.SeriesInstanceUID = generate_uid(prefix=None)
+    ds.SeriesNumber = 999
+    ds.SeriesDescription = "Rejection note"
+    ds.ReferencedPerformedProcedureStepSequence = []
+    ds.Manufacturer = "StudyDesk"
+    ds.InstanceNumber = 1
+    ds.ContentDate, ds.ContentTime = ds.InstanceCreationDate, ds.InstanceCreationTime
+    by_series: dict[str, list[dict]] = {}
+    for row in instances:
+        by_series.setdefault(row["series_instance_uid"], []).append(row)
+    evidence = Dataset()
+    evidence.StudyInstanceUID = study["study_instance_uid"]
+    evidence.ReferencedSeriesSequence = []
+    for series_uid, rows in by_series.items():
+        item = Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.ReferencedSOPSequence = [_sop_ref(r) for r in rows]
+        evidence.ReferencedSeriesSequence.append(item)
+    ds.CurrentRequestedProcedureEvidenceSequence = [evidence]
+    ds.ValueType = "CONTAINER"
+    ds.ConceptNameCodeSequence = [_code(title, REJECTION_TITLES[title])]
+    ds.ContinuityOfContent = "SEPARATE"
+    template = Dataset()
+    template.MappingResource, template.TemplateIdentifier = "DCMR", "2010"
+    ds.ContentTemplateSequence = [template]
+    content = []
+    if reason:
+        text = Dataset()
+        text.RelationshipType, text.ValueType = "CONTAINS", "TEXT"
+        text.ConceptNameCodeSequence = [_code("113012", "Key Object Description")]
+        text.TextValue = reason[:1024]
+        content.append(text)
+    for row in instances:
+        item = Dataset()
+        item.RelationshipType = "CONTAINS"
+        item.ValueType = "IMAGE" if row.get("rows") else "COMPOSITE"
+        item.ReferencedSOPSequence = [_sop_ref(row)]
+        content.append(item)
+    ds.ContentSequence = content
+    return ds
+
+
+def _sop_ref(row: dict) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = row["sop_class_uid"]
+    item.ReferencedSOPInstanceUID = row["sop_instance_uid"]
+    return item
+
+
+# -- turning a reallocation plan into an IOCM plan -------------------------------------------
+
+
+def _staging_folder(home: Home) -> str:
+    """A new folder under staging/ named after this process; its relative path."""
+    name = f"p{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    (home.root / STAGING / name).mkdir(parents=True, exist_ok=True)
+    return f"{STAGING}/{name}"
+
+
+def renew(home: Home, db, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
+          progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> Renewal:
+    """Rewrite *plan* (a reallocation to *destination*) in place for IOCM;
+    write the new files to staging. The caller applies the plan, and calls
+    ``discard()`` on the result if that fails."""
+    if title not in REJECTION_TITLES:
+        raise ValueError(f"rejection note title {title}: one of {', '.join(REJECTION_TITLES)}")
+    progress = progress or no_progress
+    cancel = cancel or CancelToken()
+    sweep_staging(home, db)
+    ops = [op for op in plan.files if op.kind == "rewrite"]
+    moved_series = plan.after["series"]
+    old_instances = {r["sop_instance_uid"]: r for r in plan.before["instances"]}
+    new_rows = {r["sop_instance_uid"]: r for r in plan.after["instances"]}
+    sources = {s["study_instance_uid"] for s in plan.before["series"]
+               if s["series_instance_uid"] in {m["series_instance_uid"] for m in moved_series}}
+    result = Renewal()
+    uid_map = result.uid_map
+    for row in moved_series:
+        uid_map[row["series_instance_uid"]] = generate_uid(prefix=None)
+    for op in ops:
+        uid_map[op.sop] = generate_uid(prefix=None)
+    result.renewed = [op.sop for op in ops]
+    for uid in sources:
+        uid_map[uid] = destination
+    relative = _staging_folder(home)
+    tasks, files, instances = [], [], []
+    for n, op in enumerate(ops):
+        row = dict(new_rows[op.sop])
+        row["sop_instance_uid"] = uid_map[op.sop]
+        row["series_instance_uid"] = uid_map[row["series_instance_uid"]]
+        row["path"] = store.relative_path(destination, row["series_instance_uid"],
+                                          row["sop_instance_uid"]).as_posix()
+        row["linked"] = 0
+        staged = f"{relative}/{n}.dcm"
+        result.staged.append(home.root / staged)
+        tasks.append((str(store.absolute(home, op.old)), str(home.root / staged), op.attrs, uid_map))
+        files.append(FileOp("move", row["sop_instance_uid"], staged, row["path"]))
+        instances.append(row)
+    try:
+        workers = parallel.worker_count() if len(tasks) >= PARALLEL_MIN else 1
+        chunks = [tasks[i:i + CHUNK] for i in range(0, len(tasks), CHUNK)]
+        done = 0
+        for results in parallel.map_chunks(rewrite_chunk, chunks, cancel, workers):
+            for size, sha in results:
+                instances[done]["size"], instances[done]["sha256"] = size, sha
+                done += 1
+            progress(0.8 * done / max(1, len(tasks)), f"Renewing {done} of {len(tasks)}")
+        _add_notes(home, db, plan, result, sources, old_instances, title, relative, files)
+    except BaseException:
+        result.discard()
+        raise
+    measurements = rows_in(db, "measurements", "sop_instance_uid", result.renewed)
+    plan.before["measurements"] = measurements
+    plan.after["measurements"] = [dict(m, sop_instance_uid=uid_map[m["sop_instance_uid"]])
+                                  for m in measurements]
+    plan.after["series"] = [dict(s, series_instance_uid=uid_map[s["series_instance_uid"]])
+                            for s in moved_series]
+    plan.after["instances"] = instances
+    plan.files = [op for op in plan.files if op.kind != "rewrite"] + files
+    result.node = _node_of(db, sorted(sources) + [destination])
+    queue = [outbox.entry(outbox.STORE, result.node, destination, sop=row["sop_instance_uid"],
+                          reason="IOCM: corrected instance") for row in instances]
+    queue += [outbox.entry(outbox.STORE, result.node, study_uid, sop=sop, path=path,
+                           reason="IOCM: rejection note") for sop, study_uid, path in result.notes]
+    plan.after["outbox"] = plan.after.get("outbox", []) + queue
+    result.queued = len(queue)
+    plan.objects += [("series", uid_map[s["series_instance_uid"]]) for s in moved_series]
+    plan.objects += [("instance", row["sop_instance_uid"]) for row in instances]
+    plan.summary += "; " + result.describe()
+    return result
+
+
+def _add_notes(home: Home, db, plan: Plan, result: Renewal, sources: set[str],
+               old_instances: dict[str, dict], title: str, relative: str,
+               files: list[FileOp]) -> None:
+    """One rejection note per source study, staged, moved to the outbox folder."""
+    series_study = {s["series_instance_uid"]: s["study_instance_uid"] for s in plan.before["series"]}
+    studies = {s["study_instance_uid"]: s for s in plan.before["studies"]}
+    renewed = set(result.renewed)
+    for study_uid in sorted(sources):
+        rejected = [r for sop, r in old_instances.items()
+                    if sop in renewed and series_study[r["series_instance_uid"]] == study_uid]
+        study = studies[study_uid]
+        patient = dict(zip(*_patient(db, study["patient_pk"])))
+        note = rejection_note(patient, study, rejected, title, plan.reason)
+        staged = f"{relative}/note-{len(result.notes)}.dcm"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            note.save_as(home.root / staged, enforce_file_format=True)
+        result.staged.append(home.root / staged)
+        final = f"{outbox.FOLDER}/{store.safe_uid(str(note.SOPInstanceUID))}.dcm"
+        files.append(FileOp("move", str(note.SOPInstanceUID), staged, final))
+        result.notes.append((str(note.SOPInstanceUID), study_uid, final))
+
+
+def _patient(db, pk: int) -> tuple[list[str], tuple]:
+    cur = db.execute("SELECT * FROM patients WHERE id = ?", [pk])
+    return [d[0] for d in cur.description], cur.fetchone()
+
+
+def _node_of(db, study_uids: list[str]) -> Optional[str]:
+    """The node the study came from (the first source that has one)."""
+    for uid in study_uids:
+        row = db.execute("SELECT source_node FROM studies WHERE study_instance_uid = ?",
+                         [uid]).fetchone()
+        if row and row[0]:
+            return row[0]
+    return None
+
+
+def sweep_staging(home: Home, db) -> int:
+    """Remove staging folders of processes that are gone, unless a pending
+    change still names their files (it is rolled back or recovered first)."""
+    root = home.root / STAGING
+    if not root.exists():
+        return 0
+    pending = set()
+    for (plan,) in db.execute("SELECT plan FROM changes WHERE state = 'pending'"):
+        for op in json.loads(plan).get("files", []):
+            pending.update(PurePosixPath(op[k]).parts[1] for k in ("old", "new")
+                           if op[k].startswith(STAGING + "/") and len(PurePosixPath(op[k]).parts) > 2)
+    removed = 0
+    for folder in root.iterdir():
+        pid = folder.name[1:].split("-")[0]
+        if folder.name in pending or not pid.isdigit() or store.process_alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed

@@ -1,0 +1,169 @@
+"""What the Content Manager shows, as plain data: a query-by-example search as
+a tree (patient -> study -> series), the preview a reallocation's
+confirmation shows, and the change history in words.
+
+Scopes: ``patients`` ("All patients") shows every study of each patient the
+query finds, so a series can be dragged onto another study of the same
+patient; ``studies`` ("All studies") shows only the studies that match.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+from app import ai
+from app.accounts import User
+from app.changes import iocm, migrated, reallocate, rules
+from app.home import Home
+from app.worklist import Query, search
+
+PATIENTS, STUDIES = "patients", "studies"
+LIMIT = 200   # studies a search shows; narrow the query for more
+
+_STUDY = """
+SELECT s.study_instance_uid, s.patient_pk, p.patient_id, p.issuer_of_patient_id, p.patient_name,
+       p.patient_birth_date, p.patient_sex, s.study_date, s.study_time, s.accession_number,
+       s.study_description, s.modalities, s.series_count, s.instance_count,
+       s.ai_rescan_pending, s.source_node, l.user
+FROM studies s JOIN patients p ON p.id = s.patient_pk
+LEFT JOIN locks l ON l.study_instance_uid = s.study_instance_uid
+"""
+
+
+def search_tree(db, user: str, q: Query, scope: str = PATIENTS, limit: int = LIMIT) -> dict:
+    """``{"patients": [{..., "studies": [{..., "series": [...]}]}], "studies": n,
+    "truncated": bool}``; studies newest first, patients in order of their newest."""
+    uids = search(db, user, q, limit=limit + 1)
+    truncated = len(uids) > limit
+    uids = uids[:limit]
+    if scope == PATIENTS and uids:
+        found = set(uids)
+        pks = _chunked_rows(db, "SELECT DISTINCT patient_pk FROM studies WHERE study_instance_uid IN ({})", uids)
+        uids += [u for (u,) in _chunked_rows(
+            db, "SELECT study_instance_uid FROM studies WHERE state = 'active' AND patient_pk IN ({})"
+            " ORDER BY study_date DESC, study_time DESC", [pk for (pk,) in pks]) if u not in found]
+    studies = {row[0]: row for row in _chunked_rows(db, _STUDY + " WHERE s.study_instance_uid IN ({})", uids)}
+    series: dict[str, list[dict]] = {}
+    for row in _chunked_rows(db, "SELECT study_instance_uid, series_instance_uid, modality, series_number,"
+                             " series_description, instance_count FROM series WHERE study_instance_uid"
+                             " IN ({}) ORDER BY series_number IS NULL, series_number, series_instance_uid", uids):
+        series.setdefault(row[0], []).append({
+            "series_uid": row[1], "modality": row[2], "number": row[3], "description": row[4],
+            "instance_count": row[5], "study_uid": row[0]})
+    patients: dict[int, dict] = {}
+    ordered = sorted((studies[u] for u in uids if u in studies), key=lambda r: (r[7], r[8]), reverse=True)
+    for row in ordered:
+        patient = patients.setdefault(row[1], {
+            "pk": row[1], "patient_id": row[2], "issuer": row[3], "name": row[4],
+            "birth_date": row[5], "sex": row[6], "studies": []})
+        patient["studies"].append({
+            "study_uid": row[0], "patient_pk": row[1], "date": row[7], "time": row[8],
+            "accession": row[9], "description": row[10],
+            "modalities": [m for m in row[11].split("\\") if m], "series_count": row[12],
+            "instance_count": row[13], "ai_rescan_pending": bool(row[14]), "source_node": row[15],
+            "locked_by": row[16], "migrated": migrated.reason(db, row[0]),
+            "series": series.get(row[0], [])})
+    return {"patients": list(patients.values()), "studies": len(ordered), "truncated": truncated}
+
+
+def _chunked_rows(db, sql: str, values: list) -> list[tuple]:
+    out: list[tuple] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        out += db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+    return out
+
+
+
+# -- the confirmation --------------------------------------------------------------------
+
+
+def study_card(db, study_uid: str) -> dict:
+    row = db.execute(_STUDY + " WHERE s.study_instance_uid = ?", [study_uid]).fetchone()
+    return {"study_uid": row[0], "patient_id": row[2], "issuer": row[3], "patient_name": row[4],
+            "birth_date": row[5], "sex": row[6], "date": row[7], "accession": row[9],
+            "description": row[10], "source_node": row[15], "locked_by": row[16]}
+
+
+def series_card(db, series_uid: str) -> dict:
+    row = db.execute("SELECT series_instance_uid, modality, series_number, series_description,"
+                     " instance_count, study_instance_uid FROM series WHERE series_instance_uid = ?",
+                     [series_uid]).fetchone()
+    return {"series_uid": row[0], "modality": row[1], "number": row[2], "description": row[3],
+            "instance_count": row[4], "study_uid": row[5]}
+
+
+@dataclass
+class Preview:
+    """Everything the confirmation shows before a reallocation."""
+
+    series: list[dict]
+    sources: list[dict]
+    destination: dict
+    preflight: rules.Preflight
+    dependents: list[dict] = field(default_factory=list)
+    ai_results: list[dict] = field(default_factory=list)
+    ai_rescan: str = ""
+    iocm: bool = False
+    node: Optional[str] = None
+
+    @property
+    def different_patients(self) -> bool:
+        return self.preflight.different_patients
+
+
+def preview(home: Home, db, user: User, series: list[str], destination: str) -> Preview:
+    """Check the rules that refuse outright (raising, as the move would) and
+    gather the pre-flight identity check, the dependents and the AI results."""
+    series_uids, destination, sources = reallocate.check(db, user, series, destination)
+    cfg = ai.config(home, db)
+    found = reallocate.followers(home, db, series_uids, cfg)
+    result = Preview([series_card(db, s) for s in series_uids], [study_card(db, s) for s in sources],
+                     study_card(db, destination), reallocate.preflight(db, sources, destination),
+                     [series_card(db, s) for s in found.dependents],
+                     [dict(series_card(db, s), why=why) for s, why in found.ai_results],
+                     ai.describe_rescan(cfg) if found.ai_results else "",
+                     bool(home.settings().get("iocm")))
+    result.node = next((s["source_node"] for s in result.sources if s["source_node"]),
+                       result.destination["source_node"])
+    return result
+
+
+TITLES = iocm.REJECTION_TITLES
+
+
+# -- history -----------------------------------------------------------------------------
+
+
+def history(db, limit: int = 50) -> list[dict]:
+    """journal.history's rows, newest first, each with a ``description`` in words."""
+    rows = []
+    for r in db.execute(
+            "SELECT change_id, time, user, action, reason, state, undoes,"
+            " json_extract(plan, '$.before.series'), json_extract(plan, '$.before.studies'),"
+            " json_extract(plan, '$.after.series'), json_extract(plan, '$.summary')"
+            " FROM changes WHERE state IN ('applied', 'undone') ORDER BY change_id DESC LIMIT ?",
+            [limit]):
+        rows.append({"change_id": r[0], "time": r[1], "user": r[2], "action": r[3], "reason": r[4],
+                     "undone": r[5] == "undone", "undoes": r[6],
+                     "description": _describe(r[3], r[6], *(json.loads(v or "null") for v in r[7:10]),
+                                              r[10] or "")})
+    return rows
+
+
+def _describe(action: str, undoes: Optional[int], before_series, before_studies, after_series,
+              summary: str) -> str:
+    if action == "undo":
+        return f"undo of change {undoes}"
+    if action != "reallocate" or not after_series:
+        return summary[:160]
+    accession = {s["study_instance_uid"]: s["accession_number"] or s["study_instance_uid"][-12:]
+                 for s in before_studies or []}
+    names = [f"{s['modality']} #{s['series_number']} {s['series_description']}".strip()
+             for s in after_series]
+    dest_uid = after_series[0]["study_instance_uid"]
+    dest = accession.get(dest_uid, "?")
+    source = [acc for uid, acc in accession.items() if uid != dest_uid] or ["?"]
+    return f"{', '.join(names)}: {', '.join(source)} \u2192 {dest}"

@@ -1,0 +1,246 @@
+"""The identifying values of an input, and the search for them in an output.
+
+:func:`collect` gathers, from a dataset before de-identification, the values
+that identify someone: every Person Name anywhere, and the attributes listed
+in ``resources/deid/identifiers.json`` (IDs, date of birth, phone numbers,
+addresses, institution, accession...), wherever they are nested, unless the
+profile retains that attribute. :class:`Needles` then
+
+* cleans text (action C, and every text value the profile keeps), and
+* scans the bytes of the written output (:meth:`Needles.scan`): values of
+  6 characters or more over the whole file, case-insensitive; shorter ones
+  as whole words in the part of the file before the pixel data.
+
+Values never leave this module in a report: a hit names the attribute the
+value came from and its kind, not the value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Optional
+
+from pydicom.charset import encode_string
+from pydicom.datadict import tag_for_keyword
+from pydicom.multival import MultiValue
+
+from app.resources import resource
+
+LONG = 6           # values this long are searched in every byte of a file
+DIGITS_MIN = 6     # an all-digit value shorter than this is too common to search
+PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
+PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+PIXEL_TAG_BE = b"\x7f\xe0\x00\x10"
+
+
+@lru_cache(maxsize=None)
+def _policy() -> tuple[dict[int, tuple[str, str]], int]:
+    doc = json.loads(resource("deid", "identifiers.json").read_text(encoding="utf-8"))
+    table = {tag_for_keyword(k): (k, kind) for k, kind in doc["attributes"].items()}
+    return table, int(doc.get("min_length", 3))
+
+
+@dataclass(frozen=True)
+class Needle:
+    text: str       # as found in the input
+    kind: str       # "name", "patient id", ...
+    attribute: str  # keyword it came from
+    pixels: bool = True  # also searched in pixel data (not for the typed forms of a date)
+
+
+def _name_parts(value: str) -> list[str]:
+    """The whole name and its family, given and middle names (no prefix/suffix)."""
+    out = [value.strip("^= ")]
+    for group in value.split("="):
+        components = group.split("^")
+        out.append("^".join(c for c in components[:3] if c).strip())
+        out.extend(c.strip() for c in components[:3])
+    return out
+
+
+def _date_variants(value: str) -> list[str]:
+    """A date of birth as it may be typed into free text: 1970-01-31, 31.01.1970,
+    31/01/1970, 01/31/1970."""
+    if not (len(value) == 8 and value.isdigit()):
+        return [value]
+    y, m, d = value[:4], value[4:6], value[6:]
+    return [value, f"{y}-{m}-{d}", f"{d}.{m}.{y}", f"{d}/{m}/{y}", f"{m}/{d}/{y}"]
+
+
+def _searchable(text: str, minimum: int) -> bool:
+    text = text.strip()
+    if text.isdigit():
+        return len(text) >= DIGITS_MIN
+    return len(text) >= minimum and any(c.isalnum() for c in text)
+
+
+class Needles:
+    """A set of identifying values, ready to clean text and scan bytes."""
+
+    def __init__(self, needles: Iterable[Needle] = (), encodings: Optional[list[str]] = None,
+                 vocabulary: str = ""):
+        _, minimum = _policy()
+        vocabulary = vocabulary.lower()
+        seen: dict[str, Needle] = {}
+        self.unsearchable: list[Needle] = []
+        expanded = []
+        for n in needles:
+            if n.kind == "date of birth":
+                expanded.extend(Needle(v, n.kind, n.attribute, v == n.text)
+                                for v in _date_variants(n.text))
+            else:
+                expanded.append(n)
+        for n in expanded:
+            text = " ".join(str(n.text).split())
+            if not _searchable(text, minimum):
+                continue
+            if text.lower() in vocabulary:
+                self.unsearchable.append(n)
+                continue
+            seen.setdefault(text.lower(), Needle(text, n.kind, n.attribute, n.pixels))
+        self.items = sorted(seen.values(), key=lambda n: -len(n.text))
+        self.encodings = encodings or ["iso8859"]
+        self._text_re = _word_pattern([n.text for n in self.items]) if self.items else None
+        self._owner: dict[bytes, Needle] = {}
+        short: list[bytes] = []
+        long: list[bytes] = []
+        self._pixel: list[tuple[bytes, Needle]] = []
+        longs = [n.text.lower() for n in self.items if len(n.text) >= LONG and n.pixels]
+        for n in self.items:
+            raw = self._encode(n.text).lower()
+            self._owner.setdefault(raw, n)
+            (long if len(n.text) >= LONG else short).append(raw)
+            if len(n.text) < LONG or not n.pixels or any(
+                    o != n.text.lower() and o in n.text.lower() for o in longs):
+                continue  # a shorter value inside it is searched: a hit shows there too
+            exact = self._encode(n.text)
+            for variant in {exact, exact.upper()}:
+                self._pixel.append((variant, n))
+        parts = []
+        if long:
+            parts.append(b"|".join(re.escape(r) for r in long))
+        if short:
+            parts.append(rb"(?<![0-9a-z])(?:" + b"|".join(re.escape(r) for r in short)
+                         + rb")(?![0-9a-z])")
+        self._header_re = re.compile(b"|".join(parts)) if parts else None
+        self._raw_re = (re.compile(b"|".join(re.escape(r) for r in long + short))
+                        if long or short else None)
+
+    def _encode(self, text: str) -> bytes:
+        try:
+            return encode_string(text, self.encodings)
+        except Exception:  # noqa: BLE001 - a value the character set cannot hold
+            return text.encode("utf-8", "ignore")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def maybe_in(self, raw: bytes) -> bool:
+        """False when no value can be in these undecoded bytes (a quick test
+        that spares decoding most elements)."""
+        return bool(self._raw_re and self._raw_re.search(raw.lower()))
+
+    def in_binary(self, data: bytes) -> bool:
+        """Whether a value of 6 characters or more is in *data* (short ones
+        would turn up in random bytes)."""
+        return any(raw in data for raw, _ in self._pixel)
+
+    def found_in(self, text: str) -> bool:
+        return bool(self._text_re and self._text_re.search(text))
+
+    def clean(self, text: str) -> str:
+        """*text* without any of the values (whole words, any case)."""
+        if not self._text_re or not text:
+            return text
+        cleaned = self._text_re.sub("", text)
+        return " ".join(cleaned.split()) if cleaned != text else text
+
+    def scan(self, data: bytes, pixel_start: Optional[int] = None) -> list[dict]:
+        """Hits of the values in *data* (a written file): where and what kind.
+
+        Before the pixel data every value is searched in any case (short ones
+        as whole words); the pixel data, which is the input's byte for byte,
+        is searched for the values of 6 characters or more as the input wrote
+        them and in capitals. *pixel_start*: where the pixel data element
+        begins, when known."""
+        hits: list[dict] = []
+        if not self.items:
+            return hits
+        end = _header_end(data) if pixel_start is None else pixel_start
+        if self._header_re is not None:
+            for m in self._header_re.finditer(data[:end].lower()):
+                needle = self._owner.get(m.group(0))
+                if needle is not None:
+                    hits.append(_hit(needle, m.start(), end))
+        if end < len(data):
+            for raw, needle in self._pixel:
+                at = data.find(raw, end)
+                if at >= 0:
+                    hits.append(_hit(needle, at, end))
+        return hits
+
+
+def _hit(needle: Needle, at: int, header_end: int) -> dict:
+    where = "pixel data" if at >= header_end else "header"
+    return {"attribute": needle.attribute, "kind": needle.kind, "offset": at, "where": where}
+
+
+def _word_pattern(texts: list[str]) -> re.Pattern:
+    alternatives = "|".join(re.escape(t) for t in texts)
+    return re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE)
+
+
+def _header_end(data: bytes) -> int:
+    at = max(data.rfind(PIXEL_TAG_LE), data.rfind(PIXEL_TAG_BE))
+    return at if at > 0 else len(data)
+
+
+def collect(ds, retained: Iterable[int] = (), extra: Iterable[Needle] = ()) -> list[Needle]:
+    """Identifying values of *ds* (any depth), except attributes in *retained*."""
+    table, _ = _policy()
+    retained = set(retained)
+    found: list[Needle] = list(extra)
+
+    def walk(dataset) -> None:
+        for tag in [int(t) for t in dataset.keys()]:  # plain ints: BaseTag compares in Python
+            if tag in PIXEL_TAGS or (tag >> 16) & 1:
+                continue
+            vr = getattr(dataset.get_item(tag), "VR", None)
+            if vr not in (None, "UN", "SQ", "PN") and tag not in table:
+                continue  # not identifying: leave it undecoded
+            elem = dataset[tag]
+            if elem.VR == "SQ":
+                for item in elem.value or ():
+                    walk(item)
+                continue
+            if tag in retained:
+                continue
+            if elem.VR == "PN":
+                for value in _values(elem.value):
+                    found.extend(Needle(part, "name", elem.keyword or str(tag))
+                                 for part in _name_parts(value) if part)
+            elif tag in table:
+                keyword, kind = table[tag]
+                found.extend(Needle(v, kind, keyword) for v in _values(elem.value))
+
+    walk(ds)
+    return found
+
+
+def _values(value) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple, MultiValue)):
+        value = [value]
+    out = []
+    for v in value:
+        text = v.decode("latin-1", "ignore") if isinstance(v, bytes) else str(v)
+        if text.strip():
+            out.append(text.strip())
+    return out

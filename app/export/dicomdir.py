@@ -1,0 +1,146 @@
+"""A DICOMDIR (PS3.10 / PS3.3 F.5) for the files of an export, built from
+their headers as they were written (de-identified when anonymised), without
+re-reading or copying any file.
+
+Offsets between records are byte positions in the DICOMDIR file: it is
+written once, read back to learn where each record starts, and written again
+with the offsets filled in (they are fixed-size UL values, so nothing moves).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Optional
+
+import pydicom
+from pydicom import fileset
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage
+
+from app.export.names import check_member
+
+
+def _text(ds: Dataset, keyword: str, fallback: str = "") -> str:
+    value = ds.get(keyword, "")
+    return str(value) if value not in (None, "") else fallback
+
+
+def record_fields(ds: Dataset) -> dict:
+    """What the directory records of one instance need (picklable)."""
+    leaf_type = "IMAGE"
+    leaf = Dataset()
+    try:
+        leaf_type = fileset._four_level_record_type(ds)  # noqa: SLF001 - pydicom's own choice
+        leaf = fileset.DIRECTORY_RECORDERS[leaf_type](ds)
+    except Exception:  # noqa: BLE001 - a record pydicom cannot build: a plain IMAGE record
+        leaf_type, leaf = "IMAGE", Dataset()
+        leaf.InstanceNumber = _text(ds, "InstanceNumber", "1")
+    return {
+        "patient": {"PatientID": _text(ds, "PatientID", "UNKNOWN"),
+                    "PatientName": _text(ds, "PatientName")},
+        "study": {"StudyInstanceUID": _text(ds, "StudyInstanceUID"),
+                  "StudyDate": _text(ds, "StudyDate", "19000101"),
+                  "StudyTime": _text(ds, "StudyTime", "000000"),
+                  "StudyID": _text(ds, "StudyID", "0"),
+                  "StudyDescription": _text(ds, "StudyDescription"),
+                  "AccessionNumber": _text(ds, "AccessionNumber")},
+        "series": {"SeriesInstanceUID": _text(ds, "SeriesInstanceUID"),
+                   "Modality": _text(ds, "Modality", "OT"),
+                   "SeriesNumber": _text(ds, "SeriesNumber", "0")},
+        "leaf_type": leaf_type,
+        "leaf": leaf,
+        "sop_class": _text(ds, "SOPClassUID"),
+        "sop_instance": _text(ds, "SOPInstanceUID"),
+        "transfer_syntax": str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "")
+                               or ExplicitVRLittleEndian),
+    }
+
+
+def _record(kind: str, values: dict) -> Dataset:
+    record = Dataset()
+    record.OffsetOfTheNextDirectoryRecord = 0
+    record.RecordInUseFlag = 0xFFFF
+    record.OffsetOfReferencedLowerLevelDirectoryEntity = 0
+    record.DirectoryRecordType = kind
+    for keyword, value in values.items():
+        setattr(record, keyword, value)
+    return record
+
+
+class _Node:
+    def __init__(self, record: Dataset):
+        self.record = record
+        self.children: dict[str, "_Node"] = {}
+
+
+def build(entries: list[tuple[str, dict]], instance_uid: str, file_set_id: str = "STUDYDESK") -> bytes:
+    """A DICOMDIR for ``(member name, record_fields(...))`` pairs."""
+    roots: dict[str, _Node] = {}
+    for member, fields in entries:
+        check_member(member)
+        patient = roots.setdefault(fields["patient"]["PatientID"],
+                                   _Node(_record("PATIENT", fields["patient"])))
+        study = patient.children.setdefault(fields["study"]["StudyInstanceUID"],
+                                            _Node(_record("STUDY", fields["study"])))
+        series = study.children.setdefault(fields["series"]["SeriesInstanceUID"],
+                                           _Node(_record("SERIES", fields["series"])))
+        leaf = _record(fields["leaf_type"], {})
+        for elem in fields["leaf"]:
+            leaf.add(elem)
+        leaf.ReferencedFileID = member.split("/")
+        leaf.ReferencedSOPClassUIDInFile = fields["sop_class"]
+        leaf.ReferencedSOPInstanceUIDInFile = fields["sop_instance"]
+        leaf.ReferencedTransferSyntaxUIDInFile = fields["transfer_syntax"]
+        series.children[member] = _Node(leaf)
+
+    ordered: list[Dataset] = []
+    levels: list[list[_Node]] = []
+
+    def flatten(nodes: list[_Node]) -> None:
+        levels.append(nodes)
+        for node in nodes:
+            ordered.append(node.record)
+            flatten(list(node.children.values()))
+
+    flatten(list(roots.values()))
+    ds = _document(ordered, instance_uid, file_set_id)
+    positions = _positions(_encode(ds))
+    where = {id(record): pos for record, pos in zip(ordered, positions)}
+    for siblings in levels:
+        for node, after in zip(siblings, siblings[1:] + [None]):
+            node.record.OffsetOfTheNextDirectoryRecord = where[id(after.record)] if after else 0
+            first = next(iter(node.children.values()), None)
+            node.record.OffsetOfReferencedLowerLevelDirectoryEntity = (
+                where[id(first.record)] if first else 0)
+    top = list(roots.values())
+    ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity = where[id(top[0].record)] if top else 0
+    ds.OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity = where[id(top[-1].record)] if top else 0
+    return _encode(ds)
+
+
+def _document(records: list[Dataset], instance_uid: str, file_set_id: str) -> Dataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
+    meta.MediaStorageSOPInstanceUID = instance_uid
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * 128
+    ds.FileSetID = file_set_id[:16]
+    ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity = 0
+    ds.OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity = 0
+    ds.FileSetConsistencyFlag = 0
+    ds.DirectoryRecordSequence = Sequence(records)
+    return ds
+
+
+def _encode(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _positions(data: bytes) -> list[Optional[int]]:
+    ds = pydicom.dcmread(io.BytesIO(data))
+    return [item.seq_item_tell for item in ds.DirectoryRecordSequence]

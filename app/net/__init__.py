@@ -1,0 +1,18 @@
+"""DICOM networking: nodes, query/retrieve, send, the storage listener, MWL.
+
+Layers, bottom up:
+
+- ``wire``: one socket (TCP or TLS), PDU framing, idle timeout and the
+  cancel hook. Blocking and single-threaded: one association is one socket
+  and one thread, no reactor (shared/FACTS.md: pynetdicom's threaded
+  reactor tops out far below DCMTK).
+- ``association``: A-ASSOCIATE request/accept (PDUs from pynetdicom),
+  release, abort, presentation contexts.
+- ``dimse``: command sets, messages, data sets streamed from files and
+  written to files as they arrive (:class:`dimse.FileSink`).
+- ``nodes``, ``tls``: configuration (``nodes`` table, settings).
+- ``client`` (C-ECHO, C-FIND), ``retrieve`` + ``retrieve_plan`` (C-GET,
+  C-MOVE), ``send`` (C-STORE), ``outbox_send``, ``mwl`` (worklist),
+  ``listener`` (Storage SCP) and ``intake`` (received files -> the
+  importer's path): the functions the command line and the window call.
+"""

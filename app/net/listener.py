@@ -1,0 +1,273 @@
+"""The storage listener (Storage SCP, and Verification): what other nodes send
+us, and where C-MOVE delivers.
+
+- Only configured nodes may associate: the calling AE title and the peer's
+  address must match a row of ``nodes``; anyone else gets A-ASSOCIATE-RJ
+  ("calling AE title not recognised") before sending a byte of data.
+- Each association runs on a thread of its own, so several senders can
+  store at once; received data sets are written as they arrived
+  (:class:`~app.net.dimse.FileSink`), never decoded, and handed to one
+  :class:`~app.net.intake.Intake` that records them in batches.
+- A sender that aborts or drops the connection mid-instance leaves nothing:
+  the partial file is removed, and only complete files reach the intake.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from pathlib import Path
+from typing import Callable, Optional
+
+from pydicom.uid import AllTransferSyntaxes
+from pynetdicom.service_class import ServiceClass, StorageServiceClass
+from pynetdicom.sop_class import uid_to_service_class
+
+from app import store
+from app.errors import BadInput
+from app.net import association, dimse, nodes
+from app.net.association import Association, Request
+from app.net.client import UNCOMPRESSED, VERIFICATION
+from app.net.intake import Intake
+from app.net.wire import NetworkError
+
+STORAGE_BRANCH = "1.2.840.10008.5.1.4.1.1."
+_UID = re.compile(r"[0-9]+(\.[0-9]+)+")
+ACCEPTED_SYNTAXES = frozenset(str(ts) for ts in AllTransferSyntaxes)
+
+_running: dict[int, "Listener"] = {}  # port -> listener of this process
+_running_lock = threading.Lock()
+
+
+def is_storage(abstract: str) -> bool:
+    """A storage SOP class, standard or private. A UID that names another
+    known service (query/retrieve, worklist, print...) is not; an unknown
+    UID sent for storage is taken for a private storage class (a vendor's
+    raw data), which the importer records like any instance."""
+    if abstract.startswith(STORAGE_BRANCH):
+        return True
+    service = uid_to_service_class(abstract)
+    return service is StorageServiceClass or (service is ServiceClass and _UID.fullmatch(abstract) is not None)
+
+
+def storage_choice(abstract: str, proposed: list[str]) -> "str | int":
+    """Accept Verification and storage SOP classes, in the first proposed
+    transfer syntax we know (data sets are kept as they arrive)."""
+    if abstract == VERIFICATION:
+        usable = [ts for ts in proposed if ts in UNCOMPRESSED]
+    elif is_storage(abstract):
+        usable = [ts for ts in proposed if ts in ACCEPTED_SYNTAXES]
+    else:
+        return 3
+    return usable[0] if usable else 4
+
+
+def running(port: int) -> Optional["Listener"]:
+    """The listener this process runs on *port*, if any."""
+    with _running_lock:
+        return _running.get(port)
+
+
+class Listener:
+    """``Listener(home, user_name).start()`` ... ``stop()``; also a context manager.
+
+    ``on_event(kind, text)`` hears about associations (``accepted``,
+    ``rejected``, ``received``, ``aborted``, ``released``), e.g. for a status
+    bar or the ``listen`` command's log; it runs on the association's thread.
+    """
+
+    def __init__(self, home, user_name: str, port: Optional[int] = None, host: str = "",
+                 tls_context=None, timeout: float = 30.0, intake: Optional[Intake] = None,
+                 on_event: Optional[Callable[[str, str], None]] = None):
+        self.home = home
+        self.aet, default_port = nodes.local_ae(home)
+        self.port = default_port if port is None else int(port)
+        self.host = host
+        self.tls_context = tls_context
+        self.timeout = timeout
+        self._own_intake = intake is None
+        self.intake = intake or Intake(home, user_name)
+        self.on_event = on_event
+        self.received = 0
+        self.rejected = 0
+        self._server: Optional[socket.socket] = None
+        self._stopping = threading.Event()
+        self._threads: set[threading.Thread] = set()
+        self._active: set[Association] = set()
+        self._lock = threading.Lock()
+        self._folder: Optional[Path] = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> "Listener":
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            server.bind((self.host, self.port))
+        except OSError as e:
+            server.close()
+            if self._own_intake:
+                self.intake.close()
+            raise BadInput(f"listener: cannot listen on port {self.port}: {e.strerror or e}") from e
+        server.listen(16)
+        server.settimeout(0.5)
+        self.port = server.getsockname()[1]
+        self._server = server
+        self._folder = store.scratch(self.home) / "received"
+        self._folder.mkdir(parents=True, exist_ok=True)
+        accept_loop = threading.Thread(target=self._accept_loop, name=f"studydesk-listener-{self.port}",
+                                       daemon=True)
+        self._accept_thread = accept_loop
+        accept_loop.start()
+        with _running_lock:
+            _running[self.port] = self
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, abort associations still open, record what arrived."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._accept_thread.join()
+        with _running_lock:
+            if _running.get(self.port) is self:
+                del _running[self.port]
+        with self._lock:
+            active, threads = list(self._active), list(self._threads)
+        for assoc in active:
+            assoc.wire.interrupt()  # its thread notices and cleans up
+        for thread in threads:
+            thread.join(timeout=self.timeout)
+        self._server = None
+        if self._own_intake:
+            self.intake.close()
+        else:
+            self.intake.flush()
+
+    def __enter__(self) -> "Listener":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` (the ``listen`` command; Ctrl+C ends it)."""
+        while not self._stopping.wait(0.5):
+            pass
+
+    def _event(self, kind: str, text: str) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, text)
+            except Exception:  # noqa: BLE001 - a display problem must not drop an association
+                pass
+
+    # -- accepting ---------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        assert self._server is not None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    sock, address = self._server.accept()
+                except (socket.timeout, TimeoutError):
+                    continue
+                except OSError:
+                    break
+                thread = threading.Thread(target=self._serve, args=(sock, address), daemon=True,
+                                          name=f"studydesk-association-{address[0]}:{address[1]}")
+                with self._lock:
+                    self._threads.add(thread)
+                thread.start()
+        finally:
+            self._server.close()
+
+    def _serve(self, sock: socket.socket, address: tuple) -> None:
+        caller: dict = {}
+        assoc = None
+        try:
+            if self.tls_context is not None:
+                sock.settimeout(self.timeout)
+                sock = self.tls_context.wrap_socket(sock, server_side=True)
+            assoc = association.accept(sock, (address[0], address[1]), self.aet,
+                                       lambda request: self._judge(request, caller), storage_choice,
+                                       self.timeout)
+            if assoc is not None:
+                self._associated(assoc, caller["node"])
+        except OSError as e:  # TLS handshake refused, connection reset
+            self._event("rejected", f"{address[0]}: {e}")
+            sock.close()
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+                if assoc is not None:
+                    self._active.discard(assoc)
+
+    def _judge(self, request: Request, caller: dict) -> Optional[int]:
+        db = self.home.connect()
+        try:
+            node = nodes.caller_node(db, request.calling_aet, request.address[0])
+        finally:
+            db.close()
+        if node is None:
+            with self._lock:
+                self.rejected += 1
+            self._event("rejected", f"{request.calling_aet} from {request.address[0]}: "
+                                    "not a configured node (calling AE title and host must match)")
+            return association.REJECT_CALLING_AE
+        caller["node"] = node
+        return None
+
+    def _associated(self, assoc: Association, node: nodes.Node) -> None:
+        with self._lock:
+            self._active.add(assoc)
+        self._event("accepted", f"{node} ({len(assoc.contexts)} presentation contexts)")
+        count = 0
+        try:
+            while not self._stopping.is_set():
+                message = dimse.receive(assoc, lambda cid, command: self._sink(assoc, cid, command))
+                if message is None:
+                    self._event("released", f"{node.name}: {count} instances")
+                    return
+                count += self._answer(assoc, message, node)
+        except Exception as e:  # noqa: BLE001 - whatever went wrong ends this association only
+            why = str(e) if isinstance(e, NetworkError) else f"{type(e).__name__}: {e}"
+            self._event("aborted", f"{node.name}: {why} (after {count} complete instances; "
+                                   "nothing partial kept)")
+        finally:
+            assoc.wire.close()
+
+    def _sink(self, assoc: Association, context_id: int, command: dict) -> Optional[dimse.FileSink]:
+        if command.get("CommandField") != dimse.C_STORE_RQ or context_id not in assoc.contexts:
+            return None
+        assert self._folder is not None
+        return dimse.FileSink(self._folder, command.get("AffectedSOPClassUID", ""),
+                              command.get("AffectedSOPInstanceUID", ""), assoc.contexts[context_id][1],
+                              assoc.calling_aet)
+
+    def _answer(self, assoc: Association, message: dimse.Message, node: nodes.Node) -> int:
+        command = message.command
+        reply = {"MessageIDBeingRespondedTo": command.get("MessageID", 0)}
+        if message.field == dimse.C_ECHO_RQ:
+            dimse.send(assoc, message.context_id, dict(
+                reply, CommandField=dimse.C_ECHO_RSP, AffectedSOPClassUID=VERIFICATION,
+                Status=dimse.SUCCESS))
+            return 0
+        if message.field != dimse.C_STORE_RQ:
+            raise NetworkError(f"{node.name} sent an unexpected command 0x{message.field:04X}")
+        sop = command.get("AffectedSOPInstanceUID", "")
+        status = dimse.SUCCESS
+        if message.path is None:
+            status = dimse.OUT_OF_RESOURCES
+            self._event("refused", f"{sop}: {message.sink_error or 'no data set'}")
+        else:
+            # before answering: once the sender has its answer (and a C-MOVE
+            # its final response), the instance is the intake's to record
+            self.intake.add(message.path, sop, node.name)
+            with self._lock:
+                self.received += 1
+        dimse.send(assoc, message.context_id, dict(
+            reply, CommandField=dimse.C_STORE_RSP, AffectedSOPClassUID=command.get("AffectedSOPClassUID", ""),
+            AffectedSOPInstanceUID=sop, Status=status))
+        return int(status == dimse.SUCCESS)

@@ -1,0 +1,175 @@
+"""The network commands (shared/CLI.md, Network): node, query, retrieve,
+send, worklist, listen. Thin: each calls one function of app/net."""
+
+from __future__ import annotations
+
+import sys
+
+from app.cli import EXIT_PARTIAL, _add_qbe, _query, _run_job, _table
+
+
+def cmd_node(ctx) -> int:
+    from app.net import nodes
+
+    action = ctx.args.node_command
+    if action == "add":
+        node = nodes.add_node(ctx.db, ctx.user, ctx.args.name, ctx.args.aet, ctx.args.host, ctx.args.port,
+                              ctx.args.tls, ctx.args.purpose, replace=ctx.args.replace)
+        ctx.emit(node.to_json(), f"added node {node}")
+        return 0
+    if action == "remove":
+        nodes.remove_node(ctx.db, ctx.user, ctx.args.name)
+        ctx.emit({"removed": ctx.args.name}, f"removed node {ctx.args.name}")
+        return 0
+    if action == "echo":
+        from app.net.client import echo
+
+        ctx.user.require("network", "echo DICOM nodes")
+        ms = echo(ctx.home, ctx.args.name)
+        ctx.emit({"node": ctx.args.name, "ok": True, "ms": round(ms, 1)},
+                 f"{ctx.args.name}: C-ECHO answered in {ms:.1f} ms")
+        return 0
+    ctx.user.require("read")
+    rows = [n.to_json() for n in nodes.list_nodes(ctx.db)]
+    ctx.emit(rows, lambda: _table([dict(r, purposes=r["purposes"], tls="yes" if r["tls"] else "")
+                                   for r in rows], [
+        ("Name", "name", 16), ("AE title", "aet", 16), ("Host", "host", 24), ("Port", "port", 5),
+        ("TLS", "tls", 3), ("Purposes", "purposes", 40)]))
+    return 0
+
+
+def cmd_query(ctx) -> int:
+    from app.net.client import query_series, query_studies
+
+    if ctx.args.series:
+        rows = _run_job(ctx, lambda progress, cancel: query_series(
+            ctx.home, ctx.user, ctx.args.node, ctx.args.series, cancel))
+        ctx.emit(rows, lambda: _table(rows, [
+            ("#", "number", 4), ("Mod", "modality", 8), ("Description", "description", 32),
+            ("Img", "instance_count", 5), ("Series UID", "series_uid", 64)]))
+        return 0
+    rows = _run_job(ctx, lambda progress, cancel: query_studies(
+        ctx.home, ctx.user, ctx.args.node, _query(ctx.args), cancel))
+    ctx.emit(rows, lambda: _table(rows, [
+        ("Patient", "patient_name", 24), ("ID", "patient_id", 12), ("Date", "study_date", 8),
+        ("Accession", "accession", 12), ("Mod", "modalities", 8), ("Description", "description", 28),
+        ("Img", "instance_count", 5), ("Here", "in_cache", 5), ("Study UID", "study_uid", 64)]))
+    return 0
+
+
+def _transfer_exit(done: int, failed: list[dict]) -> int:
+    for item in failed:
+        print(f"failed: {item['sop_instance_uid']}: {item['reason']}", file=sys.stderr)
+    if failed:
+        return EXIT_PARTIAL if done else 5
+    return 0
+
+
+def cmd_retrieve(ctx) -> int:
+    from app.net.retrieve import retrieve
+
+    result = _run_job(ctx, lambda progress, cancel: retrieve(
+        ctx.home, ctx.user, ctx.args.node, ctx.args.study_uids, ctx.args.method, progress, cancel))
+    for uid in result.not_found:
+        print(f"not found: study {uid}: the node has no instances of it", file=sys.stderr)
+    ctx.emit(result.to_json(), lambda: (
+        f"{result.retrieved} instances retrieved from {result.node} by C-{result.method.upper()}, "
+        f"{result.already_present} already here, {len(result.failed)} failed"))
+    code = _transfer_exit(result.retrieved + result.already_present, result.failed)
+    if not code and result.not_found:
+        code = EXIT_PARTIAL
+    return code
+
+
+def cmd_send(ctx) -> int:
+    from app.net.send import send_studies
+
+    result = _run_job(ctx, lambda progress, cancel: send_studies(
+        ctx.home, ctx.user, ctx.args.study_uids, ctx.args.to, progress, cancel))
+    ctx.emit(result.to_json(), lambda: (
+        f"{result.sent} instances sent to {result.node}"
+        f"{f' ({result.converted} decompressed for it)' if result.converted else ''}, "
+        f"{len(result.failed)} failed"))
+    return _transfer_exit(result.sent, result.failed)
+
+
+def cmd_worklist(ctx) -> int:
+    from app.net.mwl import fetch_worklist
+
+    rows = _run_job(ctx, lambda progress, cancel: fetch_worklist(
+        ctx.home, ctx.user, ctx.args.node, ctx.args.patient_id or "", cancel))
+    ctx.emit(rows, lambda: _table(rows, [
+        ("Patient", "patient_name", 24), ("ID", "patient_id", 12), ("Date", "date", 8),
+        ("Time", "time", 6), ("Mod", "modality", 4), ("Description", "description", 30),
+        ("Location", "location", 16)]))
+    return 0
+
+
+def cmd_listen(ctx) -> int:
+    from app.net import tls
+    from app.net.listener import Listener
+
+    ctx.user.require("network", "receive images")
+    context = tls.server_context(ctx.home) if (ctx.args.tls or tls.listen_with_tls(ctx.home)) else None
+
+    def log(kind: str, text: str) -> None:
+        print(f"{kind}: {text}", file=sys.stderr, flush=True)
+
+    listener = Listener(ctx.home, ctx.user.name, ctx.args.port, ctx.args.host or "", context, on_event=log)
+    listener.start()
+    print(f"listening as {listener.aet} on port {listener.port}{' (TLS)' if context else ''}; "
+          "only configured nodes may store; Ctrl+C stops", file=sys.stderr, flush=True)
+    try:
+        listener.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+    ctx.emit({"received": listener.received, "rejected_associations": listener.rejected},
+             f"{listener.received} instances received, {listener.rejected} associations rejected")
+    return 0
+
+
+def add_commands(command, common) -> None:
+    from app.net.nodes import PURPOSES
+
+    p = command("node", cmd_node, "remote DICOM nodes")
+    nsub = p.add_subparsers(dest="node_command", metavar="add|list|echo|remove", required=True)
+    a = nsub.add_parser("add", parents=[common], help="add a remote DICOM node")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("--aet", required=True, metavar="AET")
+    a.add_argument("--host", required=True, metavar="HOST")
+    a.add_argument("--port", required=True, type=int, metavar="PORT")
+    a.add_argument("--tls", action="store_true", help="talk to it over TLS")
+    a.add_argument("--purpose", nargs="+", choices=PURPOSES, metavar="PURPOSE",
+                   help=f"what it is for: {', '.join(PURPOSES)} (default: query-retrieve store)")
+    a.add_argument("--replace", action="store_true", help="change a node that exists")
+    nsub.add_parser("list", parents=[common], help="the configured nodes")
+    e = nsub.add_parser("echo", parents=[common], help="C-ECHO a node")
+    e.add_argument("name", metavar="NAME")
+    r = nsub.add_parser("remove", parents=[common], help="forget a node")
+    r.add_argument("name", metavar="NAME")
+
+    p = command("query", cmd_query, "C-FIND studies on a node (same QBE flags as `studies`)")
+    p.add_argument("node", metavar="NAME")
+    _add_qbe(p)
+    p.add_argument("--series", metavar="STUDY_UID", help="list one study's series instead")
+
+    p = command("retrieve", cmd_retrieve, "fetch studies from a node into the cache")
+    p.add_argument("node", metavar="NAME")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("--method", choices=("get", "move"), default="get",
+                   help="C-GET (default) or C-MOVE to this workstation's listener")
+
+    p = command("send", cmd_send, "C-STORE studies to a configured node")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("--to", required=True, metavar="NODE")
+
+    p = command("worklist", cmd_worklist, "Modality Worklist C-FIND; fills upcoming appointments")
+    p.add_argument("node", metavar="NAME")
+    p.add_argument("--patient-id", metavar="P")
+
+    p = command("listen", cmd_listen, "run the storage listener in the foreground")
+    p.add_argument("--port", type=int, metavar="P", help="default: `config get port`")
+    p.add_argument("--host", metavar="ADDRESS", help="listen on one address only (default: all)")
+    p.add_argument("--tls", action="store_true", help="require TLS (tls.certificate and tls.key)")

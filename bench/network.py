@@ -1,0 +1,294 @@
+"""Network transfer rates against DCMTK, in one run (docs/performance/network.md).
+
+    .venv/bin/python bench/network.py [--n 2000] [--repeat 3] [--json]
+                                      [--data DIR] [--work DIR]
+
+Generates N 512x512 int16 CT files (one study, ~0.5 MB each; --data DIR
+reuses them), then, alternating the two sides of each pair --repeat times
+and reporting medians:
+
+  send      StudyDesk `send` (send_studies: one association, data sets
+            streamed from the files) of the study, imported beforehand in
+            link mode, to a DCMTK storescp, against DCMTK storescu of the
+            same files to the same storescp
+  get       StudyDesk `retrieve --method get` of the study from Orthanc into
+            a fresh home (every instance recorded in the cache and synced to
+            disk), against DCMTK getscu into an empty folder, and getscu
+            followed by `sync` (the same durability as the cache gives);
+            also "studydesk-wire": the C-GET alone with StudyDesk's network
+            code, files written but not recorded (a diagnostic)
+
+Every server and tool runs with TCP_NODELAY=1 (shared/FACTS.md). Target:
+StudyDesk at least 0.8x DCMTK for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common as common
+
+AET = "STUDYDESK"
+ENV = dict(os.environ, TCP_NODELAY="1")
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen) -> None:
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            try:
+                proc.wait(timeout=0.05)
+                raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
+            except subprocess.TimeoutExpired:
+                pass
+    raise RuntimeError(f"{proc.args[0]} did not listen on {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def empty(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def count(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+def new_home(path: Path, nodes: list[tuple]):
+    from app import accounts
+    from app.home import Home, os_login
+    from app.net import nodes as net_nodes
+
+    home = Home.open(empty(path))
+    home.set_setting("aet", AET)
+    db = home.connect()
+    user = accounts.get_user(db, os_login())
+    for name, aet, port in nodes:
+        net_nodes.add_node(db, user, name, aet, "127.0.0.1", port)
+    db.close()
+    return home, user
+
+
+# -- send -----------------------------------------------------------------------------------
+
+
+def bench_send(data: Path, work: Path, n: int, repeat: int) -> dict:
+    from app.importer import import_paths
+    from app.net.send import send_studies
+
+    received = empty(work / "storescp")
+    port = free_port()
+    scp = subprocess.Popen(["storescp", "-aet", "STORESCP", "-od", str(received), str(port)],
+                           env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, scp)
+        home, user = new_home(work / "home-send", [("dcmtk", "STORESCP", port)])
+        study = import_paths(home, [data], user, mode="link").studies[0]
+        runs: dict[str, list[float]] = {"studydesk": [], "storescu": []}
+        for r in range(repeat):
+            say(f"send ({r + 1}/{repeat}): StudyDesk ...")
+            empty(received)
+            seconds, result = common.timed(lambda: send_studies(home, user, [study], "dcmtk"))
+            assert result.sent == n and count(received) == n, (result.to_json(), count(received))
+            runs["studydesk"].append(seconds)
+            say(f"  {n / seconds:.0f} files/s; storescu ...")
+            empty(received)
+            seconds, run = common.timed(lambda: subprocess.run(
+                ["storescu", "-aet", AET, "-aec", "STORESCP", "+sd", "+r", "127.0.0.1", str(port), str(data)],
+                env=ENV, capture_output=True, text=True))
+            assert run.returncode == 0 and count(received) == n, run.stderr[-500:]
+            runs["storescu"].append(seconds)
+            say(f"  {n / seconds:.0f} files/s")
+        return runs
+    finally:
+        stop(scp)
+
+
+# -- retrieve ---------------------------------------------------------------------------------
+
+
+def start_orthanc(work: Path, our_port: int) -> tuple[subprocess.Popen, int]:
+    folder = empty(work / "orthanc")
+    port, http = free_port(), free_port()
+    config = {"Name": "bench", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
+              "Plugins": [], "HttpPort": http, "RemoteAccessAllowed": False, "DicomAet": "ORTHANC",
+              "DicomPort": port, "DicomAlwaysAllowStore": False, "DicomCheckModalityHost": True,
+              "DicomModalities": {"studydesk": [AET, "127.0.0.1", our_port],
+                                  "getscu": ["GETSCU", "127.0.0.1", 104]},
+              "SaveJobs": False, "StableAge": 1}
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    proc = subprocess.Popen(["Orthanc", str(folder / "orthanc.json")], env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc)
+    return proc, port
+
+
+def wire_get(port: int, study: str, target: Path) -> int:
+    """The C-GET alone, with StudyDesk's association and DIMSE code: data sets
+    written to files as in a retrieve, but not recorded in the cache (a
+    diagnostic: how the protocol layer compares with getscu's)."""
+    from app.net import association, dimse
+    from app.net.association import Proposal
+    from app.net.client import STUDY_ROOT_GET, UNCOMPRESSED
+    from pydicom.dataset import Dataset
+
+    ct = common.CT_IMAGE_STORAGE
+    assoc = association.request("127.0.0.1", port, AET, "ORTHANC", [
+        Proposal(STUDY_ROOT_GET, UNCOMPRESSED), Proposal(ct, UNCOMPRESSED, scp_role=True)])
+    cid = assoc.context_for(STUDY_ROOT_GET)
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.StudyInstanceUID = study
+    dimse.send(assoc, cid, {"CommandField": dimse.C_GET_RQ, "MessageID": 1, "Priority": 0,
+                            "AffectedSOPClassUID": STUDY_ROOT_GET},
+               dataset=dimse.encode_dataset(ds, assoc.contexts[cid][1]))
+    received = 0
+    while True:
+        m = dimse.receive(assoc, lambda c, cmd: dimse.FileSink(target, cmd["AffectedSOPClassUID"],
+                                                               cmd["AffectedSOPInstanceUID"], assoc.contexts[c][1],
+                                                               "ORTHANC"))
+        if m.field == dimse.C_STORE_RQ:
+            received += 1
+            dimse.send(assoc, m.context_id, {"CommandField": dimse.C_STORE_RSP,
+                                             "MessageIDBeingRespondedTo": m.command["MessageID"],
+                                             "AffectedSOPClassUID": m.command["AffectedSOPClassUID"],
+                                             "AffectedSOPInstanceUID": m.command["AffectedSOPInstanceUID"],
+                                             "Status": 0})
+        elif m.field == dimse.C_GET_RSP and m.status not in dimse.PENDING:
+            assoc.release()
+            return received
+
+
+def bench_get(data: Path, work: Path, n: int, repeat: int) -> dict:
+    from app.net.retrieve import retrieve
+
+    our_port = free_port()
+    orthanc, port = start_orthanc(work, our_port)
+    try:
+        say("loading Orthanc with storescu ...")
+        load = subprocess.run(["storescu", "-aet", AET, "-aec", "ORTHANC", "+sd", "+r", "127.0.0.1",
+                               str(port), str(data)], env=ENV, capture_output=True, text=True)
+        assert load.returncode == 0, load.stderr[-500:]
+        from pydicom import dcmread
+
+        study = str(dcmread(common.dicom_files(data)[0], stop_before_pixels=True).StudyInstanceUID)
+        runs: dict[str, list[float]] = {"studydesk": [], "getscu": [], "getscu+sync": [], "studydesk-wire": []}
+        for r in range(repeat):
+            say(f"get ({r + 1}/{repeat}): StudyDesk ...")
+            home, user = new_home(work / "home-get", [("pacs", "ORTHANC", port)])
+            home.set_setting("port", str(our_port))
+            os.sync()
+            seconds, result = common.timed(lambda: retrieve(home, user, "pacs", [study]))
+            assert result.retrieved == n and not result.failed, result.to_json()
+            runs["studydesk"].append(seconds)
+            say(f"  {n / seconds:.0f} files/s; getscu ...")
+            shutil.rmtree(home.root)
+            for key, then_sync in (("getscu", False), ("getscu+sync", True)):
+                target = empty(work / "getscu")
+                os.sync()
+
+                def get():
+                    run = subprocess.run(["getscu", "-aet", "GETSCU", "-aec", "ORTHANC", "-od", str(target),
+                                          "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}",
+                                          "127.0.0.1", str(port)], env=ENV, capture_output=True, text=True)
+                    if then_sync:
+                        os.sync()
+                    return run
+
+                seconds, run = common.timed(get)
+                assert run.returncode == 0 and count(target) == n, run.stderr[-500:]
+                runs[key].append(seconds)
+                say(f"  {key}: {n / seconds:.0f} files/s")
+            target = empty(work / "wire")
+            os.sync()
+            seconds, received = common.timed(lambda: wire_get(port, study, target))
+            assert received == n
+            runs["studydesk-wire"].append(seconds)
+            say(f"  studydesk-wire: {n / seconds:.0f} files/s")
+        return runs
+    finally:
+        stop(orthanc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=2000, help="files to generate (default 2000)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each side; medians are reported")
+    ap.add_argument("--data", type=Path, help="folder of .dcm files to reuse (generated there when empty)")
+    ap.add_argument("--work", type=Path, help="where homes and received files go (default: a temporary folder)")
+    ap.add_argument("--only", choices=("send", "get"), help="run one of the two pairs")
+    ap.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    args = ap.parse_args(argv)
+    missing = [t for t in ("storescp", "storescu", "getscu", "Orthanc") if shutil.which(t) is None]
+    if missing:
+        say(f"missing: {', '.join(missing)} (bash scripts/setup.sh --tests installs them)")
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="studydesk-netbench-", dir=args.work))
+    try:
+        data = args.data or work / "data"
+        paths = common.dicom_files(data) if data.exists() else []
+        if not paths:
+            say(f"generating {args.n} CT files in {data} ...")
+            paths = common.make_ct_study(data, args.n)
+        n = len(paths)
+        size = common.warm(paths)
+        runs = {}
+        if args.only in (None, "send"):
+            runs["send"] = bench_send(data, work, n, args.repeat)
+        if args.only in (None, "get"):
+            runs["get"] = bench_get(data, work, n, args.repeat)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rates = {pair: {side: n / common.median(times) for side, times in sides.items()}
+             for pair, sides in runs.items()}
+    report = {"machine": common.machine(), "files": n, "megabytes": round(size / 2**20), "repeat": args.repeat,
+              "files_per_s": {p: {s: round(v) for s, v in sides.items()} for p, sides in rates.items()},
+              "seconds": runs}
+    if "send" in rates:
+        report["send_ratio"] = round(rates["send"]["studydesk"] / rates["send"]["storescu"], 2)
+    if "get" in rates:
+        report["get_ratio"] = round(rates["get"]["studydesk"] / rates["get"]["getscu"], 2)
+        report["get_ratio_durable"] = round(rates["get"]["studydesk"] / rates["get"]["getscu+sync"], 2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for pair, sides in report["files_per_s"].items():
+            print(f"{pair:5} " + "  ".join(f"{side}: {rate} files/s" for side, rate in sides.items()))
+        for key in ("send_ratio", "get_ratio", "get_ratio_durable"):
+            if key in report:
+                print(f"{key}: {report[key]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

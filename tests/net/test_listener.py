@@ -1,0 +1,183 @@
+"""The storage listener against DCMTK senders: only configured nodes, raw
+writes into the cache, several senders at once, nothing left of an aborted
+transfer, TLS."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from app import store
+from app.net import association, dimse, nodes
+from app.net.association import Proposal
+from app.net.listener import Listener
+from app.net.wire import NetworkError
+from tests.factories import uid, write_series
+from tests.net.conftest import _env, _need, self_signed
+
+pytestmark = pytest.mark.network
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+EXPLICIT = "1.2.840.10008.1.2.1"
+
+
+@pytest.fixture
+def listening(home, admin, free_port):
+    """A listener on loopback that knows one node: MODALITY at 127.0.0.1."""
+    db = home.connect()
+    nodes.add_node(db, admin, "ct-room", "MODALITY", "127.0.0.1", 104, purposes=["store"])
+    db.close()
+    events = Events()
+    with Listener(home, admin.name, free_port(), host="127.0.0.1", on_event=events.add) as listener:
+        listener.events = events
+        yield listener
+
+
+class Events(list):
+    """The listener's events, with a way to wait for one."""
+
+    def __init__(self):
+        super().__init__()
+        self._changed = threading.Condition()
+
+    def add(self, kind: str, text: str) -> None:
+        with self._changed:
+            self.append((kind, text))
+            self._changed.notify_all()
+
+    def wait_for(self, kind: str, timeout: float = 10.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: any(k == kind for k, _ in self), timeout)
+
+
+def storescu(port: int, calling: str, *paths, extra=()) -> subprocess.CompletedProcess:
+    _need("storescu")
+    return subprocess.run(["storescu", "-aet", calling, "-aec", "STUDYDESK", *extra, "127.0.0.1", str(port),
+                           *map(str, paths)], capture_output=True, text=True, env=_env(), timeout=60)
+
+
+def cached(home) -> int:
+    db = home.connect()
+    try:
+        return db.execute("SELECT count(*) FROM instances").fetchone()[0]
+    finally:
+        db.close()
+
+
+def stored_files(home) -> list:
+    return [p for p in (home.store).rglob("*") if p.is_file()]
+
+
+def temporary_files(home) -> list:
+    return [p for p in home.tmp.rglob("*") if p.is_file()]
+
+
+def test_an_unknown_caller_is_refused_at_association(listening, home, tmp_path):
+    files = write_series(tmp_path / "in", 2, patient_id="LSN1")
+    run = storescu(listening.port, "INTRUDER", *files)
+    assert run.returncode != 0
+    assert "Rejected" in run.stderr or "rejected" in run.stderr.lower()
+    listening.intake.flush()
+    assert cached(home) == 0 and not stored_files(home) and not temporary_files(home)
+    assert listening.rejected == 1
+    assert any(kind == "rejected" and "INTRUDER" in text for kind, text in listening.events)
+
+
+def test_a_known_title_from_another_host_is_refused(home, admin, listening):
+    db = home.connect()
+    nodes.add_node(db, admin, "far", "FARAWAY", "192.0.2.10", 104)  # TEST-NET: not us
+    db.close()
+    with pytest.raises(association.Rejected, match="calling AE title not recognised"):
+        association.request("127.0.0.1", listening.port, "FARAWAY", "STUDYDESK",
+                            [Proposal(CT, [EXPLICIT])], timeout=5)
+
+
+def test_a_configured_node_stores_and_echoes(listening, home, tmp_path):
+    _need("echoscu")
+    echo = subprocess.run(["echoscu", "-aet", "MODALITY", "-aec", "STUDYDESK", "127.0.0.1",
+                           str(listening.port)], capture_output=True, text=True, env=_env(), timeout=30)
+    assert echo.returncode == 0, echo.stderr
+    files = write_series(tmp_path / "in", 3, patient_id="LSN2", study="ok")
+    run = storescu(listening.port, "MODALITY", *files)
+    assert run.returncode == 0, run.stderr
+    listening.intake.flush()
+    assert cached(home) == 3
+    db = home.connect()
+    assert db.execute("SELECT source_node FROM studies").fetchone()[0] == "ct-room"
+    sent = {dimse.read_meta(f)[1]["MediaStorageSOPInstanceUID"]: f for f in files}
+    for sop, path in db.execute("SELECT sop_instance_uid, path FROM instances"):
+        mine, original = store.absolute(home, path), sent[sop]  # the same data set bytes
+        assert mine.read_bytes()[dimse.read_meta(mine)[0]:] == original.read_bytes()[dimse.read_meta(original)[0]:]
+    assert not temporary_files(home)
+
+
+def test_several_senders_at_once(listening, home, tmp_path):
+    batches = [write_series(tmp_path / f"in{n}", 10, patient_id=f"LSN3{n}", study=f"c{n}") for n in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda files: storescu(listening.port, "MODALITY", *files), batches))
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    listening.intake.flush()
+    assert cached(home) == 40
+
+
+def test_an_aborted_transfer_leaves_nothing(listening, home, tmp_path):
+    (path,) = write_series(tmp_path / "in", 1, patient_id="LSN4", size=256)
+    offset, meta = dimse.read_meta(path)
+    data = path.read_bytes()[offset:]
+    assoc = association.request("127.0.0.1", listening.port, "MODALITY", "STUDYDESK",
+                                [Proposal(CT, [EXPLICIT])], timeout=5)
+    cid = assoc.context_for(CT, EXPLICIT)
+    command = dimse.encode_command({"CommandField": dimse.C_STORE_RQ, "MessageID": 1, "Priority": 0,
+                                    "AffectedSOPClassUID": CT, "CommandDataSetType": 0,
+                                    "AffectedSOPInstanceUID": meta["MediaStorageSOPInstanceUID"]})
+    half = data[:len(data) // 2]
+    assoc.wire.send(b"".join(assoc.wire.pdata(cid, 0x03, command) + assoc.wire.pdata(cid, 0x00, half)))
+    assoc.abort()  # mid data set
+    assert listening.events.wait_for("aborted")
+    listening.stop()
+    assert cached(home) == 0 and not stored_files(home) and not temporary_files(home)
+
+
+def test_tls_listener_and_client(home, admin, tmp_path, free_port):
+    from app.net import send, tls
+    from app.importer import import_paths
+
+    cert, key = self_signed(tmp_path)
+    home.set_setting("tls.certificate", str(cert))
+    home.set_setting("tls.key", str(key))
+    home.set_setting("tls.ca", str(cert))
+    home.set_setting("aet", "SECURE")
+    port = free_port()
+    db = home.connect()
+    nodes.add_node(db, admin, "loop", "SECURE", "127.0.0.1", port, tls=True)  # ourselves, over TLS
+    db.close()
+    write_series(tmp_path / "src", 2, patient_id="TLS1", study="t")
+    receiver_home = type(home).open(tmp_path / "receiver")
+    for key_name in ("tls.certificate", "tls.key", "tls.ca"):
+        receiver_home.set_setting(key_name, home.get_setting(key_name))
+    db = receiver_home.connect()
+    nodes.add_node(db, admin, "sender", "SECURE", "127.0.0.1", 104)
+    db.close()
+    import_paths(home, [tmp_path / "src"], admin.name)
+    with Listener(receiver_home, admin.name, port, host="127.0.0.1",
+                  tls_context=tls.server_context(receiver_home)) as listener:
+        result = send.send_studies(home, admin, [uid("TLS1", "t")], "loop")
+        assert result.sent == 2 and not result.failed
+        # a plain (non-TLS) caller gets nowhere
+        with pytest.raises(NetworkError):
+            association.request("127.0.0.1", port, "SECURE", "STUDYDESK", [Proposal(CT, [EXPLICIT])],
+                                timeout=5)
+        if shutil.which("storescu") and "+tls" in subprocess.run(
+                ["storescu", "--help"], capture_output=True, text=True).stdout:
+            files = write_series(tmp_path / "dcmtk", 1, patient_id="TLS2")
+            run = storescu(port, "SECURE", *files, extra=("+tls", str(key), str(cert), "+cf", str(cert)))
+            assert run.returncode == 0, run.stderr
+            expected = 3
+        else:
+            expected = 2
+        listener.intake.flush()
+    assert cached(receiver_home) == expected

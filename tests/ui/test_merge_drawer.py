@@ -1,0 +1,140 @@
+"""The merge drawer: cards, destination, pre-flight, reason, the merge job; history and Undo."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from tests.ui.conftest import row_of, tick
+
+
+def _click(widget) -> None:
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def _open(qtbot, window, key: str, *accessions: str):
+    tick(window, *[row_of(window, accession=a) for a in accessions])
+    panel = window.drawer.panel
+    with qtbot.waitSignal(panel.checked, timeout=10000) as checked:
+        _click(window.bar.buttons[key])
+    assert window.drawer.isVisible()
+    return panel, checked.args[0]
+
+
+def _accessions(window) -> list[str]:
+    return sorted(window.model.study(r).get("accession") for r in range(window.model.rowCount()))
+
+
+def test_drawer_shows_both_studies_and_make_destination_swaps(qtbot, window):
+    panel, level = _open(qtbot, window, "merge", "ACC001", "ACC002")
+    assert level == "ok" and panel.title.text() == "Merge studies"
+    assert panel.patient.text().startswith("DOE, John\nP001")
+    cards = panel.cards
+    assert [c.rows[0]["accession"] for c in cards] == ["ACC001", "ACC002"]
+    first = "\n".join(label.text() for label in cards[0].findChildren(type(panel.title)))
+    assert "2024-01-10" in first and "CT CHEST" in first and "Accession ACC001" in first
+    assert "3 series · 6 images" in first
+    # the bigger study is the destination; Make destination under the other swaps
+    assert panel.destination == 0 and cards[0].role.text().startswith("DESTINATION")
+    assert not cards[0].button.isEnabled() and cards[1].button.text() == "Make destination"
+    with qtbot.waitSignal(panel.checked, timeout=10000):
+        _click(cards[1].button)
+    assert panel.destination == 1 and cards[1].role.text().startswith("DESTINATION")
+    assert cards[0].role.text().startswith("SOURCE")
+    assert panel.source_key() == cards[0].rows[0]["study_uid"]
+    assert panel.confirm.isEnabled()  # same patient: no reason needed
+    qtbot.waitUntil(lambda: all(c._thumb_labels for c in cards))  # series thumbnails
+    assert len(cards[0]._thumb_labels) == 3
+
+
+def test_different_patients_need_a_typed_reason(qtbot, window):
+    panel, level = _open(qtbot, window, "merge_patients", "ACC003", "ACC004")
+    assert level == "red" and panel.title.text() == "Merge patients"
+    assert panel.banner.property("level") == "red"
+    flags = [c.flag_texts() for c in panel.cards]
+    assert any("name SMITH, Anna" in t for t in flags[0] + flags[1])
+    assert any("name BROWN, Peter" in t for t in flags[0] + flags[1])
+    assert all(c.property("flagged") == "red" for c in panel.cards)
+    assert not panel.confirm.isEnabled()
+    assert "type the reason" in panel.confirm.toolTip()
+    QTest.keyClicks(panel.reason, "same person, registration error")
+    assert panel.confirm.isEnabled()
+    panel.reason.clear()
+    assert not panel.confirm.isEnabled()
+    QTest.keyClicks(panel.reason, "same person, registration error")
+    job = panel.run()
+    with qtbot.waitSignal(job.finished, timeout=30000):
+        pass
+    assert job.state == "succeeded"
+    qtbot.waitUntil(lambda: not window.model.is_searching() and window.history.changes
+                    and window.history.changes[0]["action"] == "merge-patients")
+    assert window.history.changes[0]["reason"] == "same person, registration error"
+    names = {window.model.study(r)["patient_id"] for r in range(window.model.rowCount())}
+    assert len(names) == 2  # P002 and P003 are one patient now, beside P001
+
+
+def test_confirm_merges_then_history_undoes(qtbot, window):
+    panel, _level = _open(qtbot, window, "merge", "ACC001", "ACC002")
+    with qtbot.waitSignal(window.history.loaded, timeout=30000):
+        _click(panel.confirm)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3 and not window.model.is_searching())
+    assert not window.drawer.isVisible() and len(window.ticks) == 0
+    history = window.history
+    qtbot.waitUntil(lambda: history.selected_change() is not None)
+    change = history.selected_change()
+    assert change["action"] == "merge-studies" and not change["undone"]
+    assert history.table.item(0, 3).text() == "Merge studies"
+    assert "DOE, John" in history.table.item(0, 5).text()
+    assert window.history_dock.isVisible()
+    assert "History undoes it" in window.last_message
+    box = history.ask_undo()
+    assert box.isVisible()
+    with qtbot.waitSignal(history.changed, timeout=30000):
+        _click(box.findChild(type(history.undo_button), "confirmButton"))
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4 and not window.model.is_searching())
+    assert _accessions(window) == ["ACC001", "ACC002", "ACC003", "ACC004"]
+    qtbot.waitUntil(lambda: len(history.changes) == 2)
+    assert [c["action"] for c in history.changes] == ["undo", "merge-studies"]
+    assert history.changes[1]["undone"]
+    assert history.table.item(1, 3).text() == "Merge studies  (undone)"
+
+
+def test_undo_refused_when_a_later_change_depends_on_it(qtbot, window):
+    panel, _level = _open(qtbot, window, "merge", "ACC001", "ACC002")
+    with qtbot.waitSignal(window.history.loaded, timeout=30000):
+        _click(panel.confirm)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3 and not window.model.is_searching())
+    merged = window.history.changes[0]["change_id"]
+    # delete the merged study: a later change touching the same objects
+    tick(window, row_of(window, patient_id="P001"))
+    with qtbot.waitSignal(window.actions.changed, timeout=20000):
+        window.actions.delete(window.ticks.uids())
+    qtbot.waitUntil(lambda: len(window.history.changes) == 2)
+    assert window.history.select_change(merged)
+    box = window.history.ask_undo()
+    with qtbot.waitSignal(window.history.changed, timeout=30000):
+        _click(box.findChild(type(window.history.undo_button), "confirmButton"))
+    note = window.history.note.text()
+    assert "refused" in note and "later change" in note
+    assert window.model.rowCount() == 2
+
+
+def test_split_exam_of_the_demo_merges_into_one_study(qtbot, make_window, demo_home):
+    window = make_window(demo_home)
+    rows = [r for r in range(window.model.rowCount())
+            if window.model.study(r)["patient_id"] == "PID1002"]
+    assert len(rows) == 2
+    before = window.model.rowCount()
+    tick(window, *rows)
+    assert window.bar.buttons["merge"].isEnabled()
+    panel = window.drawer.panel
+    with qtbot.waitSignal(panel.checked, timeout=10000) as checked:
+        _click(window.bar.buttons["merge"])
+    assert checked.args[0] == "ok"
+    job = panel.run()
+    with qtbot.waitSignal(job.finished, timeout=60000):
+        pass
+    qtbot.waitUntil(lambda: window.model.rowCount() == before - 1 and not window.model.is_searching())
+    merged = [window.model.study(r) for r in range(window.model.rowCount())
+              if window.model.study(r)["patient_id"] == "PID1002"]
+    assert len(merged) == 1 and merged[0]["series_count"] == 3

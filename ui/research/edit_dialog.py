@@ -1,0 +1,315 @@
+"""The Edit dialog of one study: pick series in a Table view or an RT view,
+stage them into the active project, see at one glance whether staging is
+finished.
+
+Loading (the series, their staging state, the RT tree read from the files)
+and staging run as jobs through ui/jobs.py; staging is a writer job with
+progress and Cancel. When a job ends the staged state is read again and
+``staged(study_uid)`` tells the research window to refresh the study row.
+A tick that includes a plan that is not APPROVED (or a dose of one) asks
+before staging.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
+                               QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
+
+from app.accounts import User
+from app.home import Home
+from ui import formatting
+from ui.jobs import UNKNOWN, Job, JobRunner
+from ui.research import data
+from ui.research.rt_tree_view import RtTreeModel, RtTreeView
+from ui.research.series_table import PAGE_SIZE, SeriesTable, Ticks
+
+LEGEND = ("Plans show their approval: <span style='color:#5fb878'>APPROVED</span>, "
+          "<b style='color:#d08a4a'>UNAPPROVED</b> or <b style='color:#d25a5a'>REJECTED</b> "
+          "(tinted rows: not approved for treatment). Ticking a series ticks everything under it; "
+          "a partial tick is what \u201cWith references\u201d adds.")
+
+
+class EditDialog(QDialog):
+    loaded = Signal()
+    state_refreshed = Signal()
+    staged = Signal(str)                 # study UID, after a staging job ended
+    staging_finished = Signal(str)       # succeeded, failed or cancelled
+
+    def __init__(self, home: Home, user: User, project: str, subject: dict, study: dict,
+                 runner: JobRunner, parent: Optional[QWidget] = None, page_size: int = PAGE_SIZE):
+        super().__init__(parent)
+        self.setObjectName("researchEditDialog")
+        self.home, self.user, self.project, self.runner = home, user, project, runner
+        self.subject, self.study = subject, study
+        self.job: Optional[Job] = None
+        self._loading = False
+        self.result_text = ""
+        self.state: dict[str, dict] = {}
+        self.setWindowTitle(f"Edit \u2014 {subject['subject']} \u2014 {study['description'] or 'study'}")
+        self.ticks = Ticks(self)
+        self.table = SeriesTable(self.ticks, page_size)
+        self.rt_model = RtTreeModel(self.ticks, self)
+        self.rt_view = RtTreeView(self.rt_model)
+        self._build()
+        self.ticks.changed.connect(self._update_summary)
+        self.references.toggled.connect(self._references_toggled)
+        self.resize(1000, 640)
+        self.load()
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        heading = QLabel(f"{formatting.dicom_date(self.study['study_date'])}  \u00b7  "
+                         f"{self.study['description'] or '(no description)'}")
+        heading.setObjectName("dialogHeading")
+        note = QLabel(f"Subject {self.subject['subject']} (PID {self.subject['pid']})  \u00b7  "
+                      f"project {self.project}")
+        note.setObjectName("dialogNote")
+        self.views = QTabWidget()
+        self.views.setObjectName("editViews")
+        self.views.addTab(self.table, "Table view")
+        self.rt_stack = QStackedWidget()
+        self.rt_empty = QLabel("No radiotherapy series in this study.")
+        self.rt_empty.setObjectName("dialogNote")
+        self.rt_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        rt_page = QWidget()
+        rt_layout = QVBoxLayout(rt_page)
+        rt_layout.setContentsMargins(0, 0, 0, 0)
+        rt_layout.addWidget(self.rt_view, 1)
+        legend = QLabel(LEGEND)
+        legend.setObjectName("rtLegend")
+        legend.setWordWrap(True)
+        rt_layout.addWidget(legend)
+        self.rt_stack.addWidget(rt_page)
+        self.rt_stack.addWidget(self.rt_empty)
+        self.views.addTab(self.rt_stack, "RT view")
+
+        self.references = QCheckBox("With references")
+        self.references.setObjectName("withReferences")
+        self.references.setToolTip("Also stage what the ticked series need: the plan, structure "
+                                   "set and images above them (stage --with-references)")
+        self.summary = QLabel()
+        self.summary.setObjectName("tickSummary")
+        self.summary.setWordWrap(True)
+        self.verdict = QLabel("Reading the study\u2026")
+        self.verdict.setObjectName("stagingVerdict")
+        self.verdict.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("stageProgress")
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.message = QLabel()
+        self.message.setObjectName("stageMessage")
+        self.stage_button = QPushButton("Stage")
+        self.stage_button.setObjectName("stageButton")
+        self.stage_button.setDefault(True)
+        self.stage_button.setMinimumWidth(96)
+        self.stage_button.setToolTip(f"Pseudonymised copies of the ticked series into {self.project}")
+        self.stage_button.clicked.connect(lambda: self.stage())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelStaging")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        close = QPushButton("Close")
+        close.setAutoDefault(False)
+        close.clicked.connect(self.close)
+
+        options = QHBoxLayout()
+        options.addWidget(self.references)
+        options.addWidget(self.summary, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.message, 1)
+        buttons.addWidget(self.stage_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addWidget(note)
+        layout.addWidget(self.views, 1)
+        layout.addLayout(options)
+        layout.addWidget(self.verdict)
+        layout.addLayout(buttons)
+
+    def show_rt_view(self) -> None:
+        self.views.setCurrentIndex(1)
+
+    def show_table_view(self) -> None:
+        self.views.setCurrentIndex(0)
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        home, user, project = self.home, self.user, self.project
+        patient_id, study_uid = self.study["patient_id"], self.study["study_uid"]
+        self._loading = True
+        self.runner.start("Research: read study",
+                          lambda p, c: data.study_detail(home, user, project, patient_id, study_uid),
+                          kind="read", visible=False, on_success=self._loaded,
+                          on_failure=self._load_failed)
+
+    def is_loading(self) -> bool:
+        return self._loading
+
+    def _loaded(self, detail: dict) -> None:
+        self._loading = False
+        self.state = detail["state"]
+        self.table.model.set_series(detail["series"], self.state)
+        self.rt_model.set_tree(detail["tree"], self.state)
+        self.rt_stack.setCurrentIndex(0 if detail["tree"] else 1)
+        rt_count = sum(1 for item in self.rt_model.items() if item.node is not None)
+        self.views.setTabText(0, f"Table view ({len(detail['series'])})")
+        self.views.setTabText(1, f"RT view ({rt_count})")
+        self._show_state()
+        self._update_summary()
+        self.loaded.emit()
+
+    def _load_failed(self, message: str) -> None:
+        self._loading = False
+        self.verdict.setText(f"Could not read the study: {message}")
+        self._set_level("failed")
+        self.loaded.emit()
+
+    def refresh_state(self) -> None:
+        home, user, project = self.home, self.user, self.project
+        patient_id, study_uid = self.study["patient_id"], self.study["study_uid"]
+        self.runner.start("Research: staging state",
+                          lambda p, c: data.study_state(home, user, project, patient_id, study_uid),
+                          kind="read", visible=False, on_success=self._state_read,
+                          on_failure=lambda m: self.message.setText(f"Could not read the state: {m}"))
+
+    def _state_read(self, state: dict) -> None:
+        self.state = state
+        self.table.model.set_state(state)
+        self.rt_model.set_state(state)
+        self._show_state()
+        self.state_refreshed.emit()
+
+    def _show_state(self) -> None:
+        level, line = data.verdict(list(self.state.values()))
+        self.verdict.setText(line)
+        self._set_level(level)
+
+    def _set_level(self, level: str) -> None:
+        self.verdict.setProperty("level", level)
+        self.verdict.style().unpolish(self.verdict)
+        self.verdict.style().polish(self.verdict)
+
+    # -- ticks ------------------------------------------------------------------------------
+
+    def _references_toggled(self, on: bool) -> None:
+        self.rt_model.set_references(on)
+        self._update_summary()
+
+    def ticked(self) -> list[str]:
+        """The ticked series, in the study's series order."""
+        return [s["series_uid"] for s in self.table.model.all_series() if s["series_uid"] in self.ticks]
+
+    def _update_summary(self) -> None:
+        ticked = self.ticked()
+        text = f"{len(ticked)} series ticked" if ticked else "Tick the series to stage"
+        if ticked and self.references.isChecked():
+            added = data.needed(self.rt_model.roots, set(ticked))
+            text += f"; With references adds {len(added)}" if added else "; nothing to add"
+        risky = data.unapproved(self.rt_model.roots, self._to_stage(ticked))
+        if risky:
+            plans = sorted({f"{plan.label} ({plan.approval or 'no approval status'})" for _, plan in risky})
+            text += "  \u00b7  <b style='color:#d08a4a'>\u26a0 includes a plan not approved: " \
+                    + ", ".join(plans) + "</b>"
+        self.summary.setText(text)
+        self.stage_button.setEnabled(bool(ticked) and self.job is None)
+
+    def _to_stage(self, ticked: list[str]) -> set[str]:
+        uids = set(ticked)
+        if self.references.isChecked():
+            uids |= data.needed(self.rt_model.roots, uids)
+        return uids
+
+    # -- staging ----------------------------------------------------------------------------
+
+    def stage(self, confirmed: bool = False) -> None:
+        """Stage the ticked series; asks first when a plan that is not approved
+        (or a dose of one) is among them."""
+        uids = self.ticked()
+        if not uids or self.job is not None:
+            return
+        risky = data.unapproved(self.rt_model.roots, self._to_stage(uids))
+        if risky and not confirmed:
+            self._confirm_unapproved(risky)
+            return
+        self._start(uids, self.references.isChecked())
+
+    def _confirm_unapproved(self, risky: list) -> None:
+        lines = "\n".join(f"\u2022 {node.modality} {node.label}: plan \u201c{plan.label}\u201d is "
+                          f"{plan.approval or 'without approval status'}" for node, plan in risky)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Stage a plan that is not approved?",
+                          "Some series to stage are, or belong to, a plan that is not approved "
+                          f"for treatment:\n\n{lines}", QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("unapprovedConfirm")
+        go = box.addButton("Stage anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button is go and self.stage(confirmed=True))
+        box.finished.connect(box.deleteLater)
+        self.confirm_box = box
+        box.open()
+
+    def _start(self, uids: list[str], references: bool) -> None:
+        home, user, project = self.home, self.user, self.project
+        self.job = self.runner.start(
+            f"Stage {len(uids)} series into {project}",
+            lambda progress, cancel: data.stage(home, user, project, uids, references, progress, cancel),
+            kind="write", on_success=self._succeeded, on_failure=self._failed,
+            on_cancel=self._cancelled,
+            summarize=lambda r: f"{len(r.staged)} staged, {len(r.skipped)} already staged, "
+                                f"{len(r.failed)} failed")
+        self.job.progress.connect(self._progress)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.message.setText("Waiting for other writers\u2026")
+        self.cancel_button.setEnabled(True)
+        self.stage_button.setEnabled(False)
+        self.verdict.setText("Staging\u2026")
+        self._set_level("running")
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.message.setText("Cancelling\u2026")
+
+    def is_staging(self) -> bool:
+        return self.job is not None
+
+    def _progress(self, fraction: float, message: str) -> None:
+        if fraction == UNKNOWN:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(int(fraction * 100))
+        self.message.setText(message)
+
+    def _succeeded(self, result) -> None:
+        self.result_text = (f"{len(result.staged)} series staged, {len(result.skipped)} already "
+                            f"staged, {len(result.failed)} failed")
+        if result.failed:
+            self.result_text += f": {result.failed[0]['reason']}"
+        self._ended("succeeded", self.result_text)
+
+    def _failed(self, message: str) -> None:
+        self._ended("failed", f"Staging failed: {message}")
+
+    def _cancelled(self) -> None:
+        self._ended("cancelled", "Staging cancelled; what was staged before is kept")
+
+    def _ended(self, outcome: str, text: str) -> None:
+        self.job = None
+        self.progress.hide()
+        self.cancel_button.setEnabled(False)
+        self.message.setText(text)
+        self._update_summary()
+        self.refresh_state()
+        self.staged.emit(self.study["study_uid"])
+        self.staging_finished.emit(outcome)

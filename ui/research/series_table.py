@@ -1,0 +1,259 @@
+"""The Edit dialog's Table view: every series of the study, a page at a time,
+with tick boxes and each series' staged state.
+
+The ticks live in one :class:`Ticks` (Series Instance UIDs) shared with the
+RT view, so a series ticked in one view is ticked in the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QTableView, QVBoxLayout, QWidget)
+
+from ui import formatting
+
+PAGE_SIZE = 15
+DONE, WARNING, ERROR, MUTED = QColor("#5fb878"), QColor("#d08a4a"), QColor("#d25a5a"), QColor("#8c96a3")
+
+
+class Ticks(QObject):
+    """The ticked series (UIDs); ``changed`` after every change."""
+
+    changed = Signal()
+
+    def __init__(self, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self._uids: set[str] = set()
+
+    def __contains__(self, uid: str) -> bool:
+        return uid in self._uids
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+    def uids(self) -> set[str]:
+        return set(self._uids)
+
+    def set(self, uids, on: bool) -> None:
+        before = set(self._uids)
+        if on:
+            self._uids.update(uids)
+        else:
+            self._uids.difference_update(uids)
+        if self._uids != before:
+            self.changed.emit()
+
+    def clear(self) -> None:
+        self.set(list(self._uids), False)
+
+
+# -- how a staging state reads (both views) ---------------------------------------------
+
+
+def staged_text(state: Optional[dict]) -> str:
+    if not state or state["staged_instances"] == 0:
+        return "No"
+    if state["staged"]:
+        return "Yes"
+    return f"Partly ({state['staged_instances']} of {state['instances']})"
+
+
+def state_text(state: Optional[dict]) -> str:
+    if not state:
+        return "not staged"
+    text = state["state"]
+    if text == "done":
+        return f"done  {state['staged_instances']}/{state['instances']}"
+    return text
+
+
+def state_colour(state: Optional[dict]) -> QColor:
+    name = (state or {}).get("state", "not staged")
+    if name == "done" and state["staged"]:
+        return DONE
+    if name == "failed":
+        return ERROR
+    if name in ("queued", "running", "partial") or (name == "done" and not state["staged"]):
+        return WARNING
+    return MUTED
+
+
+def state_tooltip(state: Optional[dict]) -> str:
+    if not state:
+        return "Not staged into this project"
+    tip = (f"{state['state']}: {state['staged_instances']} of {state['instances']} "
+           "instances staged")
+    return f"{tip}\n{state['reason']}" if state.get("reason") else tip
+
+
+class SeriesTableModel(QAbstractTableModel):
+    COLUMNS = ("#", "Modality", "Description", "Images", "Staged", "State")
+    NUMBER, MODALITY, DESCRIPTION, IMAGES, STAGED, STATE = range(6)
+
+    def __init__(self, ticks: Ticks, page_size: int = PAGE_SIZE, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.ticks = ticks
+        self.page_size = max(1, page_size)
+        self.page = 0
+        self._series: list[dict] = []
+        self._state: dict[str, dict] = {}
+        ticks.changed.connect(self._ticks_changed)
+
+    # -- content ----------------------------------------------------------------------
+
+    def set_series(self, series: list[dict], state: dict[str, dict]) -> None:
+        self.beginResetModel()
+        self._series, self._state, self.page = list(series), dict(state), 0
+        self.endResetModel()
+
+    def set_state(self, state: dict[str, dict]) -> None:
+        self._state = dict(state)
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, self.STAGED), self.index(self.rowCount() - 1, self.STATE))
+
+    def pages(self) -> int:
+        return max(1, -(-len(self._series) // self.page_size))
+
+    def set_page(self, page: int) -> None:
+        page = min(max(0, page), self.pages() - 1)
+        if page != self.page:
+            self.beginResetModel()
+            self.page = page
+            self.endResetModel()
+
+    def page_series(self) -> list[dict]:
+        start = self.page * self.page_size
+        return self._series[start:start + self.page_size]
+
+    def all_series(self) -> list[dict]:
+        return list(self._series)
+
+    def series_at(self, row: int) -> dict:
+        return self.page_series()[row]
+
+    def _ticks_changed(self) -> None:
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, 0),
+                                  [Qt.ItemDataRole.CheckStateRole])
+
+    # -- the model --------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.page_series())
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == self.NUMBER:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= self.rowCount():
+            return None
+        series = self.series_at(index.row())
+        state = self._state.get(series["series_uid"])
+        column = index.column()
+        if role == Qt.ItemDataRole.CheckStateRole and column == self.NUMBER:
+            return Qt.CheckState.Checked if series["series_uid"] in self.ticks else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(series, state, column)
+        if role == Qt.ItemDataRole.ForegroundRole and column in (self.STAGED, self.STATE):
+            return state_colour(state)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column in (self.STAGED, self.STATE):
+                return state_tooltip(state)
+            return series["series_uid"] if column == self.NUMBER else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == self.IMAGES:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, series: dict, state: Optional[dict], column: int) -> Any:
+        if column == self.NUMBER:
+            return "" if series["number"] is None else str(series["number"])
+        if column == self.MODALITY:
+            return series["modality"]
+        if column == self.DESCRIPTION:
+            return series["description"]
+        if column == self.IMAGES:
+            return formatting.count(series["instance_count"])
+        if column == self.STAGED:
+            return staged_text(state)
+        return state_text(state)
+
+    def setData(self, index: QModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole or index.column() != self.NUMBER:
+            return False
+        self.ticks.set([self.series_at(index.row())["series_uid"]],
+                       Qt.CheckState(value) == Qt.CheckState.Checked)
+        return True
+
+
+class SeriesTable(QWidget):
+    """The table with its pager: Previous, "Page n of m", Next; Tick page."""
+
+    def __init__(self, ticks: Ticks, page_size: int = PAGE_SIZE, parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setObjectName("seriesTableView")
+        self.model = SeriesTableModel(ticks, page_size, self)
+        self.view = QTableView()
+        self.view.setObjectName("researchSeriesTable")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().hide()
+        self.view.setShowGrid(False)
+        header = self.view.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(SeriesTableModel.DESCRIPTION, QHeaderView.ResizeMode.Stretch)
+        self.previous = QPushButton("\u25c0 Previous")
+        self.previous.setObjectName("previousPage")
+        self.next = QPushButton("Next \u25b6")
+        self.next.setObjectName("nextPage")
+        self.page_label = QLabel()
+        self.page_label.setObjectName("pageLabel")
+        self.tick_page = QPushButton("Tick page")
+        self.tick_page.setToolTip("Tick every series on this page")
+        self.untick = QPushButton("Untick all")
+        self.previous.clicked.connect(lambda: self.go(self.model.page - 1))
+        self.next.clicked.connect(lambda: self.go(self.model.page + 1))
+        self.tick_page.clicked.connect(
+            lambda: ticks.set([s["series_uid"] for s in self.model.page_series()], True))
+        self.untick.clicked.connect(ticks.clear)
+        pager = QHBoxLayout()
+        pager.addWidget(self.tick_page)
+        pager.addWidget(self.untick)
+        pager.addStretch(1)
+        pager.addWidget(self.previous)
+        pager.addWidget(self.page_label)
+        pager.addWidget(self.next)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(pager)
+        self.model.modelReset.connect(self._update_pager)
+        self._update_pager()
+
+    def go(self, page: int) -> None:
+        self.model.set_page(page)
+
+    def _update_pager(self) -> None:
+        pages = self.model.pages()
+        count = len(self.model.all_series())
+        self.page_label.setText(f"Page {self.model.page + 1} of {pages}  \u00b7  {count} series")
+        self.previous.setEnabled(self.model.page > 0)
+        self.next.setEnabled(self.model.page < pages - 1)

@@ -1,0 +1,279 @@
+"""The research window: the active project in the toolbar, subjects found by
+"Select one" or "Bulk search", the patient table expanding to studies, and
+per study the Edit dialog that stages series into the project.
+
+``open_research_window(parent, home, user)`` opens it (or raises the one
+already open); it reuses the parent's job runner when the parent has one, so
+staging shows in the jobs panel and queues behind other writers.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QSizePolicy, QVBoxLayout,
+                               QWidget)
+
+from app.accounts import User
+from app.home import Home
+from ui.jobs import JobRunner
+from ui.research import data
+from ui.research.dialogs import EnrolDialog, NewProjectDialog, ReidentifyDialog
+from ui.research.edit_dialog import EditDialog
+from ui.research.patient_table import PatientModel, PatientTable
+from ui.research.subject_finder import SubjectFinder
+
+
+class ResearchWindow(QMainWindow):
+    projects_loaded = Signal()
+    subjects_shown = Signal()
+
+    def __init__(self, home: Home, user: User, runner: Optional[JobRunner] = None,
+                 parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.Window)
+        self.setObjectName("researchWindow")
+        self.setWindowTitle(f"Research projects  \u2014  {home.root.name}")
+        self.home, self.user = home, user
+        self._own_runner = runner is None
+        self.runner = runner if runner is not None else JobRunner(self, error_parent=self)
+        self.project, self.role = "", ""
+        self.projects: list[dict] = []
+        self.dialogs: dict[str, EditDialog] = {}
+        self._loading = 0
+        self.finder = SubjectFinder(home, user, self.runner)
+        self.model = PatientModel(home, user, self.runner, self)
+        self.table = PatientTable(self.model)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.finder)
+        layout.addWidget(self.table, 1)
+        self.setCentralWidget(central)
+        self._build_toolbar()
+        self.status = QLabel()
+        self.status.setObjectName("researchStatus")
+        self.statusBar().addWidget(self.status, 1)
+
+        self.finder.subject_chosen.connect(lambda s: self.show_subjects([s], f"Subject {s['subject']}"))
+        self.finder.bulk_found.connect(lambda r: self.show_subjects(r.subjects, "Bulk search"))
+        self.finder.show_all_requested.connect(self.show_all)
+        self.table.edit_requested.connect(self.open_edit)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_actions())
+        self.resize(1400, 820)
+        self.load_projects()
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Research")
+        bar.setObjectName("researchToolbar")
+        bar.setMovable(False)
+        caption = QLabel("Active project")
+        caption.setObjectName("toolbarCaption")
+        bar.addWidget(caption)
+        self.project_box = QComboBox()
+        self.project_box.setObjectName("projectSelector")
+        self.project_box.setMinimumWidth(240)
+        self.project_box.currentIndexChanged.connect(self._project_changed)
+        bar.addWidget(self.project_box)
+        self.new_action = self._action(bar, "New project...", "newProject", self.new_project)
+        self.enrol_action = self._action(bar, "Enrol subject...", "enrolSubject", self.enrol)
+        self.reidentify_action = self._action(bar, "Re-identify...", "reidentify", self.reidentify)
+        self.refresh_action = self._action(bar, "Refresh", "refreshResearch", self.refresh)
+        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        if not self.user.can("research"):
+            self.new_action.setEnabled(False)
+            self.new_action.setToolTip("Needs the research privilege (roles admin, researcher)")
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.role_label = QLabel()
+        self.role_label.setObjectName("researchRole")
+        bar.addWidget(self.role_label)
+
+    def _action(self, bar, text: str, name: str, slot) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.triggered.connect(lambda: slot())
+        bar.addAction(action)
+        return action
+
+    # -- projects --------------------------------------------------------------------------
+
+    def load_projects(self, select: str = "") -> None:
+        home, user = self.home, self.user
+        self._loading += 1
+        self.runner.start("Research: projects", lambda p, c: data.visible_projects(home, user),
+                          kind="read", visible=False,
+                          on_success=lambda rows: self._projects(rows, select or self.project),
+                          on_failure=lambda m: self._projects([], "", m))
+
+    def _projects(self, rows: list[dict], select: str, error: str = "") -> None:
+        self._loading -= 1
+        self.projects = rows
+        self.project_box.blockSignals(True)
+        self.project_box.clear()
+        for row in rows:
+            count = row["subjects"]
+            self.project_box.addItem(f"{row['project']}   ({count} subject{'s' if count != 1 else ''})",
+                                     row["project"])
+        names = [r["project"] for r in rows]
+        self.project_box.setCurrentIndex(names.index(select) if select in names else 0 if rows else -1)
+        self.project_box.blockSignals(False)
+        if error:
+            self.show_message(f"Could not read the projects: {error}")
+        elif not rows:
+            self.show_message("No research project yet: \u201cNew project...\u201d creates one")
+        self._project_changed()
+        self.projects_loaded.emit()
+
+    def _project_changed(self, *_) -> None:
+        name = self.project_box.currentData() or ""
+        row = next((r for r in self.projects if r["project"] == name), None)
+        changed = name != self.project
+        self.project, self.role = name, (row or {}).get("role", "")
+        if changed:
+            self.finder.set_project(name)
+        self.finder.setEnabled(bool(name))
+        self.role_label.setText(self._role_text())
+        self._update_actions()
+        if changed or not self.model.subjects():
+            self.show_all()
+
+    def _role_text(self) -> str:
+        if not self.project:
+            return self.user.name
+        role = self.role or "workstation admin (not a member)"
+        return f"{self.user.name}: {role} of {self.project}"
+
+    def _update_actions(self) -> None:
+        has = bool(self.project)
+        self.enrol_action.setEnabled(has and self.user.can("research"))
+        admin = has and self.role == "admin"
+        self.reidentify_action.setEnabled(admin)
+        self.reidentify_action.setToolTip(
+            "PID to clinical patient, with a typed reason (audited)" if admin
+            else f"Only admins of {self.project or 'the project'} may re-identify subjects")
+
+    # -- subjects --------------------------------------------------------------------------
+
+    def show_all(self) -> None:
+        if not self.project:
+            self.model.set_subjects("", [])
+            return
+        home, user, project = self.home, self.user, self.project
+        self._loading += 1
+        self.runner.start("Research: subjects", lambda p, c: data.all_subjects(home, user, project),
+                          kind="read", visible=False,
+                          on_success=lambda rows: self._all(project, rows),
+                          on_failure=lambda m: self._all(project, [], m))
+
+    def _all(self, project: str, rows: list[dict], error: str = "") -> None:
+        self._loading -= 1
+        if project == self.project:
+            self.finder.clear_report()
+            self.show_subjects(rows, "All subjects", error)
+
+    def show_subjects(self, subjects: list[dict], what: str, error: str = "") -> None:
+        self.model.set_subjects(self.project, subjects)
+        if len(subjects) == 1:
+            self.table.expand(self.model.subject_index(subjects[0]["pid"]))
+        count = len(subjects)
+        text = f"{what}: {count} subject{'s' if count != 1 else ''} of {self.project}"
+        self.show_message(f"Could not read the subjects: {error}" if error else text)
+        self._update_actions()
+        self.subjects_shown.emit()
+
+    def is_busy(self) -> bool:
+        return self._loading > 0 or self.finder.is_searching() or self.model.is_loading()
+
+    def refresh(self) -> None:
+        self.load_projects()
+        self.model.reload_loaded()
+
+    def show_message(self, text: str) -> None:
+        self.status.setText(text)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def open_edit(self, subject: dict, study: dict) -> EditDialog:
+        key = f"{self.project}/{study['study_uid']}"
+        dialog = self.dialogs.get(key)
+        if dialog is None:
+            dialog = EditDialog(self.home, self.user, self.project, subject, study, self.runner, self)
+            dialog.staged.connect(self.model.reload_study)
+            dialog.staging_finished.connect(lambda outcome: self.show_message(
+                f"Staging {outcome}; see the Edit dialog for the state"))
+            self.dialogs[key] = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def selected_subject(self) -> Optional[dict]:
+        return self.model.subject_of(self.table.currentIndex())
+
+    def new_project(self) -> NewProjectDialog:
+        dialog = NewProjectDialog(self.home, self.user, self.runner, self)
+        dialog.succeeded.connect(lambda result: self.load_projects(select=result["project"]))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def enrol(self) -> EnrolDialog:
+        dialog = EnrolDialog(self.home, self.user, self.project, self.runner, self)
+        dialog.succeeded.connect(self._enrolled)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _enrolled(self, subject: dict) -> None:
+        self.load_projects()  # the subject count in the selector
+        self.show_subjects([subject], f"Enrolled {subject['subject']}")
+
+    def reidentify(self) -> Optional[ReidentifyDialog]:
+        if self.role != "admin":
+            return None
+        subject = self.selected_subject()
+        dialog = ReidentifyDialog(self.home, self.user, self.project, subject["pid"] if subject else "",
+                                  self.runner, self)
+        dialog.succeeded.connect(self._reidentified)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _reidentified(self, subject: dict) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Re-identified",
+                          f"PID {subject['pid']} (StudySubjectID {subject['subject']}) is clinical "
+                          f"patient {subject['patient_id']}.", QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText("This re-identification and its reason are in the audit trail.")
+        box.setObjectName("reidentified")
+        box.finished.connect(box.deleteLater)
+        self.reidentified_box = box
+        box.open()
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for dialog in self.dialogs.values():
+            dialog.close()
+        if self._own_runner:
+            self.runner.shutdown()
+        super().closeEvent(event)
+
+
+def open_research_window(parent: Optional[QWidget], home: Home, user: User) -> ResearchWindow:
+    """Open the research window over *parent* (or raise the one already open)."""
+    existing = parent.findChildren(ResearchWindow) if parent is not None else []
+    if existing:
+        window = existing[0]
+        window.refresh()
+    else:
+        runner = getattr(parent, "runner", None)
+        window = ResearchWindow(home, user, runner if isinstance(runner, JobRunner) else None, parent)
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
