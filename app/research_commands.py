@@ -74,17 +74,28 @@ def cmd_stage(ctx: Context) -> int:
 
     args = ctx.args
     if args.to:
-        from app.errors import BadInput
+        from app.net.nodes import get_node
 
-        raise BadInput("stage --to: sending staged copies to a node is not available yet")
+        get_node(ctx.db, args.to)  # an unknown node is refused before any work (exit 4)
     result = _run_job(ctx, lambda progress, cancel: staging.stage(
         ctx.home, ctx.db, ctx.user, args.name, args.series_uids, args.with_references,
         progress, cancel))
     for item in result.failed:
         print(f"failed: {item['series_uid']}: {item['reason']}", file=sys.stderr)
-    ctx.emit(result.to_json(), f"{len(result.staged)} series staged, {len(result.skipped)} "
-             f"already staged, {len(result.failed)} failed")
-    if result.failed:
+    document = result.to_json()
+    sent_failed = []
+    if args.to:
+        ready = result.staged + [s["series_uid"] for s in result.skipped]
+        sent = _run_job(ctx, lambda progress, cancel: staging.send_staged(
+            ctx.home, ctx.db, ctx.user, args.name, ready, args.to, progress, cancel))
+        document["sent"] = sent.to_json()
+        sent_failed = sent.failed
+        for item in sent_failed:
+            print(f"not sent: {item}", file=sys.stderr)
+    ctx.emit(document, f"{len(result.staged)} series staged, {len(result.skipped)} "
+             f"already staged, {len(result.failed)} failed"
+             + (f"; {document['sent']['sent']} instances sent to {args.to}" if args.to else ""))
+    if result.failed or sent_failed:
         return EXIT_PARTIAL if (result.staged or result.skipped) else 5
     return 0
 

@@ -306,3 +306,20 @@ def export_project(home: Home, db, user: User, project: str, destination, subjec
         audit.record(db, user.name, "project-export", audit.EXPORT, objects=[project],
                      detail=f"{len(rows)} staged instances to {Path(destination).name}")
     return {"zip": str(written), "instances": len(rows)}
+
+
+def send_staged(home: Home, db, user: User, project: str, series: list[str], node: str,
+                progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None):
+    """Send the staged copies of *series* (clinical series UIDs) to *node*
+    (the project's research node): one association, per-instance status."""
+    from app.net.send import send_files
+
+    projects.require_member(db, project, user)
+    paths = []
+    for uid in series:
+        paths += [store.absolute(home, p) for (p,) in db.execute(
+            "SELECT path FROM staged_instances WHERE project = ? AND series_instance_uid = ?"
+            " ORDER BY staged_sop_instance_uid", [project, uid])]
+    if not paths:
+        raise BadInput(f"project {project}: nothing staged to send")
+    return send_files(home, user, paths, node, progress, cancel)
