@@ -119,8 +119,10 @@ class Deidentifier:
             cached = self._needles[key] = Needles(found, encodings, VOCABULARY)
         return cached
 
-    def apply(self, ds: Dataset, needles: Optional[Needles] = None, label: str = "") -> Dataset:
-        """De-identify *ds* in place and return it."""
+    def apply(self, ds: Dataset, needles: Optional[Needles] = None, label: str = "",
+              pixels: Optional[bool] = None) -> Dataset:
+        """De-identify *ds* in place and return it. *pixels*: whether the file
+        has Pixel Data, when *ds* was read without it (``stop_before_pixels``)."""
         if needles is None:
             needles = self.needles(ds)
         patient = str(ds.get("PatientID", "") or "") or "NAME:" + str(ds.get("PatientName", ""))
@@ -136,7 +138,7 @@ class Deidentifier:
         self._add_required(ds)
         self._new_file_meta(ds, transfer_syntax)
         self.report.instances += 1
-        self.report.burned_in_risk(label or str(ds.get("SOPInstanceUID", "")), ds)
+        self.report.burned_in_risk(label or str(ds.get("SOPInstanceUID", "")), ds, pixels)
         return ds
 
     def _add_required(self, ds: Dataset) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Optional
 
+import numpy as np
 from pydicom.charset import encode_string
 from pydicom.datadict import tag_for_keyword
 from pydicom.multival import MultiValue
@@ -178,12 +179,48 @@ class Needles:
                 needle = self._owner.get(m.group(0))
                 if needle is not None:
                     hits.append(_hit(needle, m.start(), end))
-        if end < len(data):
-            for raw, needle in self._pixel:
-                at = data.find(raw, end)
+        if end < len(data) and self._pixel:
+            found = _first_occurrences(data, end, [raw for raw, _ in self._pixel])
+            for (_, needle), at in zip(self._pixel, found):
                 if at >= 0:
                     hits.append(_hit(needle, at, end))
         return hits
+
+
+CANDIDATES_MAX = 64  # more places starting like a value than this: bytes.find instead
+
+
+def _first_occurrences(data: bytes, start: int, patterns: list[bytes]) -> list[int]:
+    """``[data.find(p, start) for p in patterns]`` in fewer passes over a
+    large *data* (pixel data): the places where each pattern's first two
+    bytes occur are found with numpy, two bytes at a time at both alignments,
+    and only those are compared in full. A pattern whose first two bytes are
+    common in *data* falls back to ``bytes.find``."""
+    region = memoryview(data)[start:]
+    n = len(region)
+    pairs = (np.frombuffer(region[:n - n % 2], "<u2"), np.frombuffer(region[1:n - (n - 1) % 2], "<u2"))
+    candidates: dict[int, Optional[list[int]]] = {}
+    out = []
+    for pattern in patterns:
+        if len(pattern) < 2:
+            out.append(data.find(pattern, start))
+            continue
+        anchor = pattern[0] | pattern[1] << 8
+        if anchor not in candidates:
+            places: Optional[list[int]] = []
+            for shift, values in enumerate(pairs):
+                found = np.flatnonzero(values == anchor)
+                if len(found) > CANDIDATES_MAX:
+                    places = None
+                    break
+                places.extend(start + int(i) * 2 + shift for i in found)
+            candidates[anchor] = sorted(places) if places is not None else None
+        places = candidates[anchor]
+        if places is None:
+            out.append(data.find(pattern, start))
+        else:
+            out.append(next((at for at in places if data.startswith(pattern, at)), -1))
+    return out
 
 
 def _hit(needle: Needle, at: int, header_end: int) -> dict:

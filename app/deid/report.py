@@ -37,8 +37,9 @@ class Report:
 
     # -- accumulation -----------------------------------------------------------
 
-    def burned_in_risk(self, label: str, ds) -> Optional[str]:
-        """Flag *ds* when its pixels may carry burned-in text; returns the reason."""
+    def burned_in_risk(self, label: str, ds, pixels: Optional[bool] = None) -> Optional[str]:
+        """Flag *ds* when its pixels may carry burned-in text; returns the reason.
+        *pixels*: whether the file has Pixel Data, when *ds* was read without it."""
         reason = None
         if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
             reason = "Burned In Annotation is YES"
@@ -47,7 +48,7 @@ class Report:
             reason = f"modality {modality} ({BURNED_IN_MODALITIES[modality]}) often carries burned-in text"
         elif str(ds.get("SOPClassUID", "")).startswith(SECONDARY_CAPTURE_PREFIX):
             reason = "a secondary capture (screen capture) image"
-        if reason and "PixelData" in ds:
+        if reason and ("PixelData" in ds if pixels is None else pixels):
             self.burned_in.append({"file": label, "reason": reason})
             return reason
         return None

@@ -10,6 +10,7 @@ identifying value besides the de-identified files themselves.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -63,21 +64,21 @@ def _one(item: Item) -> tuple[dict, Optional[bytes]]:
     label = str(item.index)
     try:
         data = Path(item.path).read_bytes()
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        fp = io.BytesIO(data)
+        ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
         if "SOPClassUID" not in ds:
             raise ValueError("not a DICOM instance (no SOP Class UID)")
-        pixels = _pixel_bytes(ds)
-        needles = _deid.needles(ds, extra_needles(item))
-        _deid.apply(ds, needles, label=label)
-        buffer = io.BytesIO()
-        pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
-        output = buffer.getvalue()
-        pixel_start = None
-        if pixels is not None:
-            if output.endswith(pixels):
-                pixel_start = len(output) - len(pixels)
-            elif _pixel_bytes(pydicom.dcmread(io.BytesIO(output), force=True)) != pixels:
-                raise ValueError("pixel data changed in writing")  # never expected: a guard
+        pixel_start = _pixel_tail(ds, data, fp.tell())
+        if pixel_start is None:
+            ds, needles, output, pixel_start = _rewrite_all(ds, data, item, label)
+        else:
+            needles = _deid.needles(ds, extra_needles(item))
+            _deid.apply(ds, needles, label=label, pixels=True)
+            buffer = io.BytesIO()
+            pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+            header = buffer.getvalue()
+            output = b"".join((header, memoryview(data)[pixel_start:]))
+            pixel_start = len(header)
         _deid.report.scanned(label, needles, needles.scan(output, pixel_start))
     except Exception as e:  # noqa: BLE001 - one unreadable file fails the count check, not the job
         return {"index": item.index, "error": f"{type(e).__name__}: {e}"}, None
@@ -87,6 +88,76 @@ def _one(item: Item) -> tuple[dict, Optional[bytes]]:
     if _dicomdir:
         outcome["fields"] = record_fields(ds)
     return outcome, output
+
+
+def _rewrite_all(header, data: bytes, item: Item, label: str):
+    """The general path: read the whole file, de-identify, write it all with
+    pydicom. Returns (dataset, needles, output, where its pixel data starts)."""
+    ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    pixels = _pixel_bytes(ds)
+    needles = _deid.needles(ds, extra_needles(item))
+    _deid.apply(ds, needles, label=label)
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    output = buffer.getvalue()
+    pixel_start = None
+    if pixels is not None:
+        if output.endswith(pixels):
+            pixel_start = len(output) - len(pixels)
+        elif _pixel_bytes(pydicom.dcmread(io.BytesIO(output), force=True)) != pixels:
+            raise ValueError("pixel data changed in writing")  # never expected: a guard
+    return ds, needles, output, pixel_start
+
+
+def _pixel_tail(ds, data: bytes, start: int) -> Optional[int]:
+    """*start* when the input's bytes from *start* (where a header-only read
+    stopped) can follow the de-identified header unchanged: one Pixel Data
+    element running to the end of the file, encoded as the header will be
+    written (the input's transfer syntax, not deflated). None: take the
+    general path (no pixel data, elements after it, an inconsistent file)."""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    meta = getattr(ds, "file_meta", None)
+    syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    if implicit is None or syntax is None or start >= len(data):
+        return None
+    try:
+        if (syntax.is_deflated or syntax.is_implicit_VR != implicit
+                or syntax.is_little_endian != little):
+            return None
+    except ValueError:  # not a transfer syntax pydicom knows
+        return None
+    return start if _element_end(data, start, implicit, little) == len(data) else None
+
+
+LONG_LENGTH_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN",
+                             b"UR", b"UT"})
+
+
+def _element_end(data: bytes, at: int, implicit: bool, little: bool) -> Optional[int]:
+    """Where the pixel data element starting at *at* ends (None: not one)."""
+    order = "<" if little else ">"
+    try:
+        group, element = struct.unpack_from(order + "HH", data, at)
+        if (group << 16 | element) != 0x7FE00010:
+            return None
+        if implicit:
+            (length,), value = struct.unpack_from(order + "L", data, at + 4), at + 8
+        elif data[at + 4:at + 6] in LONG_LENGTH_VRS:
+            (length,), value = struct.unpack_from(order + "L", data, at + 8), at + 12
+        else:
+            return None  # pixel data is OB or OW
+        if length != 0xFFFFFFFF:
+            return value + length
+        while True:  # encapsulated: items up to the sequence delimiter
+            group, element, length = struct.unpack_from(order + "HHL", data, value)
+            value += 8
+            if (group, element) == (0xFFFE, 0xE0DD):
+                return value
+            if (group, element) != (0xFFFE, 0xE000):
+                return None
+            value += length
+    except struct.error:  # truncated
+        return None
 
 
 def _pixel_bytes(ds) -> Optional[bytes]:
