@@ -15,7 +15,7 @@ from typing import Optional
 
 from app import ai
 from app.accounts import User
-from app.changes import iocm, migrated, reallocate, rules
+from app.changes import iocm, journal, migrated, reallocate, rules
 from app.home import Home
 from app.worklist import Query, search
 
@@ -138,32 +138,29 @@ TITLES = iocm.REJECTION_TITLES
 
 
 def history(db, limit: int = 50) -> list[dict]:
-    """journal.history's rows, newest first, each with a ``description`` in words."""
-    rows = []
-    for r in db.execute(
-            "SELECT change_id, time, user, action, reason, state, undoes,"
-            " json_extract(plan, '$.before.series'), json_extract(plan, '$.before.studies'),"
-            " json_extract(plan, '$.after.series'), json_extract(plan, '$.summary')"
-            " FROM changes WHERE state IN ('applied', 'undone') ORDER BY change_id DESC LIMIT ?",
-            [limit]):
-        rows.append({"change_id": r[0], "time": r[1], "user": r[2], "action": r[3], "reason": r[4],
-                     "undone": r[5] == "undone", "undoes": r[6],
-                     "description": _describe(r[3], r[6], *(json.loads(v or "null") for v in r[7:10]),
-                                              r[10] or "")})
+    """journal.history's rows (newest first, at most *limit*), each with a
+    ``description`` in words: for a reallocation, the series and the
+    accession numbers it went from and to."""
+    rows = journal.history(db)[:limit]
+    for row in rows:
+        row["description"] = _describe(db, row)
     return rows
 
 
-def _describe(action: str, undoes: Optional[int], before_series, before_studies, after_series,
-              summary: str) -> str:
-    if action == "undo":
-        return f"undo of change {undoes}"
-    if action != "reallocate" or not after_series:
-        return summary[:160]
+def _describe(db, row: dict) -> str:
+    if row["action"] == "undo":
+        return f"undo of change {row['undoes']}"
+    if row["action"] != "reallocate":
+        return (row.get("summary") or "")[:160]
+    studies, after_series = (json.loads(v or "null") for v in db.execute(
+        "SELECT json_extract(plan, '$.before.studies'), json_extract(plan, '$.after.series')"
+        " FROM changes WHERE change_id = ?", [row["change_id"]]).fetchone())
+    if not after_series:
+        return (row.get("summary") or "")[:160]
     accession = {s["study_instance_uid"]: s["accession_number"] or s["study_instance_uid"][-12:]
-                 for s in before_studies or []}
+                 for s in studies or []}
     names = [f"{s['modality']} #{s['series_number']} {s['series_description']}".strip()
              for s in after_series]
     dest_uid = after_series[0]["study_instance_uid"]
-    dest = accession.get(dest_uid, "?")
     source = [acc for uid, acc in accession.items() if uid != dest_uid] or ["?"]
-    return f"{', '.join(names)}: {', '.join(source)} \u2192 {dest}"
+    return f"{', '.join(names)}: {', '.join(source)} \u2192 {accession.get(dest_uid, '?')}"

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from app import ai, content
 from app.accounts import PRIVILEGES, User
-from app.changes import journal, locks, migrated
+from app.changes import iocm, journal, locks, migrated
 from app.changes.reallocate import reallocate_series
 from app.home import Home
 from ui.cm_tree import SERIES, STUDY, Node
@@ -133,10 +133,11 @@ class ContentActions(QObject):
         home, user = self.home, self.user
 
         def job(progress, cancel):
-            user.require("content-management", "undo changes")
             db = home.connect()
-            try:
-                return journal.undo(home, db, change_id, user.name, "", progress, cancel)
+            try:  # the journal checks the privilege of the User
+                new_id = journal.undo(home, db, change_id, user, "", progress, cancel)
+                iocm.sweep_staging(home, db)  # an undone IOCM change's files are not needed
+                return new_id
             finally:
                 db.close()
 

@@ -82,7 +82,7 @@ class HistoryPanel(QFrame):
         self.rows = rows
         self.list.clear()
         for row in rows:
-            state = "undone" if row["undone"] else "applied"
+            state = "undone" if row["undone"] else row.get("state") or "applied"
             item = QTreeWidgetItem([str(row["change_id"]), row["time"][:19].replace("T", " "),
                                     row["user"], f"{row['action']}: {row['description']}",
                                     row["reason"] or "", state])
@@ -117,7 +117,8 @@ class HistoryPanel(QFrame):
 
     def _update(self) -> None:
         row = self.current()
-        undoable = row is not None and not row["undone"] and row["action"] != "undo"
+        undoable = row is not None and row.get("state", "applied") == "applied" \
+            and not row["undone"] and row["action"] != "undo"
         self.undo.setEnabled(self.can_undo and undoable)
         if row is not None and self.can_undo:
             self.undo.setToolTip(f"Undo change {row['change_id']}" if undoable

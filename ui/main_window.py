@@ -1,15 +1,18 @@
 """The workstation's main window: QBE bar, worklist with its action bar,
-series strip; the merge drawer on the left; jobs and history docks below."""
+series strip; the merge drawer on the left; jobs and history docks below.
+
+The worklist area shows the local cache or, with a node chosen as the
+source in the scope bar, that node's studies (ui/remote_source.py). The
+storage listener runs as a background service (ui/listener_status.py),
+shown in the status bar."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from typing import Optional
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, Qt
-from PySide6.QtGui import (QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDragMoveEvent,
-                           QDropEvent, QKeySequence)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from app import __version__
@@ -17,15 +20,18 @@ from app.accounts import User
 from app.home import Home
 from app.worklist import Query
 from ui import formatting
-from ui.action_bar import ActionBar
+from ui.action_bar import ActionBar, privilege_reason
 from ui.columns import ColumnLayout
 from ui.history_panel import HistoryPanel, history_dock
 from ui.importing import Importer, local_paths, summary
 from ui.jobs import Job, JobRunner
 from ui.jobs_panel import jobs_dock
+from ui.listener_status import ListenerLabel, ListenerService
+from ui.main_menus import build_menus
 from ui.merge_drawer import MergeDrawer, MergePanel
 from ui.patient_card import CardCache, PatientCardPopup
 from ui.qbe_bar import QbeBar
+from ui.remote_source import RemoteSource, source_pages
 from ui.scope_bar import ScopeBar
 from ui.selection import TickSet
 from ui.series_strip import SeriesStrip
@@ -76,18 +82,23 @@ class MainWindow(QMainWindow):
         self.drawer.hide()
         self.resizeDocks([self.drawer], [400], Qt.Orientation.Horizontal)
         self.worklist_actions = WorklistActions(self)
+        self.listener = ListenerService(home, user, self.runner, self)
+        self.remote = RemoteSource(self)
+        self.settings_dialog = None
+        self.scope_actions: list = []  # View > All / My studies (ui/main_menus.py)
 
         worklist_box = QWidget()
         worklist_box.setObjectName("worklistBox")
         box = QVBoxLayout(worklist_box)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
-        self.scope = ScopeBar(user.name)
+        self.scope = ScopeBar(user.name, privilege_reason(user, "network", "Searching DICOM nodes"))
         self.all_studies, self.my_studies = self.scope.all_studies, self.scope.my_studies
         self.scope.scope_changed.connect(lambda _mine: self.search(self._query))
+        self.scope.source_changed.connect(self._source_changed)
+        self.pages = source_pages(self.table, self.bar, self.remote.page)
         box.addWidget(self.scope)
-        box.addWidget(self.table, 1)
-        box.addWidget(self.bar)
+        box.addWidget(self.pages, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("mainSplitter")
         splitter.setChildrenCollapsible(False)
@@ -104,7 +115,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self._build_status_bar(temporary_home)
-        self._build_menus()
+        build_menus(self)
 
         self.qbe.search_requested.connect(self.search)
         self.model.searched.connect(self._searched)
@@ -117,8 +128,9 @@ class MainWindow(QMainWindow):
         self.table.hover_left.connect(self.card_popup.leave)
         self.table.menu_requested.connect(self.worklist_actions.row_menu)
         self.importer.message.connect(self.show_message)
-        self.importer.changed.connect(self.refresh)
-        self.importer.changed.connect(self.cards.clear)  # new studies change the cards' counts
+        self.importer.changed.connect(self.cache_changed)
+        self.listener.message.connect(self.show_message)
+        self.listener.received.connect(lambda _count: self.cache_changed())
         self.actions.message.connect(self.show_message)
         self.actions.changed.connect(self._studies_changed)
         self.history.changed.connect(lambda kind: self._studies_changed(kind, []))
@@ -132,10 +144,13 @@ class MainWindow(QMainWindow):
         self._reload_strip = False
         self.last_message = ""
         self._query = Query()
+        self._local_count = ""
         self.resize(1500, 940)
         self.columns.load()
         self.history.refresh()
         self.search(Query())
+        self.remote.load_nodes()
+        self.listener.start_if_configured()
 
     # -- layout ------------------------------------------------------------------
 
@@ -150,80 +165,61 @@ class MainWindow(QMainWindow):
         self.home_label = QLabel(f"Home: {where}")
         self.home_label.setObjectName("homeLabel")
         self.home_label.setToolTip(str(self.home.root))
-        for label in (self.count_label, self.user_label, self.home_label):
+        self.listener_label = ListenerLabel(self.listener)
+        for label in (self.count_label, self.listener_label, self.user_label, self.home_label):
             bar.addPermanentWidget(label)
-
-    def _action(self, menu, text: str, slot, shortcut=None, name: str = "") -> QAction:
-        action = QAction(text, self)
-        if name:
-            action.setObjectName(name)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        for key in ("files", "folder", "zip", "dicomdir"):
-            file_menu.addAction(self.importer.actions[key])
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
-        edit = self.menuBar().addMenu("&Edit")
-        # Ctrl+A, Space and Esc act in the worklist itself (ui/worklist_view.py).
-        self._action(edit, "&Tick all listed studies\tCtrl+A", self.model.tick_all, name="tickAll")
-        self._action(edit, "&Unselect all\tEsc", self.ticks.clear, name="unselectAll")
-        view_menu = self.menuBar().addMenu("&View")
-        scope = QActionGroup(self)
-        for button, name in ((self.all_studies, "viewAll"), (self.my_studies, "viewMine")):
-            action = QAction(button.text(), self, checkable=True)
-            action.setObjectName(name)
-            action.setChecked(button.isChecked())
-            action.triggered.connect(button.setChecked)
-            button.toggled.connect(action.setChecked)
-            scope.addAction(action)
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.jobs_dock.toggleViewAction())
-        history = self.history_dock.toggleViewAction()
-        history.setShortcut("Ctrl+H")
-        view_menu.addAction(history)
-        self._action(view_menu, "T&rash", lambda: self.show_history(trash=True), name="showTrash")
-        view_menu.addSeparator()
-        self._action(view_menu, "&Find patient", lambda: self.qbe.patient_name.setFocus(),
-                     QKeySequence.StandardKey.Find)
-        self._action(view_menu, "&Refresh worklist", self.refresh, QKeySequence.StandardKey.Refresh)
-        tools = self.menuBar().addMenu("&Tools")
-        tools.setToolTipsVisible(True)
-        self.content_manager_action = self._action(tools, "&Content Manager...",
-                                                   self.open_content_manager, name="contentManager")
-        if importlib.util.find_spec("ui.content_manager") is None:
-            self.content_manager_action.setEnabled(False)
-            self.content_manager_action.setToolTip(
-                "The Content Manager is not part of this installation (ui.content_manager)")
-        self.research_action = self._action(tools, "&Research projects...", self.open_research,
-                                            name="research")
-        if not self.user.can("research"):
-            self.research_action.setEnabled(False)
-            self.research_action.setToolTip(
-                "Research projects need the research privilege (roles admin, researcher)")
-        help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&About StudyDesk", self.about, name="about")
 
     # -- worklist ----------------------------------------------------------------
 
     def search(self, query: Query) -> None:
-        """Run *query*, narrowed to the user's assigned studies under My studies."""
+        """Run *query* on the source: the cache (narrowed to the user's
+        assigned studies under My studies) or the chosen node."""
         self._query = query
+        if self.remote.active:
+            self.remote.search(query)
+            return
         if self.my_studies.isChecked():
             query = dataclasses.replace(query, assigned_to=self.user.name)
         self.count_label.setText("Searching...")
         self.model.search(query)
 
     def refresh(self) -> None:
-        """Search again (after an import): the current study may have new series."""
+        """Search the cache again (after an import): the current study may have new series."""
         self._reload_strip = True
         self.model.refresh()
+
+    def refresh_source(self) -> None:
+        """View > Refresh: the cache, or the node asked again."""
+        if self.remote.active:
+            self.remote.search(self._query)
+        else:
+            self.refresh()
+
+    def cache_changed(self, *_args) -> None:
+        """Studies arrived (import, retrieve, the listener): the cache's list,
+        the cards' counts and the node's "In cache" column change."""
+        self.cards.clear()
+        self.refresh()
+        self.remote.update_cached()
+
+    # -- the source: the cache or a node ---------------------------------------------
+
+    def _source_changed(self, node: str) -> None:
+        remote = bool(node)
+        self.scope.set_remote(remote)
+        for action in self.scope_actions:
+            action.setEnabled(not remote)
+        if remote:
+            self.remote.activate(node, self._query)
+            self.pages.setCurrentIndex(1)
+            self.remote.view.setFocus()
+            return
+        self.remote.deactivate()
+        self.pages.setCurrentIndex(0)
+        self.count_label.setText(self._local_count or "Searching...")
+        self.strip.show_study(None)
+        self._current_changed(self.table.currentIndex(), QModelIndex())
+        self.table.setFocus()
 
     def _remember_current(self) -> None:
         current = self.table.currentIndex()
@@ -232,7 +228,9 @@ class MainWindow(QMainWindow):
 
     def _searched(self, count: int) -> None:
         reload_strip, self._reload_strip = self._reload_strip, False
-        self.count_label.setText(f"{count:,} stud{'ies' if count != 1 else 'y'}")
+        self._local_count = f"{count:,} stud{'ies' if count != 1 else 'y'}"
+        if not self.remote.active:
+            self.count_label.setText(self._local_count)
         row = self.model.row_of(self._keep_study) if self._keep_study else -1
         if count and row < 0:
             row = 0
@@ -245,7 +243,7 @@ class MainWindow(QMainWindow):
             self.table.scrollTo(index)
             if reload_strip and self.strip.study_uid == self.model.study_uid(row):
                 self.strip.reload()
-        else:
+        elif not self.remote.active:
             self.strip.show_study(None)
         self.worklist_actions.update_bar()
 
@@ -254,6 +252,8 @@ class MainWindow(QMainWindow):
             return
         uid = self.model.study_uid(current.row())
         self._keep_study = uid
+        if self.remote.active:  # the strip follows the node's table meanwhile
+            return
         study = self.model.study(current.row())
         heading = "  ·  ".join(filter(None, (
             formatting.person_name(study.get("patient_name")), study.get("patient_id"),
@@ -334,6 +334,13 @@ class MainWindow(QMainWindow):
             changed.connect(lambda: self._studies_changed("content", []))
             manager._worklist_follows = True
 
+    def open_settings(self):
+        """Edit > Settings...: the nodes and this workstation (non-modal, one at a time)."""
+        from ui.settings_dialog import open_settings
+
+        self.settings_dialog = open_settings(self, self.settings_dialog)
+        return self.settings_dialog
+
     def open_research(self) -> None:
         from ui.research import open_research_window
 
@@ -390,5 +397,7 @@ class MainWindow(QMainWindow):
         self.card_popup.hide()
         self.columns.flush()
         self.runner.shutdown()
+        self.listener.shutdown()
         self.model.close()
+        self.remote.model.close()
         super().closeEvent(event)

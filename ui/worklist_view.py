@@ -177,4 +177,4 @@ class WorklistView(QTableView):
             self.menu_requested.emit(index.row(), self.viewport().mapToGlobal(pos))
 
 
-__all__ = ["WorklistView", "COLUMN_SAMPLES"]
+__all__ = ["WorklistView", "COLUMN_SAMPLES", "PLAIN_HEADER_PADDING"]

@@ -55,6 +55,7 @@ REJECTION_TITLES = {
 DEFAULT_TITLE = "113038"
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 CHUNK = 16
+_ACTIVE: set[str] = set()   # staging folders this process is filling or applying now
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Renewal:
     node: Optional[str] = None
     queued: int = 0
     staged: list[Path] = field(default_factory=list)        # to discard if the change fails
+    folder: str = ""                                         # its staging folder's name
 
     def describe(self) -> str:
         where = f"queued for {self.node}" if self.node else \
@@ -77,6 +79,11 @@ class Renewal:
     def discard(self) -> None:
         for path in self.staged:
             path.unlink(missing_ok=True)
+        self.release()
+
+    def release(self) -> None:
+        """The change is applied (or failed): its staging folder may be swept."""
+        _ACTIVE.discard(self.folder)
 
 
 # -- the UID map applied to one file -------------------------------------------------------
@@ -236,8 +243,10 @@ def _sop_ref(row: dict) -> Dataset:
 
 
 def _staging_folder(home: Home) -> str:
-    """A new folder under staging/ named after this process; its relative path."""
+    """A new folder under staging/ named after this process, marked in use;
+    its relative path."""
     name = f"p{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    _ACTIVE.add(name)
     (home.root / STAGING / name).mkdir(parents=True, exist_ok=True)
     return f"{STAGING}/{name}"
 
@@ -268,6 +277,7 @@ def renew(home: Home, db, plan: Plan, destination: str, title: str = DEFAULT_TIT
     for uid in sources:
         uid_map[uid] = destination
     relative = _staging_folder(home)
+    result.folder = relative.split("/")[1]
     tasks, files, instances = [], [], []
     for n, op in enumerate(ops):
         row = dict(new_rows[op.sop])
@@ -354,8 +364,11 @@ def _node_of(db, study_uids: list[str]) -> Optional[str]:
 
 
 def sweep_staging(home: Home, db) -> int:
-    """Remove staging folders of processes that are gone, unless a pending
-    change still names their files (it is rolled back or recovered first)."""
+    """Remove what undone or failed IOCM changes left in staging: the folders
+    of processes that are gone, and this process's own that no change in
+    progress uses, unless a pending change still names their files (recovery
+    rolls it back first). Folders of other live processes may be in use and
+    stay."""
     root = home.root / STAGING
     if not root.exists():
         return 0
@@ -367,7 +380,9 @@ def sweep_staging(home: Home, db) -> int:
     removed = 0
     for folder in root.iterdir():
         pid = folder.name[1:].split("-")[0]
-        if folder.name in pending or not pid.isdigit() or store.process_alive(int(pid)):
+        if folder.name in pending or folder.name in _ACTIVE or not pid.isdigit():
+            continue
+        if int(pid) != os.getpid() and store.process_alive(int(pid)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1

@@ -246,6 +246,9 @@ def reallocate_series(home: Home, db, user: User, series: list[str] | str, desti
         if outcome.renewal:
             outcome.renewal.discard()
         raise
+    finally:
+        if outcome.renewal:
+            outcome.renewal.release()
     return outcome
 
 

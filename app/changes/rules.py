@@ -18,11 +18,11 @@ def check_locks(db, user: User, study_uids: Iterable[str]) -> None:
 
 
 def check_not_migrated(db, study_uids: Iterable[str]) -> None:
-    for uid in study_uids:
-        row = db.execute("SELECT migrated FROM studies WHERE study_instance_uid = ?", [uid]).fetchone()
-        if row and row[0]:
-            raise RuleRefused(f"study {uid}: migrated (its images live in a legacy archive); "
-                              "it can be neither source nor destination of a change")
+    """Refuse studies marked migrated by an admin or received from a node set
+    up as a legacy archive (see app.changes.migrated)."""
+    from app.changes import migrated
+
+    migrated.check(db, study_uids)
 
 
 def study_patient(db, study_uid: str) -> dict:

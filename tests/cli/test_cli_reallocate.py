@@ -102,3 +102,27 @@ def test_iocm_from_the_command_line(loaded):
     undo = studydesk(home, "undo", str(as_json(done)["change_id"]), user="carla")
     assert undo.returncode == 0
     assert mis in [s["series_uid"] for s in as_json(studydesk(home, "series", uid["A1"], "--json"))]
+
+
+def test_iocm_killed_mid_commit_is_rolled_back_on_the_next_start(loaded):
+    home, uid, mis = loaded
+    studydesk(home, "config", "set", "iocm", "true")
+    before = {ds.SOPInstanceUID: ds.PixelData for ds in current_files(home, mis)}
+    killed = studydesk(home, "reallocate", mis, "--to", uid["A2"], user="carla",
+                       env={"STUDYDESK_FAULT": "renamed"})
+    assert killed.returncode == 137
+    history = as_json(studydesk(home, "history", "--json"))      # opening the home recovers
+    assert history == []
+    assert mis in [s["series_uid"] for s in as_json(studydesk(home, "series", uid["A1"], "--json"))]
+    assert {ds.SOPInstanceUID: ds.PixelData for ds in current_files(home, mis)} == before
+    db = sqlite3.connect(home / "cache.sqlite")
+    try:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+        assert db.execute("SELECT state FROM changes").fetchall() == [("failed",)]
+    finally:
+        db.close()
+    stored = {p.name for p in (home / "store").rglob("*.dcm")}
+    assert not any(name.startswith("2.25.") for name in stored)   # no renewed file left in the store
+    done = studydesk(home, "reallocate", mis, "--to", uid["A2"], "--json", user="carla")
+    assert done.returncode == 0, done.stderr
+    assert not [p for p in (home / "staging").rglob("*") if p.is_file()]   # swept

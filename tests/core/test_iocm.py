@@ -3,6 +3,7 @@ note, both queued for the source node; undo and crash safety."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -156,10 +157,14 @@ def test_undo_restores_old_uids_files_and_withdraws_the_queue(rt):
     assert db.execute("SELECT sop_instance_uid FROM measurements").fetchone()[0] == next(iter(before))
     assert not store.absolute(home, outcome.renewal.notes[0][2]).exists()
     assert new_paths and not any(p.exists() for p in new_paths)
-    staged = list((home.root / iocm.STAGING).iterdir())
-    assert staged and iocm.sweep_staging(home, db) == 0       # this process is alive: kept
+    staged = list((home.root / iocm.STAGING).iterdir())    # the undo moved them back here
+    assert staged and any(p.is_file() for p in staged[0].iterdir())
+    other = staged[0].with_name(f"p{os.getppid()}-busy")     # another live process's: kept
+    other.mkdir()
     staged[0].rename(staged[0].with_name("p999999999-gone"))  # a process that is gone
-    assert iocm.sweep_staging(home, db) == 1
+    (home.root / iocm.STAGING / f"p{os.getpid()}-mine").mkdir()   # this one's, not in use
+    assert iocm.sweep_staging(home, db) == 2
+    assert [p.name for p in (home.root / iocm.STAGING).iterdir()] == [other.name]
 
 
 def test_a_crash_before_the_commit_changes_nothing(rt):
@@ -183,3 +188,15 @@ def test_a_crash_before_the_commit_changes_nothing(rt):
     assert not any(p.is_file() for p in (home.root / iocm.STAGING).rglob("*"))
     assert not (home.root / outbox.FOLDER).exists() or not any((home.root / outbox.FOLDER).iterdir())
     assert db.execute("SELECT state FROM changes").fetchall() == [("failed",)]
+
+
+def test_a_staging_folder_in_use_is_never_swept(home):
+    db = home.connect()
+    try:
+        relative = iocm._staging_folder(home)
+        renewal = iocm.Renewal(folder=relative.split("/")[1])
+        assert iocm.sweep_staging(home, db) == 0 and (home.root / relative).is_dir()
+        renewal.release()
+        assert iocm.sweep_staging(home, db) == 1 and not (home.root / relative).exists()
+    finally:
+        db.close()

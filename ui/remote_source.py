@@ -1,0 +1,297 @@
+"""The worklist's Remote source: a node's studies in the worklist table, and Retrieve.
+
+With a query-retrieve node chosen in the scope bar, Search runs C-FIND on it
+(:class:`~ui.remote_model.RemoteModel`, a job the jobs panel can cancel) and
+the worklist area shows the answer: the same table (a
+:class:`~ui.worklist_view.WorklistView` with the local view's column layout)
+over the remote model, with the retrieve bar under it. Retrieve runs
+``retrieve.retrieve`` as a writer job (it records into the cache through the
+importer's path) with progress from the sub-operation counts; afterwards the
+local worklist is searched again and the "In cache" column updated.
+
+The local table keeps its own model and selection: switching back finds the
+local worklist as it was left.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, Qt
+from PySide6.QtGui import QAction, QFont, QFontMetrics
+from PySide6.QtWidgets import QMenu, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
+
+from app import worklist
+from app.net import nodes
+from app.net import retrieve as net_retrieve
+from app.worklist import Query
+from ui import formatting
+from ui.action_bar import privilege_reason
+from ui.jobs import Job
+from ui.remote_model import STATUS_TITLE, RemoteModel
+from ui.retrieve_bar import RetrieveBar
+from ui.selection import TickSet
+from ui.worklist_model import STATUS, column_index
+from ui.worklist_view import PLAIN_HEADER_PADDING, WorklistView
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+HIDDEN = ("assigned_to",)  # local workflow state a node does not have
+
+
+def _page(name: str, *widgets: QWidget) -> QWidget:
+    """*widgets* stacked, the first taking the height."""
+    page = QWidget()
+    page.setObjectName(name)
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    for i, widget in enumerate(widgets):
+        layout.addWidget(widget, 1 if i == 0 else 0)
+    return page
+
+
+def source_pages(table: QWidget, bar: QWidget, remote_page: QWidget) -> QStackedWidget:
+    """The worklist area: the local table and its action bar (page 0), the
+    remote page (page 1)."""
+    pages = QStackedWidget()
+    pages.setObjectName("worklistPages")
+    pages.addWidget(_page("localPage", table, bar))
+    pages.addWidget(remote_page)
+    return pages
+
+
+def summary(result: net_retrieve.RetrieveResult) -> str:
+    studies = len(result.studies) - len(result.not_found)
+    text = (f"Retrieved {result.retrieved} image{'s' if result.retrieved != 1 else ''} of "
+            f"{studies} stud{'ies' if studies != 1 else 'y'} from {result.node} "
+            f"by C-{result.method.upper()}")
+    if result.already_present:
+        text += f", {result.already_present} already here"
+    if result.failed:
+        text += f", {len(result.failed)} failed"
+    if result.not_found:
+        text += f", {len(result.not_found)} not on the node"
+    return text
+
+
+class RemoteSource(QObject):
+    """The remote page of the worklist area (:attr:`page`) and what it does."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__(window)
+        self.w = window
+        self.ticks = TickSet(self)
+        self.model = RemoteModel(window.home, window.runner, window.user, self, ticks=self.ticks)
+        self.view = WorklistView(self.model)
+        self.view.setObjectName("remoteWorklist")
+        self.bar = RetrieveBar()
+        self.page = _page("remotePage", self.view, self.bar)
+        self.menu: Optional[QMenu] = None
+        self.last_result: Optional[net_retrieve.RetrieveResult] = None
+        self.problems_box: Optional[QMessageBox] = None  # the last retrieve's problems
+        self.ticks.changed.connect(self.update_bar)
+        self.bar.unselect.connect(self.ticks.clear)
+        self.bar.retrieve_requested.connect(lambda method: self.retrieve(method=method))
+        self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.view.menu_requested.connect(self.row_menu)
+        self.model.searched.connect(self._searched)
+        self.model.search_failed.connect(self._failed)
+        self.model.search_cancelled.connect(lambda: self._say("Query cancelled"))
+        self.update_bar()
+
+    @property
+    def node(self) -> str:
+        return self.model.node
+
+    @property
+    def active(self) -> bool:
+        return bool(self.model.node)
+
+    # -- switching ----------------------------------------------------------------------
+
+    def load_nodes(self) -> None:
+        """List the configured nodes in the scope bar's source selector (a job)."""
+        home, scope = self.w.home, self.w.scope
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:
+                return nodes.list_nodes(db)
+            finally:
+                db.close()
+
+        self.w.runner.start("Nodes", job, kind="read", visible=False, on_success=scope.set_nodes,
+                            on_failure=lambda message: self.w.show_message(f"Nodes: {message}"))
+
+    def activate(self, node: str, query: Query) -> None:
+        """Show *node*: its last answer is gone; the QBE query runs at once
+        when it has criteria (see :meth:`search`)."""
+        if node != self.model.node:
+            self.ticks.clear()
+            self.model.set_node(node)
+            self._copy_layout()
+        self.w.strip.show_study(None)
+        self.w.strip.heading.setText("Studies on a node: retrieve one to see its series here")
+        self.search(query)
+        self.update_bar()
+
+    def deactivate(self) -> None:
+        self.model.set_node("")
+        self.ticks.clear()
+
+    def _copy_layout(self) -> None:
+        """The local table's column order and widths, without its workflow
+        columns, and room for the In cache title."""
+        header = self.view.horizontalHeader()
+        header.restoreState(self.w.table.horizontalHeader().saveState())
+        for key in HIDDEN:
+            header.setSectionHidden(column_index(key), True)
+        bold = QFont(header.font())
+        bold.setBold(True)
+        title = QFontMetrics(bold).horizontalAdvance(STATUS_TITLE) + PLAIN_HEADER_PADDING
+        header.resizeSection(STATUS, max(header.sectionSize(STATUS), title))
+
+    # -- searching ----------------------------------------------------------------------
+
+    def search(self, query: Query) -> None:
+        """C-FIND *query*; an empty one is not sent (it would list the whole
+        archive): a ``*`` in a field asks for everything on purpose."""
+        if query.is_empty():
+            self._say(f"{self.node}: enter criteria and press Search (* lists everything)")
+            return
+        self._say(f"Asking {self.node}...")
+        self.model.search(query)
+
+    def _searched(self, count: int) -> None:
+        self._say(f"{count:,} stud{'ies' if count != 1 else 'y'} on {self.node}")
+        if count:
+            index = self.model.index(0, column_index("patient_name"))
+            self.view.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+        self.update_bar()
+
+    def _failed(self, message: str) -> None:
+        self._say("Query failed")
+        self.w.show_message(f"Query of {self.node} failed: {message}")
+
+    def _say(self, text: str) -> None:
+        if self.active:
+            self.w.count_label.setText(text)
+
+    # -- the highlighted study and the bar -----------------------------------------------
+
+    def current_uid(self) -> Optional[str]:
+        current = self.view.currentIndex()
+        return self.model.study_uid(current.row()) if current.isValid() else None
+
+    def targets(self) -> list[str]:
+        """The ticked studies, else the highlighted one."""
+        if len(self.ticks):
+            return self.ticks.uids()
+        uid = self.current_uid()
+        return [uid] if uid else []
+
+    def update_bar(self, *_args) -> None:
+        current = self.view.currentIndex()
+        label = ""
+        if current.isValid():
+            row = self.model.study(current.row())
+            label = formatting.person_name(row.get("patient_name")) or row.get("accession") or ""
+        reason = privilege_reason(self.w.user, "network", "Retrieving studies")
+        self.bar.show_state(len(self.ticks), label or None, reason)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.update_bar()
+        if not current.isValid() or not self.active:
+            return
+        row = self.model.study(current.row())
+        if row.get("in_cache"):
+            heading = "  ·  ".join(filter(None, (
+                formatting.person_name(row.get("patient_name")), row.get("patient_id"),
+                formatting.dicom_date(row.get("study_date")), row.get("description"))))
+            self.w.strip.show_study(row["study_uid"], heading + "  ·  in the cache")
+        else:
+            self.w.strip.show_study(None)
+            self.w.strip.heading.setText("Not in the cache: retrieve it to see its series here")
+
+    def row_menu(self, row: int, pos: Optional[QPoint] = None) -> QMenu:
+        uid = self.model.study_uid(row)
+        uids = self.ticks.uids() if uid in self.ticks else [uid] if uid else []
+        count = f" {len(uids)} studies" if len(uids) > 1 else ""
+        why = privilege_reason(self.w.user, "network", "Retrieving studies")
+        menu = QMenu(self.view)
+        menu.setObjectName("remoteRowMenu")
+        menu.setToolTipsVisible(True)
+        for method, text in (("get", f"Retrieve{count} by C-GET"), ("move", f"Retrieve{count} by C-MOVE")):
+            action = QAction(text, menu)
+            action.setObjectName(f"menu_retrieve_{method}")
+            action.setEnabled(not why and bool(uids))
+            action.setToolTip(why or "Copy into the cache")
+            action.triggered.connect(lambda _=False, m=method: self.retrieve(uids, m))
+            menu.addAction(action)
+        self.menu = menu
+        if pos is not None:
+            menu.popup(pos)
+        return menu
+
+    # -- retrieving ---------------------------------------------------------------------
+
+    def retrieve(self, uids: Optional[list[str]] = None, method: Optional[str] = None) -> Optional[Job]:
+        """Retrieve *uids* (default: :meth:`targets`) by *method* (default: the
+        bar's) as a writer job; the jobs panel shows it with Cancel."""
+        uids = list(uids or self.targets())
+        if not uids or not self.node:
+            return None
+        method = method or self.bar.method()
+        home, user, node = self.w.home, self.w.user, self.node
+
+        def job(progress, cancel):
+            return net_retrieve.retrieve(home, user, node, uids, method, progress, cancel)
+
+        self.w.show_message(f"Retrieving {len(uids)} stud{'ies' if len(uids) != 1 else 'y'} "
+                            f"from {node} by C-{method.upper()}...")
+        running = self.w.runner.start(f"Retrieve from {node}", job, kind="write", summarize=summary,
+                                      on_success=self._retrieved)
+        running.finished.connect(self.w.cache_changed)  # a cancelled retrieve keeps what arrived too
+        return running
+
+    def _retrieved(self, result: net_retrieve.RetrieveResult) -> None:
+        self.last_result = result
+        self.w.show_message(summary(result))
+        problems = [f"{f.get('sop_instance_uid', '')}: {f.get('reason', '')}" for f in result.failed]
+        problems += [f"study {uid}: not on {result.node}" for uid in result.not_found]
+        if problems:
+            box = QMessageBox(QMessageBox.Icon.Warning, "StudyDesk",
+                              f"Retrieve from {result.node}: {len(problems)} problem"
+                              f"{'s' if len(problems) != 1 else ''}.", QMessageBox.StandardButton.Ok,
+                              self.w)
+            box.setObjectName("retrieveProblems")
+            box.setInformativeText("Run Retrieve again to fetch only what is missing.")
+            box.setDetailedText("\n".join(problems))
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.problems_box = box
+            box.open()
+
+    def update_cached(self, uids: Optional[list[str]] = None) -> None:
+        """Read how much of *uids* (default: every listed study) the cache holds."""
+        uids = list(uids if uids is not None else self.model.uids())
+        if not uids or not self.active:
+            return
+        home = self.w.home
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:
+                return {row["study_uid"]: row["instance_count"] or 0 for row in worklist.study_rows(db, uids)}
+            finally:
+                db.close()
+
+        def done(counts: dict) -> None:
+            self.model.set_cached({uid: counts.get(uid, 0) for uid in uids})
+            self._current_changed(self.view.currentIndex(), QModelIndex())
+
+        self.w.runner.start("Cache counts", job, kind="read", visible=False, on_success=done,
+                            on_failure=lambda _m: None)
