@@ -66,7 +66,7 @@ def test_different_patients_need_a_typed_reason(qtbot, window):
     with qtbot.waitSignal(job.finished, timeout=30000):
         pass
     assert job.state == "succeeded"
-    qtbot.waitUntil(lambda: not window.model.is_searching() and window.history.changes
+    qtbot.waitUntil(lambda: not window.model.is_searching() and bool(window.history.changes)
                     and window.history.changes[0]["action"] == "merge-patients")
     assert window.history.changes[0]["reason"] == "same person, registration error"
     names = {window.model.study(r)["patient_id"] for r in range(window.model.rowCount())}
