@@ -8,7 +8,6 @@ import importlib
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from app import __version__

@@ -106,6 +106,19 @@ def action_states(user: User, rows: list[Optional[dict]],
     return out
 
 
+def unselect_button(name: str, slot) -> QToolButton:
+    """The bars' "✕ Unselect" button (Esc does the same)."""
+    button = QToolButton()
+    button.setObjectName(name)
+    button.setIcon(QIcon(str(resources_dir() / "icons" / "close.svg")))
+    button.setIconSize(QSize(12, 12))
+    button.setText("Unselect")
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    button.setToolTip("Untick every study (Esc)")
+    button.clicked.connect(slot)
+    return button
+
+
 class ActionBar(QFrame):
     """The bar's widgets; ``triggered(key)`` when an action button is clicked."""
 
@@ -117,14 +130,7 @@ class ActionBar(QFrame):
         self.setObjectName("actionBar")
         self.count = QLabel()
         self.count.setObjectName("tickCount")
-        self.unselect_button = QToolButton()
-        self.unselect_button.setObjectName("unselect")
-        self.unselect_button.setIcon(QIcon(str(resources_dir() / "icons" / "close.svg")))
-        self.unselect_button.setIconSize(QSize(12, 12))
-        self.unselect_button.setText("Unselect")
-        self.unselect_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.unselect_button.setToolTip("Untick every study (Esc)")
-        self.unselect_button.clicked.connect(self.unselect)
+        self.unselect_button = unselect_button("unselect", self.unselect)
         self.anonymised = QCheckBox("Anonymised")
         self.anonymised.setObjectName("anonymised")
         self.anonymised.setToolTip("Download de-identified copies (DICOM PS3.15 Basic "

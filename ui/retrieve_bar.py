@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from app.resources import resources_dir
+from ui.action_bar import unselect_button
 
 METHODS = (("by C-GET", "get", "The node sends the images back on the same association "
                                 "(no listener needed; works through firewalls)"),
@@ -35,14 +34,7 @@ class RetrieveBar(QFrame):
         self.setObjectName("retrieveBar")
         self.count = QLabel()
         self.count.setObjectName("retrieveCount")
-        self.unselect_button = QToolButton()
-        self.unselect_button.setObjectName("retrieveUnselect")
-        self.unselect_button.setIcon(QIcon(str(resources_dir() / "icons" / "close.svg")))
-        self.unselect_button.setIconSize(QSize(12, 12))
-        self.unselect_button.setText("Unselect")
-        self.unselect_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.unselect_button.setToolTip("Untick every study (Esc)")
-        self.unselect_button.clicked.connect(self.unselect)
+        self.unselect_button = unselect_button("retrieveUnselect", self.unselect)
         self.retrieve_button = QPushButton("Retrieve")
         self.retrieve_button.setObjectName("retrieveButton")
         self.retrieve_button.clicked.connect(lambda: self.retrieve_requested.emit(self.method()))

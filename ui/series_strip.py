@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePo
 from app import worklist
 from app.home import Home
 from ui.jobs import JobRunner
-from ui.thumbnails import CANNOT_DECODE, IMAGE, MISSING, NO_PIXELS, SIZE, Thumbnail, ThumbnailLoader
+from ui.thumbnails import IMAGE, MISSING, NO_PIXELS, SIZE, Thumbnail, ThumbnailLoader
 
 TILE = SIZE  # the square the thumbnail sits in
 CARD_WIDTH = TILE + 32

@@ -13,7 +13,7 @@ from app.changes import journal, rules
 from app.changes.journal import FileOp, Plan
 from app.changes.plans import rows_in, snapshot
 from app.db import transaction
-from app.errors import NotFound, RuleRefused
+from app.errors import NotFound
 from app.home import Home
 from app.jobs import CancelToken, Progress
 from app.worklist import resolve_study_uid

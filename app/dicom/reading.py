@@ -11,7 +11,6 @@ import os
 import re
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
