@@ -207,3 +207,20 @@ def machine() -> dict:
         "system": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
     }
+
+
+def bench_parser(doc: str, work: str, repeat: int = 1, series: bool = True):
+    """The options every file benchmark shares: --n, --series, --repeat,
+    --data, --work, --json."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=2000, help="files to generate (default 2000)")
+    if series:
+        ap.add_argument("--series", type=int, default=4, help="series in the study (default 4)")
+    ap.add_argument("--repeat", type=int, default=repeat,
+                    help=f"runs per measurement; the median is reported (default {repeat})")
+    ap.add_argument("--data", type=Path, help="folder of .dcm files to reuse (generated there when empty)")
+    ap.add_argument("--work", type=Path, help=f"where {work} go (default: a temporary folder)")
+    ap.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    return ap

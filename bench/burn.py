@@ -23,7 +23,6 @@ Target: ours / anchor <= 1.3.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -93,13 +92,7 @@ def _anchor(folder: Path, target: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=2000, help="files to generate (default 2000)")
-    ap.add_argument("--series", type=int, default=4, help="series in the study (default 4)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median is reported")
-    ap.add_argument("--data", type=Path, help="folder of .dcm files to reuse (generated there when empty)")
-    ap.add_argument("--work", type=Path, help="where the home, trees and images go (default: temporary)")
-    ap.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    ap = common.bench_parser(__doc__, "the home, trees and images", repeat=1, series=True)
     args = ap.parse_args(argv)
     for tool in ("dcmmkdir", "xorriso"):
         if shutil.which(tool) is None:

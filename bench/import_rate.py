@@ -20,7 +20,6 @@ link/bare (target >= 0.9) and copy/cp. --data DIR reuses the .dcm files in DIR
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -69,13 +68,7 @@ def _cp(data: Path, dest: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=2000, help="files to generate (default 2000)")
-    ap.add_argument("--series", type=int, default=4, help="series in the study (default 4)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median is reported")
-    ap.add_argument("--data", type=Path, help="folder of .dcm files to reuse (generated there when empty)")
-    ap.add_argument("--work", type=Path, help="where the homes and copies go (default: a temporary folder)")
-    ap.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    ap = common.bench_parser(__doc__, "the homes and copies", repeat=1, series=True)
     args = ap.parse_args(argv)
 
     def say(msg: str) -> None:

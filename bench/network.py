@@ -24,7 +24,6 @@ StudyDesk at least 0.8x DCMTK for both.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -241,13 +240,8 @@ def bench_get(data: Path, work: Path, n: int, repeat: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=2000, help="files to generate (default 2000)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each side; medians are reported")
-    ap.add_argument("--data", type=Path, help="folder of .dcm files to reuse (generated there when empty)")
-    ap.add_argument("--work", type=Path, help="where homes and received files go (default: a temporary folder)")
+    ap = common.bench_parser(__doc__, "homes and received files", repeat=3, series=False)
     ap.add_argument("--only", choices=("send", "get"), help="run one of the two pairs")
-    ap.add_argument("--json", action="store_true", help="print the results as one JSON document")
     args = ap.parse_args(argv)
     missing = [t for t in ("storescp", "storescu", "getscu", "Orthanc") if shutil.which(t) is None]
     if missing:

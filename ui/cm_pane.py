@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QDate, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDateEdit, QFrame, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
@@ -20,36 +20,11 @@ from app.home import Home
 from app.worklist import Query
 from ui.cm_tree import PATIENT, SERIES, STUDY, ContentTreeModel, ContentTreeView
 from ui.jobs import JobRunner
-from ui.qbe_bar import MODALITIES
+from ui.qbe_bar import ANY_DATE, MODALITIES, captioned, date_edit
 from ui.thumbnails import ThumbnailLoader
 
-ANY_DATE = QDate(1900, 1, 1)
 SCOPES = {"All patients": content.PATIENTS, "All studies": content.STUDIES}
 FIELD_HEIGHT = 28
-
-
-def _date_edit() -> QDateEdit:
-    edit = QDateEdit()
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("yyyy-MM-dd")
-    edit.setMinimumDate(ANY_DATE)
-    edit.setSpecialValueText("any")
-    edit.setDate(ANY_DATE)
-    return edit
-
-
-def _captioned(caption: str, widget: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(2)
-    label = QLabel(caption)
-    label.setObjectName("qbeCaption")
-    label.setBuddy(widget)
-    layout.addWidget(label)
-    layout.addWidget(widget)
-    widget.setFixedHeight(FIELD_HEIGHT)
-    return box
 
 
 class ContentPane(QFrame):
@@ -81,7 +56,7 @@ class ContentPane(QFrame):
         self.modality.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.modality.addItems(["", *MODALITIES])
         self.modality.lineEdit().setPlaceholderText("Any")
-        self.date_from, self.date_to = _date_edit(), _date_edit()
+        self.date_from, self.date_to = date_edit(), date_edit()
         self.scope = QComboBox()
         self.scope.addItems(list(SCOPES))
         self.scope.setToolTip("All patients: every study of each patient found (drag between "
@@ -113,13 +88,13 @@ class ContentPane(QFrame):
         form.setContentsMargins(10, 6, 10, 6)
         form.setHorizontalSpacing(8)
         form.setVerticalSpacing(4)
-        form.addWidget(_captioned("&Accession", self.accession), 0, 0)
-        form.addWidget(_captioned("Patient &ID", self.patient_id), 0, 1)
-        form.addWidget(_captioned("Patient &name", self.patient_name), 0, 2, 1, 2)
-        form.addWidget(_captioned("Modality", self.modality), 1, 0)
-        form.addWidget(_captioned("Study date from", self.date_from), 1, 1)
-        form.addWidget(_captioned("to", self.date_to), 1, 2)
-        form.addWidget(_captioned("Scope", self.scope), 1, 3)
+        form.addWidget(captioned("&Accession", self.accession, FIELD_HEIGHT), 0, 0)
+        form.addWidget(captioned("Patient &ID", self.patient_id, FIELD_HEIGHT), 0, 1)
+        form.addWidget(captioned("Patient &name", self.patient_name, FIELD_HEIGHT), 0, 2, 1, 2)
+        form.addWidget(captioned("Modality", self.modality, FIELD_HEIGHT), 1, 0)
+        form.addWidget(captioned("Study date from", self.date_from, FIELD_HEIGHT), 1, 1)
+        form.addWidget(captioned("to", self.date_to, FIELD_HEIGHT), 1, 2)
+        form.addWidget(captioned("Scope", self.scope, FIELD_HEIGHT), 1, 3)
         buttons = QHBoxLayout()
         buttons.addWidget(self.search_button)
         buttons.addWidget(self.clear_button)

@@ -122,16 +122,8 @@ class NodesPage(QWidget):
 
     def refresh(self) -> None:
         home = self.home
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return nodes.list_nodes(db)
-            finally:
-                db.close()
-
-        self.runner.start("Nodes", job, kind="read", visible=False, on_success=self._show,
-                          on_failure=self.form_note.setText)
+        self.runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
+                          visible=False, on_success=self._show, on_failure=self.form_note.setText)
 
     def _show(self, found: list) -> None:
         self.nodes = list(found)

@@ -7,6 +7,8 @@ Enter in any field searches; a quick date range searches at once.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDateEdit, QFrame, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QVBoxLayout, QWidget)
@@ -30,8 +32,8 @@ CUSTOM = "Custom range"
 FIELD_HEIGHT = 30  # every field and button of the bar, so they line up
 
 
-def _field(caption: str, widget: QWidget) -> QWidget:
-    """A small caption above its field."""
+def captioned(caption: str, widget: QWidget, height: Optional[int] = None) -> QWidget:
+    """A small caption above its field (also the Content Manager's panes)."""
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -41,10 +43,13 @@ def _field(caption: str, widget: QWidget) -> QWidget:
     label.setBuddy(widget)
     layout.addWidget(label)
     layout.addWidget(widget)
+    if height is not None:
+        widget.setFixedHeight(height)
     return box
 
 
-def _date_edit() -> QDateEdit:
+def date_edit() -> QDateEdit:
+    """A date field whose lowest value reads "any" (no bound)."""
     edit = QDateEdit()
     edit.setCalendarPopup(True)
     edit.setDisplayFormat("yyyy-MM-dd")
@@ -78,8 +83,8 @@ class QbeBar(QFrame):
         self.modality.setMinimumWidth(100)
         self.date_range = QComboBox()
         self.date_range.addItems([*RANGES, CUSTOM])
-        self.date_from = _date_edit()
-        self.date_to = _date_edit()
+        self.date_from = date_edit()
+        self.date_to = date_edit()
         self.search_button = QPushButton("Search")
         self.search_button.setObjectName("searchButton")
         self.search_button.setDefault(True)
@@ -89,13 +94,13 @@ class QbeBar(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 8)
         layout.setSpacing(8)
-        layout.addWidget(_field("Patient &name", self.patient_name), 3)
-        layout.addWidget(_field("Patient &ID", self.patient_id), 2)
-        layout.addWidget(_field("&Accession", self.accession), 2)
-        layout.addWidget(_field("&Modality", self.modality), 1)
-        layout.addWidget(_field("Stu&dy date", self.date_range), 1)
-        layout.addWidget(_field("From", self.date_from))
-        layout.addWidget(_field("To", self.date_to))
+        layout.addWidget(captioned("Patient &name", self.patient_name), 3)
+        layout.addWidget(captioned("Patient &ID", self.patient_id), 2)
+        layout.addWidget(captioned("&Accession", self.accession), 2)
+        layout.addWidget(captioned("&Modality", self.modality), 1)
+        layout.addWidget(captioned("Stu&dy date", self.date_range), 1)
+        layout.addWidget(captioned("From", self.date_from))
+        layout.addWidget(captioned("To", self.date_to))
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.search_button)

@@ -114,15 +114,8 @@ class RemoteSource(QObject):
     def load_nodes(self) -> None:
         """List the configured nodes in the scope bar's source selector (a job)."""
         home, scope = self.w.home, self.w.scope
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return nodes.list_nodes(db)
-            finally:
-                db.close()
-
-        self.w.runner.start("Nodes", job, kind="read", visible=False, on_success=scope.set_nodes,
+        self.w.runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
+                            visible=False, on_success=scope.set_nodes,
                             on_failure=lambda message: self.w.show_message(f"Nodes: {message}"))
 
     def activate(self, node: str, query: Query) -> None:

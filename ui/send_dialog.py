@@ -65,15 +65,8 @@ class SendDialog(QDialog):
         layout.addWidget(buttons)
         self.loaded = False
 
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return nodes.list_nodes(db)
-            finally:
-                db.close()
-
-        runner.start("Nodes", job, kind="read", visible=False, on_success=self._loaded,
-                     on_failure=self.note.setText)
+        runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
+                     visible=False, on_success=self._loaded, on_failure=self.note.setText)
 
     def _loaded(self, found: list) -> None:
         # nodes that take images first; a node for other purposes may still accept a store

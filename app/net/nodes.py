@@ -70,6 +70,15 @@ def list_nodes(db) -> list[Node]:
     return [_row_node(r) for r in db.execute(_SELECT + " ORDER BY name")]
 
 
+
+def nodes_of(home) -> list["Node"]:
+    """:func:`list_nodes` on a connection of its own (for a job's thread)."""
+    db = home.connect()
+    try:
+        return list_nodes(db)
+    finally:
+        db.close()
+
 def get_node(db, name: str) -> Node:
     row = db.execute(_SELECT + " WHERE name = ?", [name]).fetchone()
     if row is None:
