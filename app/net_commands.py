@@ -68,6 +68,8 @@ def _transfer_exit(done: int, failed: list[dict]) -> int:
 def cmd_retrieve(ctx) -> int:
     from app.net.retrieve import retrieve
 
+    if ctx.args.series:
+        return _retrieve_series(ctx)
     result = _run_job(ctx, lambda progress, cancel: retrieve(
         ctx.home, ctx.user, ctx.args.node, ctx.args.study_uids, ctx.args.method, progress, cancel))
     for uid in result.not_found:
@@ -77,6 +79,26 @@ def cmd_retrieve(ctx) -> int:
         f"{result.already_present} already here, {len(result.failed)} failed"))
     code = _transfer_exit(result.retrieved + result.already_present, result.failed)
     if not code and result.not_found:
+        code = EXIT_PARTIAL
+    return code
+
+
+def _retrieve_series(ctx) -> int:
+    from app.errors import BadInput
+    from app.net.retrieve_series import retrieve_series
+
+    if len(ctx.args.study_uids) != 1:
+        raise BadInput("retrieve --series: give the one study the series belong to")
+    result = _run_job(ctx, lambda progress, cancel: retrieve_series(
+        ctx.home, ctx.user, ctx.args.node, ctx.args.study_uids[0], ctx.args.series, ctx.args.method,
+        progress, cancel))
+    for uid in result.series_not_found:
+        print(f"not found: series {uid}: the node has no instances of it", file=sys.stderr)
+    ctx.emit(result.to_json(), lambda: (
+        f"{result.retrieved} instances of {len(result.series)} series retrieved from {result.node} "
+        f"by C-{result.method.upper()}, {result.already_present} already here, {len(result.failed)} failed"))
+    code = _transfer_exit(result.retrieved + result.already_present, result.failed)
+    if not code and result.series_not_found:
         code = EXIT_PARTIAL
     return code
 
@@ -160,6 +182,8 @@ def add_commands(command, common) -> None:
     p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
     p.add_argument("--method", choices=("get", "move"), default="get",
                    help="C-GET (default) or C-MOVE to this workstation's listener")
+    p.add_argument("--series", nargs="+", metavar="SERIES_UID",
+                   help="only these series of the one STUDY_UID given")
 
     p = command("send", cmd_send, "C-STORE studies to a configured node")
     p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
