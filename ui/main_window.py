@@ -2,7 +2,8 @@
 series strip; the merge drawer on the left; jobs and history docks below.
 
 The worklist area shows the local cache or, with a node chosen as the
-source in the scope bar, that node's studies (ui/remote_source.py). The
+source in the scope bar, that node's studies (ui/remote_source.py) and,
+beside the strip, the highlighted study's series on the node. The
 storage listener runs as a background service (ui/listener_status.py),
 shown in the status bar."""
 
@@ -103,7 +104,7 @@ class MainWindow(QMainWindow):
         splitter.setObjectName("mainSplitter")
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(worklist_box)
-        splitter.addWidget(self.strip)
+        splitter.addWidget(self._bottom_area())
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         central = QWidget()
@@ -153,6 +154,19 @@ class MainWindow(QMainWindow):
         self.listener.start_if_configured()
 
     # -- layout ------------------------------------------------------------------
+
+    def _bottom_area(self) -> QSplitter:
+        """Under the worklist: the series strip and, while a node is the
+        source, the node's series of the highlighted study on its left."""
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.setObjectName("bottomSplitter")
+        bottom.setChildrenCollapsible(False)
+        bottom.addWidget(self.remote.series_pane)
+        bottom.addWidget(self.strip)
+        bottom.setStretchFactor(0, 0)
+        bottom.setStretchFactor(1, 1)
+        bottom.setSizes([620, 880])
+        return bottom
 
     def _build_status_bar(self, temporary_home: bool) -> None:
         bar = self.statusBar()

@@ -9,6 +9,11 @@ over the remote model, with the retrieve bar under it. Retrieve runs
 importer's path) with progress from the sub-operation counts; afterwards the
 local worklist is searched again and the "In cache" column updated.
 
+Beside the series strip, :class:`~ui.remote_series.RemoteSeriesPane` lists
+the highlighted study's series as the node has them (C-FIND at SERIES
+level); its button retrieves the ticked series only
+(``retrieve_series.retrieve_series``), by the method chosen in the bar.
+
 The local table keeps its own model and selection: switching back finds the
 local worklist as it was left.
 """
@@ -24,11 +29,13 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QStackedWidget, QVBoxLayout, Q
 from app import worklist
 from app.net import nodes
 from app.net import retrieve as net_retrieve
+from app.net import retrieve_series as net_series
 from app.worklist import Query
 from ui import formatting
 from ui.action_bar import privilege_reason
 from ui.jobs import Job
 from ui.remote_model import STATUS_TITLE, RemoteModel
+from ui.remote_series import RemoteSeriesPane
 from ui.retrieve_bar import RetrieveBar
 from ui.selection import TickSet
 from ui.worklist_model import STATUS, column_index
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 HIDDEN = ("assigned_to",)  # local workflow state a node does not have
+NOT_CACHED = "Not in the cache: its thumbnails show here once retrieved"
 
 
 def _page(name: str, *widgets: QWidget) -> QWidget:
@@ -63,16 +71,20 @@ def source_pages(table: QWidget, bar: QWidget, remote_page: QWidget) -> QStacked
 
 
 def summary(result: net_retrieve.RetrieveResult) -> str:
-    studies = len(result.studies) - len(result.not_found)
+    if isinstance(result, net_series.SeriesRetrieveResult):
+        count = len(result.series) - len(result.series_not_found)
+        what, missing = f"{count} series", len(result.series_not_found)
+    else:
+        studies = len(result.studies) - len(result.not_found)
+        what, missing = f"{studies} stud{'ies' if studies != 1 else 'y'}", len(result.not_found)
     text = (f"Retrieved {result.retrieved} image{'s' if result.retrieved != 1 else ''} of "
-            f"{studies} stud{'ies' if studies != 1 else 'y'} from {result.node} "
-            f"by C-{result.method.upper()}")
+            f"{what} from {result.node} by C-{result.method.upper()}")
     if result.already_present:
         text += f", {result.already_present} already here"
     if result.failed:
         text += f", {len(result.failed)} failed"
-    if result.not_found:
-        text += f", {len(result.not_found)} not on the node"
+    if missing:
+        text += f", {missing} not on the node"
     return text
 
 
@@ -88,6 +100,12 @@ class RemoteSource(QObject):
         self.view.setObjectName("remoteWorklist")
         self.bar = RetrieveBar()
         self.page = _page("remotePage", self.view, self.bar)
+        self.series_pane = RemoteSeriesPane(window.home, window.user, window.runner,
+                                            method_text=self.bar.method_box.currentText)
+        self.series_pane.hide()
+        self.series_pane.retrieve_requested.connect(
+            lambda study, series: self.retrieve_series(study, series))
+        self.bar.method_box.currentIndexChanged.connect(lambda _i: self.series_pane.update_button())
         self.menu: Optional[QMenu] = None
         self.last_result: Optional[net_retrieve.RetrieveResult] = None
         self.problems_box: Optional[QMessageBox] = None  # the last retrieve's problems
@@ -125,14 +143,18 @@ class RemoteSource(QObject):
             self.ticks.clear()
             self.model.set_node(node)
             self._copy_layout()
+            self.series_pane.show_study(node, None)
+        self.series_pane.show()
         self.w.strip.show_study(None)
-        self.w.strip.heading.setText("Studies on a node: retrieve one to see its series here")
+        self.w.strip.heading.setText(NOT_CACHED)
         self.search(query)
         self.update_bar()
 
     def deactivate(self) -> None:
         self.model.set_node("")
         self.ticks.clear()
+        self.series_pane.show_study("", None)
+        self.series_pane.hide()
 
     def _copy_layout(self) -> None:
         """The local table's column order and widths, without its workflow
@@ -164,6 +186,8 @@ class RemoteSource(QObject):
             self.view.selectionModel().setCurrentIndex(
                 index, QItemSelectionModel.SelectionFlag.ClearAndSelect
                 | QItemSelectionModel.SelectionFlag.Rows)
+        else:
+            self.series_pane.show_study(self.node, None)
         self.update_bar()
 
     def _failed(self, message: str) -> None:
@@ -201,14 +225,15 @@ class RemoteSource(QObject):
         if not current.isValid() or not self.active:
             return
         row = self.model.study(current.row())
+        heading = "  ·  ".join(filter(None, (
+            formatting.person_name(row.get("patient_name")), row.get("patient_id"),
+            formatting.dicom_date(row.get("study_date")), row.get("description"))))
+        self.series_pane.show_study(self.node, row["study_uid"], heading)
         if row.get("in_cache"):
-            heading = "  ·  ".join(filter(None, (
-                formatting.person_name(row.get("patient_name")), row.get("patient_id"),
-                formatting.dicom_date(row.get("study_date")), row.get("description"))))
             self.w.strip.show_study(row["study_uid"], heading + "  ·  in the cache")
         else:
             self.w.strip.show_study(None)
-            self.w.strip.heading.setText("Not in the cache: retrieve it to see its series here")
+            self.w.strip.heading.setText(NOT_CACHED)
 
     def row_menu(self, row: int, pos: Optional[QPoint] = None) -> QMenu:
         uid = self.model.study_uid(row)
@@ -251,11 +276,33 @@ class RemoteSource(QObject):
         running.finished.connect(self.w.cache_changed)  # a cancelled retrieve keeps what arrived too
         return running
 
+    def retrieve_series(self, study_uid: str, series_uids: list[str],
+                        method: Optional[str] = None) -> Optional[Job]:
+        """Retrieve *series_uids* of *study_uid* (the series pane's button) by
+        *method* (default: the bar's) as a writer job."""
+        if not series_uids or not self.node:
+            return None
+        method = method or self.bar.method()
+        home, user, node, series = self.w.home, self.w.user, self.node, list(series_uids)
+
+        def job(progress, cancel):
+            return net_series.retrieve_series(home, user, node, study_uid, series, method, progress, cancel)
+
+        self.w.show_message(f"Retrieving {len(series)} series from {node} by C-{method.upper()}...")
+        running = self.w.runner.start(f"Retrieve series from {node}", job, kind="write", summarize=summary,
+                                      on_success=self._retrieved)
+        running.finished.connect(self.w.cache_changed)
+        return running
+
     def _retrieved(self, result: net_retrieve.RetrieveResult) -> None:
         self.last_result = result
         self.w.show_message(summary(result))
         problems = [f"{f.get('sop_instance_uid', '')}: {f.get('reason', '')}" for f in result.failed]
         problems += [f"study {uid}: not on {result.node}" for uid in result.not_found]
+        if isinstance(result, net_series.SeriesRetrieveResult):
+            problems += [f"series {uid}: not on {result.node}" for uid in result.series_not_found]
+            if self.series_pane.study_uid in result.studies:
+                self.series_pane.model.clear_ticks()
         if problems:
             box = QMessageBox(QMessageBox.Icon.Warning, "StudyDesk",
                               f"Retrieve from {result.node}: {len(problems)} problem"
@@ -285,6 +332,7 @@ class RemoteSource(QObject):
         def done(counts: dict) -> None:
             self.model.set_cached({uid: counts.get(uid, 0) for uid in uids})
             self._current_changed(self.view.currentIndex(), QModelIndex())
+            self.series_pane.update_cached()
 
         self.w.runner.start("Cache counts", job, kind="read", visible=False, on_success=done,
                             on_failure=lambda _m: None)
