@@ -1,4 +1,4 @@
-"""The settings dialog (Edit > Settings...): the DICOM nodes and this workstation.
+"""The settings dialog (Edit > Settings...): the DICOM nodes, this workstation, TLS.
 
 - **Nodes**: ui/nodes_page.py (list, add, remove, Echo).
 - **This workstation**: its own AE title and listening port, and whether the
@@ -6,6 +6,8 @@
   settings.toml (``config set aet|port|listener.on_start``): only an admin
   (the configure privilege) changes them; for anyone else the fields are
   read-only and their tooltip says why.
+- **TLS**: ui/tls_page.py (certificate, key, trusted certificates, checked
+  with the ssl module on Save).
 
 Reading and writing the settings run as jobs.
 """
@@ -27,6 +29,7 @@ from ui.jobs import JobRunner
 from ui.listener_status import SETTING as LISTEN_SETTING
 from ui.listener_status import listen_on_start
 from ui.nodes_page import NodesPage
+from ui.tls_page import TlsPage
 
 
 class WorkstationPage(QWidget):
@@ -134,11 +137,13 @@ class WorkstationPage(QWidget):
 
 
 class SettingsDialog(QDialog):
-    """Nodes and this workstation, as tabs. ``nodes_changed(nodes)`` whenever
-    the node list is (re)read; ``workstation_saved(aet, port)``."""
+    """Nodes, this workstation and TLS, as tabs. ``nodes_changed(nodes)``
+    whenever the node list is (re)read; ``workstation_saved(aet, port)``;
+    ``tls_saved(values)``."""
 
     nodes_changed = Signal(list)
     workstation_saved = Signal(str, int)
+    tls_saved = Signal(dict)
 
     def __init__(self, home: Home, user: User, runner: JobRunner, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -147,10 +152,12 @@ class SettingsDialog(QDialog):
         self.resize(760, 560)
         self.nodes_page = NodesPage(home, user, runner)
         self.workstation = WorkstationPage(home, user, runner)
+        self.tls = TlsPage(home, user, runner)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
         self.tabs.addTab(self.nodes_page, "DICOM nodes")
         self.tabs.addTab(self.workstation, "This workstation")
+        self.tabs.addTab(self.tls, "TLS")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -158,16 +165,18 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.nodes_page.loaded.connect(lambda: self.nodes_changed.emit(list(self.nodes_page.nodes)))
         self.workstation.saved.connect(self.workstation_saved)
+        self.tls.saved.connect(self.tls_saved)
 
 
 def open_settings(window, dialog: Optional[SettingsDialog] = None) -> SettingsDialog:
     """Show the window's settings dialog (*dialog*, or a new one): node
-    changes reach the source selector, a new AE title or port restarts a
-    running listener."""
+    changes reach the source selector, a new AE title or port, or new TLS
+    settings, restart a running listener."""
     if dialog is None:
         dialog = SettingsDialog(window.home, window.user, window.runner, window)
         dialog.nodes_changed.connect(window.scope.set_nodes)
         dialog.workstation_saved.connect(lambda _aet, _port: window.listener.restart())
+        dialog.tls_saved.connect(lambda _values: window.listener.restart())
     dialog.show()
     dialog.raise_()
     return dialog
