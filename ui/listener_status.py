@@ -6,7 +6,8 @@ disk and network work), at launch when the setting ``listener.on_start``
 is true (``studydesk config set listener.on_start true``; a missing setting
 means off) or from the Tools menu toggle, and stops it when the window
 closes. :class:`ListenerLabel` shows it in the status bar ("Listening on
-port N" / "Listener off") with what it received.
+port N" / "Listener off") with what it received and from which node last;
+its tooltip has the count per sender and the time of the last reception.
 
 Threads: the listener reports on its association threads and its intake
 on its recording thread; both only emit the signals of one long-lived
@@ -19,6 +20,7 @@ start job runs still stops what it started.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -49,7 +51,7 @@ class _Relay(QObject):
     """Emitted on listener and intake threads, received on the GUI thread."""
 
     event = Signal(str, str)  # kind, text
-    recorded = Signal(int, int)  # instances recorded by one batch, studies received so far
+    recorded = Signal(int, int, str)  # instances recorded by one batch, studies so far, sender
 
 
 class _Slot:
@@ -67,6 +69,23 @@ class _Slot:
         with self._lock:
             listener, self._listener = self._listener, None
             return listener
+
+
+def _reporter(intake: Intake, relay: _Relay):
+    """``intake.on_recorded``: runs on the intake's recording thread, which
+    alone changes ``intake.results`` (one entry per sending node), so the
+    node whose count grew is the batch's sender."""
+    seen: dict = {}
+
+    def recorded(count: int) -> None:
+        sender = ""
+        for node, result in intake.results.items():
+            if result.imported > seen.get(node, 0):
+                sender = node or "an unknown node"
+            seen[node] = result.imported
+        relay.recorded.emit(count, sum(len(r.studies) for r in intake.results.values()), sender)
+
+    return recorded
 
 
 def _stop(listener: Optional[Listener]) -> None:
@@ -93,6 +112,9 @@ class ListenerService(QObject):
         self.tls = False
         self.instances = 0
         self.studies = 0
+        self.senders: dict[str, int] = {}  # instances received per node
+        self.last_sender = ""
+        self.last_time = ""
         self.last_event = ""
         self.error = ""
         self._slot = _Slot()
@@ -155,8 +177,7 @@ class ListenerService(QObject):
         def job(progress, cancel):
             context = tls.server_context(home) if tls.listen_with_tls(home) else None
             intake = Intake(home, user.name)
-            intake.on_recorded = lambda count: relay.recorded.emit(
-                count, sum(len(r.studies) for r in intake.results.values()))
+            intake.on_recorded = _reporter(intake, relay)
             listener = Listener(home, user.name, tls_context=context, intake=intake,
                                 on_event=relay.event.emit)
             try:
@@ -221,10 +242,13 @@ class ListenerService(QObject):
             self.message.emit(f"Listener: {kind} {text}")
         self.changed.emit()
 
-    @Slot(int, int)
-    def _on_recorded(self, count: int, studies: int) -> None:
+    @Slot(int, int, str)
+    def _on_recorded(self, count: int, studies: int, sender: str) -> None:
         self.instances += count
         self.studies = studies
+        if sender and count:
+            self.senders[sender] = self.senders.get(sender, 0) + count
+            self.last_sender, self.last_time = sender, datetime.now().strftime("%H:%M:%S")
         self._pending += count
         self._timer.start()
         self.changed.emit()
@@ -248,6 +272,8 @@ class ListenerService(QObject):
         if self.instances:
             text += (f"  ·  received {self.studies} stud{'ies' if self.studies != 1 else 'y'}"
                      f" ({self.instances} image{'s' if self.instances != 1 else ''})")
+        if self.last_sender:
+            text += f", last from {self.last_sender}"
         return text
 
     def status_tooltip(self) -> str:
@@ -259,6 +285,10 @@ class ListenerService(QObject):
                     "(Tools > Storage listener; `listener.on_start` starts it with the window)")
         lines = [f"AE title {self.aet}, port {self.port}; accepts configured nodes only "
                  "(calling AE title and host must match)"]
+        for sender, count in sorted(self.senders.items()):
+            lines.append(f"From {sender}: {count} image{'s' if count != 1 else ''}")
+        if self.last_sender:
+            lines.append(f"Last received at {self.last_time} from {self.last_sender}")
         if self.last_event:
             lines.append(f"Last: {self.last_event}")
         return "\n".join(lines)

@@ -201,7 +201,10 @@ def test_listener_toggle_starts_and_stops_and_the_status_bar_says_so(qtbot, remo
     # Orthanc sends a study: it is recorded, reported, and the worklist refreshed
     _orthanc_sends(orthanc, pacs_data["knee"])
     qtbot.waitUntil(lambda: window.model.row_of(pacs_data["knee"]) >= 0, timeout=WAIT)
-    assert window.listener_label.text() == f"Listening on port {port}  ·  received 1 study (2 images)"
+    assert window.listener_label.text() == (f"Listening on port {port}  ·  received 1 study (2 images), "
+                                            "last from pacs")
+    assert "From pacs: 2 images" in window.listener_label.toolTip()
+    assert "Last received at " in window.listener_label.toolTip()
     assert window.last_message.startswith("Received 2 images over DICOM")
     window.listener_action.trigger()
     qtbot.waitUntil(lambda: window.listener_label.text() == "Listener off", timeout=WAIT)
