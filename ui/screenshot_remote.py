@@ -9,6 +9,12 @@ knows it as the node ``pacs``: one study retrieved beforehand (✓ in the In
 cache column), part of another imported (6/12), the listener on. Then it
 searches the node for every study, ticks two, starts retrieving them and
 saves OUT_DIR/remote.png while the jobs panel shows the progress.
+
+Then, once that retrieve is done: OUT_DIR/remote_series.png, a study not in
+the cache highlighted, its series as the node lists them in the pane beside
+the strip, two of them ticked; and OUT_DIR/settings_tls.png, the settings
+dialog's TLS page with generated certificates (the ``openssl`` command)
+after a Save refused a key that belongs to another certificate.
 Run it under ``xvfb-run -a`` on a machine without a display.
 """
 
@@ -102,6 +108,67 @@ def prepare(root: Path, patients: int) -> tuple[subprocess.Popen, object, object
     return proc, home, user
 
 
+def _save(widget, out: Path) -> None:
+    if not widget.grab().save(str(out)):
+        raise SystemExit(f"screenshot: could not write {out}")
+    print(out)
+
+
+def shoot_series(window, out_dir: Path) -> None:
+    """The series pane: the not-cached study with the most series, two ticked."""
+    from ui.screenshot import settle, wait_until
+
+    model, pane = window.remote.model, window.remote.series_pane
+    window.remote.ticks.clear()
+    fresh = [r for r in range(model.rowCount()) if not model.study(r).get("in_cache")]
+    if not fresh:
+        raise SystemExit("screenshot: every study of the node is in the cache already")
+    row = max(fresh, key=lambda r: (model.study(r).get("series_count") or 0, -r))
+    window.remote.view.selectRow(row)
+    wait_until(lambda: pane.study_uid == model.study_uid(row) and pane.model.rowCount() > 0
+               and not pane.job, 60, "the series on the node")
+    for series_row in range(1, min(3, pane.model.rowCount())):
+        pane.model.set_ticked(series_row, True)
+    pane.view.setFocus()
+    settle(0.5)
+    _save(window, out_dir / "remote_series.png")
+
+
+def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    run = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
+                          "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert)],
+                         capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        raise SystemExit(f"screenshot: openssl failed: {run.stderr.strip()}")
+    return cert, key
+
+
+def shoot_tls(window, root: Path, out_dir: Path) -> None:
+    """The TLS page after Save refused a key of another certificate."""
+    from ui.screenshot import settle, wait_until
+
+    if shutil.which("openssl") is None:
+        raise SystemExit("screenshot: the openssl command is needed for settings_tls.png")
+    folder = root / "certificates"
+    folder.mkdir()
+    cert, _key = _certificate(folder, "workstation")
+    _other, other_key = _certificate(folder, "another")
+    dialog = window.open_settings()
+    page = dialog.tls
+    wait_until(lambda: page.is_loaded, 20, "the TLS settings")
+    dialog.tabs.setCurrentWidget(page)
+    dialog.resize(820, 480)
+    for name, value in (("certificate", cert), ("key", other_key), ("ca", cert)):
+        page.edits[name].setText(str(value))
+    page.listen_check.setChecked(True)
+    page.save_button.click()
+    wait_until(lambda: page.note.text().startswith("Not saved"), 20, "the refusal")
+    settle(0.5)
+    _save(dialog, out_dir / "settings_tls.png")
+    dialog.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui.screenshot_remote")
     parser.add_argument("out_dir", type=Path)
@@ -145,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         job = window.remote.retrieve()  # the jobs panel with its progress from the sub-operations
         wait_until(lambda: job.done or job.fraction >= 0.3, 60, "the retrieve under way")
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        out = args.out_dir / "remote.png"
-        if not window.grab().save(str(out)):
-            raise SystemExit(f"screenshot: could not write {out}")
-        print(out)
+        _save(window, args.out_dir / "remote.png")
+        wait_until(lambda: job.done and not window.runner.running(), 120, "the retrieve's end")
+        shoot_series(window, args.out_dir)
+        shoot_tls(window, root, args.out_dir)
         window.close()
         return 0
     finally:
