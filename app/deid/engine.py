@@ -12,6 +12,7 @@ the patient removed. Pixel data is never decoded or touched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from pydicom.datadict import dictionary_keyword, dictionary_VR
@@ -64,6 +65,7 @@ class Deidentifier:
         self.date_offsets: dict[str, int] = dict(date_offsets or {})
         self.pseudonyms: dict[str, str] = dict(pseudonyms or {})
         self.report = Report(profile)
+        self.rules = Rules(profile)
         self.retain_uids = profile.has("retain-uids")
         self.safe_private = profile.has("retain-safe-private")
         self._retained = frozenset(k for k, a in profile.actions.items()
@@ -107,10 +109,12 @@ class Deidentifier:
     # -- per dataset -----------------------------------------------------------
 
     def needles(self, ds: Dataset, extra: Iterable[Needle] = ()) -> Needles:
-        """The identifying values of *ds* (call before :meth:`apply`). The files
-        of one patient mostly share them: built once, reused."""
-        found = collect(ds, self._retained, extra)
-        encodings = _encodings(ds)
+        """The identifying values of *ds* (call before :meth:`apply`)."""
+        return self.needles_of(collect(ds, self._retained, extra), _encodings(ds))
+
+    def needles_of(self, found: list[Needle], encodings: list[str]) -> Needles:
+        """Needles for values found in one file. The files of one patient
+        mostly share them: built once, reused."""
         key = (frozenset(found), tuple(encodings))
         cached = self._needles.get(key)
         if cached is None:
@@ -125,26 +129,37 @@ class Deidentifier:
         has Pixel Data, when *ds* was read without it (``stop_before_pixels``)."""
         if needles is None:
             needles = self.needles(ds)
-        patient = str(ds.get("PatientID", "") or "") or "NAME:" + str(ds.get("PatientName", ""))
+        patient = self.patient_key(ds)
         sop_class = str(ds.get("SOPClassUID", ""))
         transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         walk = _Walk(self, needles, sop_class,
                      self.date_offset(patient) if self.profile.dates == "shifted" else 0)
         walk.dataset(ds, None, dummy=False)
-        if self.profile.action(PATIENT_NAME) != "K":
-            ds.PatientName = self.pseudonym(patient)
-            ds.PatientID = self.pseudonym(patient)
-            self.report.pseudonyms.add(self.pseudonym(patient))
-        self._add_required(ds)
+        ds.update(self.additions(patient))
         self._new_file_meta(ds, transfer_syntax)
         self.report.instances += 1
         self.report.burned_in_risk(label or str(ds.get("SOPInstanceUID", "")), ds, pixels)
         return ds
 
-    def _add_required(self, ds: Dataset) -> None:
-        ds.PatientIdentityRemoved = "YES"
+    @staticmethod
+    def patient_key(ds: Dataset) -> str:
+        """Whose file this is: the patient ID, or the name when there is no ID."""
+        return str(ds.get("PatientID", "") or "") or "NAME:" + str(ds.get("PatientName", ""))
+
+    def additions(self, patient: str) -> Dataset:
+        """What every de-identified instance of *patient* gets: the pseudonym
+        as name and ID (unless names are kept) and the attributes PS3.15 E.1.1
+        requires (Patient Identity Removed, the method and its CID 7050 codes,
+        Longitudinal Temporal Information Modified)."""
+        out = Dataset()
+        if self.profile.action(PATIENT_NAME) != "K":
+            pseudonym = self.pseudonym(patient)
+            out.PatientName = pseudonym
+            out.PatientID = pseudonym
+            self.report.pseudonyms.add(pseudonym)
+        out.PatientIdentityRemoved = "YES"
         text = self.profile.description() + f"; StudyDesk {__version__}"
-        ds.DeidentificationMethod = _split(text, 64)
+        out.DeidentificationMethod = _split(text, 64)
         items = []
         for value, meaning in self.profile.codes():
             item = Dataset()
@@ -152,9 +167,10 @@ class Deidentifier:
             item.CodingSchemeDesignator = "DCM"
             item.CodeMeaning = meaning
             items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
-        ds.LongitudinalTemporalInformationModified = {
+        out.DeidentificationMethodCodeSequence = Sequence(items)
+        out.LongitudinalTemporalInformationModified = {
             "kept": "UNMODIFIED", "shifted": "MODIFIED", "removed": "REMOVED"}[self.profile.dates]
+        return out
 
     @staticmethod
     def _new_file_meta(ds: Dataset, transfer_syntax) -> None:
@@ -205,12 +221,123 @@ def _encodings(ds: Dataset) -> list[str]:
         return ["iso8859"]
 
 
+# What an element's rule comes down to (Rules.decide); the pydicom walk below
+# and the byte-level path (app/deid/raw.py) carry out the same operations.
+KEEP = "keep"          # as it is
+PATIENT = "patient"    # top-level name and ID: the pseudonym is set after the walk
+CLEAN = "clean"        # text: the patient's identifying values removed
+REMOVE = "remove"
+EMPTY = "empty"        # zero length (an empty sequence for SQ)
+DUMMY = "dummy"        # a value that carries nothing
+ITEMS = "items"        # a sequence: its items walked (Rule.dummy: with dummies)
+UIDS = "uids"          # through the UID map
+SHIFT = "shift"        # dates moved by the patient's offset
+BINARY = "binary"      # removed when an identifying value is in its bytes
+
+
+@dataclass(frozen=True)
+class Rule:
+    op: str
+    dummy: bool = False            # ITEMS: replace free text in the items
+    action: Optional[str] = None   # the table's action, for the report's counts
+    graphics: bool = False         # C on curve, overlay or binary data: reported as kept
+
+
+class Rules:
+    """The profile turned into one Rule per (tag, VR, parent, dummy, SOP Class),
+    decided once per export and then looked up."""
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self.dates = profile.dates
+        self._memo: dict = {}
+
+    def decide(self, tag: int, vr: str, parent: Optional[int], dummy: bool, sop_class: str) -> Rule:
+        key = (tag, vr, parent, dummy, sop_class)
+        rule = self._memo.get(key)
+        if rule is None:
+            rule = self._memo[key] = self._decide(tag, vr, parent, dummy, sop_class)
+        return rule
+
+    def _decide(self, tag: int, vr: str, parent, dummy: bool, sop_class: str) -> Rule:
+        group, element = tag >> 16, tag & 0xFFFF
+        key = tag
+        if group & 0xFF00 == 0x5000:
+            key = CURVE
+        elif group & 0xFF00 == 0x6000 and element in (0x3000, 0x4000):
+            key = OVERLAY_DATA if element == 0x3000 else OVERLAY_COMMENTS
+        action = self.profile.action(key)
+        if action is None:
+            return self._unlisted(tag, vr, dummy)
+        if "/" in action:
+            action = iod.resolve(action, tag, sop_class, parent)
+        patient = tag in (PATIENT_NAME, PATIENT_ID) and parent is None
+        if action == "X":
+            return Rule(REMOVE, action=action)
+        if action == "Z":
+            return Rule(PATIENT if patient and vr != "SQ" else EMPTY, action=action)
+        if action == "D":
+            if vr == "SQ":
+                return Rule(ITEMS, True, action)
+            if patient:
+                return Rule(PATIENT, action=action)
+            return Rule(UIDS if vr == "UI" else DUMMY, action=action)
+        if action == "U":
+            return Rule(ITEMS if vr == "SQ" else UIDS, dummy, action)
+        if action == "C":
+            graphics = key in (CURVE, OVERLAY_DATA) or vr in ("OB", "OW", "UN")
+            return Rule(self._clean(vr), dummy, action, graphics)
+        # K
+        if vr == "SQ":
+            return Rule(ITEMS, dummy, action)
+        return Rule(CLEAN if vr in CLEANED_TEXT_VRS or vr == "PN" else KEEP, action=action)
+
+    def _clean(self, vr: str) -> str:
+        if vr == "SQ":
+            return ITEMS
+        if vr in ("DA", "DT", "TM"):
+            return self._date(vr)
+        if vr == "UI":
+            return UIDS
+        return CLEAN if vr in CLEANED_TEXT_VRS or vr == "PN" else KEEP
+
+    def _date(self, vr: str) -> str:
+        if self.dates == "kept" or vr == "TM":
+            return KEEP
+        return EMPTY if self.dates == "removed" else SHIFT
+
+    def _unlisted(self, tag: int, vr: str, dummy: bool) -> Rule:
+        if vr == "SQ":
+            return Rule(ITEMS, dummy)
+        if vr == "UI":
+            keyword = dictionary_keyword(tag) if known_tag(tag) else ""
+            if ("ClassUID" in keyword or "Classes" in keyword or "TransferSyntax" in keyword
+                    or keyword in STRUCTURAL_UIDS):
+                return Rule(KEEP)
+            return Rule(UIDS)
+        if vr in ("DA", "DT", "TM"):
+            if self.dates == "shifted":
+                return Rule(self._date(vr))
+            return Rule(EMPTY if self.dates == "removed" else KEEP)
+        if vr == "PN":
+            return Rule(DUMMY if dummy else EMPTY)
+        if dummy and vr in FREE_TEXT_VRS:
+            return Rule(DUMMY)
+        if vr in CLEANED_TEXT_VRS:
+            return Rule(CLEAN)
+        if vr == "UN" and not known_tag(tag):
+            return Rule(REMOVE)  # an unknown public element: nothing tells what it holds
+        if vr in BINARY_VRS:
+            return Rule(BINARY)  # e.g. a name inside an ICC profile: bytes cannot be cleaned
+        return Rule(KEEP)
+
+
 class _Walk:
     """One pass over one dataset (and its sequences)."""
 
     def __init__(self, d: Deidentifier, needles: Needles, sop_class: str, days: int):
         self.d, self.needles, self.sop_class, self.days = d, needles, sop_class, days
-        self.profile, self.report = d.profile, d.report
+        self.rules, self.report = d.rules, d.report
 
     def dataset(self, ds: Dataset, parent: Optional[int], dummy: bool) -> None:
         keep_private = private.safe_tags(ds) if self.d.safe_private else set()
@@ -221,7 +348,11 @@ class _Walk:
             if group & 1:
                 if tag in keep_private:
                     self.report.private_kept += not private.is_creator(tag)
-                    self._keep(ds, tag, _vr(ds, tag), parent, dummy)
+                    vr = _vr(ds, tag)
+                    if vr == "SQ":
+                        self._items(ds, tag, dummy)
+                    elif vr in CLEANED_TEXT_VRS or vr == "PN":
+                        self._clean_text(ds, tag)
                 else:
                     del ds[tag]
                     self.report.private_removed += 1
@@ -229,92 +360,35 @@ class _Walk:
             if group in (0x0000, 0x0002) or element == 0x0000:
                 del ds[tag]
                 continue
-            key = tag
-            if group & 0xFF00 == 0x5000:
-                key = CURVE
-            elif group & 0xFF00 == 0x6000 and element in (0x3000, 0x4000):
-                key = OVERLAY_DATA if element == 0x3000 else OVERLAY_COMMENTS
-            action = self.profile.action(key)
-            if action is None:
-                self._unlisted(ds, tag, parent, dummy)
-                continue
-            if "/" in action:
-                action = iod.resolve(action, tag, self.sop_class, parent)
-            self.report.actions[action] += 1
-            self._act(ds, tag, action, key, parent, dummy)
+            vr = _vr(ds, tag)
+            rule = self.rules.decide(tag, vr, parent, dummy, self.sop_class)
+            if rule.action:
+                self.report.actions[rule.action] += 1
+            if rule.graphics:
+                self.report.graphics_kept.append(f"({group:04X},{element:04X})")
+            self.carry_out(ds, tag, vr, rule)
 
-    def _act(self, ds: Dataset, tag: int, action: str, key, parent, dummy: bool) -> None:
-        vr = _vr(ds, tag)
-        if action == "X":
+    def carry_out(self, ds: Dataset, tag: int, vr: str, rule: Rule) -> None:
+        """Do what *rule* says to the element *tag* of *ds*."""
+        op = rule.op
+        if op in (KEEP, PATIENT):
+            return
+        if op == REMOVE:
             del ds[tag]
-        elif action == "Z":
-            if vr == "SQ":
-                ds[tag].value = Sequence()
-            elif tag in (PATIENT_NAME, PATIENT_ID) and parent is None:
-                return  # the patient's pseudonym is set after the walk
-            else:
-                ds[tag].value = values.empty(vr)
-        elif action == "D":
-            if vr == "SQ":
-                self._items(ds, tag, True)
-            elif tag in (PATIENT_NAME, PATIENT_ID) and parent is None:
-                return
-            elif vr == "UI":
-                self._uids(ds, tag, force=True)
-            else:
-                ds[tag].value = values.dummy(vr)
-        elif action == "U":
-            if vr == "SQ":
-                self._items(ds, tag, dummy)
-            else:
-                self._uids(ds, tag, force=True)
-        elif action == "C":
-            if key in (CURVE, OVERLAY_DATA) or vr in ("OB", "OW", "UN"):
-                self.report.graphics_kept.append(f"({tag >> 16:04X},{tag & 0xFFFF:04X})")
-            self._clean(ds, tag, vr, parent, dummy)
-        else:  # K
-            self._keep(ds, tag, vr, parent, dummy)
-
-    def _keep(self, ds: Dataset, tag: int, vr: str, parent, dummy: bool) -> None:
-        if vr == "SQ":
-            self._items(ds, tag, dummy)
-        elif vr in CLEANED_TEXT_VRS or vr == "PN":
+        elif op == CLEAN:
             self._clean_text(ds, tag)
-
-    def _clean(self, ds: Dataset, tag: int, vr: str, parent, dummy: bool) -> None:
-        if vr == "SQ":
-            self._items(ds, tag, dummy)
-        elif vr in ("DA", "DT", "TM"):
-            self._date(ds, tag, vr)
-        elif vr == "UI":
-            self._uids(ds, tag, force=False)
-        elif vr in CLEANED_TEXT_VRS or vr == "PN":
-            self._clean_text(ds, tag)
-
-    def _unlisted(self, ds: Dataset, tag: int, parent, dummy: bool) -> None:
-        vr = _vr(ds, tag)
-        if vr == "SQ":
-            self._items(ds, tag, dummy)
-        elif vr == "UI":
-            keyword = dictionary_keyword(tag) if _known(tag) else ""
-            if not ("ClassUID" in keyword or "Classes" in keyword or "TransferSyntax" in keyword
-                    or keyword in STRUCTURAL_UIDS):
-                self._uids(ds, tag, force=False)
-        elif vr in ("DA", "DT", "TM"):
-            if self.profile.dates == "shifted":
-                self._date(ds, tag, vr)
-            elif self.profile.dates == "removed":
-                ds[tag].value = values.empty(vr)
-        elif vr == "PN":
-            ds[tag].value = values.dummy(vr) if dummy else values.empty(vr)
-        elif dummy and vr in FREE_TEXT_VRS:
+        elif op == EMPTY:
+            ds[tag].value = Sequence() if vr == "SQ" else values.empty(vr)
+        elif op == DUMMY:
             ds[tag].value = values.dummy(vr)
-        elif vr in CLEANED_TEXT_VRS:
-            self._clean_text(ds, tag)
-        elif vr == "UN" and not _known(tag):
-            del ds[tag]  # an unknown public element: nothing tells what it holds
-        elif vr in BINARY_VRS and self._binary_identifies(ds, tag):
-            del ds[tag]  # e.g. a name inside an ICC profile: bytes cannot be cleaned
+        elif op == ITEMS:
+            self._items(ds, tag, rule.dummy)
+        elif op == UIDS:
+            self._uids(ds, tag)
+        elif op == SHIFT:
+            self._shift(ds, tag, vr)
+        elif op == BINARY and self._binary_identifies(ds, tag):
+            del ds[tag]
             self.report.text_cleaned += 1
 
     # -- value helpers -----------------------------------------------------------
@@ -323,7 +397,7 @@ class _Walk:
         for item in ds[tag].value or ():
             self.dataset(item, tag, dummy)
 
-    def _uids(self, ds: Dataset, tag: int, force: bool) -> None:
+    def _uids(self, ds: Dataset, tag: int) -> None:
         elem = ds[tag]
         if elem.value in (None, ""):
             return
@@ -339,12 +413,7 @@ class _Walk:
         if changed:
             self.report.uids_replaced += 1
 
-    def _date(self, ds: Dataset, tag: int, vr: str) -> None:
-        if self.profile.dates == "kept" or vr == "TM":
-            return
-        if self.profile.dates == "removed":
-            ds[tag].value = values.empty(vr)
-            return
+    def _shift(self, ds: Dataset, tag: int, vr: str) -> None:
         elem = ds[tag]
         new, bad = values.shift_value(vr, elem.value, self.days)
         elem.value = new
@@ -381,7 +450,7 @@ class _Walk:
             self.report.text_cleaned += 1
 
 
-def _known(tag: int) -> bool:
+def known_tag(tag: int) -> bool:
     try:
         dictionary_VR(tag)
         return True

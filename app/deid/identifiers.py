@@ -240,7 +240,6 @@ def _header_end(data: bytes) -> int:
 
 def collect(ds, retained: Iterable[int] = (), extra: Iterable[Needle] = ()) -> list[Needle]:
     """Identifying values of *ds* (any depth), except attributes in *retained*."""
-    table, _ = _policy()
     retained = set(retained)
     found: list[Needle] = list(extra)
 
@@ -248,8 +247,7 @@ def collect(ds, retained: Iterable[int] = (), extra: Iterable[Needle] = ()) -> l
         for tag in [int(t) for t in dataset.keys()]:  # plain ints: BaseTag compares in Python
             if tag in PIXEL_TAGS or (tag >> 16) & 1:
                 continue
-            vr = getattr(dataset.get_item(tag), "VR", None)
-            if vr not in (None, "UN", "SQ", "PN") and tag not in table:
+            if not identifying(tag, getattr(dataset.get_item(tag), "VR", None)):
                 continue  # not identifying: leave it undecoded
             elem = dataset[tag]
             if elem.VR == "SQ":
@@ -258,16 +256,27 @@ def collect(ds, retained: Iterable[int] = (), extra: Iterable[Needle] = ()) -> l
                 continue
             if tag in retained:
                 continue
-            if elem.VR == "PN":
-                for value in _values(elem.value):
-                    found.extend(Needle(part, "name", elem.keyword or str(tag))
-                                 for part in _name_parts(value) if part)
-            elif tag in table:
-                keyword, kind = table[tag]
-                found.extend(Needle(v, kind, keyword) for v in _values(elem.value))
+            found.extend(element_needles(tag, elem.VR, elem.keyword or str(tag), elem.value))
 
     walk(ds)
     return found
+
+
+def identifying(tag: int, vr: Optional[str]) -> bool:
+    """Whether an element may hold an identifying value (or, SQ, contain one)."""
+    return vr in (None, "UN", "SQ", "PN") or tag in _policy()[0]
+
+
+def element_needles(tag: int, vr: str, keyword: str, value) -> list[Needle]:
+    """The identifying values of one element's (decoded) *value*."""
+    if vr == "PN":
+        return [Needle(part, "name", keyword)
+                for text in _values(value) for part in _name_parts(text) if part]
+    entry = _policy()[0].get(tag)
+    if entry is None:
+        return []
+    keyword, kind = entry
+    return [Needle(v, kind, keyword) for v in _values(value)]
 
 
 def _values(value) -> list[str]:

@@ -1,7 +1,8 @@
 """Choosing between the parts of a combined action (X/Z, X/D, Z/D, X/Z/D,
 X/Z/U*) by the attribute's Type in the IOD, as PS3.15 E.1.1 defines them:
 Type 1 needs a value (D, or U for the UIDs inside a sequence), Type 2 needs
-the attribute present (Z), Type 3 may go (X).
+the attribute present (Z; D where the action offers no Z, as X/D does: removing
+it would break the IOD), Type 3 may go (X).
 
 The Types come from ``resources/deid/iod_types.json`` (derived from PS3.3 by
 ``resources/deid/make_tables.py``). Where the SOP Class is not known there,
@@ -52,8 +53,10 @@ def resolve(action: str, tag: int, sop_class: str, parent: int | None = None) ->
             if strict in parts:
                 return strict
         return "Z" if "Z" in parts else parts[-1]
-    if kind == "2" and "Z" in parts:
-        return "Z"
+    if kind == "2":  # present, empty if the action allows it, else with a dummy value
+        for conformant in ("Z", "D", "U"):
+            if conformant in parts:
+                return conformant
     if "X" in parts:
         return "X"
     return parts[0]

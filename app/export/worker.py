@@ -19,17 +19,23 @@ import pydicom
 
 from app.deid import Deidentifier, Needle
 from app.deid.identifiers import _name_parts
+from app.deid.raw import RawDeidentifier, Unsupported
 from app.export.dicomdir import record_fields
 from app.export.plan import Item
 
 _deid: Optional[Deidentifier] = None
+_raw: Optional[RawDeidentifier] = None
 _dicomdir = False
 
 
 def init(state: dict, dicomdir: bool) -> None:
     """Worker initializer: the export's key, options, pseudonyms and offsets."""
-    global _deid, _dicomdir
+    global _deid, _raw, _dicomdir
     _deid = Deidentifier.from_state(state)
+    try:
+        _raw = RawDeidentifier(_deid)
+    except Unsupported:  # an option the byte-level path leaves to pydicom
+        _raw = None
     _dicomdir = dicomdir
 
 
@@ -64,21 +70,11 @@ def _one(item: Item) -> tuple[dict, Optional[bytes]]:
     label = str(item.index)
     try:
         data = Path(item.path).read_bytes()
-        fp = io.BytesIO(data)
-        ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
-        if "SOPClassUID" not in ds:
-            raise ValueError("not a DICOM instance (no SOP Class UID)")
-        pixel_start = _pixel_tail(ds, data, fp.tell())
-        if pixel_start is None:
-            ds, needles, output, pixel_start = _rewrite_all(ds, data, item, label)
+        done = _bytes_path(data, item, label)
+        if done is None:
+            ds, needles, output, pixel_start = _pydicom_path(data, item, label)
         else:
-            needles = _deid.needles(ds, extra_needles(item))
-            _deid.apply(ds, needles, label=label, pixels=True)
-            buffer = io.BytesIO()
-            pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
-            header = buffer.getvalue()
-            output = b"".join((header, memoryview(data)[pixel_start:]))
-            pixel_start = len(header)
+            ds, needles, output, pixel_start = done
         _deid.report.scanned(label, needles, needles.scan(output, pixel_start))
     except Exception as e:  # noqa: BLE001 - one unreadable file fails the count check, not the job
         return {"index": item.index, "error": f"{type(e).__name__}: {e}"}, None
@@ -86,8 +82,37 @@ def _one(item: Item) -> tuple[dict, Optional[bytes]]:
                "study_date": str(ds.get("StudyDate", "") or ""),
                "series": f"{ds.get('SeriesNumber', '') or ''}_{ds.get('Modality', '') or ''}"}
     if _dicomdir:
+        if done is not None:  # the byte-level path kept only a few attributes
+            ds = pydicom.dcmread(io.BytesIO(output), force=True, stop_before_pixels=True)
         outcome["fields"] = record_fields(ds)
     return outcome, output
+
+
+def _bytes_path(data: bytes, item: Item, label: str):
+    """The byte-level path (app/deid/raw.py), or None where it does not apply."""
+    if _raw is None:
+        return None
+    try:
+        out = _raw.run(data, extra_needles(item), label)
+    except Unsupported:
+        return None
+    return out.dataset, out.needles, out.data, out.pixel_start
+
+
+def _pydicom_path(data: bytes, item: Item, label: str):
+    fp = io.BytesIO(data)
+    ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
+    if "SOPClassUID" not in ds:
+        raise ValueError("not a DICOM instance (no SOP Class UID)")
+    pixel_start = _pixel_tail(ds, data, fp.tell())
+    if pixel_start is None:
+        return _rewrite_all(ds, data, item, label)
+    needles = _deid.needles(ds, extra_needles(item))
+    _deid.apply(ds, needles, label=label, pixels=True)
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    header = buffer.getvalue()
+    return ds, needles, b"".join((header, memoryview(data)[pixel_start:])), len(header)
 
 
 def _rewrite_all(header, data: bytes, item: Item, label: str):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -177,3 +179,28 @@ def test_dicomdir_indexes_every_file(demo_home, user, tmp_path):
             assert Path(instance.path).is_file()
             assert pydicom.dcmread(instance.path).SOPInstanceUID == instance.SOPInstanceUID
         assert {str(i.PatientID) for i in fs} <= ({str(ds.PatientID) for ds in _datasets(target).values()})
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dicom3tools dciodvfy not installed")
+def test_anonymised_objects_still_conform_to_their_iod(demo_home, user, tmp_path):
+    """dciodvfy finds no error in an anonymised CT, RT structure set and RT
+    plan (Type 2 attributes such as RT Plan Date stay, emptied or dummied)."""
+    home, studies = demo_home
+    export_zip(home, user, studies, tmp_path / "all.zip", anonymize=True)
+    checked = set()
+    with zipfile.ZipFile(tmp_path / "all.zip") as z:
+        for name in z.namelist():
+            if name.endswith((".json", ".html")):
+                continue
+            ds = pydicom.dcmread(io.BytesIO(z.read(name)), stop_before_pixels=True)
+            if ds.Modality not in ("CT", "RTSTRUCT", "RTPLAN") or ds.Modality in checked:
+                continue
+            checked.add(ds.Modality)
+            member = tmp_path / f"{ds.Modality}.dcm"
+            member.write_bytes(z.read(name))
+            run = subprocess.run(["dciodvfy", str(member)], capture_output=True, text=True,
+                                 timeout=60)
+            errors = [line for line in (run.stdout + run.stderr).splitlines()
+                      if line.startswith("Error")]
+            assert not errors, (ds.Modality, errors)
+    assert checked == {"CT", "RTSTRUCT", "RTPLAN"}
