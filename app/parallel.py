@@ -13,9 +13,11 @@ import os
 import signal
 import sys
 import threading
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
 from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
 from app.jobs import CancelToken
@@ -47,13 +49,16 @@ def _quiet_init(initializer: Optional[Callable], initargs: tuple) -> None:
 
 def map_chunks(func: Callable[[Sequence[T]], R], chunks: list[Sequence[T]], cancel: CancelToken,
                workers: int, initializer: Optional[Callable] = None,
-               initargs: tuple = ()) -> Iterator[R]:
+               initargs: tuple = (), ahead: Optional[int] = None) -> Iterator[R]:
     """``func(chunk)`` for every chunk, results in order. *func* and
-    *initializer* must be importable module-level functions."""
+    *initializer* must be importable module-level functions. *ahead*: how
+    many chunks may be handed out before their results are taken (bounds
+    the memory that results waiting in order can hold); all by default."""
     done = 0
     if workers > 1 and len(chunks) > 1:
         try:
-            for result in _pooled(func, chunks, cancel, workers, initializer, initargs):
+            for result in _pooled(func, chunks, cancel, workers, initializer, initargs,
+                                  ahead or len(chunks)):
                 yield result
                 done += 1
             return
@@ -66,12 +71,14 @@ def map_chunks(func: Callable[[Sequence[T]], R], chunks: list[Sequence[T]], canc
         yield func(chunk)
 
 
-def _pooled(func, chunks, cancel, workers, initializer, initargs) -> Iterator:
+def _pooled(func, chunks, cancel, workers, initializer, initargs, ahead: int) -> Iterator:
     pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=_start_method(),
                                initializer=_quiet_init, initargs=(initializer, initargs))
     try:
-        futures = [pool.submit(func, chunk) for chunk in chunks]
-        for future in futures:
+        waiting = iter(chunks)
+        futures = deque(pool.submit(func, chunk) for chunk in islice(waiting, max(1, ahead)))
+        while futures:
+            future = futures.popleft()
             while True:
                 cancel.check()
                 try:
@@ -79,6 +86,8 @@ def _pooled(func, chunks, cancel, workers, initializer, initargs) -> Iterator:
                     break
                 except FuturesTimeout:
                     continue
+            for chunk in islice(waiting, 1):
+                futures.append(pool.submit(func, chunk))
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -128,10 +128,8 @@ class _Parser:
     def elements(self, pos: int, end: int, top: bool, delimited: bool = False) -> tuple[list, int]:
         data, implicit, out = self.data, self.implicit, []
         while pos < end:
-            if pos + 8 > end:
-                raise Unsupported("truncated element")
-            group, element, length = _tag_length.unpack_from(data, pos)
-            tag = group << 16 | element
+            tag, length = self._tag_at(pos, end)
+            group, element = tag >> 16, tag & 0xFFFF
             if tag == ITEM_END:
                 if not delimited:
                     raise Unsupported("item delimiter out of place")
@@ -175,16 +173,20 @@ class _Parser:
             raise Unsupported("item without its delimiter")
         return out, pos
 
+    def _tag_at(self, pos: int, end: int) -> tuple[int, int]:
+        """The tag at *pos* and the four bytes after it read as a length."""
+        if pos + 8 > end:
+            raise Unsupported("truncated element")
+        group, element, length = _tag_length.unpack_from(self.data, pos)
+        return group << 16 | element, length
+
     def items(self, pos: int, length: int) -> tuple[list, int]:
         data, out = self.data, []
         end = len(data) if length == UNDEFINED else pos + length
         if end > len(data):
             raise Unsupported("sequence runs past the end")
         while pos < end:
-            if pos + 8 > end:
-                raise Unsupported("truncated item")
-            group, element, item_length = _tag_length.unpack_from(data, pos)
-            tag = group << 16 | element
+            tag, item_length = self._tag_at(pos, end)
             if tag == SEQUENCE_END:
                 return out, pos + 8
             if tag != ITEM:

@@ -237,10 +237,8 @@ def _chunks_done(items: list[plan.Item], deid: Deidentifier, dicomdir: bool, can
     """Chunk results in order, from worker processes, a bounded window at a time."""
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     count = 1 if len(items) < PARALLEL_MIN else (workers or parallel.worker_count())
-    window = WINDOW_CHUNKS * count
-    for start in range(0, len(chunks), window):
-        yield from parallel.map_chunks(worker.process_chunk, chunks[start:start + window], cancel,
-                                       count, worker.init, (deid.state(), dicomdir))
+    yield from parallel.map_chunks(worker.process_chunk, chunks, cancel, count, worker.init,
+                                   (deid.state(), dicomdir), ahead=WINDOW_CHUNKS * count)
 
 
 def _relabel(state: dict, names: dict[str, str]) -> dict:
