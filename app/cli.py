@@ -214,7 +214,12 @@ def cmd_patient(ctx: Context) -> int:
 def cmd_config(ctx: Context) -> int:
     if ctx.args.config_command == "set":
         ctx.user.require("configure", "change settings")
-        value = ctx.home.set_setting(ctx.args.key, ctx.args.value)
+        text = ctx.args.value
+        if ctx.args.key.startswith("tls."):
+            from app.net import tls
+
+            text = tls.check_setting(ctx.home, ctx.args.key[4:], text)
+        value = ctx.home.set_setting(ctx.args.key, text)
         from app import audit
         from app.db import transaction
 

@@ -189,6 +189,26 @@ def check_files(certificate: str = "", key: str = "", ca: str = "", listen: bool
     return dict(paths, listen=bool(listen))
 
 
+def check_setting(home, name: str, value: str) -> str:
+    """Check one ``tls.NAME`` value given on the command line before it is
+    saved: the file exists and holds what it should; a key or certificate is
+    also checked against its partner when that is already set. Returns the
+    value to save (an absolute path; unchanged for ``listen``)."""
+    if name not in KEYS:
+        return value
+    path = _readable(name, value)
+    if name == "key":
+        _check_key_text(path)
+    else:
+        _check_certificates(name, path)
+    tls = _settings(home)
+    if name == "key" and tls.get("certificate"):
+        check_files(str(tls["certificate"]), str(path))
+    elif name == "certificate" and tls.get("key"):
+        check_files(str(path), str(tls["key"]))
+    return str(path.absolute())
+
+
 def save(home, user, certificate: str = "", key: str = "", ca: str = "", listen: bool = False) -> dict:
     """Check (:func:`check_files`) and save the TLS settings; needs the
     configure privilege; audited as ``config set`` is. Returns what was saved."""

@@ -132,3 +132,27 @@ def test_worklist_command(tmp_path, worklist_server):
     rows = js(home, "worklist", "ris", "--patient-id", "CLIMWL")
     assert [(r["date"], r["modality"], r["location"]) for r in rows] == [("20990707", "CT", "ER")]
     assert os.path.isdir(home)
+
+
+def test_config_set_checks_tls_files(tmp_path):
+    """`config set tls.*` refuses a missing file, a file that is no
+    certificate and a key of another certificate, naming the file; a good
+    pair is saved as absolute paths."""
+    from tests.net.conftest import self_signed
+
+    home = tmp_path / "tls-home"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    cert, key = self_signed(tmp_path / "a")
+    _, other_key = self_signed(tmp_path / "b")
+    missing = sd(home, "config", "set", "tls.certificate", tmp_path / "nope.pem", check=False)
+    assert missing.returncode == 2 and "nope.pem: no such file" in missing.stderr
+    not_pem = tmp_path / "notes.txt"
+    not_pem.write_text("hello")
+    wrong = sd(home, "config", "set", "tls.certificate", not_pem, check=False)
+    assert wrong.returncode == 2 and "notes.txt: not a PEM certificate" in wrong.stderr
+    assert sd(home, "config", "get", "tls.certificate", check=False).stdout.strip() in ("", "None")
+    assert js(home, "config", "set", "tls.certificate", cert) == {"tls.certificate": str(cert)}
+    mismatch = sd(home, "config", "set", "tls.key", other_key, check=False)
+    assert mismatch.returncode == 2 and "does not match the certificate" in mismatch.stderr
+    assert js(home, "config", "set", "tls.key", key) == {"tls.key": str(key)}
