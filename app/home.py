@@ -165,3 +165,12 @@ def parse_setting_value(key: str, value: str) -> Any:
     if text.lstrip("-").isdigit():
         return int(text)
     return text
+
+
+def shown_path(path) -> str:
+    """*path* as messages and the window show it: under the user's home
+    folder as ``~/...`` (what the user would type; expanded when read back)."""
+    text, user_home = str(path), str(Path.home())
+    if user_home not in ("", os.sep) and (text == user_home or text.startswith(user_home + os.sep)):
+        return "~" + text[len(user_home):]
+    return text

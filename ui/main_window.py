@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBox
 
 from app import __version__
 from app.accounts import User
-from app.home import Home
+from app.home import Home, shown_path
 from app.worklist import Query
 from ui import formatting
 from ui.action_bar import ActionBar, privilege_reason
@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
         roles = ", ".join(sorted(self.user.roles)) or "no role"
         self.user_label = QLabel(f"User: {self.user.name} ({roles})")
         self.user_label.setObjectName("userLabel")
-        where = f"{self.home.root}" + ("  (temporary)" if temporary_home else "")
+        where = shown_path(self.home.root) + ("  (temporary)" if temporary_home else "")
         self.home_label = QLabel(f"Home: {where}")
         self.home_label.setObjectName("homeLabel")
         self.home_label.setToolTip(str(self.home.root))

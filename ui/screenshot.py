@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -53,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     from app.home import Home
     from ui.app import application, apply_theme, resolve_user
     from ui.main_window import MainWindow
+    from ui.screenshot_scenes import scratch_root
 
     qapp = application()
     apply_theme(qapp)
-    root = tempfile.mkdtemp(prefix="studydesk-shot-")
+    root = scratch_root("studydesk-shot-")
     try:
-        home = Home.open(root)
+        home = Home.open(root / "StudyDesk")
         window = MainWindow(home, resolve_user(home), temporary_home=True)
         window.resize(args.width, args.height)
         window.show()

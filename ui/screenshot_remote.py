@@ -26,7 +26,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -86,7 +85,7 @@ def prepare(root: Path, patients: int) -> tuple[subprocess.Popen, object, object
     proc, port, http_port = start_orthanc(root, our_port)
     for path in files:
         _rest(http_port, "/instances", path.read_bytes())
-    home = Home.open(root / "home")
+    home = Home.open(root / "StudyDesk")
     home.set_setting("aet", OUR_AET)
     home.set_setting("port", str(our_port))
     user = resolve_user(home)
@@ -146,6 +145,7 @@ def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
 
 def shoot_tls(window, root: Path, out_dir: Path) -> None:
     """The TLS page after Save refused a key of another certificate."""
+    from app.home import shown_path
     from ui.screenshot import settle, wait_until
 
     if shutil.which("openssl") is None:
@@ -160,7 +160,7 @@ def shoot_tls(window, root: Path, out_dir: Path) -> None:
     dialog.tabs.setCurrentWidget(page)
     dialog.resize(820, 480)
     for name, value in (("certificate", cert), ("key", other_key), ("ca", cert)):
-        page.edits[name].setText(str(value))
+        page.edits[name].setText(shown_path(value))  # as a user types it
     page.listen_check.setChecked(True)
     page.save_button.click()
     wait_until(lambda: page.note.text().startswith("Not saved"), 20, "the refusal")
@@ -180,10 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     from ui.app import application, apply_theme
     from ui.main_window import MainWindow
     from ui.screenshot import settle, wait_until
+    from ui.screenshot_scenes import scratch_root
 
     qapp = application()
     apply_theme(qapp)
-    root = Path(tempfile.mkdtemp(prefix="studydesk-remote-shot-"))
+    root = scratch_root("studydesk-remote-shot-")
     proc = None
     try:
         proc, home, user = prepare(root, args.patients)

@@ -10,6 +10,8 @@ drawer on two patients the pre-flight check calls different, reason typed),
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +23,14 @@ from app import worklist
 from app.clock import now_iso
 from app.worklist import Query
 from ui.worklist_model import column_index
+
+
+def scratch_root(prefix: str) -> Path:
+    """A temporary folder that stands in for the user's home folder, so the
+    window shows its paths as ``~/StudyDesk`` in screenshots."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["HOME"] = str(root)
+    return root
 
 
 def _save(pixmap: QPixmap, out: Path) -> Path:

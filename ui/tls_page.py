@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QHBoxLayout,
 
 from app.accounts import User
 from app.home import Home
+from app.home import shown_path
 from app.net import tls
 from ui.action_bar import privilege_reason
 from ui.jobs import JobRunner
@@ -107,7 +108,7 @@ class TlsPage(QWidget):
 
     def _show(self, values: dict) -> None:
         for key, edit in self.edits.items():
-            edit.setText(values.get(key, ""))
+            edit.setText(shown_path(values.get(key, "")) if values.get(key) else "")
         self.listen_check.setChecked(bool(values.get("listen")))
         for widget in self._inputs():
             widget.setEnabled(self.editable())
@@ -123,7 +124,7 @@ class TlsPage(QWidget):
         start = str(Path(current).expanduser().parent) if current else str(Path.home())
         path, _filter = QFileDialog.getOpenFileName(self, title, start, PEM_FILTER)
         if path:
-            self.edits[key].setText(path)
+            self.edits[key].setText(shown_path(path))
 
     # -- saving -----------------------------------------------------------------------------
 
@@ -157,7 +158,7 @@ class TlsPage(QWidget):
             return
         self.save_button.setEnabled(True)
         for key, edit in self.edits.items():
-            edit.setText(values[key])
+            edit.setText(shown_path(values[key]) if values[key] else "")
         self._set_problem(self.note, False)
         if values["certificate"]:
             self.note.setText("Saved: the certificate and key belong together"

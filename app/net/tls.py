@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from app.errors import BadInput
+from app.home import shown_path as shown
 
 
 def _settings(home) -> dict:
@@ -35,7 +36,7 @@ def _file(tls: dict, key: str) -> Optional[str]:
         return None
     path = Path(str(value)).expanduser()
     if not path.is_file():
-        raise BadInput(f"setting tls.{key}: {path} is not a file")
+        raise BadInput(f"setting tls.{key}: {shown(path)} is not a file")
     return str(path)
 
 
@@ -116,14 +117,14 @@ def _readable(kind: str, text: str) -> Path:
     path = Path(text).expanduser()
     label = LABELS[kind]
     if not path.exists():
-        raise SettingProblem(kind, f"{label} {path}: no such file")
+        raise SettingProblem(kind, f"{label} {shown(path)}: no such file")
     if not path.is_file():
-        raise SettingProblem(kind, f"{label} {path}: is a folder, not a file")
+        raise SettingProblem(kind, f"{label} {shown(path)}: is a folder, not a file")
     try:
         with open(path, "rb") as f:
             f.read(1)
     except OSError as e:
-        raise SettingProblem(kind, f"{label} {path}: cannot be read ({e.strerror or e})") from e
+        raise SettingProblem(kind, f"{label} {shown(path)}: cannot be read ({e.strerror or e})") from e
     return path
 
 
@@ -137,17 +138,17 @@ def _check_certificates(kind: str, path: Path) -> None:
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
     except ssl.SSLError as e:
         what = "not a PEM certificate" if kind == "certificate" else "not PEM certificates"
-        raise SettingProblem(kind, f"{LABELS[kind]} {path}: {what} "
+        raise SettingProblem(kind, f"{LABELS[kind]} {shown(path)}: {what} "
                        f"(a text file with -----BEGIN CERTIFICATE-----; ssl says: {_reason(e)})") from e
 
 
 def _check_key_text(path: Path) -> None:
     text = path.read_bytes()
     if b"ENCRYPTED" in text:
-        raise SettingProblem("key", f"TLS key {path}: protected by a passphrase; StudyDesk needs the key "
+        raise SettingProblem("key", f"TLS key {shown(path)}: protected by a passphrase; StudyDesk needs the key "
                        "without one (protect the file by its permissions instead)")
     if b"PRIVATE KEY-----" not in text:
-        raise SettingProblem("key", f"TLS key {path}: not a PEM private key (a text file with "
+        raise SettingProblem("key", f"TLS key {shown(path)}: not a PEM private key (a text file with "
                        "-----BEGIN ... PRIVATE KEY-----)")
 
 
@@ -158,7 +159,7 @@ def check_files(certificate: str = "", key: str = "", ca: str = "", listen: bool
     returns the values to save (absolute paths, '' for unset)."""
     certificate, key, ca = certificate.strip(), key.strip(), ca.strip()
     if key and not certificate:
-        raise SettingProblem("certificate", f"TLS key {Path(key).expanduser()}: choose the "
+        raise SettingProblem("certificate", f"TLS key {shown(Path(key).expanduser())}: choose the "
                                             "certificate it belongs to as well")
     if listen and not certificate:
         raise SettingProblem("certificate", "The listener over TLS needs this workstation's certificate and key")
@@ -174,11 +175,11 @@ def check_files(certificate: str = "", key: str = "", ca: str = "", listen: bool
                 str(cert_path), str(key_path) if key_path else None, password=_no_password)
         except ssl.SSLError as e:
             if key_path is None:
-                raise SettingProblem("key", f"TLS certificate {cert_path}: holds no private key; "
+                raise SettingProblem("key", f"TLS certificate {shown(cert_path)}: holds no private key; "
                                "choose the key file too") from e
             if e.reason == "KEY_VALUES_MISMATCH":
-                raise SettingProblem("key", f"TLS key {key_path}: does not match the certificate {cert_path}") from e
-            raise SettingProblem("key", f"TLS key {key_path}: cannot be used with the certificate {cert_path} "
+                raise SettingProblem("key", f"TLS key {shown(key_path)}: does not match the certificate {shown(cert_path)}") from e
+            raise SettingProblem("key", f"TLS key {shown(key_path)}: cannot be used with the certificate {shown(cert_path)} "
                            f"(ssl says: {_reason(e)})") from e
         paths["certificate"] = str(cert_path.absolute())
         paths["key"] = str(key_path.absolute()) if key_path else ""

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import tempfile
 from pathlib import Path
 
+from ui.screenshot_scenes import scratch_root
 from ui.screenshot import settle, wait_until
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     qapp = application()
     apply_theme(qapp)
-    root = tempfile.mkdtemp(prefix="studydesk-research-shot-")
+    root = scratch_root("studydesk-research-shot-")
     try:
-        home = Home.open(root)
+        home = Home.open(root / "StudyDesk")
         user = resolve_user(home)
         import_demo(home, user, patients=args.patients)
         prepare(home, user)
