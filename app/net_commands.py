@@ -1,5 +1,6 @@
 """The network commands (shared/CLI.md, Network): node, query, retrieve,
-send, worklist, listen. Thin: each calls one function of app/net."""
+send, worklist, listen, outbox. Thin: each calls one function of app/net
+(or app/outbox_admin.py)."""
 
 from __future__ import annotations
 
@@ -152,6 +153,103 @@ def cmd_listen(ctx) -> int:
     return 0
 
 
+OUTBOX_COLUMNS = [("Id", "short_id", 8), ("Time", "time", 16), ("Kind", "kind", 9), ("Node", "node", 12),
+                  ("State", "state", 9), ("Try", "attempts", 3), ("Patient", "patient", 28),
+                  ("What", "reason", 26), ("Last error / discarded because", "note", 50)]
+
+
+def _outbox_text(rows: list[dict], filtered: bool) -> str:
+    from app.outbox import short_id
+
+    if not rows:
+        return "No outbox entries match" if filtered else "The outbox is empty"
+    shown = [dict(r, short_id=short_id(r["id"]), time=r["time"][:16].replace("T", " "),
+                  node=r["node"] or "(none)", note=r["discard_reason"] or r["last_error"],
+                  patient=" ".join(filter(None, (r["patient_name"], f"({r['patient_id']})"
+                                                 if r["patient_id"] else "")))) for r in rows]
+    return _table(shown, OUTBOX_COLUMNS)
+
+
+def _outbox_changed(ctx, outcome, verb: str) -> int:
+    from app.outbox import short_id
+
+    for item in outcome.refused:
+        print(f"refused: {item['reason']}", file=sys.stderr)
+    ctx.emit(outcome.to_json(), lambda: f"{len(outcome.done)} outbox entr{'ies' if len(outcome.done) != 1 else 'y'}"
+             f" {verb}" + (f": {', '.join(short_id(i) for i in outcome.done)}" if outcome.done else ""))
+    if outcome.refused:
+        return EXIT_PARTIAL if outcome.done else 5
+    return 0
+
+
+def cmd_outbox(ctx) -> int:
+    """`outbox [list] [--state S] [--node N]`, `outbox send|assign|discard|restore`."""
+    from app import outbox_admin
+    from app.errors import BadInput
+
+    action = ctx.args.outbox_command or "list"
+    if action == "send":
+        from app.net.outbox_send import send_outbox
+
+        result = _run_job(ctx, lambda progress, cancel: send_outbox(
+            ctx.home, ctx.user, ctx.args.node, progress, cancel))
+        if result.held:
+            print(f"note: {result.held} entries held (no node): `studydesk outbox assign --all-held "
+                  "--node NODE` queues them", file=sys.stderr)
+        for item in result.failed:
+            print(f"failed: {item['sop_instance_uid'] or item['id']} to {item['node']}: {item['reason']}",
+                  file=sys.stderr)
+        ctx.emit(result.to_json(), result.summary())
+        if result.failed:
+            return EXIT_PARTIAL if result.sent else 5
+        return 0
+    if action == "assign":
+        if bool(ctx.args.ids) == bool(ctx.args.all_held):
+            raise BadInput("outbox assign: give entry ids or --all-held (one of the two)")
+        ids = outbox_admin.held_ids(ctx.db) if ctx.args.all_held else ctx.args.ids
+        if not ids:
+            from app.net.nodes import get_node
+
+            get_node(ctx.db, ctx.args.node)  # an unknown node is still an error
+            ctx.emit({"done": [], "refused": [], "node": ctx.args.node}, "No held entries in the outbox")
+            return 0
+        outcome = outbox_admin.assign_node(ctx.db, ctx.user, ids, ctx.args.node)
+        return _outbox_changed(ctx, outcome, f"queued for {outcome.node}")
+    if action == "discard":
+        return _outbox_changed(ctx, outbox_admin.discard(ctx.db, ctx.user, ctx.args.ids, ctx.args.reason),
+                               "discarded (`outbox restore ID` brings one back)")
+    if action == "restore":
+        return _outbox_changed(ctx, outbox_admin.restore(ctx.db, ctx.user, ctx.args.ids), "restored")
+    ctx.user.require("read", "list the outbox")
+    rows = outbox_admin.listing(ctx.home, ctx.db, ctx.args.state, ctx.args.node)
+    ctx.emit(rows, lambda: _outbox_text(rows, bool(ctx.args.state or ctx.args.node)))
+    return 0
+
+
+def _add_outbox(command, common) -> None:
+    from app.outbox import STATES
+
+    def filters(p) -> None:
+        p.add_argument("--state", choices=STATES, help="only entries in this state")
+        p.add_argument("--node", metavar="NODE", help="only entries for this node")
+
+    p = command("outbox", cmd_outbox, "objects waiting to be sent: IOCM corrections, AI rescan requests")
+    filters(p)
+    osub = p.add_subparsers(dest="outbox_command", metavar="list|send|assign|discard|restore")
+    filters(osub.add_parser("list", parents=[common], help="the entries (the default)"))
+    s = osub.add_parser("send", parents=[common], help="send queued entries and retry failed ones")
+    s.add_argument("--node", metavar="NODE", help="only the entries for this node")
+    a = osub.add_parser("assign", parents=[common], help="give held entries a destination node")
+    a.add_argument("ids", nargs="*", metavar="ID", help="entry ids (or their last 8 characters)")
+    a.add_argument("--all-held", action="store_true", help="every held entry")
+    a.add_argument("--node", required=True, metavar="NODE", help="a node with the store purpose")
+    d = osub.add_parser("discard", parents=[common], help="never send these entries (kept, restorable)")
+    d.add_argument("ids", nargs="+", metavar="ID")
+    d.add_argument("--reason", metavar="TEXT", help="why (required); kept with the entry and audited")
+    r = osub.add_parser("restore", parents=[common], help="discarded entries wait again")
+    r.add_argument("ids", nargs="+", metavar="ID")
+
+
 def add_commands(command, common) -> None:
     from app.net.nodes import PURPOSES
 
@@ -197,3 +295,5 @@ def add_commands(command, common) -> None:
     p.add_argument("--port", type=int, metavar="P", help="default: `config get port`")
     p.add_argument("--host", metavar="ADDRESS", help="listen on one address only (default: all)")
     p.add_argument("--tls", action="store_true", help="require TLS (tls.certificate and tls.key)")
+
+    _add_outbox(command, common)

@@ -260,4 +260,36 @@ V3 = [
     "CREATE INDEX staged_instances_pid ON staged_instances (project, pid)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3]
+# V4: an outbox entry can be discarded (state ``discarded``: never sent, kept,
+# and restorable), with who discarded it, when and why. SQLite cannot change a
+# CHECK constraint in place: the table is rebuilt and its rows copied.
+V4 = [
+    """CREATE TABLE outbox_v4 (
+        id TEXT PRIMARY KEY,
+        time TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('store', 'ai-rescan')),
+        node TEXT,
+        study_instance_uid TEXT NOT NULL,
+        sop_instance_uid TEXT,
+        path TEXT,
+        reason TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('queued', 'held', 'sent', 'failed', 'discarded')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        sent_at TEXT,
+        discarded_by TEXT,
+        discarded_at TEXT,
+        discard_reason TEXT NOT NULL DEFAULT ''
+    )""",
+    """INSERT INTO outbox_v4 (id, time, kind, node, study_instance_uid, sop_instance_uid, path,
+                              reason, state, attempts, last_error, sent_at)
+       SELECT id, time, kind, node, study_instance_uid, sop_instance_uid, path,
+              reason, state, attempts, last_error, sent_at FROM outbox""",
+    "DROP TABLE outbox",
+    "ALTER TABLE outbox_v4 RENAME TO outbox",
+    "CREATE INDEX outbox_state ON outbox (state, node)",
+    "CREATE INDEX outbox_study ON outbox (study_instance_uid)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]

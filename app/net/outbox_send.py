@@ -5,7 +5,9 @@ instances, from the cache) and their rejection notes (files under the
 home's ``outbox/`` folder). ``ai-rescan`` entries ask an AI node to look at
 a study again: the study is sent to it. One association per node; every
 entry is marked sent or failed with the peer's reason. Held entries (no
-node) stay where they are.
+node) stay where they are. A cancelled send leaves the entries of the batch
+under way as they were (queued or failed): the next send offers them again
+(archives answer a C-STORE of an object they hold with success or a warning).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Optional
 from app import outbox, store
 from app.accounts import User
 from app.jobs import CancelToken, Progress, no_progress
+from app.net.nodes import get_node
 from app.net.send import Outgoing, outgoing_file, send_outgoing, send_studies
 from app.errors import Cancelled, StudyDeskError
 from app.net.wire import NetworkError
@@ -26,9 +29,24 @@ from app.net.wire import NetworkError
 class OutboxResult:
     sent: int = 0
     failed: list[dict] = field(default_factory=list)
+    held: int = 0                                       # still waiting for a node
+    nodes: list[str] = field(default_factory=list)      # the nodes sent to
 
     def to_json(self) -> dict:
-        return {"sent": self.sent, "failed": self.failed}
+        return {"sent": self.sent, "failed": self.failed, "held": self.held, "nodes": self.nodes}
+
+    def summary(self) -> str:
+        """One line for the status bar, the jobs panel and the terminal."""
+        tried = self.sent + len(self.failed)
+        if not tried:
+            text = "Nothing to send in the outbox"
+        else:
+            text = f"Outbox: {self.sent} of {tried} sent to {', '.join(self.nodes)}"
+            if self.failed:
+                text += f", {len(self.failed)} failed"
+        if self.held:
+            text += f"; {self.held} held (no node chosen yet)"
+        return text
 
 
 def send_outbox(home, user: User, node_name: Optional[str] = None,
@@ -39,20 +57,36 @@ def send_outbox(home, user: User, node_name: Optional[str] = None,
     cancel = cancel or CancelToken()
     db = home.connect()
     try:
-        waiting = [e for state in (outbox.QUEUED, outbox.FAILED)
-                   for e in outbox.entries(db, state=state, node=node_name) if e["node"]]
-        result = OutboxResult()
-        nodes = sorted({e["node"] for e in waiting})
-        for n, node in enumerate(nodes):
+        if node_name is not None:
+            node_name = get_node(db, node_name).name  # an unknown node is NotFound, not "nothing"
+        waiting = [e for e in outbox.entries(db, state=(outbox.QUEUED, outbox.FAILED), node=node_name)
+                   if e["node"]]
+        result = OutboxResult(held=outbox.counts(db)[outbox.HELD])
+        result.nodes = sorted({e["node"] for e in waiting})
+        done, total = 0, max(1, len(waiting))
+        for node in result.nodes:
             cancel.check()
-            progress(n / max(1, len(nodes)), f"Sending the outbox to {node}")
             mine = [e for e in waiting if e["node"] == node]
-            _send_stores(home, db, user, node, [e for e in mine if e["kind"] == outbox.STORE], result, cancel)
+            stores = [e for e in mine if e["kind"] == outbox.STORE]
+            progress(done / total, f"Sending the outbox to {node}")
+            _send_stores(home, db, user, node, stores, result, cancel, _share(progress, done, len(stores), total))
+            done += len(stores)
             for entry in (e for e in mine if e["kind"] == outbox.AI_RESCAN):
+                cancel.check()
+                progress(done / total, f"Asking {node} to analyse a study again")
                 _send_rescan(home, db, user, entry, result, cancel)
+                done += 1
+        progress(1.0, result.summary())
         return result
     finally:
         db.close()
+
+
+def _share(progress: Progress, base: int, size: int, total: int) -> Progress:
+    """The send of *size* entries as its part of the whole outbox's progress."""
+    def report(fraction, message: str = "") -> None:
+        progress(None if fraction is None else (base + fraction * size) / total, message)
+    return report
 
 
 def _instance_file(home, db, entry: dict) -> Optional[Path]:
@@ -70,7 +104,7 @@ def _fail(db, entry: dict, reason: str, result: OutboxResult) -> None:
 
 
 def _send_stores(home, db, user: User, node: str, entries: list[dict], result: OutboxResult,
-                 cancel: CancelToken) -> None:
+                 cancel: CancelToken, progress: Progress = no_progress) -> None:
     ready: dict[str, dict] = {}
     instances: list[Outgoing] = []
     for entry in entries:
@@ -88,7 +122,7 @@ def _send_stores(home, db, user: User, node: str, entries: list[dict], result: O
     if not instances:
         return
     try:
-        sent = send_outgoing(home, user, instances, node, cancel=cancel)
+        sent = send_outgoing(home, user, instances, node, progress=progress, cancel=cancel)
     except Cancelled:
         raise
     except (NetworkError, StudyDeskError) as e:
