@@ -96,6 +96,16 @@ def waiting_by_node(db) -> list[tuple[Optional[str], str, int]]:
         " GROUP BY node, state ORDER BY node IS NULL, node, state")]
 
 
+def status_of(home) -> dict:
+    """:func:`counts` and :func:`waiting_by_node` on a connection of its own
+    (a job's thread: the window's status bar)."""
+    db = home.connect()
+    try:
+        return {"counts": counts(db), "by_node": waiting_by_node(db)}
+    finally:
+        db.close()
+
+
 def short_id(entry_id: str) -> str:
     """What tables show of an id: its random tail (enough to tell entries apart
     and accepted back by :func:`resolve_ids`)."""

@@ -85,6 +85,9 @@ def _tools_menu(w: "MainWindow") -> None:
         w.research_action.setEnabled(False)
         w.research_action.setToolTip(
             "Research projects need the research privilege (roles admin, researcher)")
+    w.outbox_action = add_action(w, tools, "&Outbox...", w.open_outbox, name="outbox")
+    w.outbox_action.setToolTip("What waits to be sent to DICOM nodes: IOCM corrections, AI rescan "
+                               "requests (also a click on \"Outbox: N waiting\" in the status bar)")
     tools.addSeparator()
     toggle = QAction("Storage &listener", w, checkable=True)
     toggle.setObjectName("listenerToggle")

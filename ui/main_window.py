@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QRect, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
@@ -30,6 +30,7 @@ from ui.jobs_panel import jobs_dock
 from ui.listener_status import ListenerLabel, ListenerService
 from ui.main_menus import build_menus
 from ui.merge_drawer import MergeDrawer, MergePanel
+from ui.outbox_status import OutboxCounter, OutboxLabel
 from ui.patient_card import CardCache, PatientCardPopup
 from ui.qbe_bar import QbeBar
 from ui.remote_source import RemoteSource, source_pages
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.drawer], [400], Qt.Orientation.Horizontal)
         self.worklist_actions = WorklistActions(self)
         self.listener = ListenerService(home, user, self.runner, self)
+        self.outbox = OutboxCounter(home, self.runner, self)  # "Outbox: N waiting" (ui/outbox_status.py)
         self.remote = RemoteSource(self)
         self.settings_dialog = None
         self.scope_actions: list = []  # View > All / My studies (ui/main_menus.py)
@@ -152,6 +154,7 @@ class MainWindow(QMainWindow):
         self.search(Query())
         self.remote.load_nodes()
         self.listener.start_if_configured()
+        self.outbox.refresh()
 
     # -- layout ------------------------------------------------------------------
 
@@ -180,7 +183,10 @@ class MainWindow(QMainWindow):
         self.home_label.setObjectName("homeLabel")
         self.home_label.setToolTip(str(self.home.root))
         self.listener_label = ListenerLabel(self.listener)
-        for label in (self.count_label, self.listener_label, self.user_label, self.home_label):
+        self.outbox_label = OutboxLabel(self.outbox)
+        self.outbox_label.clicked.connect(self.open_outbox)
+        for label in (self.count_label, self.outbox_label, self.listener_label, self.user_label,
+                      self.home_label):
             bar.addPermanentWidget(label)
 
     # -- worklist ----------------------------------------------------------------
@@ -303,6 +309,7 @@ class MainWindow(QMainWindow):
         self.refresh()
         self.history.refresh()
         self.worklist_actions.reload_ticked_rows()
+        self.outbox.refresh()  # IOCM corrections and AI rescans are queued (or withdrawn by an undo)
 
     def _merged(self, change_id: int, mode: str, source: str, destination: str) -> None:
         cards = self.drawer.panel.cards
@@ -347,6 +354,12 @@ class MainWindow(QMainWindow):
             # its reallocations and undos change what the worklist and history show
             changed.connect(lambda: self._studies_changed("content", []))
             manager._worklist_follows = True
+
+    def open_outbox(self):
+        """Tools > Outbox..., or a click on the status bar's "Outbox: N waiting"."""
+        from ui.outbox_window import open_outbox
+
+        return open_outbox(self, self.home, self.user, self.runner, self.outbox)
 
     def open_settings(self):
         """Edit > Settings...: the nodes and this workstation (non-modal, one at a time)."""
@@ -404,6 +417,11 @@ class MainWindow(QMainWindow):
         self.importer.import_paths(paths)
 
     # -- closing -----------------------------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.outbox.refresh()  # the command line may have sent or queued meanwhile
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.runner.running():
