@@ -15,6 +15,11 @@ the cache highlighted, its series as the node lists them in the pane beside
 the strip, two of them ticked; and OUT_DIR/settings_tls.png, the settings
 dialog's TLS page with generated certificates (the ``openssl`` command)
 after a Save refused a key that belongs to another certificate.
+
+Last, OUT_DIR/outbox.png on a home of its own (ui/screenshot_outbox.py): an
+IOCM correction of studies retrieved from the node sent from the Outbox by
+Send now, another held (its studies came from files), the status bar still
+counting the held entries.
 Run it under ``xvfb-run -a`` on a machine without a display.
 """
 
@@ -169,6 +174,27 @@ def shoot_tls(window, root: Path, out_dir: Path) -> None:
     dialog.close()
 
 
+def shoot_outbox(home, root: Path, args) -> None:
+    """outbox.png, in a scratch folder of its own, against the same Orthanc."""
+    from types import SimpleNamespace
+
+    from app.net import nodes
+    from ui import screenshot_outbox
+    from ui.screenshot_scenes import scratch_root
+
+    db = home.connect()
+    try:
+        pacs = nodes.get_node(db, "pacs")
+    finally:
+        db.close()
+    node = SimpleNamespace(aet=pacs.aet, host=pacs.host, port=pacs.port, our_port=int(home.get_setting("port")))
+    outbox_root = scratch_root("studydesk-outbox-shot-")
+    try:
+        screenshot_outbox.shoot(outbox_root, root / "demo", node, args.out_dir, args.width, args.height)
+    finally:
+        shutil.rmtree(outbox_root, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui.screenshot_remote")
     parser.add_argument("out_dir", type=Path)
@@ -218,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         shoot_series(window, args.out_dir)
         shoot_tls(window, root, args.out_dir)
         window.close()
+        shoot_outbox(home, root, args)
         return 0
     finally:
         if proc is not None:
