@@ -76,7 +76,7 @@ class OutboxWindow(QDialog):
         self.filter.currentIndexChanged.connect(lambda _i: self.reload())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_buttons())
         self.update_buttons()
-        self.reload()
+        self.refresh()
 
     # -- layout -------------------------------------------------------------------------------
 

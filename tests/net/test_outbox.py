@@ -135,6 +135,7 @@ def test_held_entries_get_a_node_and_discarded_ones_stay_unsent(tmp_path, orthan
     iocm = reallocated(home, uids)
     held = js(home, "outbox", "--state", "held")
     assert len(held) == iocm["queued"] == 4 and {e["node"] for e in held} == {None}
+    assert sd(home, "outbox", "send", "--node", "nowhere", check=False).returncode == 4
     nothing = sd(home, "outbox", "send")
     assert "4 entries held" in nothing.stderr and "outbox assign --all-held" in nothing.stderr
 
