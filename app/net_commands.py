@@ -175,8 +175,9 @@ def _outbox_changed(ctx, outcome, verb: str) -> int:
 
     for item in outcome.refused:
         print(f"refused: {item['reason']}", file=sys.stderr)
+    shown = ", ".join(short_id(i) for i in outcome.done[:10]) + (", ..." if len(outcome.done) > 10 else "")
     ctx.emit(outcome.to_json(), lambda: f"{len(outcome.done)} outbox entr{'ies' if len(outcome.done) != 1 else 'y'}"
-             f" {verb}" + (f": {', '.join(short_id(i) for i in outcome.done)}" if outcome.done else ""))
+             f" {verb}" + (f": {shown}" if outcome.done else ""))
     if outcome.refused:
         return EXIT_PARTIAL if outcome.done else 5
     return 0

@@ -420,7 +420,8 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow() \
+                and hasattr(self, "outbox"):
             self.outbox.refresh()  # the command line may have sent or queued meanwhile
 
     def closeEvent(self, event: QCloseEvent) -> None:
