@@ -321,6 +321,16 @@ def blocking_change(db, change_id: int) -> Optional[int]:
     return row[0]
 
 
+def _sent_entries(db, rows: list[dict]) -> dict[str, str]:
+    """Of a change's outbox rows, those already sent: {id: node}."""
+    ids = [row["id"] for row in rows]
+    if not ids:
+        return {}
+    found = db.execute("SELECT id, node FROM outbox WHERE state = 'sent' AND id IN (%s)"
+                       % ",".join("?" * len(ids)), ids).fetchall()
+    return dict(found)
+
+
 def inverse(db, change_id: int, user: str, reason: str) -> Plan:
     info, plan = load(db, change_id)
     if info["state"] != "applied":
@@ -331,6 +341,13 @@ def inverse(db, change_id: int, user: str, reason: str) -> Plan:
     if later is not None:
         raise RuleRefused(f"change {change_id}: a later change ({later}) touches the same "
                           f"objects; undo change {later} first")
+    sent = _sent_entries(db, plan["after"].get("outbox", []))
+    if sent:
+        nodes = ", ".join(sorted({str(node) for node in sent.values()}))
+        raise RuleRefused(
+            f"change {change_id}: its corrections were already sent to {nodes} ({len(sent)} "
+            "objects); an undo here would not change what the archive holds. Reallocate the "
+            "series back instead: that sends new corrections")
     files = []
     for op in plan["files"]:
         if op["kind"] == "move":

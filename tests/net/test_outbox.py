@@ -97,6 +97,13 @@ def test_outbox_send_delivers_the_correction_and_the_rejection_note(retrieved, o
     assert js(home, "outbox", "send") == {"sent": 0, "failed": [], "held": 0, "nodes": []}
     audit = js(home, "audit", "--study", uids["b"])
     assert any(e["action"] == "send" and "4 sent" in e["detail"] for e in audit)
+    # the archive holds the correction now: an undo here would not revert it
+    (change,) = [c for c in js(home, "history") if c["action"] == "reallocate"]
+    undo = sd(home, "undo", change["change_id"], check=False)
+    assert undo.returncode == 5 and "already sent to pacs" in undo.stderr
+    assert "Reallocate the series back" in undo.stderr
+    assert js(home, "outbox", "--state", "sent") and all(
+        in_orthanc(orthanc, sop) is not None for sop in new_sops)
 
 
 def test_a_node_that_is_down_leaves_them_failed_and_a_retry_sends_them(retrieved, orthanc, free_port):
