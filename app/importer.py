@@ -9,6 +9,11 @@ renamed into the store, so a row never exists without its complete file.
 Large imports prepare files in worker processes (the parse is CPU-bound).
 Duplicates by SOP Instance UID are counted, not re-imported; every refused
 input is reported with a plain reason.
+
+The two steps are public for the other way files arrive, over the network
+(:mod:`app.net.intake`): :class:`Preparer` (``prepare`` a file in the
+home's temporary area, or ``prepare_data`` a complete file held in memory)
+and :class:`Recorder` (``record`` a batch of :class:`Prepared` files).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from app import audit, catalog, parallel, store
 from app.accounts import User
 from app.clock import now_iso
 from app.db import transaction
-from app.dicom.reading import Header, Unreadable, read_header
+from app.dicom.reading import Header, Unreadable, read_header, read_header_in_memory
 from app.errors import BadInput
 from app.home import Home
 from app.import_sources import Source, list_sources
@@ -63,7 +68,7 @@ class ImportResult:
 
 
 @dataclass
-class _Item:
+class Prepared:
     """A prepared file: its header and, in copy mode, its staged copy."""
 
     source: Source
@@ -79,12 +84,21 @@ KNOWN = "known"
 # -- preparing (runs in the importing thread or in worker processes) --------------------
 
 
-class _Preparer:
+class Preparer:
+    """Reads a file's header, drops a file the cache holds already, and in
+    copy mode stages a complete copy in *scratch* with its SHA-256. Owned
+    files (in the home's temporary area already) are moved, not copied."""
+
     def __init__(self, mode: str, scratch: Path, db_path: Path):
         self.mode = mode
         self.scratch = scratch
         self.db_path = db_path
         self._known_db: Optional[sqlite3.Connection] = None
+
+    def close(self) -> None:
+        if self._known_db is not None:
+            self._known_db.close()
+            self._known_db = None
 
     def known(self, sop_uid: str) -> bool:
         """Already in the cache? (Saves writing a copy of a duplicate; the
@@ -95,7 +109,7 @@ class _Preparer:
         return self._known_db.execute("SELECT 1 FROM instances WHERE sop_instance_uid = ?",
                                       [sop_uid]).fetchone() is not None
 
-    def prepare(self, source: Source) -> _Item | str:
+    def prepare(self, source: Source) -> Prepared | str:
         try:
             return self._prepare(source)
         except Unreadable as e:
@@ -103,50 +117,68 @@ class _Preparer:
         except OSError as e:
             return f"unreadable: {e.strerror or e}"
 
-    def _prepare(self, source: Source) -> _Item | str:
+    def _prepare(self, source: Source) -> Prepared | str:
         if source.owned:
             header = read_header(source.path)
             if self.known(header.sop_instance_uid):
                 source.path.unlink(missing_ok=True)
                 return KNOWN
-            return _Item(source, header, store.sha256_file(source.path), source.path)
+            return Prepared(source, header, store.sha256_file(source.path), source.path)
         if self.mode == "link":
-            return _Item(source, read_header(source.path))
+            return Prepared(source, read_header(source.path))
         if source.path.stat().st_size > IN_MEMORY_LIMIT:
             header = read_header(source.path)
             if self.known(header.sop_instance_uid):
                 return KNOWN
             staged, sha, _ = store.copy_to(self.scratch, source.path)
-            return _Item(source, header, sha, staged)
+            return Prepared(source, header, sha, staged)
         with open(source.path, "rb") as f:
             data = f.read()
         header = read_header(data)
         if self.known(header.sop_instance_uid):
             return KNOWN
         staged = store.write_to(self.scratch, data)
-        return _Item(source, header, hashlib.sha256(data).hexdigest(), staged)
+        return Prepared(source, header, hashlib.sha256(data).hexdigest(), staged)
 
-    def prepare_chunk(self, sources: list[Source]) -> list[_Item | str]:
+    def prepare_data(self, display: str, data: bytes | bytearray) -> Prepared | str:
+        """A complete file held in memory (a data set received over the
+        network). Its header is read from the bytes (a truncated or
+        unreadable file is refused before anything is written) and a
+        duplicate is dropped; then the bytes are written to the temporary
+        area and hashed, both without reading anything back."""
+        try:
+            header = read_header_in_memory(data)
+        except Unreadable as e:
+            return str(e)
+        if self.known(header.sop_instance_uid):
+            return KNOWN
+        try:
+            staged = store.write_to(self.scratch, data)
+        except OSError as e:
+            return f"cannot write: {e.strerror or e}"
+        return Prepared(Source(display, staged, owned=True), header, hashlib.sha256(data).hexdigest(), staged)
+
+    def prepare_chunk(self, sources: list[Source]) -> list[Prepared | str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return [self.prepare(s) for s in sources]
 
 
-_worker: Optional[_Preparer] = None
+_worker: Optional[Preparer] = None
 
 
 def _worker_init(mode: str, scratch: Path, db_path: Path) -> None:
     global _worker
-    _worker = _Preparer(mode, scratch, db_path)
+    _worker = Preparer(mode, scratch, db_path)
 
 
-def _worker_chunk(sources: list[Source]) -> list[_Item | str]:
+def _worker_chunk(sources: list[Source]) -> list[Prepared | str]:
     assert _worker is not None
     return _worker.prepare_chunk(sources)
 
 
-def _prepared(sources: list[Source], preparer: _Preparer, cancel: CancelToken,
-              workers: int) -> Iterator[tuple[Source, _Item | str]]:
+def _prepared(sources: list[Source], preparer: Preparer, cancel: CancelToken,
+              workers: int) -> Iterator[tuple[Source, Prepared | str]]:
     """Prepare every source, in order, in this thread or in worker processes."""
     if workers <= 1 or len(sources) < PARALLEL_MIN:
         with warnings.catch_warnings():
@@ -165,7 +197,11 @@ def _prepared(sources: list[Source], preparer: _Preparer, cancel: CancelToken,
 # -- recording (one transaction per batch) -------------------------------------------------
 
 
-class _Recorder:
+class Recorder:
+    """Records batches of prepared files: each batch made durable, then its
+    rows inserted and its files renamed into the store in one transaction
+    (the renames made durable before it commits). Counts go to *result*."""
+
     def __init__(self, home: Home, mode: str, result: ImportResult, source_node: Optional[str]):
         self.home = home
         self.db = home.connect()
@@ -176,19 +212,20 @@ class _Recorder:
     def close(self) -> None:
         self.db.close()
 
-    def record(self, items: list[_Item]) -> None:
+    def record(self, items: list[Prepared]) -> None:
         items = self._drop_duplicates(items)
         if not items:
             return
         store.make_durable([i.staged for i in items if i.staged is not None])
         now = now_iso()
         committed: list[store.PendingFile] = []
-        accepted: list[_Item] = []
+        accepted: list[Prepared] = []
+        checked: dict = {}
         try:
             with transaction(self.db):
                 for item in items:
                     pend = self._pending(item)
-                    if self._insert(item, pend, now):
+                    if self._insert(item, pend, now, checked):
                         accepted.append(item)
                         if pend is not None:
                             pend.commit()
@@ -205,7 +242,7 @@ class _Recorder:
             self.result.imported += 1
             self.result.add_study(item.header.study_instance_uid)
 
-    def _drop_duplicates(self, items: list[_Item]) -> list[_Item]:
+    def _drop_duplicates(self, items: list[Prepared]) -> list[Prepared]:
         uids = [i.header.sop_instance_uid for i in items]
         marks = ",".join("?" * len(uids))
         known = {u for (u,) in self.db.execute(
@@ -222,7 +259,7 @@ class _Recorder:
                 fresh.append(item)
         return fresh
 
-    def _pending(self, item: _Item) -> Optional[store.PendingFile]:
+    def _pending(self, item: Prepared) -> Optional[store.PendingFile]:
         if item.staged is None:
             return None
         h = item.header
@@ -230,15 +267,28 @@ class _Recorder:
             h.study_instance_uid, h.series_instance_uid, h.sop_instance_uid)
         return store.adopt_file(final, item.staged)
 
-    def _insert(self, item: _Item, pend: Optional[store.PendingFile], now: str) -> bool:
+    def _insert(self, item: Prepared, pend: Optional[store.PendingFile], now: str, checked: dict) -> bool:
+        """Insert the instance's row, and its patient, study and series rows
+        where new. *checked* remembers, within one transaction, the patient,
+        study and series rows already ensured, so that the instances of one
+        series (most of a batch) cost one insert each."""
         h = item.header
-        try:
-            pk = catalog.patient_pk(self.db, h.patient)
-            catalog.ensure_study(self.db, h.study, pk, now, self.source_node)
-            catalog.ensure_series(self.db, h.series, h.study_instance_uid)
-        except catalog.Conflict as e:
-            self.result.reject(item.source.display, str(e))
-            return False
+        patient = ("patient", *h.patient.values())
+        series = ("series", h.series_instance_uid, h.study_instance_uid, patient)
+        if series not in checked:
+            try:
+                pk = checked.get(patient)
+                if pk is None:
+                    pk = checked[patient] = catalog.patient_pk(self.db, h.patient)
+                study = ("study", h.study_instance_uid, pk)
+                if study not in checked:
+                    catalog.ensure_study(self.db, h.study, pk, now, self.source_node)
+                    checked[study] = True
+                catalog.ensure_series(self.db, h.series, h.study_instance_uid)
+            except catalog.Conflict as e:
+                self.result.reject(item.source.display, str(e))
+                return False
+            checked[series] = True
         if pend is None:
             path, linked = str(item.source.path.resolve()), 1
         else:
@@ -268,13 +318,13 @@ def import_paths(home: Home, paths: Iterable[os.PathLike | str], user: User | st
     cancel = cancel or CancelToken()
     result = ImportResult()
     scratch = Path(tempfile.mkdtemp(prefix="import-", dir=store.scratch(home)))
-    recorder = _Recorder(home, mode, result, source_node)
+    recorder = Recorder(home, mode, result, source_node)
     outcome = audit.SERIOUS_FAILURE
     try:
         progress(None, "Listing files")
         sources = list_sources(paths, scratch, result, cancel)
-        preparer = _Preparer(mode, scratch, home.db_path)
-        batch: list[_Item] = []
+        preparer = Preparer(mode, scratch, home.db_path)
+        batch: list[Prepared] = []
         for done, (source, outcome_of) in enumerate(
                 _prepared(sources, preparer, cancel, workers or parallel.worker_count()), start=1):
             if outcome_of == KNOWN:

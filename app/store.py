@@ -73,8 +73,12 @@ def write_to(folder: Path, data: bytes) -> Path:
     """A complete file with *data* under a new name in *folder* (make it
     durable with :func:`make_durable` before a row refers to it)."""
     tmp = folder / f"{uuid.uuid4().hex}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    except BaseException:  # a full disk: nothing half-written stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     return tmp
 
 

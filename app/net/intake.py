@@ -1,17 +1,26 @@
-"""Received instances into the cache, through the importer's own path.
+"""Received instances into the cache, through the importer's own steps.
 
-A received data set is written, as it arrived, to a file in the home's
-temporary area (:class:`app.net.dimse.FileSink`); once complete it is handed
-here. The importer's preparer parses its header (refusing a truncated or
-unreadable file) and its recorder makes the files durable, inserts the rows
-and renames the files into the store in one transaction per batch: the path
-of an extracted archive member, so a row exists only for a complete file
-(app/importer.py).
+A data set received by C-GET is held in memory as it arrived, after a File
+Meta Information header of our own (:class:`app.net.dimse.MemorySink`),
+and handed over whole (:meth:`Intake.add_data`): its header is read from
+those bytes, a truncated or unreadable one refused before anything is
+written, and only then is it written to the home's temporary area and
+hashed, without reading anything back (:meth:`app.importer.Preparer.prepare_data`).
+A data set the storage listener received into a file
+(:class:`app.net.dimse.FileSink`) is handed over by path (:meth:`Intake.add`)
+and read from there. The importer's recorder then makes the files durable,
+inserts the rows and renames the files into the store in one transaction
+per batch, so a row exists only for a complete file (app/importer.py).
 
-Two threads, so that the network never waits for the disk: one parses
-headers as files arrive, the other records batches. Making a batch durable
-(a sync) is the slow step; while it runs, newly parsed files queue up and
-form the next, larger batch, so the number of syncs adapts to the disk.
+Two threads, so that the network never waits for the disk: one prepares
+files as they arrive (header, write, SHA-256), the other records batches.
+Writing and hashing release the GIL, and the header scan is short, so the
+receiving thread, which needs the GIL back after every socket call, is
+rarely kept waiting (docs/performance/network.md). Making a batch durable
+(a sync) is the slow step; while it runs, newly prepared files queue up
+and form the next, larger batch, so the number of syncs adapts to the disk.
+Data sets waiting in memory are bounded (:data:`MAX_WAITING_BYTES`): a
+sender faster than the disk waits for its C-STORE responses.
 """
 
 from __future__ import annotations
@@ -26,12 +35,10 @@ from typing import Callable, Optional
 from app import audit, importer, store
 from app.db import transaction
 from app.import_sources import Source
+from app.net import dimse
 
-# The importer keeps its preparing and recording steps private to its
-# module; received files take exactly the path of extracted archive members
-# ("owned" sources, moved rather than copied), so they are reused here
-# rather than written twice.
-_Preparer, _Recorder, KNOWN = importer._Preparer, importer._Recorder, importer.KNOWN
+KNOWN = importer.KNOWN
+MAX_WAITING_BYTES = 64 << 20  # received data sets held in memory before add_data waits
 MIN_BATCH = 200       # files a batch waits for (each costs a transaction and two syncs)...
 BATCH_WAIT = 0.5      # ...or seconds since its first file, unless someone flushes
 MAX_BATCH = 1000
@@ -39,15 +46,16 @@ MAX_BATCH = 1000
 
 @dataclass
 class Received:
-    path: Path
+    path: Optional[Path]
     sop_instance_uid: str
     node: Optional[str]
+    data: Optional[memoryview] = None  # a complete file held in memory, when there is no path
 
 
 class Intake:
     """Import received files in batches, beside the network.
 
-    ``add()`` from any thread; ``flush()`` waits until everything added so far
+    ``add()`` and ``add_data()`` from any thread; ``flush()`` waits until everything added so far
     is in the cache or refused; ``close()`` flushes and stops. Per node,
     :attr:`results` holds the importer's counts; :attr:`refused` maps a SOP
     Instance UID to the reason it was not recorded. With ``audit_batches``
@@ -64,15 +72,17 @@ class Intake:
         self.results: dict[Optional[str], importer.ImportResult] = {}
         self.refused: dict[str, str] = {}
         self.recorded = 0
-        self._recorders: dict[Optional[str], importer._Recorder] = {}
-        self._preparer = _Preparer("copy", store.scratch(home), home.db_path)
+        self._recorders: dict[Optional[str], importer.Recorder] = {}
+        self._preparer = importer.Preparer("copy", store.scratch(home), home.db_path)
         self._incoming: "queue.Queue[Optional[Received]]" = queue.Queue()
         self._prepared: "queue.Queue[Optional[tuple]]" = queue.Queue()
         self._settled = threading.Condition()
+        self._room = threading.Condition()
+        self._waiting_bytes = 0
         self._added = 0
         self._done = 0
         self._hurry = threading.Event()
-        self._threads = [threading.Thread(target=self._prepare_loop, name="studydesk-intake-parse", daemon=True),
+        self._threads = [threading.Thread(target=self._prepare_loop, name="studydesk-intake-prepare", daemon=True),
                          threading.Thread(target=self._record_loop, name="studydesk-intake-record", daemon=True)]
         for thread in self._threads:
             thread.start()
@@ -82,6 +92,18 @@ class Intake:
         with self._settled:
             self._added += 1
         self._incoming.put(Received(path, sop_instance_uid, node))
+
+    def add_data(self, data: memoryview, sop_instance_uid: str, node: Optional[str]) -> None:
+        """Hand over a complete file held in memory by a
+        :class:`~app.net.dimse.MemorySink` (its buffer is given back once
+        written); waits while more than :data:`MAX_WAITING_BYTES` of
+        earlier ones are not yet written."""
+        with self._room:
+            self._room.wait_for(lambda: self._waiting_bytes < MAX_WAITING_BYTES)
+            self._waiting_bytes += len(data)
+        with self._settled:
+            self._added += 1
+        self._incoming.put(Received(None, sop_instance_uid, node, data))
 
     def flush(self) -> None:
         self._hurry.set()
@@ -97,10 +119,11 @@ class Intake:
         self._incoming.put(None)
         for thread in self._threads:
             thread.join()
+        self._preparer.close()
         for recorder in self._recorders.values():
             recorder.close()
 
-    # -- parsing thread ------------------------------------------------------------------------
+    # -- preparing thread ----------------------------------------------------------------------
 
     def _prepare_loop(self) -> None:
         while True:
@@ -115,10 +138,21 @@ class Intake:
             self._prepared.put((received, outcome))
 
     def _prepare(self, received: Received):
-        """The importer's preparation of an owned file: header parsed (a
-        truncated or unreadable file is refused), duplicates dropped, SHA-256
-        computed here rather than on the receiving thread."""
-        return self._preparer.prepare(Source(received.sop_instance_uid, received.path, owned=True))
+        """The importer's preparation of a received file: header read (a
+        truncated or unreadable file is refused), a duplicate dropped,
+        written (when held in memory) and hashed here rather than on the
+        receiving thread."""
+        if received.data is None:
+            return self._preparer.prepare(Source(received.sop_instance_uid, received.path, owned=True))
+        data, received.data = received.data, None
+        size = len(data)
+        try:
+            return self._preparer.prepare_data(received.sop_instance_uid, data)
+        finally:
+            dimse.release(data)
+            with self._room:
+                self._waiting_bytes -= size
+                self._room.notify_all()
 
     # -- recording thread ----------------------------------------------------------------------
 
@@ -155,7 +189,8 @@ class Intake:
             if outcome == KNOWN:
                 result.duplicates += 1
             elif isinstance(outcome, str):
-                received.path.unlink(missing_ok=True)
+                if received.path is not None:
+                    received.path.unlink(missing_ok=True)
                 result.reject(received.sop_instance_uid, outcome)
                 self.refused[received.sop_instance_uid] = outcome
             else:
@@ -167,7 +202,7 @@ class Intake:
         result = self._result(node)
         recorder = self._recorders.get(node)
         if recorder is None:
-            recorder = self._recorders[node] = _Recorder(self.home, "copy", result, node)
+            recorder = self._recorders[node] = importer.Recorder(self.home, "copy", result, node)
         before = (result.imported, result.duplicates, len(result.rejected))
         try:
             recorder.record(items)
