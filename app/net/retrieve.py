@@ -9,8 +9,12 @@
    plan found (the 128-context limit); C-MOVE sends to our own listener,
    started for the job when this process runs none.
 3. Every received data set goes through :class:`~app.net.intake.Intake`
-   (the importer's path). Progress follows the sub-operation counts of the
-   responses; Cancel sends C-CANCEL and keeps what arrived complete.
+   (the importer's path). A C-GET holds each data set in memory until it
+   is complete (:class:`~app.net.dimse.MemorySink`) and answers at once;
+   the intake reads, writes and hashes it beside the network, so the
+   receiving thread never waits for the disk. Progress follows the
+   sub-operation counts of the responses; Cancel sends C-CANCEL and keeps
+   what arrived complete.
 4. What was expected and is not in the cache afterwards is reported
    instance by instance, with the node's or the importer's reason.
 """
@@ -160,7 +164,7 @@ def _storage_proposals(classes: list[str]) -> list[Proposal]:
 def _by_get(home, user, node: Node, requests: list[Request], classes: list[str],
             node_failed: dict[str, str], progress: Progress, cancel: CancelToken) -> None:
     intake = Intake(home, user.name, audit_batches=False)
-    folder = store.scratch(home)  # the importer's temporary area: files are moved, not copied
+    folder = store.scratch(home)  # where a data set too large to hold in memory is written
     counter = _Counter(requests, progress, node, "get")
     try:
         proposals = [Proposal(STUDY_ROOT_GET, UNCOMPRESSED)] + _storage_proposals(classes)
@@ -171,9 +175,9 @@ def _by_get(home, user, node: Node, requests: list[Request], classes: list[str],
             def sink(context_id: int, command: dict):
                 if command.get("CommandField") != dimse.C_STORE_RQ or context_id not in assoc.contexts:
                     return None
-                return dimse.FileSink(folder, command.get("AffectedSOPClassUID", ""),
-                                      command.get("AffectedSOPInstanceUID", ""),
-                                      assoc.contexts[context_id][1], node.aet)
+                return dimse.MemorySink(folder, command.get("AffectedSOPClassUID", ""),
+                                        command.get("AffectedSOPInstanceUID", ""),
+                                        assoc.contexts[context_id][1], node.aet)
 
             for request in requests:
                 cancel.check()
@@ -199,7 +203,10 @@ def _get_one(assoc: Association, cid: int, ts: str, request: Request, sink, inta
             if answer.field == dimse.C_STORE_RQ:
                 sop = answer.command.get("AffectedSOPInstanceUID", "")
                 status = dimse.SUCCESS
-                if answer.path is not None:
+                if answer.file_data is not None:
+                    intake.add_data(answer.file_data, sop, node.name)
+                    received += 1
+                elif answer.path is not None:
                     intake.add(answer.path, sop, node.name)
                     received += 1
                 else:

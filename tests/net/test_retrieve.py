@@ -62,6 +62,21 @@ def test_received_files_are_the_archived_data_sets(net_home, admin, pacs_data):
         assert got.file_meta.SourceApplicationEntityTitle == "ORTHANC"
 
 
+def test_each_recorded_file_is_complete_and_its_sha256_is_the_files(net_home, admin, pacs_data):
+    import hashlib
+
+    net_retrieve.retrieve(net_home, admin, "pacs", [pacs_data["chest"]])
+    db = net_home.connect()
+    try:
+        rows = db.execute("SELECT path, sha256, size FROM instances").fetchall()
+    finally:
+        db.close()
+    assert len(rows) == 7
+    for path, sha, size in rows:
+        data = store.absolute(net_home, path).read_bytes()
+        assert len(data) == size and hashlib.sha256(data).hexdigest() == sha
+
+
 def test_a_second_retrieve_fetches_nothing(net_home, admin, pacs_data):
     net_retrieve.retrieve(net_home, admin, "pacs", [pacs_data["knee"]])
     again = net_retrieve.retrieve(net_home, admin, "pacs", [pacs_data["knee"]])
