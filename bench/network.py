@@ -19,13 +19,18 @@ and reporting medians:
             code, files written but not recorded (a diagnostic)
 
 Every server and tool runs with TCP_NODELAY=1 (shared/FACTS.md). Target:
-StudyDesk at least 0.8x DCMTK for both.
+StudyDesk at least 0.8x DCMTK for both. Besides the rates, the report gives
+the CPU time per file of each side (this process for StudyDesk, the child
+for a DCMTK tool) and of the peer serving it (storescp, Orthanc; Linux
+only), which vary less than rates on a shared machine, and the load
+average before and after.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -38,6 +43,46 @@ import _common as common
 
 AET = "STUDYDESK"
 ENV = dict(os.environ, TCP_NODELAY="1")
+
+
+class Runs:
+    """Wall seconds, CPU seconds of the side measured, and CPU seconds of the
+    peer serving it, for every run of every side."""
+
+    def __init__(self, *sides: str):
+        self.seconds: dict[str, list[float]] = {side: [] for side in sides}
+        self.cpu: dict[str, list[float]] = {side: [] for side in sides}
+        self.peer_cpu: dict[str, list[float]] = {side: [] for side in sides}
+
+    def measure(self, side: str, fn, in_process: bool, peer: subprocess.Popen):
+        """Run *fn*; StudyDesk runs *in_process*, a DCMTK tool as a child
+        waited for inside *fn*."""
+        who = resource.RUSAGE_SELF if in_process else resource.RUSAGE_CHILDREN
+        cpu, peer_cpu = cpu_seconds(who), process_cpu_seconds(peer.pid)
+        seconds, out = common.timed(fn)
+        self.seconds[side].append(seconds)
+        self.cpu[side].append(cpu_seconds(who) - cpu)
+        if peer_cpu is not None:
+            self.peer_cpu[side].append(process_cpu_seconds(peer.pid) - peer_cpu)
+        return seconds, out
+
+    def to_json(self) -> dict:
+        return {"seconds": self.seconds, "cpu_seconds": self.cpu, "peer_cpu_seconds": self.peer_cpu}
+
+
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int):
+    """User + system CPU seconds of a running process (Linux), else None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def say(msg: str) -> None:
@@ -113,20 +158,19 @@ def bench_send(data: Path, work: Path, n: int, repeat: int) -> dict:
         wait_for_port(port, scp)
         home, user = new_home(work / "home-send", [("dcmtk", "STORESCP", port)])
         study = import_paths(home, [data], user, mode="link").studies[0]
-        runs: dict[str, list[float]] = {"studydesk": [], "storescu": []}
+        runs = Runs("studydesk", "storescu")
         for r in range(repeat):
             say(f"send ({r + 1}/{repeat}): StudyDesk ...")
             empty(received)
-            seconds, result = common.timed(lambda: send_studies(home, user, [study], "dcmtk"))
+            seconds, result = runs.measure("studydesk", lambda: send_studies(home, user, [study], "dcmtk"),
+                                           True, scp)
             assert result.sent == n and count(received) == n, (result.to_json(), count(received))
-            runs["studydesk"].append(seconds)
             say(f"  {n / seconds:.0f} files/s; storescu ...")
             empty(received)
-            seconds, run = common.timed(lambda: subprocess.run(
+            seconds, run = runs.measure("storescu", lambda: subprocess.run(
                 ["storescu", "-aet", AET, "-aec", "STORESCP", "+sd", "+r", "127.0.0.1", str(port), str(data)],
-                env=ENV, capture_output=True, text=True))
+                env=ENV, capture_output=True, text=True), False, scp)
             assert run.returncode == 0 and count(received) == n, run.stderr[-500:]
-            runs["storescu"].append(seconds)
             say(f"  {n / seconds:.0f} files/s")
         return runs
     finally:
@@ -201,15 +245,15 @@ def bench_get(data: Path, work: Path, n: int, repeat: int) -> dict:
         from pydicom import dcmread
 
         study = str(dcmread(common.dicom_files(data)[0], stop_before_pixels=True).StudyInstanceUID)
-        runs: dict[str, list[float]] = {"studydesk": [], "getscu": [], "getscu+sync": [], "studydesk-wire": []}
+        runs = Runs("studydesk", "getscu", "getscu+sync", "studydesk-wire")
         for r in range(repeat):
             say(f"get ({r + 1}/{repeat}): StudyDesk ...")
             home, user = new_home(work / "home-get", [("pacs", "ORTHANC", port)])
             home.set_setting("port", str(our_port))
             os.sync()
-            seconds, result = common.timed(lambda: retrieve(home, user, "pacs", [study]))
+            seconds, result = runs.measure("studydesk", lambda: retrieve(home, user, "pacs", [study]),
+                                           True, orthanc)
             assert result.retrieved == n and not result.failed, result.to_json()
-            runs["studydesk"].append(seconds)
             say(f"  {n / seconds:.0f} files/s; getscu ...")
             shutil.rmtree(home.root)
             for key, then_sync in (("getscu", False), ("getscu+sync", True)):
@@ -224,15 +268,14 @@ def bench_get(data: Path, work: Path, n: int, repeat: int) -> dict:
                         os.sync()
                     return run
 
-                seconds, run = common.timed(get)
+                seconds, run = runs.measure(key, get, False, orthanc)
                 assert run.returncode == 0 and count(target) == n, run.stderr[-500:]
-                runs[key].append(seconds)
                 say(f"  {key}: {n / seconds:.0f} files/s")
             target = empty(work / "wire")
             os.sync()
-            seconds, received = common.timed(lambda: wire_get(port, study, target))
+            seconds, received = runs.measure("studydesk-wire", lambda: wire_get(port, study, target),
+                                             True, orthanc)
             assert received == n
-            runs["studydesk-wire"].append(seconds)
             say(f"  studydesk-wire: {n / seconds:.0f} files/s")
         return runs
     finally:
@@ -247,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         say(f"missing: {', '.join(missing)} (bash scripts/setup.sh --tests installs them)")
         return 2
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="studydesk-netbench-", dir=args.work))
     try:
         data = args.data or work / "data"
@@ -263,11 +307,19 @@ def main(argv: list[str] | None = None) -> int:
             runs["get"] = bench_get(data, work, n, args.repeat)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    rates = {pair: {side: n / common.median(times) for side, times in sides.items()}
-             for pair, sides in runs.items()}
+    rates = {pair: {side: n / common.median(times) for side, times in pair_runs.seconds.items()}
+             for pair, pair_runs in runs.items()}
+
+    def per_file(values: dict[str, list[float]]) -> dict:
+        return {side: round(1000 * common.median(v) / n, 2) for side, v in values.items() if v}
+
     report = {"machine": common.machine(), "files": n, "megabytes": round(size / 2**20), "repeat": args.repeat,
+              "load_average": {"before": [round(x, 2) for x in load_before],
+                               "after": [round(x, 2) for x in os.getloadavg()]},
               "files_per_s": {p: {s: round(v) for s, v in sides.items()} for p, sides in rates.items()},
-              "seconds": runs}
+              "cpu_ms_per_file": {p: per_file(r.cpu) for p, r in runs.items()},
+              "peer_cpu_ms_per_file": {p: per_file(r.peer_cpu) for p, r in runs.items()},
+              "runs": {p: r.to_json() for p, r in runs.items()}}
     if "send" in rates:
         report["send_ratio"] = round(rates["send"]["studydesk"] / rates["send"]["storescu"], 2)
     if "get" in rates:
@@ -278,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for pair, sides in report["files_per_s"].items():
             print(f"{pair:5} " + "  ".join(f"{side}: {rate} files/s" for side, rate in sides.items()))
+            cpu, peer = report["cpu_ms_per_file"][pair], report["peer_cpu_ms_per_file"][pair]
+            print("      CPU ms/file " + "  ".join(
+                f"{side}: {ms}" + (f" (peer {peer[side]})" if side in peer else "") for side, ms in cpu.items()))
+        print(f"load average before {report['load_average']['before']}, after {report['load_average']['after']}")
         for key in ("send_ratio", "get_ratio", "get_ratio_durable"):
             if key in report:
                 print(f"{key}: {report[key]}")
