@@ -266,6 +266,17 @@ class Buffers:
                 self._free.append(buffer)
                 self._kept += len(buffer)
 
+    @property
+    def kept(self) -> int:
+        """Bytes held in the free list."""
+        return self._kept
+
+    def clear(self) -> None:
+        """Let the memory go (a transfer ended); buffers in use are not affected."""
+        with self._lock:
+            self._free.clear()
+            self._kept = 0
+
 
 BUFFERS = Buffers()
 

@@ -184,6 +184,7 @@ def _by_get(home, user, node: Node, requests: list[Request], classes: list[str],
                 _get_one(assoc, cid, ts, request, sink, intake, node, node_failed, counter, cancel)
     finally:
         intake.close()
+        dimse.BUFFERS.clear()
         node_failed.update(intake.refused)
 
 

@@ -132,3 +132,11 @@ def test_a_buffer_given_back_is_used_again_and_grows_when_it_must():
     data = sink.finish()
     assert bytes(data) == dimse.file_meta(CT, "1.2.6", EXPLICIT, "") + big
     dimse.release(data)
+
+
+def test_the_free_buffers_are_let_go_when_a_transfer_ends():
+    sink = dimse.MemorySink(None, CT, "1.2.7", EXPLICIT, "")
+    dimse.release(sink.finish())
+    assert dimse.BUFFERS.kept > 0
+    dimse.BUFFERS.clear()
+    assert dimse.BUFFERS.kept == 0
