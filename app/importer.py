@@ -140,14 +140,12 @@ class Preparer:
         staged = store.write_to(self.scratch, data)
         return Prepared(source, header, hashlib.sha256(data).hexdigest(), staged)
 
-    def prepare_data(self, display: str, data: bytes | bytearray | memoryview,
-                     sha256: Optional[str] = None) -> Prepared | str:
+    def prepare_data(self, display: str, data: bytes | bytearray) -> Prepared | str:
         """A complete file held in memory (a data set received over the
         network). Its header is read from the bytes (a truncated or
         unreadable file is refused before anything is written) and a
         duplicate is dropped; then the bytes are written to the temporary
-        area and hashed (unless the receiver hashed them as they arrived:
-        *sha256*), both without reading anything back."""
+        area and hashed, both without reading anything back."""
         try:
             header = read_header_in_memory(data)
         except Unreadable as e:
@@ -158,8 +156,7 @@ class Preparer:
             staged = store.write_to(self.scratch, data)
         except OSError as e:
             return f"cannot write: {e.strerror or e}"
-        digest = sha256 or hashlib.sha256(data).hexdigest()
-        return Prepared(Source(display, staged, owned=True), header, digest, staged)
+        return Prepared(Source(display, staged, owned=True), header, hashlib.sha256(data).hexdigest(), staged)
 
     def prepare_chunk(self, sources: list[Source]) -> list[Prepared | str]:
         with warnings.catch_warnings():

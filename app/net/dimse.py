@@ -11,7 +11,6 @@ bytes it already holds), never decoded.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import struct
@@ -195,8 +194,7 @@ class Message:
     command: dict[str, Any]
     dataset: Optional[bytes] = None     # when kept in memory
     path: Optional[Path] = None         # when written to a file by a sink
-    file_data: Optional[memoryview] = None  # a complete file held by a MemorySink...
-    file_sha256: str = ""                   # ...and its SHA-256
+    file_data: Optional[memoryview] = None  # a complete file held by a MemorySink
     sink_error: str = ""                # the sink failed: data discarded
 
     @property
@@ -293,19 +291,15 @@ class MemorySink:
     """Holds a received data set in memory, after the same File Meta
     Information header as :class:`FileSink` writes: :meth:`finish` returns
     the complete file's bytes (a view of a buffer of :data:`BUFFERS`; pass
-    it to :func:`release` once done with it) and sets :attr:`sha256`, the
-    file's SHA-256, computed fragment by fragment as they arrived (while
-    the sender sends the next; hashing releases the GIL). The receiver
-    hands the bytes on without having touched the disk. A data set that
-    grows past *limit* bytes goes on into a :class:`FileSink` in *folder*,
-    and :meth:`finish` returns its path."""
+    it to :func:`release` once done with it), which the receiver hands on
+    without having touched the disk. A data set that grows past *limit*
+    bytes goes on into a :class:`FileSink` in *folder*, and :meth:`finish`
+    returns its path."""
 
     def __init__(self, folder: Path, sop_class: str, sop_instance: str, transfer_syntax: str,
                  source_aet: str, limit: int = MEMORY_LIMIT):
         self._file_args = (folder, sop_class, sop_instance, transfer_syntax, source_aet)
         meta = file_meta(sop_class, sop_instance, transfer_syntax, source_aet)
-        self._digest = hashlib.sha256(meta)
-        self.sha256 = ""  # of the whole file, once finished in memory
         self._buffer: Optional[bytearray] = BUFFERS.take(len(meta))
         self._view = memoryview(self._buffer)
         self._view[:len(meta)] = meta
@@ -331,7 +325,6 @@ class MemorySink:
             self._buffer, self._view = bigger, memoryview(bigger)
         self._view[self._size:end] = data
         self._size = end
-        self._digest.update(data)
 
     def finish(self) -> "Path | memoryview":
         if self._file is not None:
@@ -339,7 +332,6 @@ class MemorySink:
         data = self._view[:self._size]
         self._view.release()
         self._buffer = None
-        self.sha256 = self._digest.hexdigest()
         return data
 
     def discard(self) -> None:
@@ -402,12 +394,11 @@ def receive(assoc: Association, sink_for: Optional[SinkFactory] = None) -> Optio
                     if control & 0x02:
                         if sink is not None:
                             done = sink.finish()
-                            finished, sink = sink, None
+                            sink = None
                             if isinstance(done, Path):
                                 message.path = done
                             else:
                                 message.file_data = done
-                                message.file_sha256 = getattr(finished, "sha256", "")
                         elif not message.sink_error:
                             message.dataset = b"".join(data_parts)
                         return message

@@ -50,7 +50,6 @@ class Received:
     sop_instance_uid: str
     node: Optional[str]
     data: Optional[memoryview] = None  # a complete file held in memory, when there is no path
-    sha256: str = ""                   # its SHA-256, when the receiver computed it
 
 
 class Intake:
@@ -94,19 +93,17 @@ class Intake:
             self._added += 1
         self._incoming.put(Received(path, sop_instance_uid, node))
 
-    def add_data(self, data: memoryview, sop_instance_uid: str, node: Optional[str],
-                 sha256: str = "") -> None:
+    def add_data(self, data: memoryview, sop_instance_uid: str, node: Optional[str]) -> None:
         """Hand over a complete file held in memory by a
         :class:`~app.net.dimse.MemorySink` (its buffer is given back once
-        written) with the SHA-256 the sink computed, if any; waits while
-        more than :data:`MAX_WAITING_BYTES` of earlier ones are not yet
-        written."""
+        written); waits while more than :data:`MAX_WAITING_BYTES` of
+        earlier ones are not yet written."""
         with self._room:
             self._room.wait_for(lambda: self._waiting_bytes < MAX_WAITING_BYTES)
             self._waiting_bytes += len(data)
         with self._settled:
             self._added += 1
-        self._incoming.put(Received(None, sop_instance_uid, node, data, sha256))
+        self._incoming.put(Received(None, sop_instance_uid, node, data))
 
     def flush(self) -> None:
         self._hurry.set()
@@ -150,7 +147,7 @@ class Intake:
         data, received.data = received.data, None
         size = len(data)
         try:
-            return self._preparer.prepare_data(received.sop_instance_uid, data, received.sha256 or None)
+            return self._preparer.prepare_data(received.sop_instance_uid, data)
         finally:
             dimse.release(data)
             with self._room:

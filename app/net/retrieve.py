@@ -205,7 +205,7 @@ def _get_one(assoc: Association, cid: int, ts: str, request: Request, sink, inta
                 sop = answer.command.get("AffectedSOPInstanceUID", "")
                 status = dimse.SUCCESS
                 if answer.file_data is not None:
-                    intake.add_data(answer.file_data, sop, node.name, answer.file_sha256)
+                    intake.add_data(answer.file_data, sop, node.name)
                     received += 1
                 elif answer.path is not None:
                     intake.add(answer.path, sop, node.name)
