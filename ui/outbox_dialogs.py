@@ -14,11 +14,11 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QMessageBox, QVBoxLayout, QWidget)
+                               QMessageBox, QVBoxLayout, QWidget)
 
 from app.home import Home
-from app.net import nodes
 from ui.jobs import JobRunner
+from ui.node_choice import NodeChoiceDialog
 
 
 def entries_text(count: int, adjective: str = "", every: bool = False) -> str:
@@ -29,82 +29,31 @@ def entries_text(count: int, adjective: str = "", every: bool = False) -> str:
     return words
 
 
-class NodeChooser(QDialog):
-    """``chosen(node_name)`` when the user picks a node."""
-
-    chosen = Signal(str)
+class NodeChooser(NodeChoiceDialog):
+    """``chosen(node_name)`` when the user picks a node (of *purpose* only)."""
 
     def __init__(self, home: Home, runner: JobRunner, count: int, purpose: str = "store",
                  parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.setObjectName("outboxNodeChooser")
-        self.setWindowTitle("Choose a node for held entries")
-        self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.resize(460, 360)
         self.purpose = purpose
-        heading = QLabel(f"Send the {entries_text(count)} held in the outbox to:")
-        heading.setObjectName("dialogHeading")
-        explain = QLabel("They were held because their study came from files, not from a node. "
-                         f"Nodes that take images (purpose {purpose}) are listed; the entries are "
-                         "queued for the one you choose, and Send now sends them.")
-        explain.setObjectName("dialogNote")
-        explain.setWordWrap(True)
-        self.nodes = QListWidget()
-        self.nodes.setObjectName("outboxNodes")
-        self.note = QLabel("Reading the nodes...")
-        self.note.setObjectName("dialogNote")
-        self.note.setWordWrap(True)
-        buttons = QDialogButtonBox()
-        self.choose_button = buttons.addButton("Queue for this node", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.choose_button.setObjectName("chooseNode")
-        self.choose_button.setEnabled(False)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.rejected.connect(self.reject)
-        self.choose_button.clicked.connect(self._choose)
-        self.nodes.itemDoubleClicked.connect(lambda _item: self._choose())
-        self.nodes.currentItemChanged.connect(
-            lambda item, _old: self.choose_button.setEnabled(item is not None))
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(explain)
-        layout.addWidget(self.nodes, 1)
-        layout.addWidget(self.note)
-        layout.addWidget(buttons)
-        self.loaded = False
-        runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
-                     visible=False, on_success=self._loaded, on_failure=self.note.setText)
+        super().__init__(
+            home, runner, f"Send the {entries_text(count)} held in the outbox to:",
+            "Queue for this node", ("outboxNodeChooser", "outboxNodes", "chooseNode"),
+            explain="They were held because their study came from files, not from a node. "
+                    f"Nodes that take images (purpose {purpose}) are listed; the entries are "
+                    "queued for the one you choose, and Send now sends them.", parent=parent)
+        self.setWindowTitle("Choose a node for held entries")
+        self.resize(460, 360)
+        self.choose_button = self.button
 
-    def _loaded(self, found: list) -> None:
+    def offer(self, found: list) -> tuple[list, str]:
         fitting = [n for n in found if self.purpose in n.purposes]
-        for node in fitting:
-            item = QListWidgetItem(str(node))
-            item.setData(Qt.ItemDataRole.UserRole, node.name)
-            self.nodes.addItem(item)
-        if fitting:
-            self.nodes.setCurrentRow(0)
-            others = len(found) - len(fitting)
-            self.note.setText(f"{others} other node{'s are' if others != 1 else ' is'} not for "
-                              f"{self.purpose}." if others else "")
-        else:
-            self.note.setText(f"No configured node has the {self.purpose} purpose. An admin adds one "
-                              "in Edit > Settings > Nodes, or with `studydesk node add NAME --aet AET "
-                              f"--host HOST --port PORT --purpose {self.purpose}`.")
-        self.loaded = True
-
-    def node_names(self) -> list[str]:
-        return [self.nodes.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.nodes.count())]
-
-    def choose(self, name: str) -> None:
-        """Pick *name* as a click on its row does."""
-        row = self.node_names().index(name)
-        self.nodes.setCurrentRow(row)
-        self._choose()
-
-    def _choose(self) -> None:
-        item = self.nodes.currentItem()
-        if item is not None:
-            self.chosen.emit(item.data(Qt.ItemDataRole.UserRole))
-            self.accept()
+        if not fitting:
+            return [], (f"No configured node has the {self.purpose} purpose. An admin adds one "
+                        "in Edit > Settings > Nodes, or with `studydesk node add NAME --aet AET "
+                        f"--host HOST --port PORT --purpose {self.purpose}`.")
+        others = len(found) - len(fitting)
+        return fitting, (f"{others} other node{'s are' if others != 1 else ' is'} not for "
+                         f"{self.purpose}." if others else "")
 
 
 class DiscardDialog(QDialog):

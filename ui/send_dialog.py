@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem,
-                               QMessageBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.accounts import User
 from app.home import Home
-from app.net import nodes, send
+from app.net import send
 from ui.jobs import Job, JobRunner
+from ui.node_choice import NodeChoiceDialog
 
 
 def summary(result: send.SendResult) -> str:
@@ -29,65 +29,24 @@ def summary(result: send.SendResult) -> str:
     return text
 
 
-class SendDialog(QDialog):
+class SendDialog(NodeChoiceDialog):
     """``chosen(node_name)`` when the user sends."""
-
-    chosen = Signal(str)
 
     def __init__(self, home: Home, runner: JobRunner, study_count: int,
                  parent: Optional[QWidget] = None):
-        super().__init__(parent)
-        self.setObjectName("sendDialog")
+        super().__init__(home, runner, f"Send {study_count} stud{'ies' if study_count != 1 else 'y'} to:",
+                         "Send", ("sendDialog", "nodes", "sendButton"), parent=parent)
         self.setWindowTitle("Send studies")
-        self.setWindowModality(Qt.WindowModality.WindowModal)
         self.resize(420, 340)
-        heading = QLabel(f"Send {study_count} stud{'ies' if study_count != 1 else 'y'} to:")
-        heading.setObjectName("dialogHeading")
-        self.nodes = QListWidget()
-        self.nodes.setObjectName("nodes")
-        self.note = QLabel("Reading the nodes...")
-        self.note.setObjectName("dialogNote")
-        self.note.setWordWrap(True)
-        buttons = QDialogButtonBox()
-        self.send_button = buttons.addButton("Send", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.send_button.setObjectName("sendButton")
-        self.send_button.setEnabled(False)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.rejected.connect(self.reject)
-        self.send_button.clicked.connect(self._send)
-        self.nodes.itemDoubleClicked.connect(lambda _item: self._send())
-        self.nodes.currentItemChanged.connect(
-            lambda item, _old: self.send_button.setEnabled(item is not None))
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(self.nodes, 1)
-        layout.addWidget(self.note)
-        layout.addWidget(buttons)
-        self.loaded = False
+        self.send_button = self.button
 
-        runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
-                     visible=False, on_success=self._loaded, on_failure=self.note.setText)
-
-    def _loaded(self, found: list) -> None:
+    def offer(self, found: list) -> tuple[list, str]:
         # nodes that take images first; a node for other purposes may still accept a store
         found = sorted(found, key=lambda n: ("store" not in n.purposes, n.name.lower()))
-        for node in found:
-            item = QListWidgetItem(str(node))
-            item.setData(Qt.ItemDataRole.UserRole, node.name)
-            self.nodes.addItem(item)
-        if found:
-            self.note.setText("")
-            self.nodes.setCurrentRow(0)
-        else:
-            self.note.setText("No DICOM node is configured. An admin adds one with "
-                              "`studydesk node add NAME --aet AET --host HOST --port PORT`.")
-        self.loaded = True
-
-    def _send(self) -> None:
-        item = self.nodes.currentItem()
-        if item is not None:
-            self.chosen.emit(item.data(Qt.ItemDataRole.UserRole))
-            self.accept()
+        if not found:
+            return [], ("No DICOM node is configured. An admin adds one with "
+                        "`studydesk node add NAME --aet AET --host HOST --port PORT`.")
+        return found, ""
 
 
 def start_send(parent: QWidget, home: Home, user: User, runner: JobRunner, study_uids: list[str],
