@@ -8,8 +8,9 @@ Layers, bottom up:
   reactor tops out far below DCMTK).
 - ``association``: A-ASSOCIATE request/accept (PDUs from pynetdicom),
   release, abort, presentation contexts.
-- ``dimse``: command sets, messages, data sets streamed from files and
-  written to files as they arrive (:class:`dimse.FileSink`).
+- ``dimse``: command sets, messages, data sets streamed from files; received
+  ones held in memory for the intake (:class:`dimse.MemorySink`, C-GET) or
+  written to files as they arrive (:class:`dimse.FileSink`, the listener).
 - ``nodes``, ``tls``: configuration (``nodes`` table, settings).
 - ``client`` (C-ECHO, C-FIND), ``retrieve`` + ``retrieve_plan`` (C-GET,
   C-MOVE), ``send`` (C-STORE), ``outbox_send``, ``mwl`` (worklist),

@@ -89,7 +89,7 @@ def retrieve(home, user: User, node_name: str, study_uids: list[str], method: st
             requests, classes = retrieve_plan.plan(assoc, db, result, cancel)
         node_failed: dict[str, str] = {}
         if requests:
-            fetch = _by_get if method == "get" else _by_move
+            fetch = by_get if method == "get" else by_move
             try:
                 fetch(home, user, node, requests, classes, node_failed, progress, cancel)
             except (Cancelled, NetworkError) as e:  # what arrived complete is kept: say so
@@ -161,8 +161,10 @@ def _storage_proposals(classes: list[str]) -> list[Proposal]:
     return proposals
 
 
-def _by_get(home, user, node: Node, requests: list[Request], classes: list[str],
-            node_failed: dict[str, str], progress: Progress, cancel: CancelToken) -> None:
+def by_get(home, user, node: Node, requests: list[Request], classes: list[str],
+           node_failed: dict[str, str], progress: Progress, cancel: CancelToken) -> None:
+    """Fetch *requests* by C-GET into the cache (study- or series-level
+    identifiers); instances the node failed go into *node_failed*."""
     intake = Intake(home, user.name, audit_batches=False)
     folder = store.scratch(home)  # where a data set too large to hold in memory is written
     counter = _Counter(requests, progress, node, "get")
@@ -234,8 +236,9 @@ def _get_one(assoc: Association, cid: int, ts: str, request: Request, sink, inta
         op.done()
 
 
-def _by_move(home, user, node: Node, requests: list[Request], classes: list[str],
-             node_failed: dict[str, str], progress: Progress, cancel: CancelToken) -> None:
+def by_move(home, user, node: Node, requests: list[Request], classes: list[str],
+            node_failed: dict[str, str], progress: Progress, cancel: CancelToken) -> None:
+    """As :func:`by_get`, by C-MOVE to this workstation's storage listener."""
     aet, port = local_ae(home)
     ours = listening.running(port)
     started = None

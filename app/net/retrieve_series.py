@@ -116,7 +116,7 @@ def retrieve_series(home, user: User, node_name: str, study_uid: str, series_uid
             requests, classes = plan(assoc, db, result, cancel)
         node_failed: dict[str, str] = {}
         if requests:
-            fetch = retrieve._by_get if method == "get" else retrieve._by_move
+            fetch = retrieve.by_get if method == "get" else retrieve.by_move
             try:
                 fetch(home, user, node, requests, classes, node_failed, progress, cancel)
             except (Cancelled, NetworkError) as e:  # what arrived complete is kept: say so
