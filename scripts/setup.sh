@@ -58,7 +58,7 @@ WINDOW_PACKAGES=(
     fonts-dejavu-core
 )
 # The real servers and tools the tests use (shared/ARCHITECTURE.md).
-TEST_PACKAGES=(orthanc dcmtk dicom3tools xorriso)
+TEST_PACKAGES=(orthanc dcmtk dicom3tools xorriso openssl)  # openssl: throwaway TLS certificates
 
 # --- which Python -----------------------------------------------------------
 
