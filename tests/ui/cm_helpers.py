@@ -106,3 +106,13 @@ def refusal(qtbot, window) -> str:
     box.done(0)
     return text
 
+
+def cached_uid(home, table: str, key: str, value: str) -> str:
+    """The UID of the cache's first *table* row whose *key* is *value*
+    (series by description, studies by accession number)."""
+    column = {"series": "series_instance_uid", "studies": "study_instance_uid"}[table]
+    db = home.connect()
+    try:
+        return db.execute(f"SELECT {column} FROM {table} WHERE {key} = ?", [value]).fetchone()[0]
+    finally:
+        db.close()

@@ -12,7 +12,7 @@ from app import accounts, outbox, store
 from app.changes import locks
 from app.importer import import_paths
 from app.net.nodes import add_node
-from tests.ui.cm_helpers import (close_cm, confirm, confirmation, drag_and_drop, open_cm, refusal,
+from tests.ui.cm_helpers import (cached_uid, close_cm, confirm, confirmation, drag_and_drop, open_cm, refusal,
                                  search, series_node, study_node, tree_of)
 
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
@@ -35,12 +35,7 @@ def users(loaded_home, admin):
 
 
 def _study_uid(home, accession: str) -> str:
-    db = home.connect()
-    try:
-        return db.execute("SELECT study_instance_uid FROM studies WHERE accession_number = ?",
-                          [accession]).fetchone()[0]
-    finally:
-        db.close()
+    return cached_uid(home, "studies", "accession_number", accession)
 
 
 def _menu_action(window, pane, accession: str, name: str):

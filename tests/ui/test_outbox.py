@@ -13,7 +13,8 @@ from PySide6.QtCore import Qt
 from app import outbox
 from app.changes.reallocate import reallocate_series
 from app.net.nodes import add_node
-from tests.ui.cm_helpers import confirm, confirmation, drag_and_drop, search, series_node
+from tests.ui.cm_helpers import (cached_uid, confirm, confirmation, drag_and_drop, search,
+                                  series_node)
 from tests.ui.conftest import add_user
 from ui.outbox_model import OutboxModel
 from ui.outbox_window import FILTERS, OutboxWindow
@@ -22,21 +23,11 @@ WAIT = 30000
 
 
 def _series_uid(home, description: str) -> str:
-    db = home.connect()
-    try:
-        return db.execute("SELECT series_instance_uid FROM series WHERE series_description = ?",
-                          [description]).fetchone()[0]
-    finally:
-        db.close()
+    return cached_uid(home, "series", "series_description", description)
 
 
 def _study_uid(home, accession: str) -> str:
-    db = home.connect()
-    try:
-        return db.execute("SELECT study_instance_uid FROM studies WHERE accession_number = ?",
-                          [accession]).fetchone()[0]
-    finally:
-        db.close()
+    return cached_uid(home, "studies", "accession_number", accession)
 
 
 @pytest.fixture
