@@ -18,6 +18,13 @@ When a series moves, the AI results that refer to it are stale: the
 reallocation clears them and requests a rescan of the destination study
 (the study's ``ai_rescan_pending`` flag, and an ``ai-rescan`` outbox entry for
 each AI node). :func:`request_rescan` does the same by hand.
+
+The request is sent when the change ends, not left for someone to open the
+Outbox: :func:`send_rescans` (the window runs it as a background job after
+the reallocation, the command line after the ``reallocate`` command). A
+request that cannot be sent is marked failed with the reason and stays in
+the outbox for a retry (``outbox send``); :func:`failure_message` says so in
+one line naming the study and the node.
 """
 
 from __future__ import annotations
@@ -149,3 +156,50 @@ def request_rescan(home: Home, db, user: User, study: str, reason: str = "") -> 
                      detail=f"AI rescan requested: {describe_rescan(cfg)}")
     return {"study_uid": uid, "nodes": cfg.nodes, "queued": len(rows),
             "message": f"AI rescan requested for study {uid}: {describe_rescan(cfg)}"}
+
+
+def send_rescans(home: Home, user: User, study: str, cancel=None) -> list[dict]:
+    """Send the study's waiting AI rescan requests (queued or failed, with a
+    node) now, each marked sent or failed. One dict per request:
+    ``{"id", "node", "study_uid", "accession", "sent": bool, "error": str}``."""
+    from app.errors import Cancelled, StudyDeskError
+    from app.net.send import send_studies
+
+    db = home.connect()
+    try:
+        waiting = [e for e in outbox.entries(db, state=(outbox.QUEUED, outbox.FAILED), study=study)
+                   if e["kind"] == outbox.AI_RESCAN and e["node"]]
+        row = db.execute("SELECT accession_number FROM studies WHERE study_instance_uid = ?",
+                         [study]).fetchone()
+        accession = row[0] if row else ""
+        results = []
+        for entry in waiting:
+            error = ""
+            try:
+                sent = send_studies(home, user, [study], entry["node"], cancel=cancel)
+                if sent.failed:
+                    error = (f"{len(sent.failed)} instance{'s' if len(sent.failed) != 1 else ''} not "
+                             f"accepted: {sent.failed[0]['reason']}")
+            except Cancelled:
+                raise
+            except StudyDeskError as e:   # network errors, refusals, an unknown node
+                error = str(e) or type(e).__name__
+            except Exception as e:  # noqa: BLE001 - the change is done; this request fails alone
+                error = f"{type(e).__name__}: {e}"
+            if error:
+                outbox.mark_failed(db, entry["id"], error)
+            else:
+                outbox.mark_sent(db, entry["id"])
+            results.append({"id": entry["id"], "node": entry["node"], "study_uid": study,
+                            "accession": accession, "sent": not error, "error": error})
+        return results
+    finally:
+        db.close()
+
+
+def failure_message(result: dict) -> str:
+    """One line for a rescan request that could not be sent."""
+    study = f"study {result['accession']} ({result['study_uid']})" if result.get("accession") \
+        else f"study {result['study_uid']}"
+    return (f"AI rescan of {study} could not be sent to {result['node']}: {result['error']}. "
+            "The request stays in the Outbox: send the outbox to retry.")

@@ -157,7 +157,8 @@ def _query(args) -> "Any":
     return Query(patient_id=args.patient_id or "", patient_name=args.patient_name or "",
                  accession=args.accession or "", modality=args.modality or "",
                  description=args.description or "", date_from=args.date_from or "",
-                 date_to=args.date_to or "", assigned_to=args.assigned_to or "")
+                 date_to=args.date_to or "", assigned_to=args.assigned_to or "",
+                 shared_with=getattr(args, "shared_with", None) or "")
 
 
 CONTRACT_STUDY_KEYS = ("study_uid", "patient_id", "patient_name", "study_date", "accession",
@@ -171,10 +172,31 @@ def cmd_studies(ctx: Context) -> int:
     ctx.user.require("read", "search the worklist")
     uids = worklist.search(ctx.db, ctx.user.name, _query(ctx.args), limit=ctx.args.limit)
     rows = worklist.study_rows(ctx.db, uids)
-    ctx.emit(rows, lambda: _table(rows, [
+    columns = [
         ("Patient", "patient_name", 24), ("ID", "patient_id", 12), ("Date", "study_date", 8),
         ("Accession", "accession", 12), ("Mod", "modalities", 8), ("Description", "description", 28),
-        ("Ser", "series_count", 4), ("Img", "instance_count", 5), ("Study UID", "study_uid", 64)]))
+        ("Ser", "series_count", 4), ("Img", "instance_count", 5), ("Study UID", "study_uid", 64)]
+    if getattr(ctx.args, "shared_with", None):
+        from app import sharing
+
+        shares = sharing.shares_of(ctx.db, ctx.args.shared_with, uids)
+        for row in rows:
+            info = shares.get(row["study_uid"], {})
+            row["shared_by"], row["share_note"], row["shared_at"] = (
+                info.get("by"), info.get("note", ""), info.get("time"))
+        columns[5:6] = [("Shared by", "shared_by", 12), ("Note", "share_note", 28)]
+    ctx.emit(rows, lambda: _table(rows, columns))
+    return 0
+
+
+def cmd_share(ctx: Context) -> int:
+    from app import sharing
+
+    done = sharing.share(ctx.db, ctx.user, ctx.args.study_uids, ctx.args.with_user,
+                         ctx.args.note or "")
+    count = len(done["shared"])
+    ctx.emit(done, f"{count} stud{'ies' if count != 1 else 'y'} shared with {done['with']}"
+                   f" (`studydesk studies --shared-with {done['with']}` lists them)")
     return 0
 
 
@@ -351,7 +373,16 @@ def cmd_reallocate(ctx: Context) -> int:
     for line in outcome.messages()[1:]:
         if not line.endswith("stayed where they were"):
             print(f"note: {line}", file=sys.stderr)
-    ctx.emit(outcome.to_json(), f"{len(outcome.series)} series reallocated (change "
+    document = outcome.to_json()
+    if outcome.ai_cleared:  # the change is done: send the rescan request now, not someday
+        from app import ai
+
+        sent = ai.send_rescans(ctx.home, ctx.user, outcome.destination)
+        for result in sent:
+            if not result["sent"]:
+                print(f"warning: {ai.failure_message(result)}", file=sys.stderr)
+        document["ai_rescan_sent"] = [{k: r[k] for k in ("id", "node", "sent", "error")} for r in sent]
+    ctx.emit(document, f"{len(outcome.series)} series reallocated (change "
              f"{outcome.change_id}; `studydesk undo {outcome.change_id}` reverts it)")
     return 0
 
@@ -508,7 +539,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--link", action="store_true", help="index the files where they are")
     p = command("studies", cmd_studies, "the worklist (query by example)")
     _add_qbe(p)
+    p.add_argument("--shared-with", metavar="USER",
+                   help="only the studies shared with USER (`share`), with who shared and the note")
     p.add_argument("--limit", type=int)
+    p = command("share", cmd_share, "share studies with a user of this workstation")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("--with", dest="with_user", required=True, metavar="USER",
+                   help="an account of this workstation: the studies show in their Shared with me view")
+    p.add_argument("--note", metavar="TEXT", help="what the recipient should know")
     p = command("series", cmd_series, "one study's series")
     p.add_argument("study_uid", metavar="STUDY_UID")
     p = command("patient", cmd_patient, "the patient card")

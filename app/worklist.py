@@ -41,6 +41,7 @@ class Query:
     date_from: str = ""
     date_to: str = ""
     assigned_to: str = ""
+    shared_with: str = ""   # a user name: the studies shared with them (app/sharing.py)
 
     def __post_init__(self) -> None:
         for name in ("date_from", "date_to"):
@@ -78,7 +79,7 @@ def _only_unindexed_text(q: Query) -> bool:
     texts = (q.patient_id, q.patient_name, q.accession, q.description)
     leading = any(t.strip()[:1] in ("*", "?") and t.strip() != "*" for t in texts)
     indexed = any(t.strip() and t.strip()[:1] not in ("*", "?") for t in texts)
-    return leading and not indexed and not (q.date_from or q.date_to or q.assigned_to)
+    return leading and not indexed and not (q.date_from or q.date_to or q.assigned_to or q.shared_with)
 
 
 def where_clause(q: Query) -> tuple[str, list]:
@@ -120,6 +121,10 @@ def where_clause(q: Query) -> tuple[str, list]:
     if q.assigned_to:
         where.append("s.assigned_to = ?")
         params.append(q.assigned_to)
+    if q.shared_with:
+        where.append("s.study_instance_uid IN (SELECT study_instance_uid FROM shares"
+                     " WHERE shared_with = ?)")
+        params.append(q.shared_with)
     return " AND ".join(where), params
 
 

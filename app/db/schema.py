@@ -292,4 +292,18 @@ V4 = [
     "CREATE INDEX outbox_study ON outbox (study_instance_uid)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]
+# V5: studies shared with a user of this workstation (app/sharing.py): who
+# shared, with whom, when and the note; sharing again replaces the note.
+V5 = [
+    """CREATE TABLE shares (
+        study_instance_uid TEXT NOT NULL,
+        shared_with TEXT NOT NULL,
+        shared_by TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        time TEXT NOT NULL,
+        PRIMARY KEY (shared_with, study_instance_uid)
+    )""",
+    "CREATE INDEX shares_study ON shares (study_instance_uid)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]

@@ -50,7 +50,7 @@ def test_the_v4_migration_keeps_the_entries_and_allows_discarded(tmp_path):
     from app.db import connect
 
     db = connect(tmp_path / "old.sqlite")
-    assert migrate(db) == len(MIGRATIONS) == 4 and schema_version(db) == 4
+    assert migrate(db) == len(MIGRATIONS) >= 4 and schema_version(db) == len(MIGRATIONS)
     (row,) = outbox.entries(db)
     assert (row["id"], row["state"], row["attempts"], row["last_error"], row["discard_reason"]) == \
         ("e1", "failed", 2, "refused", "")
