@@ -5,6 +5,14 @@ confirmation shows, and the change history in words.
 Scopes: ``patients`` ("All patients") shows every study of each patient the
 query finds, so a series can be dragged onto another study of the same
 patient; ``studies`` ("All studies") shows only the studies that match.
+``admin`` ("Admin", content managers only) is "All patients" over every
+study in the cache whatever its state: trashed ones too, beside those locked
+by others and the migrated ones, each study carrying its state (``state``,
+``locked_by``, ``migrated``), so misfiled data can be found wherever it is.
+Dragging still obeys the rules (app.changes.reallocate): a locked or
+migrated study refuses with its reason, a trashed one must be restored first.
+Asking for the Admin scope without the content-management privilege is
+refused, and the refusal audited.
 """
 
 from __future__ import annotations
@@ -17,32 +25,66 @@ from app import ai
 from app.accounts import User
 from app.changes import iocm, journal, migrated, reallocate, rules
 from app.home import Home
-from app.worklist import Query, search
+from app.errors import NotAllowed, RuleRefused
+from app.worklist import Query, search, study_uids
 
-PATIENTS, STUDIES = "patients", "studies"
+PATIENTS, STUDIES, ADMIN = "patients", "studies", "admin"
+ADMIN_PRIVILEGE = "content-management"
 LIMIT = 200   # studies a search shows; narrow the query for more
 
 _STUDY = """
 SELECT s.study_instance_uid, s.patient_pk, p.patient_id, p.issuer_of_patient_id, p.patient_name,
        p.patient_birth_date, p.patient_sex, s.study_date, s.study_time, s.accession_number,
        s.study_description, s.modalities, s.series_count, s.instance_count,
-       s.ai_rescan_pending, s.source_node, l.user
+       s.ai_rescan_pending, s.source_node, l.user, s.state
 FROM studies s JOIN patients p ON p.id = s.patient_pk
 LEFT JOIN locks l ON l.study_instance_uid = s.study_instance_uid
 """
 
 
-def search_tree(db, user: str, q: Query, scope: str = PATIENTS, limit: int = LIMIT) -> dict:
+def admin_search(db, user: User, q: Query, limit: Optional[int] = None) -> list[str]:
+    """The Admin scope's search: studies of any state (trashed too) that match
+    *q*, for a user with the content-management privilege; audited as a Query,
+    a refusal as a failed one."""
+    from app import audit
+    from app.db import transaction
+
+    asked = {f: v for f, v in vars(q).items() if v}
+    if not isinstance(user, User) or not user.can(ADMIN_PRIVILEGE):
+        name = getattr(user, "name", str(user))
+        why = (f"user {name}: the Content Manager's Admin scope (every study, trashed, locked and "
+               f"migrated ones too) needs the {ADMIN_PRIVILEGE} privilege")
+        if isinstance(user, User):
+            why += f"; has roles {', '.join(sorted(user.roles)) or 'none'}"
+        with transaction(db):
+            audit.record(db, name, "query", audit.QUERY, outcome=audit.MINOR_FAILURE, objects=[],
+                         detail=f"Content Manager Admin scope refused: {asked or 'all'}")
+        raise NotAllowed(why)
+    uids = study_uids(db, q, limit=limit, any_state=True)
+    with transaction(db):
+        audit.record(db, user.name, "query", audit.QUERY, objects=[],
+                     detail=f"Content Manager Admin scope (all states) {asked or 'all'}: "
+                            f"{len(uids)} studies")
+    return uids
+
+
+def search_tree(db, user, q: Query, scope: str = PATIENTS, limit: int = LIMIT) -> dict:
     """``{"patients": [{..., "studies": [{..., "series": [...]}]}], "studies": n,
-    "truncated": bool}``; studies newest first, patients in order of their newest."""
-    uids = search(db, user, q, limit=limit + 1)
+    "truncated": bool}``; studies newest first, patients in order of their newest.
+    *user*: the :class:`User` (a name is enough for the two ordinary scopes;
+    the Admin scope checks the User's privilege)."""
+    if scope == ADMIN:
+        uids = admin_search(db, user, q, limit=limit + 1)
+    else:
+        uids = search(db, getattr(user, "name", user), q, limit=limit + 1)
     truncated = len(uids) > limit
     uids = uids[:limit]
-    if scope == PATIENTS and uids:
+    if scope in (PATIENTS, ADMIN) and uids:
         found = set(uids)
+        states = "" if scope == ADMIN else "state = 'active' AND "
         pks = _chunked_rows(db, "SELECT DISTINCT patient_pk FROM studies WHERE study_instance_uid IN ({})", uids)
         uids += [u for (u,) in _chunked_rows(
-            db, "SELECT study_instance_uid FROM studies WHERE state = 'active' AND patient_pk IN ({})"
+            db, f"SELECT study_instance_uid FROM studies WHERE {states}patient_pk IN ({{}})"
             " ORDER BY study_date DESC, study_time DESC", [pk for (pk,) in pks]) if u not in found]
     studies = {row[0]: row for row in _chunked_rows(db, _STUDY + " WHERE s.study_instance_uid IN ({})", uids)}
     series: dict[str, list[dict]] = {}
@@ -64,6 +106,7 @@ def search_tree(db, user: str, q: Query, scope: str = PATIENTS, limit: int = LIM
             "modalities": [m for m in row[11].split("\\") if m], "series_count": row[12],
             "instance_count": row[13], "ai_rescan_pending": bool(row[14]), "source_node": row[15],
             "locked_by": row[16], "migrated": migrated.reason(db, row[0]),
+            "trashed": row[17] == "trashed", "state": row[17],
             "series": series.get(row[0], [])})
     return {"patients": list(patients.values()), "studies": len(ordered), "truncated": truncated}
 
@@ -117,6 +160,8 @@ class Preview:
 def preview(home: Home, db, user: User, series: list[str], destination: str) -> Preview:
     """Check the rules that refuse outright (raising, as the move would) and
     gather the pre-flight identity check, the dependents and the AI results."""
+    user.require("content-management", "reallocate series")
+    _refuse_trashed(db, series, destination)
     series_uids, destination, sources = reallocate.check(db, user, series, destination)
     cfg = ai.config(home, db)
     found = reallocate.followers(home, db, series_uids, cfg)
@@ -129,6 +174,23 @@ def preview(home: Home, db, user: User, series: list[str], destination: str) -> 
     result.node = next((s["source_node"] for s in result.sources if s["source_node"]),
                        result.destination["source_node"])
     return result
+
+
+def _refuse_trashed(db, series: list[str], destination: str) -> None:
+    """A study in the trash (shown by the Admin scope) is neither source nor
+    destination: it must be restored first. Said plainly, naming the study."""
+    sides = [("destination", destination)] + [
+        ("source", row[0]) for row in (db.execute(
+            "SELECT study_instance_uid FROM series WHERE series_instance_uid = ?", [s]).fetchone()
+            for s in series) if row]
+    for side, uid in sides:
+        row = db.execute("SELECT state, accession_number FROM studies WHERE study_instance_uid = ?",
+                         [uid]).fetchone()
+        if row and row[0] == "trashed":
+            named = f"{row[1]} ({uid})" if row[1] else uid
+            raise RuleRefused(f"study {named}: in the trash; it can be neither source nor "
+                              f"destination ({side} here). Restore it first (View > Trash in the main window, or "
+                              f"`studydesk trash restore {uid}`)")
 
 
 TITLES = iocm.REJECTION_TITLES

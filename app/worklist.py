@@ -82,8 +82,9 @@ def _only_unindexed_text(q: Query) -> bool:
     return leading and not indexed and not (q.date_from or q.date_to or q.assigned_to or q.shared_with)
 
 
-def where_clause(q: Query) -> tuple[str, list]:
-    where = ["s.state = 'active'"]
+def where_clause(q: Query, any_state: bool = False) -> tuple[str, list]:
+    """*any_state*: trashed studies match too (the Content Manager's Admin scope)."""
+    where = ["1" if any_state else "s.state = 'active'"]
     params: list = []
 
     def text(column: str, value: str) -> None:
@@ -129,11 +130,11 @@ def where_clause(q: Query) -> tuple[str, list]:
 
 
 def study_uids(db, q: Query, sort: str = "study_date", descending: bool = True,
-               limit: Optional[int] = None) -> list[str]:
+               limit: Optional[int] = None, any_state: bool = False) -> list[str]:
     """The ids of matching studies, sorted in SQL (for lazy table models)."""
     if sort not in SORT_COLUMNS:
         raise BadInput(f"sort {sort!r}: one of {', '.join(SORT_COLUMNS)}")
-    where, params = where_clause(q)
+    where, params = where_clause(q, any_state)
     columns = SORT_COLUMNS[sort]
     direction = "DESC" if descending else "ASC"
     keys = columns if isinstance(columns, tuple) else (columns,)

@@ -2,7 +2,9 @@
 
 Reallocation: a read job checks the rules and gathers the preview (a refusal
 names the rule at once, before any confirmation), the confirmation dialog
-asks, a writer job moves. Undo, locks, the migrated mark and "Request AI
+asks, a writer job moves; when it cleared AI results, the rescan request is
+sent at once as a background job (a failure in a box that does not block,
+the entry left in the outbox for a retry). Undo, locks, the migrated mark and "Request AI
 rescan" are writer jobs too. After each change ``changed()`` makes the
 window search again in both panes and reload the history.
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
@@ -37,6 +39,7 @@ def needs(user: User, privilege: str) -> str:
 class ContentActions(QObject):
     changed = Signal()
     message = Signal(str)
+    rescans_done = Signal(list)   # ai.send_rescans' results, after a reallocation
 
     def __init__(self, home: Home, user: User, runner: JobRunner, window: QWidget,
                  studies: Callable[[], list[dict]]):
@@ -47,6 +50,7 @@ class ContentActions(QObject):
         self.dialog: Optional[QWidget] = None      # the confirmation or chooser, while open
         self.last_refusal = ""
         self.last_outcome = None
+        self.last_rescans: list[dict] = []
         self._boxes: list[QMessageBox] = []
 
     # -- reallocation --------------------------------------------------------------
@@ -108,6 +112,35 @@ class ContentActions(QObject):
         self.changed.emit()
         if len(lines) > 1:  # AI results cleared, a rescan requested, IOCM: tell the user
             self._box(QMessageBox.Icon.Information, "cmResult", "Series reallocated", "\n\n".join(lines))
+        if outcome.ai_cleared:
+            self.send_rescans(outcome.destination)
+
+    def send_rescans(self, study_uid: str):
+        """The change is done: send its AI rescan request now, in the background.
+        A failure is told in a box that does not block (the study and the node
+        named); the entry stays in the outbox for a retry."""
+        home, user = self.home, self.user
+        return self.runner.start(
+            "Send the AI rescan request", lambda progress, cancel: ai.send_rescans(home, user, study_uid, cancel),
+            kind="read", on_success=self._rescans_sent,
+            on_failure=lambda message: self._rescan_failed(f"The AI rescan request could not be sent: "
+                                                           f"{message}. It stays in the Outbox."),
+            summarize=lambda results: (f"{sum(r['sent'] for r in results)} of {len(results)} AI rescan "
+                                       "requests sent"))
+
+    def _rescans_sent(self, results: list[dict]) -> None:
+        self.last_rescans = results
+        sent = [r["node"] for r in results if r["sent"]]
+        if sent:
+            self.message.emit(f"AI rescan request sent to {', '.join(sent)}")
+        failed = [r for r in results if not r["sent"]]
+        if failed:
+            self._rescan_failed("\n\n".join(ai.failure_message(r) for r in failed))
+        self.rescans_done.emit(results)
+
+    def _rescan_failed(self, text: str) -> None:
+        self.message.emit(text.split("\n")[0])
+        self._box(QMessageBox.Icon.Warning, "cmRescanFailed", "AI rescan not sent", text, modal=False)
 
     def choose_destination(self, series: list[str], source_study: str) -> None:
         """"Reallocate to...": pick a study shown in either pane."""
@@ -191,13 +224,17 @@ class ContentActions(QObject):
         self.message.emit(f"Refused: {message}")
         self._box(QMessageBox.Icon.Warning, "cmRefusal", "Not done", text)
 
-    def _box(self, icon, name: str, title: str, text: str) -> None:
+    def _box(self, icon, name: str, title: str, text: str, modal: bool = True) -> None:
         box = QMessageBox(icon, "Content Manager", title, QMessageBox.StandardButton.Ok, self.window)
         box.setObjectName(name)
         box.setInformativeText(text)
         box.finished.connect(lambda _r: self._boxes.remove(box) if box in self._boxes else None)
         self._boxes.append(box)
-        box.open()
+        if modal:
+            box.open()
+        else:  # a notice: the window stays usable while it is shown
+            box.setWindowModality(Qt.WindowModality.NonModal)
+            box.show()
 
     def boxes(self) -> list[QMessageBox]:
         return list(self._boxes)

@@ -3,7 +3,9 @@
 The accession number is the quickest way to a study, so its field comes
 first and has focus. Enter in any field searches. Scopes: "All patients"
 shows every study of each patient found (drag a series onto another study of
-the same patient), "All studies" only the studies that match.
+the same patient), "All studies" only the studies that match, and "Admin"
+(content managers only) every study whatever its state, trashed, locked and
+migrated ones too, each with its state in the Status column.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from ui.jobs import JobRunner
 from ui.qbe_bar import ANY_DATE, MODALITIES, captioned, date_edit
 from ui.thumbnails import ThumbnailLoader
 
-SCOPES = {"All patients": content.PATIENTS, "All studies": content.STUDIES}
+SCOPES = {"All patients": content.PATIENTS, "All studies": content.STUDIES, "Admin": content.ADMIN}
+SCOPE_TIPS = {
+    "All patients": "Every study of each patient found (drag between studies of one patient)",
+    "All studies": "Only the studies that match",
+    "Admin": "Content managers: every study in the cache whatever its state (in the trash, locked "
+             "by others, migrated), each with its state shown, to find misfiled data anywhere. "
+             "Dragging still obeys the rules",
+}
 FIELD_HEIGHT = 28
 
 
@@ -58,9 +67,14 @@ class ContentPane(QFrame):
         self.modality.lineEdit().setPlaceholderText("Any")
         self.date_from, self.date_to = date_edit(), date_edit()
         self.scope = QComboBox()
-        self.scope.addItems(list(SCOPES))
-        self.scope.setToolTip("All patients: every study of each patient found (drag between "
-                              "studies of one patient)\nAll studies: only the studies that match")
+        self.scope.setObjectName("cmScope")
+        # the Admin scope is offered to content managers only (and checked again in app.content)
+        offered = [name for name in SCOPES if SCOPES[name] != content.ADMIN
+                   or user.can(content.ADMIN_PRIVILEGE)]
+        for name in offered:
+            self.scope.addItem(name)
+            self.scope.setItemData(self.scope.count() - 1, SCOPE_TIPS[name], Qt.ItemDataRole.ToolTipRole)
+        self.scope.setToolTip("\n".join(f"{name}: {SCOPE_TIPS[name]}" for name in offered))
         self.search_button = QPushButton("Search")
         self.search_button.setObjectName("searchButton")
         self.clear_button = QPushButton("Clear")
@@ -154,7 +168,7 @@ class ContentPane(QFrame):
     def _run(self, query: Query, scope: str) -> None:
         self._last = (query, scope)
         self._generation += 1
-        generation, home, user = self._generation, self.home, self.user.name
+        generation, home, user = self._generation, self.home, self.user
         self._searching = True
         self.count.setText("Searching...")
 

@@ -161,7 +161,14 @@ class ContentTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(node)
         if role == Qt.ItemDataRole.ForegroundRole and column == 5 and node.kind == STUDY:
-            return _ERROR if node.data.get("migrated") else _WARNING
+            return _ERROR if node.data.get("migrated") or node.data.get("trashed") else _WARNING
+        if role == Qt.ItemDataRole.ForegroundRole and node.kind == STUDY and node.data.get("trashed"):
+            return _MUTED
+        if role == Qt.ItemDataRole.FontRole and node.kind == STUDY and node.data.get("trashed") \
+                and column == 0:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
         if role == Qt.ItemDataRole.FontRole and node.kind == PATIENT and column == 0:
             font = QFont()
             font.setBold(True)
@@ -274,6 +281,8 @@ def _text(node: Node, column: int) -> str:
                 2: formatting.dicom_date(d["birth_date"]), 3: d["patient_id"]}.get(column, "")
     if node.kind == STUDY:
         status = []
+        if d.get("trashed"):
+            status.append("in the trash")
         if d.get("locked_by"):
             status.append(f"locked by {d['locked_by']}")
         if d.get("migrated"):
@@ -297,6 +306,8 @@ def _tooltip(node: Node) -> str:
     if node.kind == STUDY:
         lines = [f"{d['description']}  {formatting.dicom_date(d['date'])}  {d['accession']}",
                  f"Study UID: {d['study_uid']}"]
+        if d.get("trashed"):
+            lines.append("In the trash: restore it first (View > Trash) to move series in or out")
         if d.get("locked_by"):
             lines.append(f"Locked by {d['locked_by']}: changes by others are refused")
         if d.get("migrated"):
