@@ -1,7 +1,10 @@
 """The merge drawer: two studies (or two patients) side by side, then one.
 
 Opened from the action bar on the left of the window. It shows the
-patient, both sides as cards with "Make destination" under each, and the
+patient, both sides as cards with "Make destination" under each (for two
+patients, the record the core proposes to keep is the destination at first,
+with the reason above the cards: more studies overall, never an ID that looks
+secondary such as PID1001-2 without saying so), and the
 pre-flight identity check (app.changes.rules) on the cards: amber for a
 difference to look at, red for what looks like a different patient, which
 needs a typed reason (it goes into the journal and the audit trail, and
@@ -69,6 +72,22 @@ def merge_job(home: Home, user: User, mode: str, source: str, destination: str, 
     return job
 
 
+def proposal_job(home: Home, first: str, second: str):
+    """Job body: which of two patient records to keep, and why (app.changes.merge)."""
+    settings = home.settings().get("merge", {})
+    configured = settings.get("secondary_issuers", "") if isinstance(settings, dict) else ""
+    issuers = configured if isinstance(configured, list) else str(configured or "").split(",")
+
+    def job(progress, cancel):
+        db = home.connect()
+        try:
+            return merge.propose_keep(db, first, second, issuers)
+        finally:
+            db.close()
+
+    return job
+
+
 def series_job(home: Home, study_uid: str):
     def job(progress, cancel):
         db = home.connect()
@@ -112,6 +131,11 @@ class MergePanel(QFrame):
         self.banner = QLabel()
         self.banner.setObjectName("preflight")
         self.banner.setWordWrap(True)
+        self.proposal_label = QLabel()
+        self.proposal_label.setObjectName("mergeProposal")
+        self.proposal_label.setWordWrap(True)
+        self.proposal_label.hide()
+        self.proposal = None  # the KeepProposal shown (patient merges)
         self.reason_label = QLabel("Reason")
         self.reason_label.setObjectName("reasonLabel")
         self.reason = QLineEdit()
@@ -139,6 +163,7 @@ class MergePanel(QFrame):
         inner.setSpacing(8)
         inner.addWidget(self.title)
         inner.addWidget(self.patient)
+        inner.addWidget(self.proposal_label)
         inner.addLayout(self._cards_box)
         inner.addStretch(1)
         scroll = QScrollArea()
@@ -194,6 +219,38 @@ class MergePanel(QFrame):
         self.status.clear()
         self.progress.hide()
         self.destination = _default_destination(sides)
+        self.proposal = None
+        self.proposal_label.hide()
+        if mode == "patients":
+            self._propose()
+        else:
+            self._apply_roles()
+
+    def _propose(self) -> None:
+        """Patient merges: the core proposes which record to keep (every study
+        of each record counts, and an ID that looks secondary is not kept),
+        then the pre-flight check runs on that choice."""
+        for card in self.cards:
+            card.set_role(False)
+            card.button.setEnabled(False)
+        self.check, self.refusal = None, ""
+        self._show_banner("", "Choosing which record to keep...")
+        self.confirm.setEnabled(False)
+        self._generation += 1
+        generation = self._generation
+        first, second = (card.key for card in self.cards)
+        self.runner.start("Merge proposal", proposal_job(self.home, first, second), kind="read",
+                          visible=False, on_success=lambda p: self._proposed(generation, p),
+                          on_failure=lambda _m: self._proposed(generation, None))
+
+    def _proposed(self, generation: int, proposal) -> None:
+        if generation != self._generation:
+            return
+        self.proposal = proposal
+        if proposal is not None:
+            keys = [card.key for card in self.cards]
+            if proposal.keep in keys:
+                self.destination = keys.index(proposal.keep)
         self._apply_roles()
 
     def set_destination(self, index: int) -> None:
@@ -212,6 +269,7 @@ class MergePanel(QFrame):
         for i, card in enumerate(self.cards):
             card.set_role(i == self.destination)
             card.set_flags([], as_source=False)
+        self._show_proposal()
         self.check, self.refusal = None, ""
         self._show_banner("", "Checking the two sides...")
         self._update_buttons()
@@ -223,6 +281,21 @@ class MergePanel(QFrame):
                           kind="read", visible=False,
                           on_success=lambda result: self._checked(generation, result),
                           on_failure=lambda message: self._refused(generation, message))
+
+    def _show_proposal(self) -> None:
+        proposal = self.proposal
+        if proposal is None or self.mode != "patients":
+            self.proposal_label.hide()
+            return
+        text = f"Proposed: {proposal.reason}"
+        followed = self.destination_key() == proposal.keep
+        if not followed:
+            text += f"\nYou chose to keep {self.destination_key()} instead."
+        self.proposal_label.setText(text)
+        self.proposal_label.setProperty("followed", followed)
+        self.proposal_label.style().unpolish(self.proposal_label)
+        self.proposal_label.style().polish(self.proposal_label)
+        self.proposal_label.show()
 
     def _checked(self, generation: int, result) -> None:
         if generation != self._generation:
@@ -351,7 +424,9 @@ class MergePanel(QFrame):
 
 
 def _default_destination(sides: list[list[dict]]) -> int:
-    """Keep the side with more studies, then more images (ties: the first ticked)."""
+    """Study merges: keep the side with more studies, then more images (ties:
+    the first ticked). Patient merges start here and then follow the core's
+    proposal (:func:`app.changes.merge.propose_keep`)."""
     def weight(rows: list[dict]) -> tuple[int, int]:
         return len(rows), sum(r.get("instance_count") or 0 for r in rows)
     return 1 if weight(sides[1]) > weight(sides[0]) else 0

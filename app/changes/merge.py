@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
 
+from app import audit
 from app.accounts import User
 from app.changes import journal, rules
 from app.changes.journal import Plan
@@ -17,7 +20,7 @@ from app.worklist import resolve_study_uid
 
 def plan_merge_studies(db, user: User, source: str, destination: str, force: bool = False,
                        reason: str = "") -> tuple[Plan, rules.Preflight]:
-    user.require("content-management", "merge studies")
+    rules.require(user, "content-management", "merge studies")
     source = resolve_study_uid(db, source)
     destination = resolve_study_uid(db, destination)
     if source == destination:
@@ -52,7 +55,8 @@ def plan_merge_studies(db, user: User, source: str, destination: str, force: boo
 def merge_studies(home: Home, db, user: User, source: str, destination: str, force: bool = False,
                   reason: str = "", progress: Optional[Progress] = None,
                   cancel: Optional[CancelToken] = None) -> int:
-    plan, _ = plan_merge_studies(db, user, source, destination, force, reason)
+    with rules.audited_refusal(db, user, "merge-studies", [source, destination]):
+        plan, _ = plan_merge_studies(db, user, source, destination, force, reason)
     return journal.apply(home, db, plan, progress, cancel)
 
 
@@ -74,7 +78,7 @@ def _side(patient: dict) -> dict:
 
 def plan_merge_patients(db, user: User, source: str, destination: str, force: bool = False,
                         reason: str = "") -> tuple[Plan, rules.Preflight]:
-    user.require("content-management", "merge patients")
+    rules.require(user, "content-management", "merge patients")
     src = patient_row(db, source)
     dest = patient_row(db, destination)
     if src["id"] == dest["id"]:
@@ -115,7 +119,9 @@ def plan_merge_patients(db, user: User, source: str, destination: str, force: bo
 def merge_patients(home: Home, db, user: User, source: str, destination: str, force: bool = False,
                    reason: str = "", progress: Optional[Progress] = None,
                    cancel: Optional[CancelToken] = None) -> int:
-    plan, _ = plan_merge_patients(db, user, source, destination, force, reason)
+    with rules.audited_refusal(db, user, "merge-patients", [source, destination],
+                               audit.PATIENT_RECORD):
+        plan, _ = plan_merge_patients(db, user, source, destination, force, reason)
     return journal.apply(home, db, plan, progress, cancel)
 
 
@@ -131,3 +137,110 @@ def preflight_studies(db, source: str, destination: str) -> rules.Preflight:
 def preflight_patients(db, source: str, destination: str) -> rules.Preflight:
     return rules.preflight(_side(patient_row(db, source)), _side(patient_row(db, destination)),
                            same_record_expected=False)
+
+
+# -- which record to keep ----------------------------------------------------------------
+
+# An ID that adds a short tag to another one is how a second registration of
+# the same person is usually spelt: PID1001-2, PID1001_OLD, PID1001.DUP, PID1001 B
+SECONDARY_TAGS = ("OLD", "DUP", "DUPL", "DUPLICATE", "TMP", "TEMP", "ALT", "COPY", "SEC", "SECONDARY",
+                  "2ND", "LEGACY", "MERGED", "X")
+SECONDARY_ISSUER_WORDS = ("SECONDARY", "OLD", "TEMP", "TMP", "LEGACY", "ALIAS", "OTHER")
+_TAG_SEPARATED = r"[-_. /^](\d{1,2}|[A-Z]|" + "|".join(SECONDARY_TAGS) + r")"
+_TAG_GLUED = r"([A-Z]|" + "|".join(SECONDARY_TAGS) + r")"
+_SEPARATED = re.compile(r"^(?P<base>.+?)[-_. /^](?P<tag>\d{1,2}|[A-Z]|" + "|".join(SECONDARY_TAGS) + r")$",
+                        re.IGNORECASE)
+
+
+@dataclass
+class KeepProposal:
+    """Which of two patient records a merge should keep, and why (in words)."""
+
+    keep: str                      # the patient ID to keep (the destination)
+    merge: str                     # the patient ID whose studies move (the source)
+    reason: str
+    studies: dict = field(default_factory=dict)     # patient ID -> studies in the cache
+    secondary: dict = field(default_factory=dict)   # patient ID -> why it looks secondary ('' if not)
+
+    def to_json(self) -> dict:
+        return {"keep": self.keep, "merge": self.merge, "reason": self.reason,
+                "studies": self.studies, "secondary": self.secondary}
+
+
+def looks_secondary(patient_id: str, other_id: str, issuer: str = "",
+                    secondary_issuers: Iterable[str] = ()) -> str:
+    """Why *patient_id* looks like a secondary ID beside *other_id* ('' when
+    it does not): a tag added to the other ID (PID1001-2, PID1001_OLD), a
+    separated tag such as _OLD or -DUP on its own, or an issuer configured
+    (``merge.secondary_issuers``) or named as secondary."""
+    pid, other = patient_id.strip(), other_id.strip()
+    if other and len(pid) > len(other) and pid.upper().startswith(other.upper()):
+        tag = pid[len(other):]
+        separated = re.fullmatch(_TAG_SEPARATED, tag, re.IGNORECASE)
+        # without a separator only letters count (PID1001B); PID10012 may be another patient
+        glued = re.fullmatch(_TAG_GLUED, tag, re.IGNORECASE) and other[-1:].isdigit()
+        if separated or glued:
+            return f"{pid} is {other} with the suffix '{tag}', as a second registration is spelt"
+    match = _SEPARATED.match(pid)
+    if match and match.group("tag").upper() in SECONDARY_TAGS:
+        return f"{pid} ends in '{pid[len(match.group('base')):]}', as a secondary ID does"
+    wanted = {i.strip().upper() for i in secondary_issuers if i.strip()}
+    if issuer and (issuer.strip().upper() in wanted
+                   or any(w in re.split(r"[^A-Z0-9]+", issuer.upper()) for w in SECONDARY_ISSUER_WORDS)):
+        return f"{pid} was issued by {issuer}, an issuer marked as secondary"
+    return ""
+
+
+def _record_counts(db, patient_id: str) -> tuple[int, int, str]:
+    """(studies, images, issuer) of every record with this patient ID."""
+    studies, images = db.execute(
+        "SELECT count(*), coalesce(sum(s.instance_count), 0) FROM studies s JOIN patients p"
+        " ON p.id = s.patient_pk WHERE p.patient_id = ? AND s.state = 'active'", [patient_id]).fetchone()
+    issuers = [i for (i,) in db.execute("SELECT issuer_of_patient_id FROM patients WHERE patient_id = ?"
+                                        " ORDER BY issuer_of_patient_id", [patient_id]) if i]
+    return studies, images, ", ".join(issuers)
+
+
+def propose_keep(db, first: str, second: str, secondary_issuers: Iterable[str] = ()) -> KeepProposal:
+    """Which of two patient IDs a merge should keep: never one whose ID looks
+    secondary when the other does not (saying so), else the one with more
+    studies in the cache overall (not only those ticked), then more images,
+    then the first given. The reason says which rule decided."""
+    secondary_issuers = list(secondary_issuers)
+    count = {pid: _record_counts(db, pid) for pid in (first, second)}
+    if not count[first][0] and not db.execute("SELECT 1 FROM patients WHERE patient_id = ?", [first]).fetchone():
+        raise NotFound(f"patient {first}: not in the cache")
+    if not count[second][0] and not db.execute("SELECT 1 FROM patients WHERE patient_id = ?", [second]).fetchone():
+        raise NotFound(f"patient {second}: not in the cache")
+    why_secondary = {first: looks_secondary(first, second, count[first][2], secondary_issuers),
+                     second: looks_secondary(second, first, count[second][2], secondary_issuers)}
+    studies = {pid: count[pid][0] for pid in (first, second)}
+
+    def n(pid: str) -> str:
+        return f"{studies[pid]} stud{'ies' if studies[pid] != 1 else 'y'}"
+
+    if bool(why_secondary[first]) != bool(why_secondary[second]):
+        keep = second if why_secondary[first] else first
+        drop = first if keep == second else second
+        reason = f"Keep {keep}: {why_secondary[drop]}."
+        if studies[drop] > studies[keep]:
+            reason += f" It has more studies ({n(drop)} against {n(keep)}), but the primary ID is kept."
+        else:
+            reason += f" {keep} has {n(keep)} in the cache, {drop} {n(drop)}."
+        return KeepProposal(keep, drop, reason, studies, why_secondary)
+    if studies[first] != studies[second]:
+        keep = first if studies[first] > studies[second] else second
+        drop = second if keep == first else first
+        reason = (f"Keep {keep}: it has more studies in the cache ({n(keep)} against {n(drop)}, "
+                  "counting every study of each record, not only the ticked ones).")
+    elif count[first][1] != count[second][1]:
+        keep = first if count[first][1] > count[second][1] else second
+        drop = second if keep == first else first
+        reason = (f"Keep {keep}: both have {n(keep)}; it has more images "
+                  f"({count[keep][1]:,} against {count[drop][1]:,}).")
+    else:
+        keep, drop = first, second
+        reason = f"Keep {keep}: both records have {n(keep)} and as many images; the first one is proposed."
+    if why_secondary[first] and why_secondary[second]:
+        reason += f" Both IDs look secondary ({why_secondary[first]}; {why_secondary[second]})."
+    return KeepProposal(keep, drop, reason, studies, why_secondary)

@@ -138,3 +138,28 @@ def test_split_exam_of_the_demo_merges_into_one_study(qtbot, make_window, demo_h
     merged = [window.model.study(r) for r in range(window.model.rowCount())
               if window.model.study(r)["patient_id"] == "PID1002"]
     assert len(merged) == 1 and merged[0]["series_count"] == 3
+
+
+def test_patient_merge_proposes_the_primary_record_and_says_why(qtbot, make_window, demo_home):
+    """The demo's PID1002 (two studies) and PID1002-B (one CT with more images):
+    one study of each ticked, the drawer keeps PID1002, not the suffixed ID."""
+    window = make_window(demo_home)
+    model = window.model
+    primary = next(r for r in range(model.rowCount()) if model.study(r)["patient_id"] == "PID1002")
+    suffixed = next(r for r in range(model.rowCount()) if model.study(r)["patient_id"] == "PID1002-B")
+    assert (model.study(suffixed)["instance_count"] or 0) > (model.study(primary)["instance_count"] or 0)
+    tick(window, suffixed, primary)                       # the suffixed one ticked first
+    panel = window.drawer.panel
+    with qtbot.waitSignal(panel.checked, timeout=10000):
+        _click(window.bar.buttons["merge_patients"])
+    assert panel.destination_key() == "PID1002" and panel.source_key() == "PID1002-B"
+    assert panel.proposal_label.isVisible()
+    said = panel.proposal_label.text()
+    assert "Keep PID1002" in said and "PID1002-B" in said and "suffix" in said
+    keep = next(c for c in panel.cards if c.key == "PID1002")
+    assert keep.role.text().startswith("DESTINATION") and "2 studies in the cache" in keep.study_count.text()
+    other = next(c for c in panel.cards if c.key == "PID1002-B")
+    with qtbot.waitSignal(panel.checked, timeout=10000):   # the user may still choose otherwise
+        _click(other.button)
+    assert panel.destination_key() == "PID1002-B"
+    assert "You chose to keep PID1002-B instead" in panel.proposal_label.text()
