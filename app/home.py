@@ -26,6 +26,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "iocm": False,
     "import_mode": "copy",
     "theme": "dark",
+    # the storage listener (app/net/listener.py): refuse a called AE title
+    # that is not ``aet``; at most this many connections at once; a caller
+    # has this many seconds to send its whole association request (ARTIM)
+    "listener": {"check_called_aet": True, "max_connections": 32, "artim_timeout": 15},
 }
 
 
@@ -113,8 +117,10 @@ class Home:
             data = {}
         except tomllib.TOMLDecodeError as e:
             raise BadInput(f"settings {self.settings_path}: not valid TOML ({e})") from e
-        merged = dict(DEFAULT_SETTINGS)
-        merged.update(data)
+        merged = {k: dict(v) if isinstance(v, dict) else v for k, v in DEFAULT_SETTINGS.items()}
+        for key, value in data.items():  # a table's own keys override its defaults one by one
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) and isinstance(
+                merged.get(key), dict) else value
         return merged
 
     def save_settings(self, data: dict[str, Any]) -> None:
@@ -139,6 +145,8 @@ class Home:
         if top not in DEFAULT_SETTINGS and "." not in key:
             known = ", ".join(sorted(DEFAULT_SETTINGS))
             raise BadInput(f"setting {key}: unknown key (known: {known}, or TABLE.KEY)")
+        if isinstance(DEFAULT_SETTINGS.get(key), dict):
+            raise BadInput(f"setting {key}: a table; set one of its keys ({key}.KEY)")
         parsed = parse_setting_value(key, value)
         data = self.settings()
         node = data
@@ -152,12 +160,21 @@ class Home:
         return parsed
 
 
+_LISTENER_LIMITS = {"listener.max_connections": (1, 1000), "listener.artim_timeout": (1, 600)}
+
+
 def parse_setting_value(key: str, value: str) -> Any:
     text = value.strip()
     if key == "port" and not (text.isdigit() and 0 < int(text) < 65536):
         raise BadInput(f"setting port: {text!r} is not a TCP port (1-65535)")
     if key == "aet" and (not 0 < len(text) <= 16 or "\\" in text):
         raise BadInput(f"setting aet: {text!r} is not an AE title (1-16 characters, no backslash)")
+    if key in _LISTENER_LIMITS:
+        low, high = _LISTENER_LIMITS[key]
+        if not (text.isdigit() and low <= int(text) <= high):
+            raise BadInput(f"setting {key}: {text!r} is not a whole number from {low} to {high}")
+    if key == "listener.check_called_aet" and text.lower() not in ("true", "yes", "on", "false", "no", "off"):
+        raise BadInput(f"setting {key}: {text!r} is not true or false")
     if text.lower() in ("true", "yes", "on"):
         return True
     if text.lower() in ("false", "no", "off"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -173,7 +174,7 @@ def request(host: str, port: int, calling_aet: str, called_aet: str,
         pdu_type, body = link.read_pdu()
         if pdu_type == wire.ASSOCIATE_RJ:
             result, source, reason = bytes(body[1:4])
-            why = _REJECT_TEXT.get((source, reason), f"source {source}, reason {reason}")
+            why = reject_text(reason, source)
             raise Rejected(f"{called_aet} at {host}:{port} rejected the association: {why}")
         if pdu_type == wire.ABORT:
             raise Aborted(f"{called_aet} at {host}:{port} aborted the association request")
@@ -206,17 +207,41 @@ class Request:
     address: tuple[str, int]
 
 
-def _reject(link: Wire, reason: int) -> None:
+# A-ASSOCIATE-RJ result and source (PS3.8 Table 9-21)
+REJECTED_PERMANENT, REJECTED_TRANSIENT = 1, 2
+SOURCE_USER, SOURCE_ACSE, SOURCE_PRESENTATION = 1, 2, 3
+REJECT_LOCAL_LIMIT = 2  # with SOURCE_PRESENTATION: "local limit exceeded"
+
+
+def reject_pdu(reason: int, result: int = REJECTED_PERMANENT, source: int = SOURCE_USER) -> bytes:
+    """An A-ASSOCIATE-RJ PDU (PS3.8 9.3.4)."""
+    return struct.pack(">BxLBBBB", wire.ASSOCIATE_RJ, 4, 0, result, source, reason)
+
+
+def reject_text(reason: int, source: int = SOURCE_USER) -> str:
+    return _REJECT_TEXT.get((source, reason), f"source {source}, reason {reason}")
+
+
+def _reject(link: Wire, reason: int, source: int = SOURCE_USER) -> None:
     try:
-        link.send(struct.pack(">BxLBBBB", wire.ASSOCIATE_RJ, 4, 0, 1, 1, reason))
+        link.send(reject_pdu(reason, source=source))
     except NetworkError:
         pass
+
+
+def _abort(link: Wire, reason: int) -> None:
+    try:
+        link.send(wire.provider_abort(reason))
+    except NetworkError:
+        pass
+    link.close()
 
 
 def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
            judge: Callable[[Request], Optional[int]],
            choose: Callable[[str, list[str]], "str | int"],
-           timeout: float = 30.0) -> Optional[Association]:
+           timeout: float = 30.0, artim: Optional[float] = None,
+           on_refused: Optional[Callable[[str], None]] = None) -> Optional[Association]:
     """Answer an association request on *sock* (already TLS-wrapped if need be).
 
     ``judge(request)`` returns None to go on or a rejection reason, sent as
@@ -224,14 +249,32 @@ def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
     transfer syntax of a proposed context, or returns the refusal result
     (3: abstract syntax, 4: transfer syntaxes not supported). Returns the
     association, or None when it was rejected or the caller gave up.
+
+    Until the request is accepted the caller is a stranger: its bytes are
+    read into a small buffer, a PDU announcing more than
+    :data:`~app.net.wire.ASSOCIATE_RQ_LIMIT` bytes or of another type than
+    A-ASSOCIATE-RQ is answered with A-ABORT at once, and the whole request
+    must arrive within *artim* seconds (PS3.8 9.1.5; default *timeout*).
+    ``on_refused(why)`` hears why a connection was closed without an
+    association (not for the judge's rejections, which the judge reports).
     """
-    link = Wire(sock, timeout)
+    deadline = time.monotonic() + (timeout if artim is None else artim)
+    link = Wire(sock, timeout, largest=wire.ASSOCIATE_RQ_LIMIT, buffer=wire.SMALL_BUFFER,
+                deadline=deadline)
+
+    def refused(why: str) -> None:
+        if on_refused is not None:
+            on_refused(why)
+
     try:
-        pdu_type, body = link.read_pdu()
+        pdu_type, length = link.peek_header()
         if pdu_type != wire.ASSOCIATE_RQ:
-            link.send(wire.ABORT_PDU)
-            link.close()
+            known = pdu_type in (wire.ASSOCIATE_AC, wire.ASSOCIATE_RJ, wire.P_DATA, wire.RELEASE_RQ,
+                                 wire.RELEASE_RP, wire.ABORT)
+            _abort(link, wire.ABORT_UNEXPECTED_PDU if known else wire.ABORT_UNRECOGNISED_PDU)
+            refused(f"PDU type 0x{pdu_type:02X} instead of an association request (aborted)")
             return None
+        pdu_type, body = link.read_pdu()
         rq = A_ASSOCIATE_RQ()
         rq.decode(struct.pack(">BxL", pdu_type, len(body)) + bytes(body))
         asked = rq.to_primitive()
@@ -239,6 +282,7 @@ def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
         reason = judge(Request(calling, called, address))
         if reason is None and asked.application_context_name != APPLICATION_CONTEXT:
             reason = 2
+            refused(f"{calling}: application context {asked.application_context_name} is not DICOM")
         if reason is not None:
             _reject(link, reason)
             link.close()
@@ -247,15 +291,18 @@ def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
         ac = A_ASSOCIATE_AC()
         ac.from_primitive(answer)
         link.send(ac.encode())
-    except NetworkError:
-        link.close()
+        link.expand()
+    except wire.TooLong as e:
+        _abort(link, wire.ABORT_INVALID_PARAMETER)
+        refused(f"{e} before association (aborted)")
         return None
-    except Exception:  # a malformed request: abort rather than guess
-        try:
-            link.send(wire.ABORT_PDU)
-        except NetworkError:
-            pass
+    except NetworkError as e:
         link.close()
+        refused(str(e))
+        return None
+    except Exception as e:  # a malformed request: abort rather than guess
+        _abort(link, wire.ABORT_INVALID_PARAMETER)
+        refused(f"malformed association request ({type(e).__name__}: {e}) (aborted)")
         return None
     return Association(link, calling, our_aet, asked.maximum_length_received or 0, contexts, address)
 

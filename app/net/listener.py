@@ -3,7 +3,15 @@ us, and where C-MOVE delivers.
 
 - Only configured nodes may associate: the calling AE title and the peer's
   address must match a row of ``nodes``; anyone else gets A-ASSOCIATE-RJ
-  ("calling AE title not recognised") before sending a byte of data.
+  ("calling AE title not recognised") before sending a byte of data. A
+  request addressed to another AE title than ours (setting ``aet``) gets
+  A-ASSOCIATE-RJ "called AE title not recognised" (setting
+  ``listener.check_called_aet``, on by default). Both are audited.
+- A caller costs little until it is accepted (PS3.8 9.1.5): its request is
+  read into a small buffer, must arrive whole within ``listener.artim_timeout``
+  seconds and may not announce more than a quarter MiB; at most
+  ``listener.max_connections`` connections are served at once, and one over
+  the cap gets A-ASSOCIATE-RJ "local limit exceeded" (transient) at once.
 - Each association runs on a thread of its own, so several senders can
   store at once; received data sets are written as they arrived
   (:class:`~app.net.dimse.FileSink`), never decoded, and handed to one
@@ -17,6 +25,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -24,7 +33,8 @@ from pydicom.uid import AllTransferSyntaxes
 from pynetdicom.service_class import ServiceClass, StorageServiceClass
 from pynetdicom.sop_class import uid_to_service_class
 
-from app import store
+from app import audit, store
+from app.db import transaction
 from app.errors import BadInput
 from app.net import association, dimse, nodes
 from app.net.association import Association, Request
@@ -63,6 +73,34 @@ def storage_choice(abstract: str, proposed: list[str]) -> "str | int":
     return usable[0] if usable else 4
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How the listener treats callers before they are accepted (settings
+    ``listener.check_called_aet``, ``listener.max_connections``,
+    ``listener.artim_timeout``; defaults in app.home.DEFAULT_SETTINGS)."""
+
+    check_called_aet: bool = True
+    max_connections: int = 32
+    artim_timeout: float = 15.0
+
+
+def read_limits(home) -> Limits:
+    """The listener settings of *home*; a hand-edited wrong value is an error naming it."""
+    table = home.settings().get("listener", {})
+    if not isinstance(table, dict):
+        raise BadInput("setting listener: not a table")
+    check = table.get("check_called_aet", Limits.check_called_aet)
+    cap = table.get("max_connections", Limits.max_connections)
+    artim = table.get("artim_timeout", Limits.artim_timeout)
+    if not isinstance(check, bool):
+        raise BadInput(f"setting listener.check_called_aet: {check!r} is not true or false")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise BadInput(f"setting listener.max_connections: {cap!r} is not a whole number from 1")
+    if isinstance(artim, bool) or not isinstance(artim, (int, float)) or artim <= 0:
+        raise BadInput(f"setting listener.artim_timeout: {artim!r} is not a number of seconds")
+    return Limits(check, cap, float(artim))
+
+
 def running(port: int) -> Optional["Listener"]:
     """The listener this process runs on *port*, if any."""
     with _running_lock:
@@ -73,14 +111,19 @@ class Listener:
     """``Listener(home, user_name).start()`` ... ``stop()``; also a context manager.
 
     ``on_event(kind, text)`` hears about associations (``accepted``,
-    ``rejected``, ``received``, ``aborted``, ``released``), e.g. for a status
-    bar or the ``listen`` command's log; it runs on the association's thread.
+    ``rejected``, ``received``, ``aborted``, ``released``) and about
+    connections closed before any association (``closed``: nothing sent in
+    time, not a request, too long), e.g. for a status bar or the ``listen``
+    command's log; it runs on the association's (or the accepting) thread.
+    ``limits`` overrides the home's listener settings.
     """
 
     def __init__(self, home, user_name: str, port: Optional[int] = None, host: str = "",
                  tls_context=None, timeout: float = 30.0, intake: Optional[Intake] = None,
-                 on_event: Optional[Callable[[str, str], None]] = None):
+                 on_event: Optional[Callable[[str, str], None]] = None, limits: Optional[Limits] = None):
         self.home = home
+        self.user_name = user_name
+        self.limits = limits if limits is not None else read_limits(home)
         self.aet, default_port = nodes.local_ae(home)
         self.port = default_port if port is None else int(port)
         self.host = host
@@ -110,7 +153,7 @@ class Listener:
             if self._own_intake:
                 self.intake.close()
             raise BadInput(f"listener: cannot listen on port {self.port}: {e.strerror or e}") from e
-        server.listen(16)
+        server.listen(64)
         server.settimeout(0.5)
         self.port = server.getsockname()[1]
         self._server = server
@@ -175,6 +218,11 @@ class Listener:
                     continue
                 except OSError:
                     break
+                with self._lock:
+                    full = len(self._threads) >= self.limits.max_connections
+                if full:
+                    self._turn_away(sock, address)
+                    continue
                 thread = threading.Thread(target=self._serve, args=(sock, address), daemon=True,
                                           name=f"studydesk-association-{address[0]}:{address[1]}")
                 with self._lock:
@@ -183,16 +231,36 @@ class Listener:
         finally:
             self._server.close()
 
+    def _turn_away(self, sock: socket.socket, address: tuple) -> None:
+        """A connection over the cap: A-ASSOCIATE-RJ (transient, local limit
+        exceeded) without waiting for its request, and closed. Over TLS
+        there is no DICOM before the handshake: the connection is just closed."""
+        try:
+            if self.tls_context is None:
+                sock.settimeout(0)  # never wait on the accepting thread
+                sock.send(association.reject_pdu(association.REJECT_LOCAL_LIMIT, association.REJECTED_TRANSIENT,
+                                                  association.SOURCE_PRESENTATION))
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+        with self._lock:
+            self.rejected += 1
+        self._event("rejected", f"{address[0]}: over the limit of {self.limits.max_connections} "
+                                "connections at once (local limit exceeded)")
+
     def _serve(self, sock: socket.socket, address: tuple) -> None:
         caller: dict = {}
         assoc = None
         try:
             if self.tls_context is not None:
-                sock.settimeout(self.timeout)
+                sock.settimeout(self.limits.artim_timeout)
                 sock = self.tls_context.wrap_socket(sock, server_side=True)
-            assoc = association.accept(sock, (address[0], address[1]), self.aet,
-                                       lambda request: self._judge(request, caller), storage_choice,
-                                       self.timeout)
+            assoc = association.accept(
+                sock, (address[0], address[1]), self.aet, lambda request: self._judge(request, caller),
+                storage_choice, self.timeout, artim=self.limits.artim_timeout,
+                on_refused=lambda why: self._event("closed", f"{address[0]}: {why}"))
             if assoc is not None:
                 self._associated(assoc, caller["node"])
         except OSError as e:  # TLS handshake refused, connection reset
@@ -205,19 +273,40 @@ class Listener:
                     self._active.discard(assoc)
 
     def _judge(self, request: Request, caller: dict) -> Optional[int]:
+        if self.limits.check_called_aet and request.called_aet != self.aet:
+            return self._refuse(request, association.REJECT_CALLED_AE,
+                                f"called AE title {request.called_aet!r} is not this workstation's ({self.aet})")
         db = self.home.connect()
         try:
             node = nodes.caller_node(db, request.calling_aet, request.address[0])
         finally:
             db.close()
         if node is None:
-            with self._lock:
-                self.rejected += 1
-            self._event("rejected", f"{request.calling_aet} from {request.address[0]}: "
-                                    "not a configured node (calling AE title and host must match)")
-            return association.REJECT_CALLING_AE
+            return self._refuse(request, association.REJECT_CALLING_AE,
+                                "not a configured node (calling AE title and host must match)")
         caller["node"] = node
         return None
+
+    def _refuse(self, request: Request, reason: int, why: str) -> int:
+        """Count, report and audit a rejected association (a security alert
+        with a minor-failure outcome, PS3.15 A.5.3.11); returns *reason*."""
+        with self._lock:
+            self.rejected += 1
+        text = f"{request.calling_aet} from {request.address[0]}: {why}"
+        self._event("rejected", text)
+        try:
+            db = self.home.connect()
+            try:
+                with transaction(db):
+                    audit.record(db, self.user_name, "association-rejected", audit.SECURITY_ALERT,
+                                 outcome=audit.MINOR_FAILURE,
+                                 objects=[request.calling_aet, request.address[0]],
+                                 detail=f"{association.reject_text(reason)}: {text}")
+            finally:
+                db.close()
+        except Exception as e:  # noqa: BLE001 - the refusal stands even if the audit could not be written
+            self._event("rejected", f"the refusal above could not be audited: {e}")
+        return reason
 
     def _associated(self, assoc: Association, node: nodes.Node) -> None:
         with self._lock:

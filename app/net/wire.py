@@ -29,9 +29,18 @@ RELEASE_RQ_PDU = b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 RELEASE_RP_PDU = b"\x06\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 ABORT_PDU = b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00"  # source: service user
 
+# A-ABORT from the service provider (source 2, PS3.8 Table 9-26): the reasons
+ABORT_UNRECOGNISED_PDU, ABORT_UNEXPECTED_PDU, ABORT_INVALID_PARAMETER = 1, 2, 6
+
 OUR_MAX_PDU = 1 << 20          # what we announce we can receive
 LARGEST_PDU = 4 * OUR_MAX_PDU  # tolerated from a peer that ignores it; beyond, the peer is wrong
 UNLIMITED_SEND = 1 << 20       # fragment size when the peer announces 0 (no limit)
+# Before an association is accepted the peer is nobody: its reads get a small
+# buffer, and the one PDU it may send (A-ASSOCIATE-RQ) at most this many bytes.
+# 128 presentation contexts each proposing all 45 transfer syntaxes pynetdicom
+# knows come to ~145 KiB; real requests are a few KiB.
+ASSOCIATE_RQ_LIMIT = 256 * 1024
+SMALL_BUFFER = 8 * 1024
 POLL = 0.25                    # seconds between cancel checks while waiting
 _HEADER = struct.Struct(">BxL")
 _PDV = struct.Struct(">LBB")
@@ -48,6 +57,19 @@ class Aborted(NetworkError):
     """The peer (or we) aborted the association."""
 
 
+class Expired(NetworkError):
+    """The ARTIM timer ran out before the peer's request arrived."""
+
+
+class TooLong(NetworkError):
+    """The peer announced a PDU longer than this wire accepts."""
+
+
+def provider_abort(reason: int) -> bytes:
+    """An A-ABORT PDU whose source is the service provider (PS3.8 9.3.8)."""
+    return struct.pack(">BxLBBBB", ABORT, 4, 0, 0, 2, reason)
+
+
 def tune(sock: socket.socket) -> None:
     """Options every DICOM socket gets (see the module docstring)."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -60,15 +82,26 @@ class Wire:
     ``timeout`` is how long the peer may stay silent while we wait for a
     PDU; ``on_idle`` is called every :data:`POLL` seconds of silence (the
     place where a job checks its cancel token and sends C-CANCEL).
+
+    ``largest`` is the longest PDU accepted (longer ones raise
+    :class:`TooLong` before a byte of their body is read) and ``buffer`` the
+    size of the read buffer to start with. An acceptor starts small
+    (:data:`SMALL_BUFFER`, :data:`ASSOCIATE_RQ_LIMIT`) with a ``deadline``
+    (``time.monotonic()`` by which the request must have arrived whole: the
+    ARTIM timer, PS3.8 9.1.5, which a peer trickling bytes does not reset),
+    and calls :meth:`expand` once the association is accepted.
     """
 
-    def __init__(self, sock: socket.socket, timeout: float = 30.0):
+    def __init__(self, sock: socket.socket, timeout: float = 30.0, *, largest: int = LARGEST_PDU,
+                 buffer: int = OUR_MAX_PDU + 4096, deadline: Optional[float] = None):
         tune(sock)
         sock.settimeout(POLL)
         self.sock = sock
         self.timeout = timeout
+        self.largest = largest
+        self.deadline = deadline
         self.on_idle: Optional[Callable[[], None]] = None
-        self._buf = bytearray(OUR_MAX_PDU + 4096)
+        self._buf = bytearray(buffer)
         self._view = memoryview(self._buf)
         self._start = 0
         self._end = 0
@@ -92,6 +125,8 @@ class Wire:
             self._start, self._end = 0, have
         silent_since = time.monotonic()
         while self._end - self._start < need:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise Expired("the peer did not complete its association request in time (ARTIM)")
             try:
                 got = self.sock.recv_into(self._view[self._end:])
             except (socket.timeout, TimeoutError):
@@ -107,12 +142,17 @@ class Wire:
             self._end += got
             silent_since = time.monotonic()
 
+    def peek_header(self) -> tuple[int, int]:
+        """The next PDU's type and announced length, without consuming it."""
+        self._fill(6)
+        return _HEADER.unpack_from(self._buf, self._start)
+
     def read_pdu(self) -> tuple[int, memoryview]:
         """The next PDU: its type and its body (a view valid until the next read)."""
-        self._fill(6)
-        pdu_type, length = _HEADER.unpack_from(self._buf, self._start)
-        if length > LARGEST_PDU:
-            raise NetworkError(f"protocol error: a PDU of {length} bytes (we accept {OUR_MAX_PDU})")
+        pdu_type, length = self.peek_header()
+        if length > self.largest:
+            raise TooLong(f"protocol error: a PDU of {length} bytes "
+                          f"(we accept {min(self.largest, OUR_MAX_PDU)})")
         self._start += 6
         self._fill(length)
         body = self._view[self._start:self._start + length]
@@ -128,6 +168,18 @@ class Wire:
                 raise NetworkError("malformed P-DATA-TF PDU (PDV item length)")
             yield context_id, control, body[pos + 6:pos + 4 + length]
             pos += 4 + length
+
+    def expand(self) -> None:
+        """The association is accepted: full-size buffer, data-phase limits, no deadline."""
+        self.largest, self.deadline = LARGEST_PDU, None
+        if len(self._buf) >= OUR_MAX_PDU + 4096:
+            return
+        have = self._end - self._start
+        bigger = bytearray(OUR_MAX_PDU + 4096)
+        bigger[:have] = self._view[self._start:self._end]
+        self._view.release()
+        self._buf, self._view = bigger, memoryview(bigger)
+        self._start, self._end = 0, have
 
     # -- writing ---------------------------------------------------------------------
 

@@ -157,6 +157,7 @@ def test_tls_listener_and_client(home, admin, tmp_path, free_port):
     db.close()
     write_series(tmp_path / "src", 2, patient_id="TLS1", study="t")
     receiver_home = type(home).open(tmp_path / "receiver")
+    receiver_home.set_setting("aet", "SECURE")  # the node "loop" calls it SECURE
     for key_name in ("tls.certificate", "tls.key", "tls.ca"):
         receiver_home.set_setting(key_name, home.get_setting(key_name))
     db = receiver_home.connect()
@@ -169,12 +170,13 @@ def test_tls_listener_and_client(home, admin, tmp_path, free_port):
         assert result.sent == 2 and not result.failed
         # a plain (non-TLS) caller gets nowhere
         with pytest.raises(NetworkError):
-            association.request("127.0.0.1", port, "SECURE", "STUDYDESK", [Proposal(CT, [EXPLICIT])],
+            association.request("127.0.0.1", port, "SECURE", "SECURE", [Proposal(CT, [EXPLICIT])],
                                 timeout=5)
         if shutil.which("storescu") and "+tls" in subprocess.run(
                 ["storescu", "--help"], capture_output=True, text=True).stdout:
             files = write_series(tmp_path / "dcmtk", 1, patient_id="TLS2")
-            run = storescu(port, "SECURE", *files, extra=("+tls", str(key), str(cert), "+cf", str(cert)))
+            run = storescu(port, "SECURE", *files, extra=("+tls", str(key), str(cert), "+cf", str(cert),
+                                                          "-aec", "SECURE"))
             assert run.returncode == 0, run.stderr
             expected = 3
         else:

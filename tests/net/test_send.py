@@ -101,6 +101,7 @@ def test_failures_are_reported_instance_by_instance(home, admin, tmp_path, local
     from app.home import Home
 
     receiver = Home.open(other)
+    receiver.set_setting("aet", "LOOPBACK")  # the node "self" calls it so
     db = receiver.connect()
     nodes.add_node(db, admin, "sender", "LOOPBACK", "127.0.0.1", 104)
     with Listener(receiver, admin.name, port, host="127.0.0.1"):
