@@ -11,6 +11,21 @@ profile retains that attribute. :class:`Needles` then
   6 characters or more over the whole file, case-insensitive; shorter ones
   as whole words in the part of the file before the pixel data.
 
+Besides these, every original UID of the input is searched (:meth:`Needles.for_file`):
+the value of every UI element at any depth and in the File Meta Information
+(not the UIDs the standard defines, not class, transfer syntax or other
+structural UIDs the profile keeps), and any UID-shaped text found inside
+another element's value. They are looked up as a set in every UID-shaped run
+of the output's bytes before the pixel data, and, when a file has few of
+them, searched in its pixel data too.
+
+A value the strict parse gives an element but that is not a value of its VR
+(:func:`hidden_values`: control bytes inside a text or UID value) is what a
+stretched length looks like: the element swallowed its neighbours. The text
+runs after the first control byte are searched like identifying values (and
+cleaned out where the profile cleans text), so what the swallowed elements
+held cannot leave unseen.
+
 Values never leave this module in a report: a hit names the attribute the
 value came from and its kind, not the value.
 """
@@ -35,6 +50,23 @@ DIGITS_MIN = 6     # an all-digit value shorter than this is too common to searc
 PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 PIXEL_TAG_BE = b"\x7f\xe0\x00\x10"
+STANDARD_UID_ROOT = "1.2.840.10008."
+UID_MIN = 8        # a UID-shaped run shorter than this is a number, not a UID
+UID_RE = re.compile(rb"[0-9]+(?:\.[0-9]+)+")
+UID_TEXT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)+")
+PIXEL_UIDS_MAX = 32  # more original UIDs than this (structure sets): searched before the pixel data only
+STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST",
+                        "TM", "UC", "UI", "UR", "UT"})
+# bytes no text value holds (ESC starts ISO 2022 escapes; TAB, LF, FF, CR are text in LT/ST/UT)
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+_RUNS = re.compile(rb"[^\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]+")
+STRUCTURAL_UID_WORDS = ("ClassUID", "Classes", "TransferSyntax")
+STRUCTURAL_UID_KEYWORDS = frozenset({
+    "CodingSchemeUID", "ContextGroupExtensionCreatorUID", "ContextUID", "MappingResourceUID",
+    "CreatorVersionUID", "PrivateInformationCreatorUID", "RepositoryUniqueID", "HomeCommunityID",
+    "RetrieveLocationUID", "SegmentationTemplateUID", "SelectorUIValue", "ImplementationClassUID",
+    "TransferSyntaxUID", "MediaStorageSOPClassUID", "SourceApplicationEntityTitle",
+})
 
 
 @lru_cache(maxsize=None)
@@ -129,6 +161,31 @@ class Needles:
         self._header_re = re.compile(b"|".join(parts)) if parts else None
         self._raw_re = (re.compile(b"|".join(re.escape(r) for r in long + short))
                         if long or short else None)
+        self.uids: dict[str, str] = {}
+        self._pixel_uids: list[tuple[bytes, Needle]] = []
+
+    def for_file(self, uids: dict[str, str], hidden: Iterable[Needle] = ()) -> "Needles":
+        """These needles plus one file's original UIDs ({UID: attribute}) and
+        hidden values (:func:`hidden_values`). Shares the compiled patterns:
+        cheap, one per file."""
+        if hidden:
+            base = Needles(list(self.items) + list(hidden), self.encodings)
+            base.unsearchable = self.unsearchable + base.unsearchable
+        else:
+            base = self
+        out = object.__new__(Needles)
+        out.__dict__.update(base.__dict__)
+        out.uids = dict(uids)
+        out._pixel_uids = ([(u.encode("ascii"), Needle(u, "UID", a)) for u, a in uids.items()]
+                           if len(uids) <= PIXEL_UIDS_MAX else [])
+        return out
+
+    def _uids_in(self, data) -> list[tuple[int, str]]:
+        """(offset, UID) of the original UIDs in *data* (bytes)."""
+        if not self.uids:
+            return []
+        return [(m.start(), text) for m in UID_RE.finditer(data)
+                if (text := m.group(0).decode("ascii")) in self.uids]
 
     def _encode(self, text: str) -> bytes:
         try:
@@ -137,29 +194,34 @@ class Needles:
             return text.encode("utf-8", "ignore")
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) + len(self.uids)
 
     def __bool__(self) -> bool:
-        return bool(self.items)
+        return bool(self.items) or bool(self.uids)
 
     def maybe_in(self, raw: bytes) -> bool:
         """False when no value can be in these undecoded bytes (a quick test
         that spares decoding most elements)."""
-        return bool(self._raw_re and self._raw_re.search(raw.lower()))
+        return bool(self._raw_re and self._raw_re.search(raw.lower())) or bool(self._uids_in(raw))
 
     def in_binary(self, data: bytes) -> bool:
-        """Whether a value of 6 characters or more is in *data* (short ones
-        would turn up in random bytes)."""
-        return any(raw in data for raw, _ in self._pixel)
+        """Whether a value of 6 characters or more, or an original UID, is in
+        *data* (short ones would turn up in random bytes)."""
+        return any(raw in data for raw, _ in self._pixel) or bool(self._uids_in(data))
 
     def found_in(self, text: str) -> bool:
-        return bool(self._text_re and self._text_re.search(text))
+        return bool(self._text_re and self._text_re.search(text)) or bool(
+            self.uids and any(m.group(0) in self.uids for m in UID_TEXT_RE.finditer(text)))
 
     def clean(self, text: str) -> str:
-        """*text* without any of the values (whole words, any case)."""
-        if not self._text_re or not text:
+        """*text* without any of the values (whole words, any case) and
+        without the original UIDs."""
+        if not text or not (self._text_re or self.uids):
             return text
-        cleaned = self._text_re.sub("", text)
+        cleaned = self._text_re.sub("", text) if self._text_re else text
+        if self.uids:
+            cleaned = UID_TEXT_RE.sub(lambda m: "" if m.group(0) in self.uids else m.group(0),
+                                      cleaned)
         return " ".join(cleaned.split()) if cleaned != text else text
 
     def scan(self, data: bytes, pixel_start: Optional[int] = None) -> list[dict]:
@@ -171,17 +233,24 @@ class Needles:
         them and in capitals. *pixel_start*: where the pixel data element
         begins, when known."""
         hits: list[dict] = []
-        if not self.items:
+        if not self:
             return hits
         end = _header_end(data) if pixel_start is None else pixel_start
+        if end < len(data):
+            end = min(len(data), end + _pixel_header_size(data, end))
         if self._header_re is not None:
             for m in self._header_re.finditer(data[:end].lower()):
                 needle = self._owner.get(m.group(0))
                 if needle is not None:
                     hits.append(_hit(needle, m.start(), end))
-        if end < len(data) and self._pixel:
-            found = _first_occurrences(data, end, [raw for raw, _ in self._pixel])
-            for (_, needle), at in zip(self._pixel, found):
+        for m in UID_RE.finditer(data, 0, end):
+            attribute = self.uids.get(m.group(0).decode("ascii"))
+            if attribute is not None:
+                hits.append(_hit(Needle("", "UID", attribute), m.start(), end))
+        pixel = self._pixel + self._pixel_uids
+        if end < len(data) and pixel:
+            found = _first_occurrences(data, end, [raw for raw, _ in pixel])
+            for (_, needle), at in zip(pixel, found):
                 if at >= 0:
                     hits.append(_hit(needle, at, end))
         return hits
@@ -231,6 +300,19 @@ def _hit(needle: Needle, at: int, header_end: int) -> dict:
 def _word_pattern(texts: list[str]) -> re.Pattern:
     alternatives = "|".join(re.escape(t) for t in texts)
     return re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE)
+
+
+def _pixel_header_size(data: bytes, at: int) -> int:
+    """The pixel data element's own header at *at* (12 bytes explicit, 8
+    implicit), with the first item header of encapsulated data: searched
+    with the header, as bytes the file's writer chose."""
+    if data[at + 4:at + 6] in (b"OB", b"OW"):
+        size = 12
+    else:
+        size = 8
+    if data[at + size - 4:at + size] == b"\xff\xff\xff\xff":
+        size += 8
+    return size
 
 
 def _header_end(data: bytes) -> int:
@@ -290,3 +372,140 @@ def _values(value) -> list[str]:
         if text.strip():
             out.append(text.strip())
     return out
+
+
+# -- original UIDs and hidden values -------------------------------------------------------
+
+
+def structural_uid(keyword: str) -> bool:
+    """A UID the profile keeps (a class, transfer syntax, coding scheme...):
+    it names no one, and the output holds it too."""
+    return keyword in STRUCTURAL_UID_KEYWORDS or any(w in keyword for w in STRUCTURAL_UID_WORDS)
+
+
+def _uid_like(text: str) -> bool:
+    return len(text) >= UID_MIN and text.count(".") >= 2 and not text.startswith(STANDARD_UID_ROOT)
+
+
+def value_findings(tag: int, vr: Optional[str], raw: bytes, keyword: str, uids: dict,
+                   hidden: list) -> None:
+    """What one element's undecoded value *raw* adds to a file's search: the
+    original UIDs of a UI value (into *uids*, {UID: attribute}), and, for a
+    value that is not one of its VR (control bytes inside text: a length
+    stretched over the elements after it), the text runs past the first
+    control byte (into *hidden*) and any UID-shaped run in it. UID-shaped
+    runs inside binary values count as original UIDs too."""
+    if vr == "SQ" or not raw:
+        return
+    if vr in STRING_VRS:
+        body = raw.rstrip(b"\x00 ")
+        control = _CONTROL.search(body)
+        if control is None:
+            if vr == "UI" and not structural_uid(keyword):
+                for m in UID_RE.finditer(body):
+                    text = m.group(0).decode("ascii")
+                    if _uid_like(text):
+                        uids.setdefault(text, keyword)
+            return
+        _, minimum = _policy()
+        for run in _RUNS.findall(body, control.start()):
+            text = " ".join(run.decode("latin-1").split())
+            if _searchable(text, minimum):
+                hidden.append(Needle(text, "hidden value", keyword))
+        body = body[control.start():]
+    elif vr in ("UN", "OB", "OW", "OD", "OF", "OL", "OV", None):
+        body = raw
+    else:
+        return  # numbers (US, SS, FL, FD, UL, SL, AT...): fixed-size binary
+    for m in UID_RE.finditer(body):
+        text = m.group(0).decode("ascii")
+        if _uid_like(text):
+            uids.setdefault(text, keyword)
+
+
+def findings_of_dataset(ds, uids: dict, hidden: list, skip_private: bool = False) -> None:
+    """:func:`value_findings` over every element of a pydicom dataset, at any
+    depth, and its File Meta Information; values are read undecoded where
+    pydicom has not decoded them yet."""
+    from pydicom.datadict import dictionary_keyword
+
+    def keyword_of(tag: int) -> str:
+        try:
+            return dictionary_keyword(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        except KeyError:
+            return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+    def walk(dataset) -> None:
+        for tag in [int(t) for t in dataset.keys()]:
+            if tag in PIXEL_TAGS:
+                continue
+            if skip_private and (tag >> 16) & 1:
+                continue
+            elem = dataset.get_item(tag)
+            vr = getattr(elem, "VR", None)
+            if vr in (None, "UN"):
+                vr = dataset[tag].VR  # implicit VR: as pydicom resolves it
+            if vr == "SQ":
+                for item in dataset[tag].value or ():
+                    walk(item)
+                continue
+            value = dataset.get_item(tag).value
+            raw = bytes(value) if isinstance(value, (bytes, bytearray)) else _raw_bytes(value)
+            value_findings(tag, vr, raw, keyword_of(tag), uids, hidden)
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        walk(meta)
+    walk(ds)
+
+
+def _raw_bytes(value) -> bytes:
+    """A decoded value back as bytes, near enough for the search (UIDs are ASCII)."""
+    if value is None:
+        return b""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, (list, tuple, MultiValue)):
+        return "\\".join(str(v) for v in value).encode("latin-1", "replace")
+    return str(value).encode("latin-1", "replace")
+
+
+def findings_of_elements(data: bytes, elements: list, uids: dict, hidden: list,
+                         skip_private: bool = False) -> None:
+    """:func:`value_findings` over a byte-level parse: (tag, VR, start, value
+    start, length, items) tuples as app/deid/raw.py gives them."""
+    from pydicom.datadict import dictionary_keyword
+
+    for tag, vr, _, value, length, items in elements:
+        if items is not None:
+            for item in items:
+                findings_of_elements(data, item, uids, hidden, skip_private)
+            continue
+        if tag in PIXEL_TAGS or (skip_private and (tag >> 16) & 1):
+            continue
+        try:
+            keyword = dictionary_keyword(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        except KeyError:
+            keyword = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        value_findings(tag, vr, data[value:value + length], keyword, uids, hidden)
+
+
+def meta_findings(data: bytes, uids: dict, hidden: list) -> None:
+    """:func:`value_findings` over the File Meta Information of a file's
+    bytes (explicit VR little endian after the preamble), as far as it reads."""
+    import struct
+
+    pos = 132
+    while pos + 8 <= len(data) and data[pos:pos + 2] == b"\x02\x00":
+        element = struct.unpack_from("<H", data, pos + 2)[0]
+        vr = data[pos + 4:pos + 6].decode("latin-1")
+        if vr in ("OB", "OW", "OF", "SQ", "UT", "UN", "UC", "UR", "OD", "OL", "OV"):
+            length, value = struct.unpack_from("<L", data, pos + 8)[0], pos + 12
+        else:
+            length, value = struct.unpack_from("<H", data, pos + 6)[0], pos + 8
+        tag = 0x00020000 | element
+        keyword = {0x00020003: "MediaStorageSOPInstanceUID", 0x00020002: "MediaStorageSOPClassUID",
+                   0x00020010: "TransferSyntaxUID", 0x00020012: "ImplementationClassUID",
+                   0x00020016: "SourceApplicationEntityTitle"}.get(tag, f"(0002,{element:04X})")
+        value_findings(tag, vr, data[value:value + length], keyword, uids, hidden)
+        pos = value + length

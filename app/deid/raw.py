@@ -74,6 +74,7 @@ class Output:
     pixel_start: Optional[int]    # where its pixel data element begins
     needles: object               # the identifying values searched for
     dataset: Dataset              # the output's top-level elements in OUTPUT_TAGS
+    elements: Optional[list] = None  # the input's parse (for the residual scan's needles)
 
 
 @lru_cache(maxsize=64)
@@ -285,7 +286,7 @@ class RawDeidentifier:
             dataset[CHARACTER_SET] = self._raw(data, top[CHARACTER_SET], implicit)
         self.report.instances += 1
         self.report.burned_in_risk(label, dataset, parser.pixel_start is not None)
-        return Output(b"".join([header, *pieces]), pixel_start, needles, dataset)
+        return Output(b"".join([header, *pieces]), pixel_start, needles, dataset, elements)
 
     @staticmethod
     def _read_meta(data: bytes) -> tuple[str, int]:

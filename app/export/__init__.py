@@ -11,48 +11,29 @@ export anyway; otherwise the partial file is removed and the job fails.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Optional
 
 import pydicom
 
-from app import audit, parallel
+from app import audit
 from app.accounts import User
 from app.db import transaction
-from app.deid import Deidentifier, Needle, Needles, Profile
-from app.deid.engine import VOCABULARY
-from app.deid.report_html import render_html
-from app.errors import BadInput, RuleRefused, StudyDeskError
+from app.deid import Deidentifier, Needle, Profile, pipeline
+from app.deid.pipeline import REPORT_HTML, REPORT_JSON, ResidualIdentifiers  # noqa: F401
+from app.errors import BadInput, StudyDeskError
 from app.export import dicomdir as dicomdir_module
-from app.export import plan, worker
+from app.export import plan
 from app.export.names import Namer
 from app.export.target import ZipTarget
 from app.home import Home
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 
-CHUNK = 16          # files per worker task
-WINDOW_CHUNKS = 8   # chunks handed out per worker at a time (about 64 MB of CT per worker)
-PARALLEL_MIN = 48   # fewer files than this are not worth starting processes
-REPORT_JSON = "DEIDENTIFICATION_REPORT.json"
-REPORT_HTML = "DEIDENTIFICATION_REPORT.html"
 
 
-class ExportIncomplete(StudyDeskError):
-    """Instances in != instances out: the ZIP was not kept."""
-
-
-class ResidualIdentifiers(RuleRefused):
-    """The residual scan found identifying values and no override was given."""
-
-    def __init__(self, message: str, report: dict):
-        hits = report["residual_scan"]["hits"]
-        detail = "\n".join(f"  {h['file']}: a {h['kind']} (from {h['attribute']}) in the {h['where']}"
-                           for h in hits[:20])
-        super().__init__(message, detail)
-        self.report = report
+ExportIncomplete = pipeline.Incomplete  # instances in != instances out: the ZIP was not kept
 
 
 @dataclass
@@ -105,7 +86,11 @@ def export_zip(home: Home, user: User, study_uids: Iterable[str], destination, *
         items = plan.items(home, db, uids)
         if not items:
             raise BadInput("export: the studies hold no instances")
-        target = ZipTarget(destination, fixed_times=anonymize)
+        try:
+            target = ZipTarget(destination, fixed_times=anonymize)
+        except OSError as e:
+            raise BadInput(f"--zip {destination}: cannot write there "
+                           f"({e.strerror or type(e).__name__})") from None
         try:
             if profile is not None:
                 result = _anonymised(items, target, profile, secret, dicomdir, override_reason,
@@ -115,6 +100,9 @@ def export_zip(home: Home, user: User, study_uids: Iterable[str], destination, *
             result.studies = uids
             result.size = target.commit().stat().st_size
             result.zip = str(destination)
+        except OSError as e:  # the disk filled, the folder went away...
+            raise StudyDeskError(f"--zip {destination}: writing failed "
+                                 f"({e.strerror or type(e).__name__}); nothing was kept") from None
         finally:
             target.discard()
         outcome = audit.SUCCESS
@@ -188,71 +176,28 @@ def _anonymised(items: list[plan.Item], target: ZipTarget, profile: Profile,
     deid = Deidentifier(profile, secret)
     namer = Namer(dicomdir)
     entries: list[tuple[str, dict]] = []
-    errors: list[str] = []
-    written = 0
-    for chunk in _chunks_done(items, deid, dicomdir, cancel, workers):
-        names: dict[str, str] = {}
-        for outcome in chunk["files"]:
-            item = items[outcome["index"]]
-            if "error" in outcome:
-                errors.append(f"{item.sop_instance_uid}: {outcome['error']}")
-                continue
-            name = namer.name(outcome["patient"], outcome["patient"], item.study_instance_uid,
-                              outcome["study_date"] or "STUDY", item.series_instance_uid,
-                              outcome["series"])
-            target.add_bytes(name, outcome.pop("data"))
-            names[str(item.index)] = name
-            if dicomdir:
-                entries.append((name, outcome["fields"]))
-            written += 1
-        deid.report.merge(_relabel(chunk["report"], names))
-        done = min(len(items), (chunk["files"][-1]["index"] + 1) if chunk["files"] else 0)
-        progress(done / len(items), f"Anonymising {done} of {len(items)}")
-    _check_count(items, written, errors)
-    needles = _all_needles(items)
+
+    def write(item: plan.Item, data: bytes, outcome: dict) -> str:
+        name = namer.name(outcome["patient"], outcome["patient"], item.study_instance_uid,
+                          outcome["study_date"] or "STUDY", item.series_instance_uid,
+                          outcome["series"])
+        target.add_bytes(name, data)
+        if dicomdir:
+            entries.append((name, outcome["fields"]))
+        return name
+
+    run = pipeline.run(items, deid, write, want=("fields",) if dicomdir else (),
+                       progress=progress, cancel=cancel, workers=workers)
     if dicomdir:
         data = dicomdir_module.build(entries, deid.keys.uid("DICOMDIR:" + items[0].path))
-        deid.report.scanned("DICOMDIR", needles, needles.scan(data))
+        run.scan_extra("DICOMDIR", data)
         target.add_bytes("DICOMDIR", data)
     for name in target.members:
-        if needles.found_in(name.replace("/", " ")):
-            deid.report.hits.append({"file": name, "attribute": "member name", "kind": "name",
-                                     "offset": 0, "where": "member name"})
-    report = deid.report.to_json(counts={"instances_in": len(items),
-                                         "studies": len({i.study_instance_uid for i in items})})
-    if report["residual_scan"]["hits"]:
-        if not override_reason.strip():
-            raise ResidualIdentifiers(
-                f"export: the residual-identifier scan found {len(report['residual_scan']['hits'])}"
-                " identifying value(s) in the output; nothing was kept (give a reason to export"
-                " anyway)", report)
-        report["residual_scan"]["override_reason"] = override_reason.strip()
-    target.add_bytes(REPORT_JSON, json.dumps(report, indent=2).encode("utf-8"))
-    target.add_bytes(REPORT_HTML, render_html(report).encode("utf-8"))
-    return ExportResult("", [], len(items), written, True, profile.names, dicomdir, report=report)
-
-
-def _chunks_done(items: list[plan.Item], deid: Deidentifier, dicomdir: bool, cancel,
-                 workers: Optional[int]) -> Iterator[dict]:
-    """Chunk results in order, from worker processes, a bounded window at a time."""
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-    count = 1 if len(items) < PARALLEL_MIN else (workers or parallel.worker_count())
-    yield from parallel.map_chunks(worker.process_chunk, chunks, cancel, count, worker.init,
-                                   (deid.state(), dicomdir), ahead=WINDOW_CHUNKS * count)
-
-
-def _relabel(state: dict, names: dict[str, str]) -> dict:
-    for key in ("hits", "burned_in"):
-        state[key] = [{**entry, "file": names.get(entry["file"], entry["file"])}
-                      for entry in state.get(key, [])]
-    return state
-
-
-def _all_needles(items: list[plan.Item]) -> Needles:
-    found = []
-    for item in {i.study_instance_uid: i for i in items}.values():
-        found.extend(worker.extra_needles(item))
-    return Needles(found, vocabulary=VOCABULARY)
+        run.check_name(name)
+    report = run.verdict(override_reason, studies=len({i.study_instance_uid for i in items}))
+    for name, data in pipeline.report_files(report).items():
+        target.add_bytes(name, data)
+    return ExportResult("", [], len(items), run.written, True, profile.names, dicomdir, report=report)
 
 
 __all__ = ["ExportIncomplete", "ExportResult", "ResidualIdentifiers", "export_zip", "Needle"]

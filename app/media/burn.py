@@ -57,12 +57,20 @@ class DiscResult:
     instances: int
     bytes: int
     verification: Optional[Verification] = None
+    report: Optional[dict] = None   # anonymised: the verification report on the disc
 
     def to_json(self) -> dict:
-        return {"disc": self.number, "of": self.total, "target": self.target, "label": self.volume,
-                "studies": self.studies, "instances": self.instances, "bytes": self.bytes,
-                "verified": self.verification.ok if self.verification else None,
-                "verification": self.verification.to_json() if self.verification else None}
+        out = {"disc": self.number, "of": self.total, "target": self.target, "label": self.volume,
+               "studies": self.studies, "instances": self.instances, "bytes": self.bytes,
+               "verified": self.verification.ok if self.verification else None,
+               "verification": self.verification.to_json() if self.verification else None}
+        if self.report is not None:
+            scan = self.report["residual_scan"]
+            out["residual_scan"] = {"passed": scan["passed"], "hits": len(scan["hits"]),
+                                    "files_scanned": scan["files_scanned"]}
+            out["burned_in_risk"] = self.report["burned_in_risk"]["count"]
+            out["report"] = anon.REPORT_JSON
+        return out
 
 
 @dataclass
@@ -104,23 +112,31 @@ class _Burn:
         self.progress, self.cancel = progress, cancel
         self.result = BurnResult(anonymised=options.anonymise)
         self.deidentifier = anon.engine(options.deid_options) if options.anonymise else None
+        self.reports: list[dict] = []  # the verification report of each anonymised disc
         self.work = Path(tempfile.mkdtemp(prefix="burn-", dir=store.scratch(home)))
 
     def prepare(self, studies: list[selection.Study], n: int, total: int,
                 whole: dict[str, int], progress: Progress) -> StagedDisc:
+        run = None
         if self.deidentifier is not None:
-            studies = anon.anonymise(studies, self.work / f"anon{n}", self.deidentifier,
-                                     _slice(progress, 0.0, 0.5), self.cancel)
+            studies, run = anon.anonymise(studies, self.work / f"anon{n}", self.deidentifier,
+                                          _slice(progress, 0.0, 0.5), self.cancel)
             progress = _slice(progress, 0.5, 1.0)
-        return stage(studies, self.work / f"disc{n}", label=self.options.label, number=n,
-                     total=total, web_content=self.options.web, whole=whole, progress=progress,
-                     cancel=self.cancel)
+            what = f"burn, disc {n}" if total > 1 else "burn"
+            anon.write_report(run.verdict(what=what, studies=len(studies)), self.work / f"disc{n}")
+        staged = stage(studies, self.work / f"disc{n}", label=self.options.label, number=n,
+                       total=total, web_content=self.options.web, whole=whole, progress=progress,
+                       cancel=self.cancel)
+        if run is not None:  # what the disc adds to the objects: scanned as well
+            anon.scan_disc(run, staged.folder)
+            self.reports.append(run.verdict(what=what, studies=len(studies)))
+        return staged
 
     def finish(self, staged: StagedDisc, target: str, verification: Optional[Verification]) -> None:
         self.result.discs.append(DiscResult(
             staged.number, staged.total, target, staged.volume,
             [s.study_instance_uid for s in staged.studies], staged.instance_count,
-            staged.size, verification))
+            staged.size, verification, self.reports[-1] if self.reports else None))
         shutil.rmtree(staged.folder, ignore_errors=True)
         shutil.rmtree(self.work / f"anon{staged.number}", ignore_errors=True)
 
