@@ -77,12 +77,20 @@ def cmd_stage(ctx: Context) -> int:
         from app.net.nodes import get_node
 
         get_node(ctx.db, args.to)  # an unknown node is refused before any work (exit 4)
+    risky = staging.unapproved(ctx.home, ctx.db, args.series_uids, args.with_references)
+    if risky:  # as the window's research dialog asks before staging
+        print("warning: some series to stage are, or belong to, a plan that is not approved "
+              "for treatment:", file=sys.stderr)
+        for item in risky:
+            print(f"  \u2022 {item['modality']} {item['label']}: plan \u201c{item['plan']}\u201d is "
+                  f"{item['approval'] or 'without approval status'}", file=sys.stderr)
     result = _run_job(ctx, lambda progress, cancel: staging.stage(
         ctx.home, ctx.db, ctx.user, args.name, args.series_uids, args.with_references,
         progress, cancel))
     for item in result.failed:
         print(f"failed: {item['series_uid']}: {item['reason']}", file=sys.stderr)
     document = result.to_json()
+    document["unapproved"] = risky
     sent_failed = []
     if args.to:
         ready = result.staged + [s["series_uid"] for s in result.skipped]

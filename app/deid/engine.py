@@ -55,15 +55,18 @@ class Deidentifier:
 
     ``secret``: None gives a new random key (a random map per export); bytes
     give the same UIDs, pseudonyms and offsets every time. ``pseudonyms`` and
-    ``date_offsets`` ({PatientID: value}) override the derived ones.
+    ``date_offsets`` ({PatientID: value}) override the derived ones;
+    ``names`` ({PatientID: value}) gives a patient a PatientName other than
+    the pseudonym (research staging: PID as ID, StudySubjectID as name).
     """
 
     def __init__(self, profile: Profile, secret: Optional[bytes] = None, date_offsets=None,
-                 pseudonyms=None):
+                 pseudonyms=None, names=None):
         self.profile = profile
         self.keys = Keyring(secret)
         self.date_offsets: dict[str, int] = dict(date_offsets or {})
         self.pseudonyms: dict[str, str] = dict(pseudonyms or {})
+        self.names: dict[str, str] = dict(names or {})
         self.report = Report(profile)
         self.rules = Rules(profile)
         self.retain_uids = profile.has("retain-uids")
@@ -99,12 +102,13 @@ class Deidentifier:
     def state(self) -> dict:
         """What a worker process needs to make the same replacements."""
         return {"options": self.profile.names, "key": self.keys.key,
-                "date_offsets": self.date_offsets, "pseudonyms": self.pseudonyms}
+                "date_offsets": self.date_offsets, "pseudonyms": self.pseudonyms,
+                "names": self.names}
 
     @classmethod
     def from_state(cls, state: dict) -> "Deidentifier":
         return cls(Profile(state["options"]), state["key"], state["date_offsets"],
-                   state["pseudonyms"])
+                   state["pseudonyms"], state.get("names"))
 
     # -- per dataset -----------------------------------------------------------
 
@@ -154,7 +158,7 @@ class Deidentifier:
         out = Dataset()
         if self.profile.action(PATIENT_NAME) != "K":
             pseudonym = self.pseudonym(patient)
-            out.PatientName = pseudonym
+            out.PatientName = self.names.get(patient, pseudonym)
             out.PatientID = pseudonym
             self.report.pseudonyms.add(pseudonym)
         out.PatientIdentityRemoved = "YES"

@@ -181,6 +181,7 @@ def run(sources: list, deid: Deidentifier, write: Writer, *, want: Iterable[str]
         labels: dict[str, str] = {}
         result.uids.update(chunk.pop("uids", {}))
         for outcome in chunk["files"]:
+            cancel.check()
             source = result.sources[outcome["index"]]
             if "error" in outcome:
                 errors.append(f"{source.sop_instance_uid or source.path}: {outcome['error']}")

@@ -5,19 +5,18 @@ UIDs go through the project's persistent UID map (HMAC under the project's
 secret, so staging again gives the same UIDs); dates move by one offset per
 subject (or are kept, per project setting); the rest follows the project's
 de-identification profile and options. Staging what is already staged
-creates nothing. Each written copy is scanned for the identifying values of
-its source; a hit fails that series with the reason.
+creates nothing. The copies are made by the one de-identification pipeline
+(app/deid/pipeline.py), as for ZIP exports and discs: each is scanned for
+the identifying values and original UIDs of its source; a hit fails that
+series with the reason, and nothing of it is kept.
 """
 
 from __future__ import annotations
 
-import io
-import warnings
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
-
-import pydicom
 
 from app import audit, store
 from app.accounts import User
@@ -79,10 +78,46 @@ def with_references(home: Home, db, series: list[str]) -> list[str]:
     return out
 
 
+PLAN_MODALITIES = {"RTPLAN", "RTION"}
+APPROVED = "APPROVED"
+
+
+def unapproved(home: Home, db, series: list[str], references: bool = False) -> list[dict]:
+    """What the window's research dialog warns about before staging: each of
+    *series* (UIDs or prefixes; with *references*, what they need too) that
+    is, or belongs to, a plan whose ApprovalStatus is not APPROVED.
+    [{series_uid, modality, label, plan, approval}] in the study's tree order."""
+    uids = [resolve_series_uid(db, s) for s in series]
+    if references:
+        uids = with_references(home, db, uids)
+    wanted = set(uids)
+    out: list[dict] = []
+    trees: dict[str, list] = {}
+    for uid in uids:
+        study, _ = _series_info(db, uid)
+        if study in trees:
+            continue
+        trees[study] = rt_tree.build(home, db, study)
+        stack = [(root, []) for root in reversed(trees[study])]
+        while stack:
+            node, above = stack.pop()
+            stack += [(c, above + [node]) for c in reversed(node.children)]
+            if node.series_uid not in wanted:
+                continue
+            plan = next((c for c in [node] + list(reversed(above))
+                         if c.modality in PLAN_MODALITIES), None)
+            if plan is not None and plan.approval.upper() != APPROVED:
+                out.append({"series_uid": node.series_uid, "modality": node.modality,
+                            "label": node.label, "plan": plan.label,
+                            "approval": plan.approval})
+    return out
+
+
 def stage(home: Home, db, user: User, project: str, series: list[str], references: bool = False,
           progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> StageResult:
     """A job: stage *series* (UIDs or prefixes) into *project*."""
     from app.deid import Deidentifier, Profile
+    from app.deid.pipeline import Incomplete
 
     progress = progress or no_progress
     cancel = cancel or CancelToken()
@@ -102,18 +137,19 @@ def stage(home: Home, db, user: User, project: str, series: list[str], reference
         plan.append((uid, study, patient_id))
     pseudonyms = {pid: subjects[pid][0] for _, _, pid in plan}
     deid = Deidentifier(Profile(profile_options(info["settings"])), secret=info["secret"],
-                        pseudonyms=pseudonyms)
+                        pseudonyms=pseudonyms,
+                        names={pid: subjects[pid][1] for _, _, pid in plan})
     _queue(db, project, plan)
     result = StageResult()
     total = sum(_count(db, uid) for uid, _, _ in plan) or 1
     done = 0
     for uid, study, patient_id in plan:
-        cancel.check()
         pid, subject = subjects[patient_id]
         try:
+            cancel.check()
             written = _stage_series(home, db, project, uid, deid, pid, subject, cancel,
                                     lambda n: progress((done + n) / total, f"Staging {uid[-12:]}"))
-        except RuleRefused as e:
+        except (RuleRefused, Incomplete) as e:
             _state(db, project, uid, "failed", str(e))
             result.failed.append({"series_uid": uid, "reason": str(e)})
             continue
@@ -163,24 +199,81 @@ def _state(db, project: str, series_uid: str, state: str, reason: str = "") -> N
                    [state, reason, now_iso(), project, series_uid, project, series_uid])
 
 
+_SOURCES = """
+SELECT i.sop_instance_uid, i.path, st.accession_number, st.referring_physician_name,
+       p.patient_id, p.patient_name, p.patient_birth_date, p.patient_telephone_numbers,
+       p.issuer_of_patient_id
+FROM instances i
+JOIN series se ON se.series_instance_uid = i.series_instance_uid
+JOIN studies st ON st.study_instance_uid = se.study_instance_uid
+JOIN patients p ON p.id = st.patient_pk
+WHERE i.series_instance_uid = ?
+ORDER BY i.instance_number IS NULL, i.instance_number, i.sop_instance_uid
+"""
+
+
+def _sources(home: Home, db, series_uid: str, staged: set) -> list:
+    """The series' instances not staged yet, as the pipeline's sources, with
+    what the cache knows of the patient and study (searched in the copies)."""
+    from app.deid.pipeline import Source
+
+    out = []
+    for sop, path, accession, referring, patient_id, name, birth, phone, issuer in db.execute(
+            _SOURCES, [series_uid]):
+        if sop in staged:
+            continue
+        known = tuple((keyword, kind, value) for keyword, kind, value in (
+            ("PatientName", "name", name), ("PatientID", "patient id", patient_id),
+            ("PatientBirthDate", "date of birth", birth),
+            ("PatientTelephoneNumbers", "phone number", phone),
+            ("IssuerOfPatientID", "patient id issuer", issuer),
+            ("AccessionNumber", "accession number", accession),
+            ("ReferringPhysicianName", "name", referring)) if value)
+        out.append(Source(len(out), str(store.absolute(home, path)), sop, known))
+    return out
+
+
 def _stage_series(home: Home, db, project: str, series_uid: str, deid, pid: str, subject: str,
                   cancel: CancelToken, progress) -> int:
+    """Stage the series' instances not staged yet through the one
+    de-identification pipeline (app/deid/pipeline.py): copies written to
+    scratch, kept only when every copy passed the residual scan (a hit:
+    RuleRefused, nothing of the series kept), then moved into the project's
+    store with their rows in one transaction."""
+    from app.deid import pipeline
+
     _state(db, project, series_uid, "running")
     staged = {s for (s,) in db.execute(
         "SELECT sop_instance_uid FROM staged_instances WHERE project = ? AND series_instance_uid = ?",
         [project, series_uid])}
-    todo = [(sop, path) for sop, path in db.execute(
-        "SELECT sop_instance_uid, path FROM instances WHERE series_instance_uid = ?", [series_uid])
-        if sop not in staged]
+    sources = _sources(home, db, series_uid, staged)
     scratch = store.scratch(home)
     rows, temps = [], []
+
+    def write(source, data: bytes, outcome: dict) -> str:
+        header = outcome["header"]
+        staged_sop, staged_series, staged_study = (header["SOPInstanceUID"],
+                                                   header["SeriesInstanceUID"],
+                                                   header["StudyInstanceUID"])
+        rel = (project_folder(project) / safe_component(pid, "subject") / staged_study
+               / staged_series / f"{staged_sop}.dcm")
+        tmp = scratch / f"stage-{staged_sop}.tmp"
+        temps.append((tmp, home.root / rel))
+        tmp.write_bytes(data)
+        rows.append({"project": project, "sop_instance_uid": source.sop_instance_uid,
+                     "series_instance_uid": series_uid, "staged_sop_instance_uid": staged_sop,
+                     "staged_series_instance_uid": staged_series,
+                     "staged_study_instance_uid": staged_study, "pid": pid,
+                     "path": rel.as_posix(), "size": len(data),
+                     "sha256": hashlib.sha256(data).hexdigest(), "staged_at": now_iso()})
+        progress(len(staged) + len(rows))
+        return f"{subject}/{staged_series}/{staged_sop}"
+
     try:
-        for n, (sop, path) in enumerate(todo, start=1):
-            cancel.check()
-            row, tmp = _stage_instance(home, project, series_uid, sop, path, deid, pid, subject, scratch)
-            rows.append(row)
-            temps.append((tmp, home.root / row["path"]))
-            progress(len(staged) + n)
+        if sources:
+            run = pipeline.run(sources, deid, write, want=("header",), cancel=cancel,
+                               what=f"series {series_uid}", message="Staging")
+            run.verdict(what=f"series {series_uid}")
         store.make_durable([tmp for tmp, _ in temps])
         with transaction(db):
             for (tmp, final), row in zip(temps, rows):
@@ -194,39 +287,10 @@ def _stage_series(home: Home, db, project: str, series_uid: str, deid, pid: str,
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
         raise
+    finally:
+        deid.report.reset()
     _state(db, project, series_uid, "done")
     return len(rows)
-
-
-def _stage_instance(home: Home, project: str, series_uid: str, sop: str, path: str, deid, pid: str,
-                    subject: str, scratch: Path) -> tuple[dict, Path]:
-    import hashlib
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(store.absolute(home, path), force=True)
-        needles = deid.needles(ds)
-        deid.apply(ds, needles, label=sop)
-        ds.PatientID = pid
-        ds.PatientName = subject
-        buffer = io.BytesIO()
-        ds.save_as(buffer, enforce_file_format=True)
-    data = buffer.getvalue()
-    hits = needles.scan(data)
-    if hits:
-        where = ", ".join(sorted({f"{h['attribute']} ({h['kind']}, {h['where']})" for h in hits}))
-        raise RuleRefused(f"instance {sop}: the pseudonymised copy still holds identifying "
-                          f"values from {where}; not staged")
-    staged_sop, staged_series, staged_study = (str(ds.SOPInstanceUID), str(ds.SeriesInstanceUID),
-                                               str(ds.StudyInstanceUID))
-    rel = project_folder(project) / safe_component(pid, "subject") / staged_study / staged_series / f"{staged_sop}.dcm"
-    tmp = scratch / f"stage-{staged_sop}.tmp"
-    tmp.write_bytes(data)
-    row = {"project": project, "sop_instance_uid": sop, "series_instance_uid": series_uid,
-           "staged_sop_instance_uid": staged_sop, "staged_series_instance_uid": staged_series,
-           "staged_study_instance_uid": staged_study, "pid": pid, "path": rel.as_posix(),
-           "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "staged_at": now_iso()}
-    return row, tmp
 
 
 def staging_state(db, user: User, project: str, patient_id: Optional[str] = None,
