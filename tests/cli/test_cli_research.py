@@ -54,3 +54,30 @@ def test_stage_and_staging_contract(tmp_path):
     assert again["staged"] == [] and len(again["skipped"]) == 4
     out = tmp_path / "p.zip"
     assert studydesk(home, "project", "export", "P", "--zip", str(out)).returncode == 0 and out.exists()
+
+
+def test_stage_warns_about_a_plan_not_approved_as_the_window_does(tmp_path):
+    """The research dialog asks before staging a plan that is not APPROVED (or
+    a dose of one); the command line says so on stderr and stages."""
+    home = tmp_path / "h"
+    studydesk(home, "demo", "--patients", "1")
+    studydesk(home, "project", "create", "P")
+    (study,) = as_json(studydesk(home, "studies", "--json"))
+    studydesk(home, "project", "enrol", "P", "--patient-id", study["patient_id"], "--pid", "xId01",
+              "--subject", "yId01")
+    tree = as_json(studydesk(home, "rt-tree", study["study_uid"], "--json"))
+    plans = {p["approval"]: p for p in tree[0]["children"][0]["children"]}
+    approved, unapproved = plans["APPROVED"], plans["UNAPPROVED"]
+
+    quiet = studydesk(home, "stage", "P", approved["children"][0]["series_uid"], "--json")
+    assert quiet.returncode == 0 and "not approved" not in quiet.stderr
+    assert as_json(quiet)["unapproved"] == []
+
+    dose = unapproved["children"][0]["series_uid"]
+    warned = studydesk(home, "stage", "P", dose[:16], "--json")
+    assert warned.returncode == 0, warned.stderr
+    assert "not approved for treatment" in warned.stderr
+    assert f"plan \u201c{unapproved['label']}\u201d is UNAPPROVED" in warned.stderr
+    document = as_json(warned)
+    assert document["staged"] == [dose]  # the warning does not stop the staging
+    assert [(u["series_uid"], u["approval"]) for u in document["unapproved"]] == [(dose, "UNAPPROVED")]

@@ -126,3 +126,42 @@ def test_cancelled_staging_leaves_no_series_queued(rt):
     assert "queued" not in {s for s, _ in states.values()}
     assert any(reason.startswith("cancelled") for _, reason in states.values())
     assert staging.staging_state(db, user, "RT-TRIAL", study="9.9.9") == []
+
+
+def test_staging_goes_through_the_one_pipeline_and_its_scan(home, admin, tmp_path):
+    """A name swallowed by a stretched length rides along inside a kept value:
+    the pipeline's residual scan fails that series, nothing of it is kept
+    (no row, no file in the project, no temporary copy), the other series
+    are staged with the project's PID and subject."""
+    from app import store
+    from tests.deid.test_residual import stretched_institution
+    from tests.factories import ct_dataset, write
+
+    stretched_institution(tmp_path / "src", "PXS9")
+    clean = ct_dataset("PXS9", "DOE^JANE", series="se2")
+    clean.InstitutionName = "Saint Ignatius Oncology Center"
+    write(clean, tmp_path / "src" / "clean.dcm")
+    assert not import_paths(home, [tmp_path / "src"], admin, workers=1).rejected
+    db = home.connect()
+    user = accounts.get_user(db, admin)
+    projects.create(db, user, "SCAN")
+    projects.enrol(db, user, "SCAN", "PXS9", "xId09", "yId09")
+    series = [u for (u,) in db.execute("SELECT series_instance_uid FROM series ORDER BY series_number")]
+    leaky = db.execute("SELECT series_instance_uid FROM instances WHERE sop_instance_uid != ?",
+                       [str(clean.SOPInstanceUID)]).fetchone()[0]
+    result = staging.stage(home, db, user, "SCAN", series)
+    assert [f["series_uid"] for f in result.failed] == [leaky]
+    assert "residual-identifier scan" in result.failed[0]["reason"]
+    assert "Manufacturer" in result.failed[0]["reason"]
+    assert result.staged == [u for u in series if u != leaky]
+    rows = db.execute("SELECT series_instance_uid, path FROM staged_instances").fetchall()
+    assert [r[0] for r in rows] == result.staged
+    files = [p for p in (home.root / "projects").rglob("*") if p.is_file()]
+    assert len(files) == 1 and b"Saint Ignatius" not in files[0].read_bytes()
+    copy = pydicom.dcmread(files[0])
+    assert (copy.PatientID, str(copy.PatientName)) == ("xId09", "yId09")
+    assert copy.PatientIdentityRemoved == "YES"
+    assert not list(store.scratch(home).glob("stage-*"))
+    state = {r["series_uid"]: r["state"] for r in staging.staging_state(db, user, "SCAN")}
+    assert state[leaky] == "failed"
+    db.close()

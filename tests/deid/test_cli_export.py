@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,33 @@ def test_export_needs_the_export_privilege(cli_home, tmp_path, capsys):
     assert main(["--home", str(cli_home), "user", "add", "rita", "--role", "researcher"]) == 0
     assert main(["--home", str(cli_home), "--user", "rita", "export", uid, "--zip",
                  str(tmp_path / "r.zip")]) == 3
+
+
+def _unwritable_folder(tmp_path):
+    """A folder this process cannot create files in (root writes anywhere
+    in a normal folder: then /sys, which refuses even root)."""
+    import os
+    import sys
+
+    if os.geteuid() == 0:
+        if not sys.platform.startswith("linux"):
+            pytest.skip("no folder refuses root here")
+        return Path("/sys")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+@pytest.mark.parametrize("anonymize", [False, True])
+def test_export_to_an_unwritable_place_is_one_clear_line_and_exit_2(cli_home, tmp_path, capsys,
+                                                                     anonymize):
+    uid = _study(cli_home, capsys)
+    target = _unwritable_folder(tmp_path) / "x.zip"
+    code = main(["--home", str(cli_home), "export", uid, "--zip", str(target)]
+                + (["--anonymize"] if anonymize else []))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(target) in err and "cannot write there" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not target.exists()

@@ -49,3 +49,52 @@ def test_without_the_engine_the_option_is_refused_plainly(media_home, user, tmp_
         burn(media_home, user, study_uids(media_home)[:1], iso_path=tmp_path / "a.iso",
              options=BurnOptions(anonymise=True))
     assert not (tmp_path / "a.iso").exists()
+
+
+@pytest.mark.skipif(not anon.available(), reason="the de-identification engine is not installed")
+def test_an_anonymised_disc_carries_the_report_and_the_scan_of_every_file(media_home, user,
+                                                                         tmp_path):
+    """The disc gets the proof a ZIP gets: the verification report in its
+    root, every object and every other file of the disc scanned."""
+    import json
+
+    uids = study_uids(media_home)[:2]
+    result = burn(media_home, user, uids, iso_path=tmp_path / "proof.iso",
+                  options=BurnOptions(label="proof", anonymise=True))
+    (disc,) = result.to_json()["discs"]
+    assert disc["residual_scan"]["passed"] is True and disc["report"] == anon.REPORT_JSON
+    root = extract(tmp_path / "proof.iso", tmp_path / "x")
+    report = json.loads((root / anon.REPORT_JSON).read_text(encoding="utf-8"))
+    objects = len(instances_of(media_home, uids))
+    assert report["counts"]["instances_in"] == report["counts"]["instances_out"] == objects
+    assert report["residual_scan"]["passed"] and report["residual_scan"]["files_scanned"] >= objects
+    assert report["profile"]["standard"].startswith("DICOM PS3.15")
+    assert "<html" in (root / anon.REPORT_HTML).read_text(encoding="utf-8")
+    assert disc["residual_scan"]["files_scanned"] > objects  # DICOMDIR, README, pages too
+
+
+@pytest.mark.skipif(not anon.available(), reason="the de-identification engine is not installed")
+def test_a_stretched_length_refuses_the_anonymised_disc(home, tmp_path):
+    """A name swallowed by a stretched length would ride along inside a kept
+    value: the scan finds it and no image is written (exit 5)."""
+    from app import accounts
+    from app.cli import main
+    from app.deid.pipeline import ResidualIdentifiers
+    from app.home import os_login
+    from app.importer import import_paths
+    from tests.deid.test_residual import stretched_institution
+
+    stretched_institution(tmp_path / "src")
+    assert not import_paths(home, [tmp_path / "src"], os_login(), workers=1).rejected
+    db = home.connect()
+    user = accounts.get_user(db, os_login())
+    db.close()
+    uids = study_uids(home)
+    with pytest.raises(ResidualIdentifiers) as caught:
+        burn(home, user, uids, iso_path=tmp_path / "leak.iso",
+             options=BurnOptions(label="leak", anonymise=True))
+    assert any(h["attribute"] == "Manufacturer" for h in caught.value.report["residual_scan"]["hits"])
+    assert not (tmp_path / "leak.iso").exists()
+    code = main(["--home", str(home.root), "burn", uids[0], "--iso", str(tmp_path / "cli.iso"),
+                 "--anonymize"])
+    assert code == 5 and not (tmp_path / "cli.iso").exists()
