@@ -1,0 +1,547 @@
+"""One strict reader of DICOM element streams (PS3.5 7, PS3.10 7).
+
+Every byte-level reader of DICOM files in the project walks them here: the
+header reading of the importer and of the network intake
+(:mod:`app.dicom.reading`) and the byte-level de-identification
+(:mod:`app.deid.raw`). So a file is read, or refused, alike on every path.
+
+Strict means that the whole file is walked, pixel data included, and that a
+file breaking any of these rules is refused with :class:`Malformed`, whose
+message names the byte offset and the element:
+
+* every element's declared length fits inside its container (the file, a
+  sequence or an item of defined length); a header is never cut;
+* sequences and items of undefined length close with their delimiters;
+  sequences and items of defined length end exactly where declared;
+* only sequences (SQ, and UN read as one, PS3.5 6.2.2) and encapsulated pixel
+  data have an undefined length; encapsulated pixel data is a list of
+  fragment items ending with a sequence delimiter;
+* native pixel data holds at least Rows x Columns x Number of Frames x
+  Samples per Pixel x Bits Allocated / 8 bytes, and a data set with Rows,
+  Columns and Bits Allocated (an image) has its pixel data;
+* an explicit VR is one of PS3.5's; delimiters appear only where they close
+  something; sequences nest at most :data:`MAX_DEPTH` deep (the walk itself
+  keeps its own stack, no recursion).
+
+Encodings covered: implicit and explicit VR little endian, explicit VR big
+endian, deflated explicit VR little endian (walked once inflated), and a data
+set whose first element contradicts its transfer syntax (read as pydicom
+reads it: the encoding the first element shows). What is not covered (a
+command group in a file, File Meta Information not in explicit VR) raises
+:class:`NotCovered`.
+
+Elements come back as tuples ``(tag, vr, start, value, length, items)``:
+where the element's header starts, where its value starts, the value's
+length, and for a sequence its items (a list of element lists, else None).
+``value + length`` is always where the element ends: for an undefined-length
+sequence or encapsulated pixel data that includes the closing delimiter. The
+VR of an implicit VR element is None unless the caller passes *implicit_vr*.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Optional
+
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+
+UNDEFINED = 0xFFFFFFFF
+ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+PIXEL_DATA = 0x7FE00010
+PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+CHARACTER_SET = 0x00080005
+TRANSFER_SYNTAX = 0x00020010
+MAX_DEPTH = 500           # sequences inside sequences; a valid 200-deep file is read
+MAX_INFLATED = 256 << 20  # bytes a deflated data set may inflate to
+
+IMPLICIT_LITTLE = "1.2.840.10008.1.2"
+EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+EXPLICIT_BIG = "1.2.840.10008.1.2.2"
+
+VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB",
+                 "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM",
+                 "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"})
+LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_VR_OF_BYTES = {vr.encode("ascii"): vr for vr in VRS}
+
+_ROWS, _COLUMNS, _FRAMES = 0x00280010, 0x00280011, 0x00280008
+_SAMPLES, _PHOTOMETRIC, _BITS = 0x00280002, 0x00280004, 0x00280100
+_PROVIDER_URL = 0x00287FE0
+_IMAGE_TAGS = frozenset({_ROWS, _COLUMNS, _FRAMES, _SAMPLES, _PHOTOMETRIC, _BITS, _PROVIDER_URL})
+
+
+class Malformed(ValueError):
+    """The file breaks one of the rules; ``str(e)`` names the byte offset and
+    the element. *truncated*: the file (or inflated data set) ends too early."""
+
+    def __init__(self, message: str, offset: int, truncated: bool = False):
+        super().__init__(message)
+        self.offset = offset
+        self.truncated = truncated
+
+
+class NotCovered(Exception):
+    """An encoding this reader does not walk; the caller decides (pydicom, or a refusal)."""
+
+
+def describe(tag: int) -> str:
+    """``(3006,0039) ROIContourSequence``; the keyword left out when unknown."""
+    keyword = keyword_for_tag(tag) if tag >> 16 != 0xFFFE else {
+        ITEM: "Item", ITEM_END: "ItemDelimitationItem", SEQUENCE_END: "SequenceDelimitationItem",
+    }.get(tag, "")
+    text = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return f"{text} {keyword}" if keyword else text
+
+
+@lru_cache(maxsize=4096)
+def _dictionary_vr(tag: int) -> Optional[str]:
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return None
+
+
+@dataclass
+class Parsed:
+    elements: list               # the top-level elements
+    implicit: bool               # the encoding the top-level data set was read in
+    little: bool
+    switched: bool               # some data set's encoding is not the transfer syntax's
+    depth: int                   # the deepest sequence nesting
+    pixel_start: Optional[int]   # where the top-level pixel data element begins
+
+
+@dataclass
+class ParsedFile:
+    data: object                 # the bytes the offsets refer to (inflated when deflated)
+    meta: list                   # File Meta Information elements (explicit VR little endian)
+    syntax: Optional[str]        # the Transfer Syntax UID it names, if any
+    deflated: bool
+    start: int                   # where the data set starts in *data*
+    parsed: Parsed
+    source: object               # the file's bytes (the meta elements' offsets refer to them)
+
+    @property
+    def elements(self) -> list:
+        return self.parsed.elements
+
+
+class _Set:
+    """A data set being read: the top level or an item."""
+    __slots__ = ("out", "end", "limit", "what", "implicit", "image", "seq", "start", "pixels")
+
+    def __init__(self, end, limit, what, implicit, seq, start):
+        self.out: list = []
+        self.end, self.limit, self.what = end, limit, what
+        self.implicit, self.seq, self.start = implicit, seq, start
+        self.image: Optional[dict] = None
+        self.pixels = False
+
+
+class _Seq:
+    """A sequence being read."""
+    __slots__ = ("tag", "vr", "start", "value", "end", "limit", "what", "implicit", "parent",
+                 "items")
+
+    def __init__(self, tag, vr, start, value, end, limit, what, implicit, parent):
+        self.tag, self.vr, self.start, self.value = tag, vr, start, value
+        self.end, self.limit, self.what = end, limit, what
+        self.implicit, self.parent = implicit, parent
+        self.items: list = []
+
+
+def _looks_implicit(data, at: int, limit: int) -> Optional[bool]:
+    """What the first element at *at* shows (pydicom's test: a VR is two
+    capitals); None when there is no element to look at."""
+    if at + 6 > limit:
+        return None
+    return not (0x40 < data[at + 4] < 0x5B and 0x40 < data[at + 5] < 0x5B)
+
+
+def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
+          implicit_vr: Optional[Callable[[int], str]] = None, detect: bool = True,
+          what: str = "the file", image_rule: bool = True) -> Parsed:
+    """Walk the data set in ``data[pos:end]`` strictly (see the module's rules).
+
+    *detect*: read the top-level data set in the encoding its first element
+    shows, as pydicom does. *what*: how messages name the container.
+    *image_rule*: refuse an image data set without its pixel data."""
+    order = "<" if little else ">"
+    head = struct.Struct(order + "HHL").unpack_from
+    explicit = struct.Struct(order + "HH2sH").unpack_from
+    long_length = struct.Struct(order + "L").unpack_from
+    size = end
+    declared = implicit
+    if detect:
+        found = _looks_implicit(data, pos, end)
+        if found is not None and found != implicit and head(data, pos)[0] != 0xFFFE:
+            implicit = found
+    switched = implicit != declared
+    root = _Set(end, end, what, implicit, None, pos)
+    frame: object = root
+    depth = deepest = 0
+    pixel_start = None
+
+    def fail(message: str, at: int, limit: int = -1) -> Malformed:
+        return Malformed(message, at, truncated=limit == size)
+
+    while True:
+        if type(frame) is _Set:
+            ds = frame
+            out, limit, imp = ds.out, ds.limit, ds.implicit
+            ds_end = -1 if ds.end is None else ds.end
+            append = out.append
+            pushed = None
+            while True:
+                if pos == ds_end:
+                    break
+                if pos + 8 > limit:
+                    if pos == limit and ds_end < 0:
+                        raise fail(f"{_item_name(ds)} has no item delimiter: "
+                                   f"{_text(ds.what)} ends at byte {limit}", pos, limit)
+                    raise fail(f"an element header at byte {pos} is cut: "
+                               f"{_text(ds.what)} ends at byte {limit}", pos, limit)
+                if imp:
+                    group, number, length = head(data, pos)
+                    vr, value = None, pos + 8
+                else:
+                    group, number, raw_vr, length = explicit(data, pos)
+                    vr, value = _VR_OF_BYTES.get(raw_vr), pos + 8
+                    if vr in LONG_VRS:
+                        value = pos + 12
+                        if value > limit:
+                            raise fail(f"the header of {describe(group << 16 | number)} at byte "
+                                       f"{pos} is cut: {_text(ds.what)} ends at byte {limit}", pos, limit)
+                        length = long_length(data, pos + 8)[0]
+                tag = group << 16 | number
+                if group == 0xFFFE:
+                    length = head(data, pos)[2]
+                    if tag == ITEM_END and ds_end < 0 and ds.seq is not None:
+                        if length:
+                            raise fail(f"the item delimiter at byte {pos} has length {length}, "
+                                       "not 0", pos)
+                        pos += 8
+                        break
+                    raise fail(f"{describe(tag)} at byte {pos} is out of place", pos)
+                if vr is None and not imp:
+                    raise fail(f"{describe(tag)} at byte {pos} has no valid VR "
+                               f"({bytes(data[pos + 4:pos + 6])!r})", pos)
+                if length == UNDEFINED:
+                    if tag == PIXEL_DATA:
+                        after = _fragments(data, head, pos, value, limit, ds.what, fail)
+                        append((tag, vr, pos, value, after - value, None))
+                        ds.pixels = True
+                        if ds is root:
+                            pixel_start = pos
+                        pos = after
+                        continue
+                    if vr == "SQ" or vr == "UN" or (vr is None and _implicit_sequence(
+                            data, head, tag, value, limit)):
+                        pushed = _Seq(tag, "SQ" if vr is None or implicit_vr is not None else vr,
+                                      pos, value, None, limit, ds.what, imp, ds)
+                        pos = value
+                        break
+                    raise fail(f"{describe(tag)} at byte {pos} has an undefined length, which "
+                               "only sequences and encapsulated pixel data may have", pos)
+                if value + length > limit:
+                    raise fail(f"{describe(tag)} at byte {pos} declares {length} bytes, "
+                               f"{_text(ds.what)} ends at byte {limit}", pos, limit)
+                if vr == "SQ" or (imp and _dictionary_vr(tag) == "SQ"):
+                    pushed = _Seq(tag, "SQ", pos, value, value + length, value + length,
+                                  ("sequence", tag), imp, ds)
+                    pos = value
+                    break
+                if group == 0x0028:
+                    if tag in _IMAGE_TAGS:
+                        if ds.image is None:
+                            ds.image = {}
+                        ds.image[tag] = (vr, value, length)
+                elif group == 0x7FE0:
+                    if tag in PIXEL_TAGS:
+                        _check_native(data, ds, tag, pos, length, little)
+                        ds.pixels = True
+                        if ds is root:
+                            pixel_start = pos
+                elif tag == CHARACTER_SET and vr not in (None, "CS", "UN"):
+                    raise fail(f"{describe(tag)} at byte {pos} has VR {vr}, not CS", pos)
+                if imp and implicit_vr is not None:
+                    vr = implicit_vr(tag)
+                append((tag, vr, pos, value, length, None))
+                pos = value + length
+            if pushed is not None:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise fail(f"{describe(pushed.tag)} at byte {pushed.start} nests sequences "
+                               f"deeper than {MAX_DEPTH} levels", pushed.start)
+                deepest = max(deepest, depth)
+                frame = pushed
+                continue
+            if ds is root:
+                if image_rule:
+                    _check_image(ds, pos)
+                return Parsed(root.out, implicit, little, switched, deepest, pixel_start)
+            seq = ds.seq
+            seq.items.append(ds.out)
+            frame = seq
+        else:
+            seq = frame
+            seq_end, limit = seq.end, seq.limit
+            if seq_end is not None and pos == seq_end:
+                frame = _close(seq, pos, implicit_vr)
+                depth -= 1
+                continue
+            if pos + 8 > limit:
+                if pos == limit and seq_end is None:
+                    raise fail(f"{describe(seq.tag)} starting at byte {seq.start} has no sequence "
+                               f"delimiter: {_text(seq.what)} ends at byte {limit}", pos, limit)
+                raise fail(f"an item header at byte {pos} in {describe(seq.tag)} is cut: "
+                           f"{_text(seq.what)} ends at byte {limit}", pos, limit)
+            group, number, length = head(data, pos)
+            tag = group << 16 | number
+            if tag == SEQUENCE_END and seq_end is None:
+                if length:
+                    raise fail(f"the sequence delimiter at byte {pos} has length {length}, "
+                               "not 0", pos)
+                pos += 8
+                frame = _close(seq, pos, implicit_vr)
+                depth -= 1
+                continue
+            if tag != ITEM:
+                raise fail(f"{describe(seq.tag)}: expected an item at byte {pos}, found "
+                           f"{describe(tag)}", pos)
+            item_implicit = seq.implicit
+            if not item_implicit:  # an item may be in implicit VR (pydicom reads it so)
+                found = _looks_implicit(data, pos + 8, limit)
+                if found and length and head(data, pos + 8)[:2] != (0xFFFE, 0xE00D):
+                    item_implicit = True
+                    switched = True
+            if length == UNDEFINED:
+                frame = _Set(None, limit, seq.what, item_implicit, seq, pos)
+            else:
+                if pos + 8 + length > limit:
+                    raise fail(f"item {len(seq.items) + 1} of {describe(seq.tag)} at byte {pos} "
+                               f"declares {length} bytes, {_text(seq.what)} ends at byte {limit}",
+                               pos, limit)
+                frame = _Set(pos + 8 + length, pos + 8 + length, ("item", seq.tag, len(seq.items) + 1),
+                             item_implicit, seq, pos)
+            pos += 8
+
+
+def _text(what) -> str:
+    """How a message names a container: a text, or (kind, tag[, number])."""
+    if isinstance(what, str):
+        return what
+    if what[0] == "sequence":
+        return f"its sequence {describe(what[1])}"
+    return f"its item (item {what[2]} of {describe(what[1])})"
+
+
+def _close(seq: _Seq, pos: int, implicit_vr) -> _Set:
+    """Hand a finished sequence to its data set; that data set goes on."""
+    seq.parent.out.append((seq.tag, seq.vr, seq.start, seq.value, pos - seq.value, seq.items))
+    return seq.parent
+
+
+def _item_name(ds: _Set) -> str:
+    seq = ds.seq
+    return f"item {len(seq.items) + 1} of {describe(seq.tag)} starting at byte {ds.start}"
+
+
+def _implicit_sequence(data, head, tag: int, value: int, limit: int) -> bool:
+    """An implicit VR element of undefined length is a sequence when the
+    dictionary says so, or, unknown to it, when an item follows (as pydicom)."""
+    vr = _dictionary_vr(tag)
+    if vr is not None:
+        return vr == "SQ"
+    return value + 8 <= limit and head(data, value)[:2] == (0xFFFE, 0xE000)
+
+
+def _fragments(data, head, pos: int, value: int, limit: int, what: str, fail) -> int:
+    """Where encapsulated pixel data starting at *pos* ends (past its delimiter)."""
+    at = value
+    name = "(7FE0,0010) PixelData"
+    while True:
+        if at + 8 > limit:
+            if at == limit:
+                raise fail(f"encapsulated {name} starting at byte {pos} has no sequence "
+                           f"delimiter: {_text(what)} ends at byte {limit}", at, limit)
+            raise fail(f"a fragment header at byte {at} of {name} is cut: {_text(what)} ends at "
+                       f"byte {limit}", at, limit)
+        group, number, length = head(data, at)
+        tag = group << 16 | number
+        if tag == SEQUENCE_END:
+            if length:
+                raise fail(f"the sequence delimiter at byte {at} has length {length}, not 0", at)
+            return at + 8
+        if tag != ITEM:
+            raise fail(f"encapsulated {name}: expected a fragment item at byte {at}, found "
+                       f"{describe(tag)}", at)
+        if length == UNDEFINED or at + 8 + length > limit:
+            raise fail(f"a fragment of {name} at byte {at} declares "
+                       f"{'an undefined length' if length == UNDEFINED else f'{length} bytes'}, "
+                       f"{_text(what)} ends at byte {limit}", at, limit)
+        at += 8 + length
+
+
+def _number(data, entry, little: bool) -> Optional[int]:
+    """A US value (or an IS one) of the image attributes, None if unusable."""
+    if entry is None:
+        return None
+    vr, value, length = entry
+    if vr == "IS":
+        try:
+            return int(float(bytes(data[value:value + length]).split(b"\\")[0].strip(b" \x00")))
+        except ValueError:
+            return None
+    if length < 2 or vr not in (None, "US", "SS", "UN", "OW", "OB"):
+        return None
+    return struct.unpack_from("<H" if little else ">H", data, value)[0]
+
+
+def pixels_needed(data, image: dict, little: bool = True) -> Optional[int]:
+    """The bytes native pixel data needs by the image attributes in *image*
+    ({tag: (vr, value, length)}), or None when they do not say."""
+    rows = _number(data, image.get(_ROWS), little)
+    columns = _number(data, image.get(_COLUMNS), little)
+    bits = _number(data, image.get(_BITS), little)
+    if not rows or not columns or not bits:
+        return None
+    frames_entry = image.get(_FRAMES)
+    frames = None
+    if frames_entry is not None:
+        vr = frames_entry[0] or "IS"
+        frames = _number(data, (vr, *frames_entry[1:]), little)
+    samples = _number(data, image.get(_SAMPLES), little) or 1
+    count = rows * columns * max(frames or 1, 1) * samples
+    photometric = image.get(_PHOTOMETRIC)
+    if photometric is not None and samples == 3:
+        _, value, length = photometric
+        if bytes(data[value:value + length]).strip(b" \x00") in (b"YBR_FULL_422", b"YBR_PARTIAL_422"):
+            count = count * 2 // 3  # two samples a pixel are stored (PS3.3 C.7.6.3.1.2)
+    return (count * bits + 7) // 8
+
+
+def _check_native(data, ds: _Set, tag: int, pos: int, length: int, little: bool) -> None:
+    if ds.image is None:
+        return
+    needed = pixels_needed(data, ds.image, little)
+    if needed is not None and length < needed:
+        raise Malformed(f"{describe(tag)} at byte {pos} holds {length} bytes, the image "
+                        f"(Rows x Columns x frames x samples x Bits Allocated) needs {needed}",
+                        pos, truncated=True)
+
+
+def _check_image(ds: _Set, end: int) -> None:
+    image = ds.image
+    if (image is None or ds.pixels or _PROVIDER_URL in image
+            or not {_ROWS, _COLUMNS, _BITS} <= image.keys()):
+        return
+    raise Malformed(f"an image (Rows, Columns, Bits Allocated) without its (7FE0,0010) PixelData: "
+                    f"the data set ends at byte {end}", end, truncated=True)
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+def read_meta(data, pos: int) -> tuple[list, int, Optional[str]]:
+    """The File Meta Information elements at *pos* (group 0002, explicit VR
+    little endian), where they end, and the Transfer Syntax UID named."""
+    size = len(data)
+    head = struct.Struct("<HH2sH").unpack_from
+    out: list = []
+    syntax = None
+    while pos + 8 <= size:
+        group, number, raw_vr, length = head(data, pos)
+        if group != 0x0002:
+            break
+        tag = group << 16 | number
+        vr = _VR_OF_BYTES.get(raw_vr)
+        if vr is None or vr == "SQ":
+            raise NotCovered(f"File Meta Information not in explicit VR (at {describe(tag)})")
+        value = pos + 8
+        if vr in LONG_VRS:
+            value = pos + 12
+            if value > size:
+                raise Malformed(f"the header of {describe(tag)} at byte {pos} is cut: the file "
+                                f"ends at byte {size}", pos, True)
+            length = struct.unpack_from("<L", data, pos + 8)[0]
+        if length == UNDEFINED or value + length > size:
+            raise Malformed(f"{describe(tag)} at byte {pos} declares {length} bytes, the file "
+                            f"ends at byte {size}", pos, True)
+        out.append((tag, vr, pos, value, length, None))
+        if tag == TRANSFER_SYNTAX:
+            syntax = bytes(data[value:value + length]).decode("latin-1").strip("\x00 ") or None
+        pos = value + length
+    if pos < size and pos + 8 > size and size - pos >= 2 and data[pos:pos + 2] == b"\x02\x00":
+        raise Malformed(f"an element header at byte {pos} is cut: the file ends at byte {size}",
+                        pos, True)
+    return out, pos, syntax
+
+
+def encoding(syntax: Optional[str], data, pos: int) -> tuple[bool, bool, bool]:
+    """(implicit, little, deflated) for a data set at *pos* in *syntax*; with
+    no syntax, guessed from the first element as pydicom guesses."""
+    if syntax is None:
+        if pos + 6 > len(data):
+            return True, True, False
+        group = struct.unpack_from("<H", data, pos)[0]
+        if bytes(data[pos + 4:pos + 6]) in _VR_OF_BYTES:
+            return False, group < 1024, False
+        return True, True, False
+    if syntax == IMPLICIT_LITTLE:
+        return True, True, False
+    if syntax == EXPLICIT_BIG:
+        return False, False, False
+    return False, True, syntax == DEFLATED  # every other syntax is explicit VR little endian
+
+
+def parse_file(data, implicit_vr: Optional[Callable[[int], str]] = None) -> ParsedFile:
+    """A whole file: preamble and 'DICM' (if present), File Meta Information
+    (if present), then the data set, walked strictly."""
+    source = data
+    size = len(data)
+    pos = 132 if size >= 132 and data[128:132] == b"DICM" else 0
+    meta, pos, syntax = read_meta(data, pos)
+    if pos + 4 <= size and struct.unpack_from("<H", data, pos)[0] == 0x0000:
+        raise NotCovered("a command group (0000) in a file")
+    implicit, little, deflated = encoding(syntax, data, pos)
+    what = "the file"
+    if deflated:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            inflated = inflater.decompress(bytes(data[pos:]), MAX_INFLATED)
+        except zlib.error as e:
+            raise Malformed(f"the deflated data set at byte {pos} does not inflate ({e})", pos) from e
+        if inflater.unconsumed_tail:
+            raise Malformed(f"the deflated data set at byte {pos} inflates to more than "
+                            f"{MAX_INFLATED >> 20} MiB", pos)
+        if not inflater.eof:
+            raise Malformed(f"truncated: the deflated data set at byte {pos} ends early: the "
+                            f"file ends at byte {size}", size, True)
+        data, pos, size, what = inflated, 0, len(inflated), "the inflated data set"
+    parsed = parse(data, pos, size, implicit=implicit, little=little, implicit_vr=implicit_vr,
+                   what=what)
+    return ParsedFile(data, meta, syntax, deflated, pos, parsed, source)
+
+
+def pixel_data_end(data, at: int, implicit: bool, little: bool = True) -> Optional[int]:
+    """Where the (7FE0,0010) Pixel Data element starting at byte *at* ends,
+    checked strictly (a complete value, a complete fragment list ending with
+    its delimiter), and only if what follows it up to the end of *data* is
+    well formed too; None when there is no such element there (not pixel
+    data, an OB/OW VR with a short length, cut short, anything malformed)."""
+    try:
+        parsed = parse(data, at, len(data), implicit=implicit, little=little, detect=False,
+                       image_rule=False)
+    except Malformed:
+        return None
+    if not parsed.elements:
+        return None
+    tag, vr, start, value, length, _ = parsed.elements[0]
+    if tag != PIXEL_DATA or start != at or (vr is not None and vr not in LONG_VRS):
+        return None
+    return value + length
