@@ -194,6 +194,12 @@ class Listener:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    @property
+    def connections(self) -> int:
+        """Connections being served now (associated or still asking)."""
+        with self._lock:
+            return len(self._threads)
+
     def wait(self) -> None:
         """Block until :meth:`stop` (the ``listen`` command; Ctrl+C ends it)."""
         while not self._stopping.wait(0.5):
