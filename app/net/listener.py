@@ -138,6 +138,7 @@ class Listener:
         self._stopping = threading.Event()
         self._threads: set[threading.Thread] = set()
         self._active: set[Association] = set()
+        self._asking: set[socket.socket] = set()  # connected, not yet accepted
         self._lock = threading.Lock()
         self._folder: Optional[Path] = None
 
@@ -177,9 +178,14 @@ class Listener:
             if _running.get(self.port) is self:
                 del _running[self.port]
         with self._lock:
-            active, threads = list(self._active), list(self._threads)
+            active, asking, threads = list(self._active), list(self._asking), list(self._threads)
         for assoc in active:
             assoc.wire.interrupt()  # its thread notices and cleans up
+        for sock in asking:  # callers still sending their request: no need to wait for ARTIM
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for thread in threads:
             thread.join(timeout=self.timeout)
         self._server = None
@@ -259,14 +265,21 @@ class Listener:
     def _serve(self, sock: socket.socket, address: tuple) -> None:
         caller: dict = {}
         assoc = None
+        with self._lock:
+            self._asking.add(sock)
         try:
             if self.tls_context is not None:
                 sock.settimeout(self.limits.artim_timeout)
-                sock = self.tls_context.wrap_socket(sock, server_side=True)
+                raw, sock = sock, self.tls_context.wrap_socket(sock, server_side=True)
+                with self._lock:
+                    self._asking.discard(raw)
+                    self._asking.add(sock)
             assoc = association.accept(
                 sock, (address[0], address[1]), self.aet, lambda request: self._judge(request, caller),
                 storage_choice, self.timeout, artim=self.limits.artim_timeout,
                 on_refused=lambda why: self._event("closed", f"{address[0]}: {why}"))
+            with self._lock:
+                self._asking.discard(sock)
             if assoc is not None:
                 self._associated(assoc, caller["node"])
         except OSError as e:  # TLS handshake refused, connection reset
@@ -274,6 +287,7 @@ class Listener:
             sock.close()
         finally:
             with self._lock:
+                self._asking.discard(sock)
                 self._threads.discard(threading.current_thread())
                 if assoc is not None:
                     self._active.discard(assoc)

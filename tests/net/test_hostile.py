@@ -315,3 +315,17 @@ def test_strangers_cost_the_listen_command_little_memory(tmp_path, free_port):
             sock.close()
         stop(proc)
         proc.communicate(timeout=30)
+
+
+def test_stopping_does_not_wait_for_callers_still_asking(home, admin, free_port):
+    listener = start(home, admin, free_port(), artim_timeout=60)
+    idle = [connect(listener) for _ in range(3)]
+    try:
+        assert until(lambda: listener.connections == 3)
+        began = time.monotonic()
+        listener.stop()
+        assert time.monotonic() - began < 5
+        assert listener.connections == 0
+    finally:
+        for sock in idle:
+            sock.close()
