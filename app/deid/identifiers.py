@@ -33,6 +33,7 @@ value came from and its kind, not the value.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -163,6 +164,7 @@ class Needles:
                         if long or short else None)
         self.uids: dict[str, str] = {}
         self._pixel_uids: list[tuple[bytes, Needle]] = []
+        self._uid_prefix = b""
 
     def for_file(self, uids: dict[str, str], hidden: Iterable[Needle] = ()) -> "Needles":
         """These needles plus one file's original UIDs ({UID: attribute}) and
@@ -178,6 +180,8 @@ class Needles:
         out.uids = dict(uids)
         out._pixel_uids = ([(u.encode("ascii"), Needle(u, "UID", a)) for u, a in uids.items()]
                            if len(uids) <= PIXEL_UIDS_MAX else [])
+        out._uid_prefix = os.path.commonprefix([raw for raw, _ in out._pixel_uids]) \
+            if out._pixel_uids else b""
         return out
 
     def _uids_in(self, data) -> list[tuple[int, str]]:
@@ -247,10 +251,14 @@ class Needles:
             attribute = self.uids.get(m.group(0).decode("ascii"))
             if attribute is not None:
                 hits.append(_hit(Needle("", "UID", attribute), m.start(), end))
-        pixel = self._pixel + self._pixel_uids
-        if end < len(data) and pixel:
-            found = _first_occurrences(data, end, [raw for raw, _ in pixel])
-            for (_, needle), at in zip(pixel, found):
+        if end < len(data) and self._pixel:
+            found = _first_occurrences(data, end, [raw for raw, _ in self._pixel])
+            for (_, needle), at in zip(self._pixel, found):
+                if at >= 0:
+                    hits.append(_hit(needle, at, end))
+        if end < len(data) and self._pixel_uids and data.find(self._uid_prefix, end) >= 0:
+            for raw, needle in self._pixel_uids:  # only when their common start is there
+                at = data.find(raw, end)
                 if at >= 0:
                     hits.append(_hit(needle, at, end))
         return hits
@@ -470,24 +478,43 @@ def _raw_bytes(value) -> bytes:
     return str(value).encode("latin-1", "replace")
 
 
+@lru_cache(maxsize=8192)
+def _keyword(tag: int) -> str:
+    from pydicom.datadict import dictionary_keyword
+
+    try:
+        return dictionary_keyword(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    except KeyError:
+        return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+_BINARY_VRS = frozenset({"UN", "OB", "OW", "OD", "OF", "OL", "OV"})
+
+
 def findings_of_elements(data: bytes, elements: list, uids: dict, hidden: list,
                          skip_private: bool = False) -> None:
     """:func:`value_findings` over a byte-level parse: (tag, VR, start, value
-    start, length, items) tuples as app/deid/raw.py gives them."""
-    from pydicom.datadict import dictionary_keyword
-
+    start, length, items) tuples as app/deid/raw.py gives them. Most values
+    are passed over on a quick test (text without control bytes, numbers)."""
+    control, uid_re = _CONTROL.search, UID_RE.search
     for tag, vr, _, value, length, items in elements:
         if items is not None:
             for item in items:
                 findings_of_elements(data, item, uids, hidden, skip_private)
             continue
-        if tag in PIXEL_TAGS or (skip_private and (tag >> 16) & 1):
+        if not length or tag in PIXEL_TAGS or (skip_private and (tag >> 16) & 1):
             continue
-        try:
-            keyword = dictionary_keyword(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-        except KeyError:
-            keyword = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-        value_findings(tag, vr, data[value:value + length], keyword, uids, hidden)
+        end = value + length
+        if vr == "UI":
+            pass
+        elif vr in STRING_VRS:
+            while end > value and data[end - 1] in (0, 32):
+                end -= 1
+            if control(data, value, end) is None:
+                continue  # a well-formed text value: nothing hidden in it
+        elif vr not in _BINARY_VRS or uid_re(data, value, end) is None:
+            continue
+        value_findings(tag, vr, data[value:value + length], _keyword(tag), uids, hidden)
 
 
 def meta_findings(data: bytes, uids: dict, hidden: list) -> None:
