@@ -1,9 +1,12 @@
 """The settings dialog (Edit > Settings...): the DICOM nodes, this workstation, TLS.
 
 - **Nodes**: ui/nodes_page.py (list, add, remove, Echo).
-- **This workstation**: its own AE title and listening port, and whether the
-  storage listener starts with the window. They live in the home's
-  settings.toml (``config set aet|port|listener.on_start``): only an admin
+- **This workstation**: its own AE title and listening port, whether the
+  storage listener starts with the window, and how it treats callers:
+  refuse another called AE title, connections at once, the time a caller
+  has to send its association request (ARTIM). They live in the home's
+  settings.toml (``config set aet|port|listener.on_start``,
+  ``listener.check_called_aet|max_connections|artim_timeout``): only an admin
   (the configure privilege) changes them; for anyone else the fields are
   read-only and their tooltip says why.
 - **TLS**: ui/tls_page.py (certificate, key, trusted certificates, checked
@@ -24,6 +27,7 @@ from app.accounts import User
 from app.errors import BadInput
 from app.home import Home
 from app.net import nodes
+from app.net.listener import Limits, read_limits
 from ui.action_bar import privilege_reason
 from ui.jobs import JobRunner
 from ui.listener_status import SETTING as LISTEN_SETTING
@@ -53,6 +57,20 @@ class WorkstationPage(QWidget):
         self.port_edit.setMaximumWidth(120)
         self.listen_check = QCheckBox("Start the storage listener with the window")
         self.listen_check.setObjectName("listenOnStart")
+        self.called_check = QCheckBox("Refuse associations addressed to another AE title")
+        self.called_check.setObjectName("checkCalledAet")
+        self.connections_edit = QSpinBox()
+        self.connections_edit.setObjectName("maxConnections")
+        self.connections_edit.setRange(1, 1000)
+        self.connections_edit.setToolTip("More callers at once are turned away (local limit exceeded)")
+        self.artim_edit = QSpinBox()
+        self.artim_edit.setObjectName("artimTimeout")
+        self.artim_edit.setRange(1, 600)
+        self.artim_edit.setSuffix(" s")
+        self.artim_edit.setToolTip("A caller that has not sent its whole association request by then "
+                                   "is disconnected (ARTIM)")
+        for edit in (self.connections_edit, self.artim_edit):
+            edit.setMaximumWidth(120)
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("saveWorkstation")
         self.save_button.clicked.connect(self.save)
@@ -67,6 +85,9 @@ class WorkstationPage(QWidget):
         form.addRow("AE title", self.aet_edit)
         form.addRow("Listening port", self.port_edit)
         form.addRow("", self.listen_check)
+        form.addRow("", self.called_check)
+        form.addRow("Connections at once", self.connections_edit)
+        form.addRow("Association request within", self.artim_edit)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
@@ -75,9 +96,13 @@ class WorkstationPage(QWidget):
         layout.addStretch(1)
         self.why_read_only = privilege_reason(user, "configure",
                                               "Changing this workstation's AE title and port")
-        for widget in (self.aet_edit, self.port_edit, self.listen_check, self.save_button):
+        for widget in self._editors():
             widget.setEnabled(False)  # until the values are read
         self.load()
+
+    def _editors(self) -> tuple:
+        return (self.aet_edit, self.port_edit, self.listen_check, self.called_check, self.connections_edit,
+                self.artim_edit, self.save_button)
 
     def editable(self) -> bool:
         return not self.why_read_only
@@ -87,17 +112,20 @@ class WorkstationPage(QWidget):
 
         def job(progress, cancel):
             aet, port = nodes.local_ae(home)
-            return aet, port, listen_on_start(home)
+            return aet, port, listen_on_start(home), read_limits(home)
 
         self.runner.start("Workstation settings", job, kind="read", visible=False,
                           on_success=self._show, on_failure=self.note.setText)
 
     def _show(self, values: tuple) -> None:
-        aet, port, on_start = values
+        aet, port, on_start, limits = values
         self.aet_edit.setText(aet)
         self.port_edit.setValue(port)
         self.listen_check.setChecked(on_start)
-        for widget in (self.aet_edit, self.port_edit, self.listen_check, self.save_button):
+        self.called_check.setChecked(limits.check_called_aet)
+        self.connections_edit.setValue(limits.max_connections)
+        self.artim_edit.setValue(round(limits.artim_timeout))
+        for widget in self._editors():
             widget.setEnabled(self.editable())
             widget.setToolTip(self.why_read_only or "")
         self.aet_edit.setReadOnly(not self.editable())
@@ -114,11 +142,15 @@ class WorkstationPage(QWidget):
             self.note.setText(e.message)
             return
         home, port, on_start = self.home, self.port_edit.value(), self.listen_check.isChecked()
+        limits = Limits(self.called_check.isChecked(), self.connections_edit.value(), self.artim_edit.value())
 
         def job(progress, cancel):
             home.set_setting("aet", aet)
             home.set_setting("port", str(port))
             home.set_setting(LISTEN_SETTING, "true" if on_start else "false")
+            home.set_setting("listener.check_called_aet", "true" if limits.check_called_aet else "false")
+            home.set_setting("listener.max_connections", str(limits.max_connections))
+            home.set_setting("listener.artim_timeout", str(int(limits.artim_timeout)))
             return aet, port
 
         self.save_button.setEnabled(False)

@@ -101,3 +101,17 @@ def test_a_node_added_in_the_dialog_becomes_a_source(qtbot, make_window, home):
     with qtbot.waitSignal(page.loaded, timeout=WAIT):
         page.add_button.click()
     assert window.scope.source.findData("sink") < 0
+
+
+def test_the_listener_limits_are_shown_and_saved(qtbot, make_window, home):
+    from app.net.listener import Limits, read_limits
+
+    page = open_settings(qtbot, make_window(home)).workstation
+    assert page.called_check.isChecked()  # on by default
+    assert (page.connections_edit.value(), page.artim_edit.value()) == (32, 15)
+    page.called_check.setChecked(False)
+    page.connections_edit.setValue(8)
+    page.artim_edit.setValue(20)
+    with qtbot.waitSignal(page.saved, timeout=WAIT):
+        page.save_button.click()
+    assert read_limits(home) == Limits(check_called_aet=False, max_connections=8, artim_timeout=20.0)
