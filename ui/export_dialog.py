@@ -6,6 +6,16 @@ the parent's ``runner`` when it has one), shows progress with a Cancel
 button, and at the end the verification report. When the residual scan
 finds identifying values, the hits are shown and the user may export anyway
 with a reason. The job never touches a widget; results come back by signal.
+
+Plain or anonymised is the one choice that decides whether patient data
+leaves the workstation, so it is unmistakable: two large toggles side by
+side (Anonymised green, Plain amber when chosen) and a sentence that says
+"Patient data WILL leave" or "will be removed". Nothing is chosen when the
+dialog opens and Export waits until one is: either default would be wrong
+half the time (a plain default leaks data the user meant to remove; an
+anonymised one silently sends a referring hospital images it cannot match
+to its patient), so, as on a PACS's media export, the user decides each time.
+The Export button says what it will do ("Export WITH patient data").
 """
 
 from __future__ import annotations
@@ -14,9 +24,10 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDialog, QFileDialog, QFormLayout,
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDialog, QFileDialog, QFormLayout, QFrame,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QRadioButton, QTextBrowser, QVBoxLayout, QWidget)
+                               QPushButton, QTextBrowser, QVBoxLayout, QWidget)
 
 from app.accounts import User
 from app.deid import all_options
@@ -24,6 +35,14 @@ from app.deid.report_html import render_html
 from app.export import ResidualIdentifiers, export_zip
 from app.home import Home
 from ui.jobs import UNKNOWN, Job, JobRunner
+
+
+VERDICTS = {
+    "": "Choose one: anonymised, or plain with the patient data. Nothing is chosen for you.",
+    "plain": "Patient data WILL leave: names, IDs, birth dates and UIDs go into the ZIP as they are.",
+    "anonymised": "Patient data will be removed (DICOM PS3.15 Basic Profile); a residual scan checks "
+                  "every output byte before the ZIP is delivered.",
+}
 
 
 class ExportDialog(QDialog):
@@ -39,6 +58,7 @@ class ExportDialog(QDialog):
         self.runner = runner or JobRunner(self, error_parent=self)
         self.job: Optional[Job] = None
         self.result = None
+        self._is_running = False
         self._build()
         self._mode_changed()
 
@@ -47,16 +67,41 @@ class ExportDialog(QDialog):
     def _build(self) -> None:
         count = len(self.study_uids)
         self.summary = QLabel(f"{count} stud{'ies' if count != 1 else 'y'} selected")
-        self.plain = QRadioButton("Plain: the files as they are")
-        self.plain.setObjectName("plainRadio")
-        self.anonymize = QRadioButton("Anonymised: DICOM PS3.15 Basic Application Level "
-                                      "Confidentiality Profile")
+        # The one choice that decides whether patient data leaves: two large
+        # toggles side by side, nothing chosen at first, and a sentence saying
+        # in capitals what the choice does (see the module's docstring).
+        self.anonymize = QPushButton("Anonymised\nidentifying data removed")
         self.anonymize.setObjectName("anonymizeRadio")
-        self.plain.setChecked(True)
+        self.anonymize.setToolTip("DICOM PS3.15 Basic Application Level Confidentiality Profile, with "
+                                  "the options below; a residual scan checks every output byte")
+        self.plain = QPushButton("Plain\npatient data included")
+        self.plain.setObjectName("plainRadio")
+        self.plain.setToolTip("The files as they are: names, IDs, birth dates and UIDs included")
         group = QButtonGroup(self)
-        group.addButton(self.plain)
-        group.addButton(self.anonymize)
+        group.setExclusive(True)
+        for button in (self.anonymize, self.plain):
+            button.setCheckable(True)
+            button.setAutoDefault(False)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            group.addButton(button)
         group.buttonToggled.connect(lambda *_: self._mode_changed())
+        self.verdict = QLabel()
+        self.verdict.setObjectName("exportVerdict")
+        self.verdict.setWordWrap(True)
+        self.choice = QFrame()
+        self.choice.setObjectName("patientDataChoice")
+        heading = QLabel("Patient data")
+        heading.setObjectName("patientDataHeading")
+        toggles = QHBoxLayout()
+        toggles.setSpacing(0)
+        toggles.addWidget(self.anonymize, 1)
+        toggles.addWidget(self.plain, 1)
+        choice_layout = QVBoxLayout(self.choice)
+        choice_layout.setContentsMargins(12, 10, 12, 12)
+        choice_layout.setSpacing(8)
+        choice_layout.addWidget(heading)
+        choice_layout.addLayout(toggles)
+        choice_layout.addWidget(self.verdict)
 
         self.options_box = QGroupBox("Profile options")
         form = QVBoxLayout(self.options_box)
@@ -121,13 +166,16 @@ class ExportDialog(QDialog):
         self.cancel_button = QPushButton("Close")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.clicked.connect(self._cancel_or_close)
+        bold = self.start_button.font()
+        bold.setBold(True)
+        self.start_button.setMinimumWidth(QFontMetrics(bold).horizontalAdvance("Export WITH patient data") + 48)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
 
         layout = QVBoxLayout(self)
-        for widget in (self.summary, self.plain, self.anonymize, self.options_box, self.dicomdir):
+        for widget in (self.summary, self.choice, self.options_box, self.dicomdir):
             layout.addWidget(widget)
         layout.addLayout(where)
         layout.addWidget(self.progress)
@@ -139,8 +187,32 @@ class ExportDialog(QDialog):
             self.start_button.setEnabled(False)
             self.message.setText(f"User {self.user.name} has no export privilege")
 
+    def mode(self) -> str:
+        """'anonymised', 'plain' or '' (not chosen yet)."""
+        return "anonymised" if self.anonymize.isChecked() else "plain" if self.plain.isChecked() else ""
+
     def _mode_changed(self) -> None:
-        self.options_box.setEnabled(self.anonymize.isChecked())
+        mode = self.mode()
+        self.options_box.setEnabled(mode == "anonymised")
+        self.verdict.setText(VERDICTS[mode])
+        for widget in (self.verdict, self.choice):
+            widget.setProperty("mode", mode or "none")
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)
+        self._update_start()
+
+    def _update_start(self) -> None:
+        allowed = self.user.can("export")
+        self.start_button.setEnabled(allowed and bool(self.mode()) and not self._is_running)
+        self.start_button.setText({"plain": "Export WITH patient data",
+                                   "anonymised": "Export anonymised"}.get(self.mode(), "Export"))
+        self.start_button.setProperty("danger", self.mode() == "plain")
+        self.start_button.style().unpolish(self.start_button)
+        self.start_button.style().polish(self.start_button)
+        if allowed and not self.mode():
+            self.start_button.setToolTip("Choose first: Anonymised or Plain (patient data included)")
+        else:
+            self.start_button.setToolTip("")
 
     def _exclusive(self, name: str, on: bool) -> None:
         pair = {"retain-long-full-dates": "retain-long-modified-dates",
@@ -161,7 +233,11 @@ class ExportDialog(QDialog):
 
     # -- running -----------------------------------------------------------------------
 
-    def start(self, override_reason: str = "") -> Job:
+    def start(self, override_reason: str = "") -> Optional[Job]:
+        """Run the export; None (nothing started) while the mode is not chosen."""
+        if not self.mode():
+            self.message.setText("Choose first: Anonymised, or Plain with the patient data")
+            return None
         home, user, uids = self.home, self.user, list(self.study_uids)
         destination = self.destination.text().strip()
         anonymize, options = self.anonymize.isChecked(), self.chosen_options()
@@ -187,11 +263,14 @@ class ExportDialog(QDialog):
         return self.job
 
     def _running(self, running: bool) -> None:
+        self._is_running = running
         for widget in (self.start_button, self.plain, self.anonymize, self.options_box,
                        self.dicomdir, self.destination):
             widget.setEnabled(not running)
         if not running:
             self._mode_changed()
+        else:
+            self.start_button.setEnabled(False)
         self.cancel_button.setText("Cancel" if running else "Close")
 
     def _progress(self, fraction: float, message: str) -> None:

@@ -25,7 +25,7 @@ def test_options_progress_and_report(qtbot, loaded_home, admin, dicom_folder, tm
     target = tmp_path / "anon.zip"
     dialog, runner = _dialog(qtbot, loaded_home, admin, uids, target)
     try:
-        assert not dialog.options_box.isEnabled()  # plain by default: no options
+        assert not dialog.options_box.isEnabled()  # nothing chosen yet: no options
         qtbot.mouseClick(dialog.anonymize, Qt.MouseButton.LeftButton)
         assert dialog.options_box.isEnabled()
         assert len(dialog.options) == 10
@@ -97,6 +97,7 @@ def test_cancel_ends_as_cancelled_and_keeps_nothing(qtbot, loaded_home, admin, d
     target = tmp_path / "c.zip"
     dialog, runner = _dialog(qtbot, loaded_home, admin, list(dicom_folder[1].values()), target)
     try:
+        qtbot.mouseClick(dialog.plain, Qt.MouseButton.LeftButton)
         with qtbot.waitSignal(dialog.exportFinished, timeout=60000) as finished:
             dialog.start()
             qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
@@ -121,3 +122,46 @@ def test_open_export_dialog_uses_the_parents_runner(qtbot, loaded_home, admin, d
     assert dialogs[0].summary.text() == "4 studies selected"
     dialogs[0].close()
     parent.runner.shutdown()
+
+
+def test_the_patient_data_choice_is_unmistakable_and_never_made_for_the_user(
+        qtbot, qapp, loaded_home, admin, dicom_folder, tmp_path):
+    """Nothing is chosen at first and Export waits; each choice is a large
+    toggle that changes colour, and a sentence says whether patient data
+    leaves; the plain export says so on its button and does carry the name."""
+    from ui.app import apply_theme
+
+    apply_theme(qapp)
+    uids = list(dicom_folder[1].values())[:1]
+    target = tmp_path / "plain.zip"
+    dialog, runner = _dialog(qtbot, loaded_home, admin, uids, target)
+    try:
+        qtbot.waitExposed(dialog)
+        assert not dialog.plain.isChecked() and not dialog.anonymize.isChecked()
+        assert not dialog.start_button.isEnabled() and dialog.start() is None
+        assert "Nothing is chosen for you" in dialog.verdict.text()
+        for toggle in (dialog.plain, dialog.anonymize):
+            assert toggle.height() >= 44 and toggle.isVisible()
+
+        def colour(widget):
+            image = widget.grab().toImage()
+            return image.pixelColor(image.width() // 2, 6).name()
+
+        unchosen = colour(dialog.plain)
+        qtbot.mouseClick(dialog.plain, Qt.MouseButton.LeftButton)
+        assert colour(dialog.plain) != unchosen
+        assert dialog.verdict.text().startswith("Patient data WILL leave")
+        assert dialog.start_button.isEnabled() and dialog.start_button.text() == "Export WITH patient data"
+        qtbot.mouseClick(dialog.anonymize, Qt.MouseButton.LeftButton)
+        assert not dialog.plain.isChecked() and colour(dialog.plain) == unchosen
+        assert "will be removed" in dialog.verdict.text() and dialog.options_box.isEnabled()
+        assert dialog.start_button.text() == "Export anonymised"
+        qtbot.mouseClick(dialog.plain, Qt.MouseButton.LeftButton)
+        with qtbot.waitSignal(dialog.exportFinished, timeout=60000) as finished:
+            qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        assert finished.args == ["succeeded"]
+        with zipfile.ZipFile(target) as z:
+            assert any(b"DOE^JOHN" in z.read(n) or b"SMITH^ANNA" in z.read(n) or b"BROWN^PETER" in z.read(n)
+                       for n in z.namelist())
+    finally:
+        runner.shutdown()
