@@ -4,8 +4,11 @@
            [--dicomdir] [--override-reason TEXT]
 
 Exit codes: 0 done; 2 bad usage (unknown option, options without
---anonymize); 3 no export privilege; 4 unknown study; 5 the residual scan
-found identifying values and no --override-reason was given (nothing kept);
+--anonymize, a --zip place that cannot be written: one line naming it and
+why); 3 no export privilege; 4 unknown study; 5 the residual scan found
+identifying values (an original UID, an identifying value of an input, a
+value hidden past a stretched length) and no --override-reason was given
+(nothing kept; stderr names each file, its input and what was found where);
 1 an instance could not be read (count check; nothing kept) or cancelled.
 """
 

@@ -21,9 +21,14 @@ def _ask_for_disc(number: int, total: int) -> bool:
 def _disc_line(disc: dict) -> str:
     check = disc["verification"]
     state = ("verified" if disc["verified"] else "NOT verified" if check else "written, not verified")
-    return (f"disc {disc['disc']} of {disc['of']}: {disc['target']} ({disc['label']}), "
+    line = (f"disc {disc['disc']} of {disc['of']}: {disc['target']} ({disc['label']}), "
             f"{disc['instances']} objects of {len(disc['studies'])} studies, "
             f"{disc['bytes'] / 1e6:.1f} MB, {state}")
+    if "residual_scan" in disc:
+        line += (f"; anonymised, residual scan passed ({disc['residual_scan']['files_scanned']}"
+                 f" files), report {disc['report']}; burned-in text risk: "
+                 f"{disc['burned_in_risk']} file(s)")
+    return line
 
 
 def cmd_burn(ctx: Context) -> int:

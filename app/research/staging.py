@@ -352,7 +352,14 @@ def export_project(home: Home, db, user: User, project: str, destination, subjec
                       " si.staged_series_instance_uid, si.staged_sop_instance_uid", params).fetchall()
     if not rows:
         raise BadInput(f"project {project}: nothing staged" + (f" for {subject}" if subject else ""))
-    target = ZipTarget(Path(destination))
+    destination = Path(destination).expanduser().resolve()
+    if destination.is_dir() or not destination.parent.is_dir():
+        raise BadInput(f"--zip {destination}: not a file in an existing folder")
+    try:
+        target = ZipTarget(destination)
+    except OSError as e:
+        raise BadInput(f"--zip {destination}: cannot write there "
+                       f"({e.strerror or type(e).__name__})") from None
     try:
         for n, (path, study, series, sop, subj) in enumerate(rows, start=1):
             cancel.check()
