@@ -36,13 +36,14 @@ from pathlib import Path, PurePosixPath
 from typing import Optional
 
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.datadict import dictionary_VR
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from app import outbox, parallel, store
 from app.changes.journal import PARALLEL_MIN, FileOp, Plan
 from app.changes.plans import rows_in
+from app.dicom.meta import file_meta_dataset
 from app.home import Home
 from app.jobs import CancelToken, Progress, no_progress
 
@@ -169,10 +170,7 @@ def rejection_note(patient: dict, study: dict, instances: list[dict], title: str
     now = datetime.now()
     sop_uid = generate_uid(prefix=None)
     ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = KOS_SOP_CLASS
-    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = file_meta_dataset(KOS_SOP_CLASS, sop_uid, ExplicitVRLittleEndian)
     texts = [patient["patient_name"], study["study_description"], reason]
     if not all(t.isascii() for t in texts if t):
         ds.SpecificCharacterSet = "ISO_IR 192"

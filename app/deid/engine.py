@@ -17,7 +17,7 @@ from typing import Iterable, Optional
 
 from pydicom.datadict import dictionary_keyword, dictionary_VR
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
@@ -27,11 +27,11 @@ from app.deid.identifiers import Needle, Needles, collect
 from app.deid.keys import PSEUDONYM_PREFIX, Keyring
 from app.deid.report import Report
 from app.deid.table import CURVE, OVERLAY_COMMENTS, OVERLAY_DATA, Profile
+from app.dicom.meta import file_meta_dataset
 
 PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 STANDARD_UID_ROOT = "1.2.840.10008."
-IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1125.1"  # StudyDesk's test root
 FREE_TEXT_VRS = frozenset({"ST", "LT", "UT", "UC"})
 BINARY_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
 CLEANED_TEXT_VRS = frozenset({"AE", "CS", "SH", "LO", "ST", "LT", "UT", "UC", "UR"})
@@ -179,17 +179,8 @@ class Deidentifier:
     @staticmethod
     def _new_file_meta(ds: Dataset, transfer_syntax) -> None:
         """Replace the File Meta Information and the preamble (PS3.15 E.1.1 item 7)."""
-        meta = FileMetaDataset()
-        if "SOPClassUID" in ds:
-            meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        if "SOPInstanceUID" in ds:
-            meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        transfer_syntax = transfer_syntax or _encoding_syntax(ds)
-        if transfer_syntax:
-            meta.TransferSyntaxUID = transfer_syntax
-        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-        meta.ImplementationVersionName = f"STUDYDESK_{__version__}"[:16]
-        ds.file_meta = meta
+        ds.file_meta = file_meta_dataset(ds.get("SOPClassUID"), ds.get("SOPInstanceUID"),
+                                         transfer_syntax or _encoding_syntax(ds))
         ds.preamble = b"\x00" * 128
 
 

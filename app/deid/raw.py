@@ -6,8 +6,9 @@ elements, nearly all are kept as they are, a few are removed, and a handful
 to read and write them again is where an export's time went
 (docs/performance/anonymize.md), so an export's worker does this instead:
 
-* parse the element stream of the file (explicit or implicit VR little
-  endian, sequences and items of defined or undefined length) into offsets;
+* walk the element stream of the file with the project's one strict reader
+  (app/dicom/elements.py: explicit or implicit VR little endian, sequences and
+  items of defined or undefined length) into offsets;
 * ask the export's :class:`~app.deid.engine.Rules` what each element becomes:
   the very decisions the pydicom walk takes;
 * copy the kept elements' bytes, leave out the removed ones, map UIDs here,
@@ -19,8 +20,14 @@ to read and write them again is where an export's time went
 
 What this path does not cover raises :class:`Unsupported` before anything is
 counted, and the caller takes the pydicom path: no File Meta Information, big
-endian or deflated syntaxes, UN elements in public groups, a character set
-inside a sequence item, Float Pixel Data, truncated files, and Retain Safe Private (whose creators are read per item).
+endian or deflated syntaxes, a data set not in its syntax's encoding, UN
+elements in public groups, a character set inside a sequence item, Float Pixel
+Data, very deep nesting, and Retain Safe Private (whose creators are read per
+item). What the strict reader refuses (cut short, a length that does not fit,
+an unclosed sequence, pixel data short of the image) raises :class:`Refused`:
+such a file is de-identified by no path, never copied through. (A length
+stretched exactly over the next element still reads strictly; the residual
+scan finds the control bytes of the swallowed header, app/deid/pipeline.py.)
 A test compares both paths over pydicom's test files and the project's own
 corpus (tests/deid/test_raw.py).
 """
@@ -41,31 +48,34 @@ from pydicom.filewriter import write_data_element
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
-from app import __version__
 from app.deid import engine
-from app.deid.engine import (BINARY, CLEAN, EMPTY, IMPLEMENTATION_CLASS_UID, ITEMS, KEEP,
-                             PATIENT, PATIENT_NAME, REMOVE, UIDS, Deidentifier, Rule)
+from app.deid.engine import (BINARY, CLEAN, EMPTY, ITEMS, KEEP, PATIENT, PATIENT_NAME, REMOVE,
+                             UIDS, Deidentifier, Rule)
+from app.dicom import elements as dicom_elements
+from app.dicom.elements import LONG_VRS, UNDEFINED
+from app.dicom.meta import file_meta
 from app.deid.identifiers import Needle, element_needles, identifying
 
-UNDEFINED = 0xFFFFFFFF
-ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 PIXEL_DATA = 0x7FE00010
 OTHER_PIXELS = frozenset({0x7FE00008, 0x7FE00009})
 CHARACTER_SET = 0x00080005
-LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"})
 # the tags of the output the caller reads (report, folder names, burned-in risk)
 OUTPUT_TAGS = frozenset({0x00080016, 0x00080018, 0x00080060, 0x00100020, 0x00080020,
                          0x00200011, 0x00280301})
 SOP_CLASS, SOP_INSTANCE = 0x00080016, 0x00080018
 
 _tag_length = struct.Struct("<HHL")
-_tag_vr = struct.Struct("<HH2s")
-_short = struct.Struct("<H")
 _long = struct.Struct("<L")
+MAX_DEPTH = 300  # sequences nested deeper take the pydicom path (the emission recurses)
 
 
 class Unsupported(Exception):
     """This file takes the pydicom path."""
+
+
+class Refused(ValueError):
+    """The strict reader refuses this file (cut short, a length that does not
+    fit): it is de-identified by no path."""
 
 
 @dataclass
@@ -118,120 +128,57 @@ ITEM_CLOSE = _tag_length.pack(0xFFFE, 0xE00D, 0)
 SEQUENCE_CLOSE = _tag_length.pack(0xFFFE, 0xE0DD, 0)
 
 
-class _Parser:
-    """A data set's element stream as (tag, VR, start, value start, length,
-    items) tuples; items: a list of such lists for a sequence, else None."""
+def _parse(data: bytes) -> tuple[dicom_elements.ParsedFile, bool]:
+    """The file walked by the shared strict reader, and whether it is implicit
+    VR; Refused when the reader refuses it, Unsupported for what this path
+    leaves to pydicom."""
+    try:
+        parsed = dicom_elements.parse_file(data, implicit_vr=_implicit_vr)
+    except dicom_elements.Malformed as e:
+        raise Refused(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
+    except dicom_elements.NotCovered as e:
+        raise Unsupported(str(e)) from e
+    if not parsed.syntax:
+        raise Unsupported("no transfer syntax")
+    implicit = _syntax(parsed.syntax)
+    if parsed.parsed.switched or parsed.parsed.implicit != implicit:
+        raise Unsupported("a data set not encoded as its transfer syntax says")
+    if parsed.parsed.depth > MAX_DEPTH:
+        raise Unsupported(f"sequences nested {parsed.parsed.depth} deep")
+    _check(data, parsed.elements, implicit)
+    return parsed, implicit
 
-    def __init__(self, data: bytes, implicit: bool):
-        self.data, self.implicit = data, implicit
-        self.pixel_start: Optional[int] = None
 
-    def elements(self, pos: int, end: int, top: bool, delimited: bool = False) -> tuple[list, int]:
-        data, implicit, out = self.data, self.implicit, []
-        while pos < end:
-            tag, length = self._tag_at(pos, end)
-            group, element = tag >> 16, tag & 0xFFFF
-            if tag == ITEM_END:
-                if not delimited:
-                    raise Unsupported("item delimiter out of place")
-                return out, pos + 8
-            if group == 0xFFFE:
-                raise Unsupported("item out of place")
-            if implicit:
-                vr, value = _implicit_vr(tag), pos + 8
-                if length == UNDEFINED and tag != PIXEL_DATA:
-                    vr = "SQ"
-            else:
-                vr = data[pos + 4:pos + 6].decode("latin-1")
-                if not vr.isalpha() or not vr.isupper():
-                    raise Unsupported("not a VR")
-                if vr in LONG_VRS:
-                    (length,), value = _long.unpack_from(data, pos + 8), pos + 12
-                else:
-                    (length,), value = _short.unpack_from(data, pos + 6), pos + 8
+def _check(data: bytes, top: list, implicit: bool) -> None:
+    """What this path leaves to pydicom (Unsupported), over every element
+    of the file (no recursion)."""
+    pending = [(top, True)]
+    while pending:
+        level, at_top = pending.pop()
+        for tag, vr, start, value, length, items in level:
+            group = tag >> 16
+            if items is not None:
                 if vr == "UN" and not group & 1:
                     raise Unsupported("UN element in a public group")
-            if tag == PIXEL_DATA and top:
-                after = self._pixel_end(value, length)
-                if after is None or after > end:
-                    raise Unsupported("pixel data runs past the end")
-                self.pixel_start = pos
-                out.append((tag, vr, pos, value, after - value, None))
-                pos = after
+                pending.extend((item, False) for item in items)
                 continue
-            if tag in OTHER_PIXELS or (tag == CHARACTER_SET and not top):
-                raise Unsupported(f"element ({group:04X},{element:04X})")
-            if vr == "SQ":
-                items, after = self.items(value, length)
-                out.append((tag, vr, pos, value, after - value, items))
-                pos = after
+            if tag in OTHER_PIXELS or (tag == CHARACTER_SET and not at_top):
+                raise Unsupported(f"element ({group:04X},{tag & 0xFFFF:04X})")
+            if group & 1:
                 continue
-            if length == UNDEFINED or value + length > end:
-                raise Unsupported("undefined or overlong length")
-            out.append((tag, vr, pos, value, length, None))
-            pos = value + length
-        if delimited:
-            raise Unsupported("item without its delimiter")
-        return out, pos
-
-    def _tag_at(self, pos: int, end: int) -> tuple[int, int]:
-        """The tag at *pos* and the four bytes after it read as a length."""
-        if pos + 8 > end:
-            raise Unsupported("truncated element")
-        group, element, length = _tag_length.unpack_from(self.data, pos)
-        return group << 16 | element, length
-
-    def items(self, pos: int, length: int) -> tuple[list, int]:
-        data, out = self.data, []
-        end = len(data) if length == UNDEFINED else pos + length
-        if end > len(data):
-            raise Unsupported("sequence runs past the end")
-        while pos < end:
-            tag, item_length = self._tag_at(pos, end)
-            if tag == SEQUENCE_END:
-                return out, pos + 8
-            if tag != ITEM:
-                raise Unsupported("sequence without items")
-            if item_length == UNDEFINED:
-                elements, pos = self.elements(pos + 8, len(data), False, delimited=True)
-            else:
-                elements, _ = self.elements(pos + 8, pos + 8 + item_length, False)
-                pos += 8 + item_length
-            out.append(elements)
-        if length == UNDEFINED:
-            raise Unsupported("sequence without its delimiter")
-        return out, pos
-
-    def _pixel_end(self, value: int, length: int) -> Optional[int]:
-        if length != UNDEFINED:
-            return value + length
-        data = self.data
-        while value + 8 <= len(data):  # encapsulated: items up to the sequence delimiter
-            group, element, item_length = _tag_length.unpack_from(data, value)
-            value += 8
-            if (group << 16 | element) == SEQUENCE_END:
-                return value
-            if (group << 16 | element) != ITEM:
-                return None
-            value += item_length
-        return None
+            if vr == "UN":
+                raise Unsupported("UN element in a public group")
+            if tag == PIXEL_DATA and not at_top and _declared(data, start, vr, implicit) == UNDEFINED:
+                raise Unsupported("encapsulated pixel data inside a sequence")
 
 
-def _meta(sop_class: Optional[bytes], sop_instance: Optional[bytes], syntax: str) -> bytes:
-    """Preamble, prefix and new File Meta Information (PS3.10 7.1)."""
-    body = [_header(0x00020001, "OB", 2, False) + b"\x00\x01"]
-    for tag, value in ((0x00020002, sop_class), (0x00020003, sop_instance),
-                       (0x00020010, syntax.encode("ascii")),
-                       (0x00020012, IMPLEMENTATION_CLASS_UID.encode("ascii"))):
-        if value is not None:
-            value = value + b"\x00" if len(value) % 2 else value
-            body.append(_header(tag, "UI", len(value), False) + value)
-    name = f"STUDYDESK_{__version__}"[:16].encode("ascii")
-    name = name + b" " if len(name) % 2 else name
-    body.append(_header(0x00020013, "SH", len(name), False) + name)
-    joined = b"".join(body)
-    return (b"\x00" * 128 + b"DICM" + _header(0x00020000, "UL", 4, False)
-            + _long.pack(len(joined)) + joined)
+def _declared(data: bytes, start: int, vr: str, implicit: bool) -> int:
+    """The length an element's header declares (little endian)."""
+    if implicit:
+        return _long.unpack_from(data, start + 4)[0]
+    if vr in LONG_VRS:
+        return _long.unpack_from(data, start + 8)[0]
+    return struct.unpack_from("<H", data, start + 6)[0]
 
 
 class RawDeidentifier:
@@ -254,10 +201,8 @@ class RawDeidentifier:
     def run(self, data: bytes, extra: list[Needle], label: str) -> Output:
         if len(data) < 144 or data[128:132] != b"DICM":
             raise Unsupported("no File Meta Information")
-        syntax, start = self._read_meta(data)
-        implicit = _syntax(syntax)
-        parser = _Parser(data, implicit)
-        elements, _ = parser.elements(start, len(data), True)
+        parsed, implicit = _parse(data)
+        syntax, elements = parsed.syntax, parsed.elements
         top = {e[0]: e for e in elements}
         if SOP_CLASS not in top:
             raise Unsupported("no SOP Class UID")  # the pydicom path says what is wrong
@@ -276,8 +221,8 @@ class RawDeidentifier:
         output: dict = {}
         additions = self._additions_for(patient, context)
         file.top(elements, additions, pieces, output)
-        header = _meta(output.get(SOP_CLASS, (None, None))[1],
-                       output.get(SOP_INSTANCE, (None, None))[1], syntax)
+        header = file_meta(output.get(SOP_CLASS, (None, None))[1],
+                           output.get(SOP_INSTANCE, (None, None))[1], syntax)
         pixel_start = None if file.pixel_at is None else len(header) + file.pixel_at
         dataset = Dataset()
         for tag, (vr, value) in output.items():
@@ -285,26 +230,8 @@ class RawDeidentifier:
         if CHARACTER_SET in top:
             dataset[CHARACTER_SET] = self._raw(data, top[CHARACTER_SET], implicit)
         self.report.instances += 1
-        self.report.burned_in_risk(label, dataset, parser.pixel_start is not None)
+        self.report.burned_in_risk(label, dataset, parsed.parsed.pixel_start is not None)
         return Output(b"".join([header, *pieces]), pixel_start, needles, dataset, elements)
-
-    @staticmethod
-    def _read_meta(data: bytes) -> tuple[str, int]:
-        pos, syntax = 132, None
-        while pos + 8 <= len(data):
-            group, element, vr = _tag_vr.unpack_from(data, pos)
-            if group != 0x0002:
-                break
-            if vr.decode("latin-1") in LONG_VRS:
-                (length,), value = _long.unpack_from(data, pos + 8), pos + 12
-            else:
-                (length,), value = _short.unpack_from(data, pos + 6), pos + 8
-            if element == 0x0010:
-                syntax = data[value:value + length].decode("latin-1").rstrip("\x00 ").strip()
-            pos = value + length
-        if not syntax:
-            raise Unsupported("no transfer syntax")
-        return syntax, pos
 
     # -- values ----------------------------------------------------------------------
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from app.demo.model import Equipment, Patient, Series, Study
+from app.dicom.meta import file_meta_dataset
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -18,12 +19,8 @@ RT_PLAN = "1.2.840.10008.5.1.4.1.1.481.5"
 
 def new_dataset(sop_class: str, sop_instance: str, created: tuple[str, str]) -> Dataset:
     """An empty dataset with its file meta and SOP Common module."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
-    ds.file_meta = meta
+    ds.file_meta = file_meta_dataset(sop_class, sop_instance, ExplicitVRLittleEndian)
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop_instance

@@ -233,6 +233,8 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                 if length == UNDEFINED:
                     if tag == PIXEL_DATA:
                         after = _fragments(data, head, pos, value, limit, ds.what, fail)
+                        if imp and implicit_vr is not None:
+                            vr = implicit_vr(tag)
                         append((tag, vr, pos, value, after - value, None))
                         ds.pixels = True
                         if ds is root:
@@ -241,7 +243,7 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                         continue
                     if vr == "SQ" or vr == "UN" or (vr is None and _implicit_sequence(
                             data, head, tag, value, limit)):
-                        pushed = _Seq(tag, "SQ" if vr is None or implicit_vr is not None else vr,
+                        pushed = _Seq(tag, "SQ" if vr is None else vr,
                                       pos, value, None, limit, ds.what, imp, ds)
                         pos = value
                         break

@@ -14,10 +14,11 @@ from typing import Optional
 
 import pydicom
 from pydicom import fileset
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
+from app.dicom.meta import file_meta_dataset
 from app.export.names import check_member
 
 
@@ -120,12 +121,8 @@ def build(entries: list[tuple[str, dict]], instance_uid: str, file_set_id: str =
 
 
 def _document(records: list[Dataset], instance_uid: str, file_set_id: str) -> Dataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
-    meta.MediaStorageSOPInstanceUID = instance_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
-    ds.file_meta = meta
+    ds.file_meta = file_meta_dataset(MediaStorageDirectoryStorage, instance_uid, ExplicitVRLittleEndian)
     ds.preamble = b"\x00" * 128
     ds.FileSetID = file_set_id[:16]
     ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity = 0

@@ -18,12 +18,12 @@ import os
 import struct
 from pathlib import Path
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, generate_uid
 
-from app import __version__
+from app.dicom.meta import file_meta_dataset
 from app.media.records import Node
 
 _ITEM = b"\xfe\xff\x00\xe0"          # (FFFE,E000), little endian
@@ -55,11 +55,7 @@ def _flatten(roots: list[Node]) -> list[Node]:
 def _head(file_set_id: str) -> tuple[bytes, int]:
     """Preamble, File Meta Information and the elements before the record
     sequence; returns the bytes and where the first-offset value sits."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationVersionName = f"STUDYDESK_{__version__}"[:16]
+    meta = file_meta_dataset(MediaStorageDirectoryStorage, generate_uid(), ExplicitVRLittleEndian)
     fp = DicomBytesIO()
     fp.is_little_endian, fp.is_implicit_VR = True, False
     fp.write(b"\x00" * 128 + b"DICM")

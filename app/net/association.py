@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from pydicom.uid import generate_uid
 from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ
 from pynetdicom.pdu_primitives import (A_ASSOCIATE, ImplementationClassUIDNotification,
                                        ImplementationVersionNameNotification,
@@ -24,12 +23,11 @@ from pynetdicom.pdu_primitives import (A_ASSOCIATE, ImplementationClassUIDNotifi
                                        SCP_SCU_RoleSelectionNegotiation)
 from pynetdicom.presentation import PresentationContext
 
+from app.dicom.meta import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from app.net import wire
 from app.net.wire import Aborted, NetworkError, Wire
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
-IMPLEMENTATION_CLASS_UID = generate_uid(entropy_srcs=["StudyDesk DICOM implementation"])
-IMPLEMENTATION_VERSION = "STUDYDESK_01"
 MAX_CONTEXTS = 128  # odd context ids 1..255 (PS3.8 9.3.2.2)
 
 # A-ASSOCIATE-RJ reasons given by the service user (PS3.8 Table 9-21)
@@ -136,7 +134,7 @@ def _user_information(roles: list[Proposal]) -> list:
     implementation = ImplementationClassUIDNotification()
     implementation.implementation_class_uid = IMPLEMENTATION_CLASS_UID
     version = ImplementationVersionNameNotification()
-    version.implementation_version_name = IMPLEMENTATION_VERSION
+    version.implementation_version_name = IMPLEMENTATION_VERSION_NAME
     items: list = [max_length, implementation, version]
     for abstract in dict.fromkeys(p.abstract_syntax for p in roles):
         role = SCP_SCU_RoleSelectionNegotiation()

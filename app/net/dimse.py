@@ -25,7 +25,8 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from pynetdicom import dsutils
 
 from app.net import wire
-from app.net.association import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Association
+from app.dicom import meta as dicom_meta
+from app.net.association import Association
 from app.net.wire import Aborted, NetworkError
 
 # keyword -> (element of group 0000, VR)  (PS3.7 Table E.1-1)
@@ -421,28 +422,10 @@ def receive(assoc: Association, sink_for: Optional[SinkFactory] = None) -> Optio
 # -- files -----------------------------------------------------------------------------------
 
 
-def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
-    if vr == b"OB":
-        return struct.pack("<HH2s2xL", 2, element, vr, len(value)) + value
-    return struct.pack("<HH2sH", 2, element, vr, len(value)) + value
-
-
-def _text(value: str, pad: bytes) -> bytes:
-    raw = value.encode("ascii", "replace")
-    return raw + pad if len(raw) % 2 else raw
-
-
 def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str, source_aet: str = "") -> bytes:
-    """Preamble, 'DICM' and a File Meta Information group (PS3.10 7.1)."""
-    body = b"".join([
-        _meta_element(0x0001, b"OB", b"\x00\x01"),
-        _meta_element(0x0002, b"UI", _text(sop_class, b"\x00")),
-        _meta_element(0x0003, b"UI", _text(sop_instance, b"\x00")),
-        _meta_element(0x0010, b"UI", _text(transfer_syntax, b"\x00")),
-        _meta_element(0x0012, b"UI", _text(IMPLEMENTATION_CLASS_UID, b"\x00")),
-        _meta_element(0x0013, b"SH", _text(IMPLEMENTATION_VERSION, b" ")),
-    ] + ([_meta_element(0x0016, b"AE", _text(source_aet, b" "))] if source_aet else []))
-    return b"\x00" * 128 + b"DICM" + _meta_element(0x0000, b"UL", struct.pack("<L", len(body))) + body
+    """Preamble, 'DICM' and a File Meta Information group (PS3.10 7.1): the
+    project's one writer (app/dicom/meta.py)."""
+    return dicom_meta.file_meta(sop_class, sop_instance, transfer_syntax, source_aet)
 
 
 def read_meta(path: Path) -> Optional[tuple[int, dict[str, str]]]:
