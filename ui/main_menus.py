@@ -50,7 +50,8 @@ def build_menus(w: "MainWindow") -> None:
 def _view_menu(w: "MainWindow") -> None:
     view_menu = w.menuBar().addMenu("&View")
     scope = QActionGroup(w)
-    for button, name in ((w.all_studies, "viewAll"), (w.my_studies, "viewMine")):
+    for button, name in ((w.all_studies, "viewAll"), (w.my_studies, "viewMine"),
+                         (w.scope.shared, "viewShared")):
         action = QAction(button.text(), w, checkable=True)
         action.setObjectName(name)
         action.setChecked(button.isChecked())

@@ -37,6 +37,7 @@ from ui.remote_source import RemoteSource, source_pages
 from ui.scope_bar import ScopeBar
 from ui.selection import TickSet
 from ui.series_strip import SeriesStrip
+from ui.shared_view import SharedBanner
 from ui.study_actions import StudyActions
 from ui.worklist_actions import WorklistActions
 from ui.worklist_model import WorklistModel
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self.scope.source_changed.connect(self._source_changed)
         self.pages = source_pages(self.table, self.bar, self.remote.page)
         box.addWidget(self.scope)
+        self.shared_banner = SharedBanner()   # "Shared with me": who shared, the note
+        box.addWidget(self.shared_banner)
         box.addWidget(self.pages, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("mainSplitter")
@@ -200,6 +203,7 @@ class MainWindow(QMainWindow):
             return
         if self.my_studies.isChecked():
             query = dataclasses.replace(query, assigned_to=self.user.name)
+        query = dataclasses.replace(query, shared_with=self.user.name if self.scope.shared_only() else "")
         self.count_label.setText("Searching...")
         self.model.search(query)
 
@@ -227,6 +231,7 @@ class MainWindow(QMainWindow):
     def _source_changed(self, node: str) -> None:
         remote = bool(node)
         self.scope.set_remote(remote)
+        self.shared_banner.show_for(self.scope.shared_only() and not remote, None, 0)
         for action in self.scope_actions:
             action.setEnabled(not remote)
         if remote:
@@ -265,7 +270,14 @@ class MainWindow(QMainWindow):
                 self.strip.reload()
         elif not self.remote.active:
             self.strip.show_study(None)
+        self._show_shared()
         self.worklist_actions.update_bar()
+
+    def _show_shared(self) -> None:
+        current = self.table.currentIndex()
+        row = self.model.study(current.row()) if current.isValid() else None
+        self.shared_banner.show_for(self.scope.shared_only() and not self.remote.active, row,
+                                    self.model.rowCount())
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
@@ -275,6 +287,7 @@ class MainWindow(QMainWindow):
         if self.remote.active:  # the strip follows the node's table meanwhile
             return
         study = self.model.study(current.row())
+        self._show_shared()
         heading = "  ·  ".join(filter(None, (
             formatting.person_name(study.get("patient_name")), study.get("patient_id"),
             formatting.dicom_date(study.get("study_date")), study.get("description"))))

@@ -5,7 +5,10 @@ Remote source, ui/remote_source.py): with a node chosen, Search asks that
 node (C-FIND). "My studies" narrows every local search to the studies
 assigned to the current user for reading (the QBE ``assigned_to`` field,
 ``studies --assigned-to`` on the command line); the QBE fields keep applying
-on top. Assignments are local, so the scope applies to the cache only.
+on top. "Shared with me" shows the studies other users of this workstation
+shared with the current one (app/sharing.py; ``studies --shared-with``),
+the window showing who shared each and the note (ui/shared_view.py).
+Assignments and shares are local, so the scope applies to the cache only.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ REMOTE_HINT = ("Search asks the node (C-FIND)  ·  tick studies and Retrieve the
                "Space ticks, Ctrl+A ticks all")
 LOCAL = "Local cache"
 SOURCE_PURPOSES = ("query-retrieve", "legacy")  # nodes one can search and fetch from
-REMOTE_SCOPE = "Assignments are local: a node is searched for all its studies"
+REMOTE_SCOPE = "Assignments and shares are local: a node is searched for all its studies"
 
 
 class ScopeBar(QFrame):
-    """``scope_changed(mine)`` when the user switches between all and their
-    studies; ``source_changed(node)`` when the source changes ('' = the cache)."""
+    """``scope_changed(mine)`` when the user switches between all, their
+    studies and those shared with them (:meth:`shared_only`); ``source_changed(node)`` when the source changes ('' = the cache)."""
 
     scope_changed = Signal(bool)
     source_changed = Signal(str)
@@ -53,12 +56,17 @@ class ScopeBar(QFrame):
         self.my_studies.setObjectName("myStudies")
         self._mine_tip = f"Only the studies assigned to {user_name} for reading"
         self.my_studies.setToolTip(self._mine_tip)
+        self.shared = QPushButton("Shared with me")
+        self.shared.setObjectName("sharedWithMe")
+        self._shared_tip = (f"The studies other users shared with {user_name} (Send > a user of this "
+                            "workstation, or `studydesk share`), with who shared them and the note")
+        self.shared.setToolTip(self._shared_tip)
         group = QButtonGroup(self)
-        for button in (self.all_studies, self.my_studies):
+        for button in (self.all_studies, self.my_studies, self.shared):
             button.setCheckable(True)
             group.addButton(button)
         self.all_studies.setChecked(True)
-        self.my_studies.toggled.connect(self.scope_changed)
+        group.buttonToggled.connect(lambda button, on: on and self.scope_changed.emit(self.mine()))
         self.hint = QLabel(HINT)
         self.hint.setObjectName("scopeHint")
         layout = QHBoxLayout(self)
@@ -70,11 +78,16 @@ class ScopeBar(QFrame):
         layout.addSpacing(14)
         layout.addWidget(self.all_studies)
         layout.addWidget(self.my_studies)
+        layout.addWidget(self.shared)
         layout.addStretch(1)
         layout.addWidget(self.hint)
 
     def mine(self) -> bool:
         return self.my_studies.isChecked()
+
+    def shared_only(self) -> bool:
+        """"Shared with me": the studies other users shared with this one."""
+        return self.shared.isChecked()
 
     # -- the source ---------------------------------------------------------------------------
 
@@ -110,9 +123,10 @@ class ScopeBar(QFrame):
 
     def set_remote(self, remote: bool) -> None:
         """Assignments are local: the scope buttons rest while a node is shown."""
-        for button in (self.all_studies, self.my_studies):
+        for button in (self.all_studies, self.my_studies, self.shared):
             button.setEnabled(not remote)
         self.my_studies.setToolTip(REMOTE_SCOPE if remote else self._mine_tip)
+        self.shared.setToolTip(REMOTE_SCOPE if remote else self._shared_tip)
         self.all_studies.setToolTip(REMOTE_SCOPE if remote else "")
         self.hint.setText(REMOTE_HINT if remote else HINT)
         self.setProperty("remote", remote)

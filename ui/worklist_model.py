@@ -211,6 +211,10 @@ class WorklistModel(QAbstractTableModel):
         if self._db is None:
             self._db = self.home.connect()
         found = worklist.study_rows(self._db, uids)
+        if self.query.shared_with:  # "Shared with me": who shared each and the note
+            from ui.shared_view import add_shares
+
+            add_shares(self._db, self.query.shared_with, found)
         for item in found:
             self._rows[item["study_uid"]] = item
         for uid in uids:  # vanished since the search (deleted): keep the row empty
@@ -309,7 +313,10 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return display(column, self.study(index.row()))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tooltip(column, self.study(index.row()))
+            row = self.study(index.row())
+            shared = row.get("shared_by") and f"Shared by {row['shared_by']}" + (
+                f": {row['share_note']}" if row.get("share_note") else "")
+            return "\n".join(filter(None, (tooltip(column, row), shared)))
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int((Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft)
                        | Qt.AlignmentFlag.AlignVCenter)

@@ -10,8 +10,11 @@ us, and where C-MOVE delivers.
 - A caller costs little until it is accepted (PS3.8 9.1.5): its request is
   read into a small buffer, must arrive whole within ``listener.artim_timeout``
   seconds and may not announce more than a quarter MiB; at most
-  ``listener.max_connections`` connections are served at once, and one over
-  the cap gets A-ASSOCIATE-RJ "local limit exceeded" (transient) at once.
+  ``listener.max_connections`` connections are served at once. At the cap a
+  newcomer takes the place of the caller that has waited longest without an
+  association (so idle sockets cannot keep real peers out); when every
+  connection is associated it gets A-ASSOCIATE-RJ "local limit exceeded"
+  (transient) at once.
 - Each association runs on a thread of its own, so several senders can
   store at once; received data sets are written as they arrived
   (:class:`~app.net.dimse.FileSink`), never decoded, and handed to one
@@ -138,7 +141,8 @@ class Listener:
         self._stopping = threading.Event()
         self._threads: set[threading.Thread] = set()
         self._active: set[Association] = set()
-        self._asking: set[socket.socket] = set()  # connected, not yet accepted
+        # connections not yet associated, oldest first: their thread -> socket
+        self._asking: dict[threading.Thread, socket.socket] = {}
         self._lock = threading.Lock()
         self._folder: Optional[Path] = None
 
@@ -178,7 +182,7 @@ class Listener:
             if _running.get(self.port) is self:
                 del _running[self.port]
         with self._lock:
-            active, asking, threads = list(self._active), list(self._asking), list(self._threads)
+            active, asking, threads = list(self._active), list(self._asking.values()), list(self._threads)
         for assoc in active:
             assoc.wire.interrupt()  # its thread notices and cleans up
         for sock in asking:  # callers still sending their request: no need to wait for ARTIM
@@ -230,18 +234,37 @@ class Listener:
                     continue
                 except OSError:
                     break
+                cap = self.limits.max_connections
+                evicted = None
                 with self._lock:
-                    full = len(self._threads) >= self.limits.max_connections
-                if full:
+                    full = len(self._threads) >= cap
+                    if full and self._asking and len(self._threads) < 2 * cap:
+                        evicted = self._asking.pop(next(iter(self._asking)))
+                if full and evicted is None:
                     self._turn_away(sock, address)
                     continue
+                if evicted is not None:
+                    self._make_room(evicted)
                 thread = threading.Thread(target=self._serve, args=(sock, address), daemon=True,
                                           name=f"studydesk-association-{address[0]}:{address[1]}")
                 with self._lock:
                     self._threads.add(thread)
+                    self._asking[thread] = sock
                 thread.start()
         finally:
             self._server.close()
+
+    def _make_room(self, sock: socket.socket) -> None:
+        """At the cap, the caller that has waited longest without an
+        association is disconnected for the newcomer: idle connections
+        cannot keep a real peer out (they would until their ARTIM time)."""
+        try:
+            peer = sock.getpeername()[0]
+            sock.shutdown(socket.SHUT_RDWR)  # its thread sees the end and closes it
+        except OSError:
+            return
+        self._event("closed", f"{peer}: disconnected without an association to make room for a new "
+                              f"caller ({self.limits.max_connections} connections at once)")
 
     def _turn_away(self, sock: socket.socket, address: tuple) -> None:
         """A connection over the cap: A-ASSOCIATE-RJ (transient, local limit
@@ -265,21 +288,20 @@ class Listener:
     def _serve(self, sock: socket.socket, address: tuple) -> None:
         caller: dict = {}
         assoc = None
-        with self._lock:
-            self._asking.add(sock)
+        me = threading.current_thread()
         try:
             if self.tls_context is not None:
                 sock.settimeout(self.limits.artim_timeout)
-                raw, sock = sock, self.tls_context.wrap_socket(sock, server_side=True)
+                sock = self.tls_context.wrap_socket(sock, server_side=True)
                 with self._lock:
-                    self._asking.discard(raw)
-                    self._asking.add(sock)
+                    if me in self._asking:  # not made room for meanwhile
+                        self._asking[me] = sock
             assoc = association.accept(
                 sock, (address[0], address[1]), self.aet, lambda request: self._judge(request, caller),
                 storage_choice, self.timeout, artim=self.limits.artim_timeout,
                 on_refused=lambda why: self._event("closed", f"{address[0]}: {why}"))
             with self._lock:
-                self._asking.discard(sock)
+                self._asking.pop(me, None)
             if assoc is not None:
                 self._associated(assoc, caller["node"])
         except OSError as e:  # TLS handshake refused, connection reset
@@ -287,8 +309,8 @@ class Listener:
             sock.close()
         finally:
             with self._lock:
-                self._asking.discard(sock)
-                self._threads.discard(threading.current_thread())
+                self._asking.pop(me, None)
+                self._threads.discard(me)
                 if assoc is not None:
                     self._active.discard(assoc)
 
@@ -305,6 +327,8 @@ class Listener:
             return self._refuse(request, association.REJECT_CALLING_AE,
                                 "not a configured node (calling AE title and host must match)")
         caller["node"] = node
+        with self._lock:  # accepted: no longer one to make room from
+            self._asking.pop(threading.current_thread(), None)
         return None
 
     def _refuse(self, request: Request, reason: int, why: str) -> int:
