@@ -227,32 +227,53 @@ def test_a_caller_that_does_not_finish_its_request_is_closed_after_artim(guarded
     assert echoscu(guarded.port).returncode == 0
 
 
-def test_connections_over_the_cap_are_turned_away_and_the_listener_recovers(home, admin, free_port):
+def test_idle_connections_at_the_cap_make_room_for_a_real_peer(home, admin, free_port):
     listener = start(home, admin, free_port(), artim_timeout=30, max_connections=4)
+    idle = [connect(listener) for _ in range(6)]  # two more than the cap: the oldest make room
     try:
-        idle = [connect(listener) for _ in range(4)]
+        got, _ = read_until_closed(idle[0], 5)
+        assert got == b""
         assert until(lambda: listener.connections == 4)
+        assert echoscu(listener.port).returncode == 0  # while the cap is full of idle sockets
+        assert pynetdicom_echo(listener.port) == (True, 0, None)
+        assert listener.connections <= 4
+        assert any(kind == "closed" and "make room" in text for kind, text in listener.events)
+        assert listener.rejected == 0
+    finally:
+        for sock in idle:
+            sock.close()
+        listener.stop()
+
+
+def test_connections_over_a_cap_of_associations_are_turned_away(home, admin, free_port):
+    listener = start(home, admin, free_port(), artim_timeout=30, max_connections=4)
+    peers = []
+    try:
+        for _ in range(4):
+            ae = AE(ae_title="MODALITY")
+            ae.add_requested_context(VERIFICATION)
+            peers.append(ae.associate("127.0.0.1", listener.port, ae_title="STUDYDESK"))
+        assert all(assoc.is_established for assoc in peers)
         established, _, rejection = pynetdicom_echo(listener.port)  # the fifth
         assert not established and rejection is not None
         assert (rejection.result, rejection.source, rejection.reason_diagnostic) == (2, 3, 2)
         run = echoscu(listener.port)
         assert run.returncode != 0 and "Local Limit Exceeded" in run.stdout + run.stderr
-        flood = []
         for _ in range(60):  # a flood: each is answered and closed at once, none is kept
-            sock = connect(listener)
-            flood.append(sock)
-        for sock in flood:
-            got, _ = read_until_closed(sock, 5)
+            with connect(listener) as sock:
+                got, _ = read_until_closed(sock, 5)
             assert got[:1] == b"\x03"
-            sock.close()
         assert listener.connections == 4
         assert sum("local limit exceeded" in text for kind, text in listener.events if kind == "rejected") == 62
-        for sock in idle:
-            sock.close()
+        assert listener.rejected == 62
+        for assoc in peers:
+            assoc.release()
         assert until(lambda: listener.connections == 0)
-        assert echoscu(listener.port).returncode == 0
-        assert pynetdicom_echo(listener.port) == (True, 0, None)
+        assert echoscu(listener.port).returncode == 0  # the listener recovers
     finally:
+        for assoc in peers:
+            if assoc.is_established:
+                assoc.abort()
         listener.stop()
 
 
