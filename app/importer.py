@@ -209,6 +209,15 @@ class Recorder:
         self.result = result
         self.source_node = source_node
 
+    # how a batch is made durable: its staged files before the rows, the
+    # renames before the commit (the network intake syncs each file itself
+    # and then only the directories; app/net/intake.py)
+    def sync_staged(self, paths: list[Path]) -> None:
+        store.make_durable(paths)
+
+    def sync_renamed(self, paths: list[Path]) -> None:
+        store.make_durable(paths)
+
     def close(self) -> None:
         self.db.close()
 
@@ -216,7 +225,7 @@ class Recorder:
         items = self._drop_duplicates(items)
         if not items:
             return
-        store.make_durable([i.staged for i in items if i.staged is not None])
+        self.sync_staged([i.staged for i in items if i.staged is not None])
         now = now_iso()
         committed: list[store.PendingFile] = []
         accepted: list[Prepared] = []
@@ -233,7 +242,7 @@ class Recorder:
                     elif item.staged is not None:
                         item.staged.unlink(missing_ok=True)
                 catalog.refresh_counts(self.db, {i.header.study_instance_uid for i in accepted})
-                store.make_durable([p.final for p in committed])  # the renames too
+                self.sync_renamed([p.final for p in committed])  # the renames too
         except BaseException:
             for pend in committed:
                 pend.uncommit()

@@ -14,7 +14,9 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +97,73 @@ def make_durable(paths: list[Path]) -> None:
     for path in paths:
         with open(path, "rb+") as f:
             os.fsync(f.fileno())
+
+
+def write_synced(folder: Path, data, overlap=None) -> tuple[Path, object]:
+    """Like :func:`write_to`, and the file synced (``fdatasync``) before it
+    returns: the path, and what ``overlap()`` returned (work done while the
+    disk syncs, e.g. a hash of *data*; both release the GIL)."""
+    tmp = folder / f"{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if overlap is None:
+                _datasync(fd)
+                return tmp, None
+            syncing = _syncer().submit(_datasync, fd)
+            try:
+                value = overlap()
+            finally:
+                syncing.result()
+            return tmp, value
+        finally:
+            os.close(fd)
+    except BaseException:  # a full disk: nothing half-written stays behind
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def sync_file(path: Path) -> None:
+    """Make one complete file's content durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        _datasync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_directories(folders) -> None:
+    """Make the entries of *folders* durable (files renamed or created in
+    them). On Windows a directory cannot be opened to sync it; NTFS journals
+    its entries."""
+    if os.name == "nt":
+        return
+    for folder in dict.fromkeys(folders):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _datasync(fd: int) -> None:
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
+_SYNCER = None
+_SYNCER_LOCK = threading.Lock()
+
+
+def _syncer():
+    """Threads that sync files while the caller goes on (:func:`write_synced`)."""
+    global _SYNCER
+    with _SYNCER_LOCK:
+        if _SYNCER is None:
+            _SYNCER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studydesk-sync")
+        return _SYNCER
 
 
 def copy_to(folder: Path, source: Path) -> tuple[Path, str, int]:

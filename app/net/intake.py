@@ -1,31 +1,37 @@
-"""Received instances into the cache, through the importer's own steps.
+"""Received instances into the cache, durable before they are acknowledged.
 
-A data set received by C-GET is held in memory as it arrived, after a File
-Meta Information header of our own (:class:`app.net.dimse.MemorySink`),
-and handed over whole (:meth:`Intake.add_data`): its header is read from
-those bytes, a truncated or unreadable one refused before anything is
-written, and only then is it written to the home's temporary area and
-hashed, without reading anything back (:meth:`app.importer.Preparer.prepare_data`).
-A data set the storage listener received into a file
-(:class:`app.net.dimse.FileSink`) is handed over by path (:meth:`Intake.add`)
-and read from there. The importer's recorder then makes the files durable,
-inserts the rows and renames the files into the store in one transaction
-per batch, so a row exists only for a complete file (app/importer.py).
+A C-STORE Success tells the sender it may forget the instance (a modality
+deletes it, a C-MOVE counts it completed), so it is answered only once the
+instance is kept for good: its file written and synced, its directory
+entry synced, and its row committed with a synced write-ahead log. A
+refused data set gets a failure status instead (:class:`Stored`).
 
-Two threads, so that the network never waits for the disk: one prepares
-files as they arrive (header, write, SHA-256), the other records batches.
-Writing and hashing release the GIL, and the header scan is short, so the
-receiving thread, which needs the GIL back after every socket call, is
-rarely kept waiting (docs/performance/network.md). Making a batch durable
-(a sync) is the slow step; while it runs, newly prepared files queue up
-and form the next, larger batch, so the number of syncs adapts to the disk.
-Data sets waiting in memory are bounded (:data:`MAX_WAITING_BYTES`): a
-sender faster than the disk waits for its C-STORE responses.
+The receiving thread of each association does the work of its own data
+set (:meth:`Intake.store_data`, :meth:`Intake.store_file`): the header is
+read from the bytes as they arrived (a truncated or unreadable data set is
+refused before anything is written), a duplicate of an instance the cache
+holds is dropped (it is durable already: Success), and the bytes are
+written to the home's temporary area and synced, the SHA-256 computed while
+the disk syncs.
+
+Then group commit: the thread queues the prepared file and waits. Whichever
+waiting thread finds no batch being recorded takes everything queued (from
+every association, up to :data:`MAX_BATCH`) and records it with the
+importer's recorder: rows inserted and files renamed into the store in one
+transaction, the directories the renames touched synced, then the commit
+(``synchronous=FULL``); then every thread of the batch sends its answer.
+While one batch is recorded the next one gathers, so with many senders a
+sync serves many instances, and with one sender (a C-GET is a ping-pong:
+the peer sends the next instance only after our answer) nothing waits for
+a batch to fill. No extra thread is woken on the way.
+
+Received instances are audited per sending node at most every
+:data:`AUDIT_EVERY` seconds and when the intake is flushed or closed.
 """
 
 from __future__ import annotations
 
-import queue
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -34,33 +40,93 @@ from typing import Callable, Optional
 
 from app import audit, importer, store
 from app.db import transaction
+from app.dicom.reading import Unreadable, read_header_in_memory
 from app.import_sources import Source
 from app.net import dimse
 
 KNOWN = importer.KNOWN
-MAX_WAITING_BYTES = 64 << 20  # received data sets held in memory before add_data waits
-MIN_BATCH = 200       # files a batch waits for (each costs a transaction and two syncs)...
-BATCH_WAIT = 0.5      # ...or seconds since its first file, unless someone flushes
-MAX_BATCH = 1000
+MAX_BATCH = 1000      # instances recorded in one transaction at most
+AUDIT_EVERY = 2.0     # seconds between two Import audit entries of one node
 
 
-@dataclass
-class Received:
-    path: Optional[Path]
-    sop_instance_uid: str
-    node: Optional[str]
-    data: Optional[memoryview] = None  # a complete file held in memory, when there is no path
+@dataclass(frozen=True)
+class Stored:
+    """What became of a received instance: the C-STORE response status
+    (PS3.4 B.2.3) and, for a failure, why. Success means recorded and
+    durable, or already in the cache; 0xC000 (Error: Cannot understand)
+    a data set refused for what it holds (truncated, unreadable, naming
+    another patient); 0xA700 (Refused: Out of resources) one that could
+    not be written or recorded."""
+
+    status: int
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == dimse.SUCCESS
+
+
+RECORDED = Stored(dimse.SUCCESS)
+DUPLICATE = Stored(dimse.SUCCESS, "already in the cache")
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    reason: str
+    status: int = dimse.CANNOT_UNDERSTAND
+
+
+class _Entry:
+    __slots__ = ("display", "node", "outcome", "stored")
+
+    def __init__(self, display: str, node: Optional[str], outcome):
+        self.display, self.node, self.outcome = display, node, outcome
+        self.stored: Optional[Stored] = None
+
+
+class _Recorder(importer.Recorder):
+    """The importer's recorder, made durable the intake's way: each file
+    was synced as it was written, so a batch syncs only the directories its
+    renames went into (and the parents of directories it created), and its
+    commit syncs the write-ahead log."""
+
+    def __init__(self, home, result: importer.ImportResult, node: Optional[str]):
+        super().__init__(home, "copy", result, node)
+        self.db.execute("PRAGMA synchronous=FULL")
+        self._created: set[Path] = set()
+
+    def sync_staged(self, paths: list[Path]) -> None:
+        pass  # synced when written (store.write_synced, store.sync_file)
+
+    def _pending(self, item: importer.Prepared) -> Optional[store.PendingFile]:
+        if item.staged is not None:
+            h = item.header
+            folder = (self.home.root / store.relative_path(
+                h.study_instance_uid, h.series_instance_uid, h.sop_instance_uid)).parent
+            while not folder.exists():
+                self._created.add(folder)
+                folder = folder.parent
+        return super()._pending(item)
+
+    def sync_renamed(self, paths: list[Path]) -> None:
+        folders = {p.parent for p in paths} | {f.parent for f in self._created}
+        self._created.clear()
+        store.sync_directories(sorted(folders, key=lambda f: len(f.parts), reverse=True))
 
 
 class Intake:
-    """Import received files in batches, beside the network.
+    """Keep received instances, durable before they are answered.
 
-    ``add()`` and ``add_data()`` from any thread; ``flush()`` waits until everything added so far
-    is in the cache or refused; ``close()`` flushes and stops. Per node,
+    ``store_data()`` and ``store_file()`` from any number of receiving
+    threads, each returning a :class:`Stored` once its instance is durable
+    or refused; ``flush()`` waits for the instances being stored and writes
+    the audit entries due; ``close()`` flushes and lets go. Per node,
     :attr:`results` holds the importer's counts; :attr:`refused` maps a SOP
-    Instance UID to the reason it was not recorded. With ``audit_batches``
-    each recorded batch gets its Import audit entry (the listener); a job
-    that audits its own transfer passes False.
+    Instance UID to the reason it was not recorded; :attr:`batches` counts
+    the transactions. With ``audit_batches`` received instances get Import
+    audit entries (the listener); a job that audits its own transfer passes
+    False. ``on_recorded(count)`` runs after each recorded batch, on the
+    thread that recorded it (one at a time).
     """
 
     def __init__(self, home, user_name: str, audit_batches: bool = True,
@@ -72,167 +138,219 @@ class Intake:
         self.results: dict[Optional[str], importer.ImportResult] = {}
         self.refused: dict[str, str] = {}
         self.recorded = 0
-        self._recorders: dict[Optional[str], importer.Recorder] = {}
-        self._preparer = importer.Preparer("copy", store.scratch(home), home.db_path)
-        self._incoming: "queue.Queue[Optional[Received]]" = queue.Queue()
-        self._prepared: "queue.Queue[Optional[tuple]]" = queue.Queue()
-        self._settled = threading.Condition()
-        self._room = threading.Condition()
-        self._waiting_bytes = 0
-        self._added = 0
-        self._done = 0
-        self._hurry = threading.Event()
-        self._threads = [threading.Thread(target=self._prepare_loop, name="studydesk-intake-prepare", daemon=True),
-                         threading.Thread(target=self._record_loop, name="studydesk-intake-record", daemon=True)]
-        for thread in self._threads:
-            thread.start()
+        self.batches = 0
+        self._scratch = store.scratch(home)
+        self._recorders: dict[Optional[str], _Recorder] = {}
+        self._local = threading.local()
+        self._preparers: list[importer.Preparer] = []
+        self._lock = threading.Lock()
+        self._queue: list[_Entry] = []
+        self._turn = threading.Condition()
+        self._recording = False
+        self._audits: dict[Optional[str], dict] = {}
+        self._closed = False
 
-    def add(self, path: Path, sop_instance_uid: str, node: Optional[str]) -> None:
-        """Hand over a complete file."""
-        with self._settled:
-            self._added += 1
-        self._incoming.put(Received(path, sop_instance_uid, node))
+    # -- receiving threads -------------------------------------------------------------------
 
-    def add_data(self, data: memoryview, sop_instance_uid: str, node: Optional[str]) -> None:
-        """Hand over a complete file held in memory by a
-        :class:`~app.net.dimse.MemorySink` (its buffer is given back once
-        written); waits while more than :data:`MAX_WAITING_BYTES` of
-        earlier ones are not yet written."""
-        with self._room:
-            self._room.wait_for(lambda: self._waiting_bytes < MAX_WAITING_BYTES)
-            self._waiting_bytes += len(data)
-        with self._settled:
-            self._added += 1
-        self._incoming.put(Received(None, sop_instance_uid, node, data))
-
-    def flush(self) -> None:
-        self._hurry.set()
+    def store_data(self, data: memoryview, sop_instance_uid: str, node: Optional[str]) -> Stored:
+        """Keep a complete file held in memory by a
+        :class:`~app.net.dimse.MemorySink` (its buffer is given back);
+        returns once it is durable or refused."""
         try:
-            with self._settled:
-                self._settled.wait_for(lambda: self._done >= self._added)
-        finally:
-            self._hurry.clear()
-
-    def close(self) -> None:
-        if not self._threads[0].is_alive():
-            return
-        self._incoming.put(None)
-        for thread in self._threads:
-            thread.join()
-        self._preparer.close()
-        for recorder in self._recorders.values():
-            recorder.close()
-
-    # -- preparing thread ----------------------------------------------------------------------
-
-    def _prepare_loop(self) -> None:
-        while True:
-            received = self._incoming.get()
-            if received is None:
-                self._prepared.put(None)
-                return
-            try:
-                outcome = self._prepare(received)
-            except Exception as e:  # noqa: BLE001 - one bad file must not stop the intake
-                outcome = f"unreadable: {type(e).__name__}: {e}"
-            self._prepared.put((received, outcome))
-
-    def _prepare(self, received: Received):
-        """The importer's preparation of a received file: header read (a
-        truncated or unreadable file is refused), a duplicate dropped,
-        written (when held in memory) and hashed here rather than on the
-        receiving thread."""
-        if received.data is None:
-            return self._preparer.prepare(Source(received.sop_instance_uid, received.path, owned=True))
-        data, received.data = received.data, None
-        size = len(data)
-        try:
-            return self._preparer.prepare_data(received.sop_instance_uid, data)
+            outcome = self._prepare_data(data, sop_instance_uid)
+        except Exception as e:  # noqa: BLE001 - one bad data set must not end the association
+            outcome = _Refusal(f"not kept: {type(e).__name__}: {e}", dimse.OUT_OF_RESOURCES)
         finally:
             dimse.release(data)
-            with self._room:
-                self._waiting_bytes -= size
-                self._room.notify_all()
+        return self._settle(_Entry(self._display(outcome, sop_instance_uid), node, outcome))
 
-    # -- recording thread ----------------------------------------------------------------------
+    def store_file(self, path: Path, sop_instance_uid: str, node: Optional[str]) -> Stored:
+        """Keep a complete file written into the home's temporary area (it
+        is moved into the store or removed); returns once it is durable or
+        refused."""
+        try:
+            outcome = self._preparer().prepare(Source(sop_instance_uid, path, owned=True))
+            if isinstance(outcome, importer.Prepared):
+                store.sync_file(path)
+            elif outcome != KNOWN:
+                outcome = _Refusal(outcome)
+        except Exception as e:  # noqa: BLE001
+            outcome = _Refusal(f"not kept: {type(e).__name__}: {e}", dimse.OUT_OF_RESOURCES)
+        if not isinstance(outcome, importer.Prepared):
+            path.unlink(missing_ok=True)
+        return self._settle(_Entry(self._display(outcome, sop_instance_uid), node, outcome))
 
-    def _record_loop(self) -> None:
-        stop = False
-        while not stop:
-            first = self._prepared.get()
-            if first is None:
-                return
-            batch, since = [first], time.monotonic()
-            while len(batch) < MAX_BATCH:
-                wait = 0.0 if len(batch) >= MIN_BATCH else max(0.0, since + BATCH_WAIT - time.monotonic())
-                try:
-                    entry = self._prepared.get(timeout=min(wait, 0.05)) if wait else self._prepared.get_nowait()
-                except queue.Empty:
-                    if not wait or self._hurry.is_set() or time.monotonic() >= since + BATCH_WAIT:
-                        break
-                    continue
-                if entry is None:
-                    stop = True
-                    break
-                batch.append(entry)
+    add_data = store_data
+    add = store_file
+
+    @staticmethod
+    def _display(outcome, sop: str) -> str:
+        if isinstance(outcome, importer.Prepared):
+            return sop or outcome.header.sop_instance_uid
+        return sop
+
+    def _preparer(self) -> importer.Preparer:
+        preparer = getattr(self._local, "preparer", None)
+        if preparer is None:
+            preparer = self._local.preparer = importer.Preparer("copy", self._scratch, self.home.db_path)
+            with self._lock:
+                self._preparers.append(preparer)
+        return preparer
+
+    def _prepare_data(self, data: memoryview, sop: str):
+        try:
+            header = read_header_in_memory(data)
+        except Unreadable as e:
+            return _Refusal(str(e))
+        if self._preparer().known(header.sop_instance_uid):
+            return KNOWN
+        try:
+            staged, sha = store.write_synced(self._scratch, data, lambda: hashlib.sha256(data).hexdigest())
+        except OSError as e:
+            return _Refusal(f"cannot write: {e.strerror or e}", dimse.OUT_OF_RESOURCES)
+        return importer.Prepared(Source(sop or header.sop_instance_uid, staged, owned=True), header, sha, staged)
+
+    def _settle(self, entry: _Entry) -> Stored:
+        """Queue *entry* and wait until a batch holding it is recorded,
+        recording the batch on this thread when no other thread is."""
+        with self._turn:
+            self._queue.append(entry)
+        while True:
+            with self._turn:
+                self._turn.wait_for(lambda: entry.stored is not None or not self._recording)
+                if entry.stored is not None:
+                    return entry.stored
+                self._recording = True
+                batch = self._queue[:MAX_BATCH]
+                del self._queue[:MAX_BATCH]
             try:
                 self._record(batch)
+                self._audit_due(force=False)
             finally:
-                with self._settled:
-                    self._done += len(batch)
-                    self._settled.notify_all()
+                with self._turn:
+                    for item in batch:
+                        if item.stored is None:  # the recording itself failed
+                            item.stored = Stored(dimse.OUT_OF_RESOURCES, "not recorded")
+                    self._recording = False
+                    self._turn.notify_all()
 
-    def _record(self, batch: list[tuple]) -> None:
-        by_node: dict[Optional[str], list] = {}
-        for received, outcome in batch:
-            result = self._result(received.node)
-            if outcome == KNOWN:
+    # -- recording (one thread at a time) ------------------------------------------------------
+
+    def _record(self, batch: list[_Entry]) -> None:
+        by_node: dict[Optional[str], list[_Entry]] = {}
+        for entry in batch:
+            result = self._result(entry.node)
+            if entry.outcome == KNOWN:
                 result.duplicates += 1
-            elif isinstance(outcome, str):
-                if received.path is not None:
-                    received.path.unlink(missing_ok=True)
-                result.reject(received.sop_instance_uid, outcome)
-                self.refused[received.sop_instance_uid] = outcome
+                self._count(entry.node, duplicates=1)
+                entry.stored = DUPLICATE
+            elif isinstance(entry.outcome, _Refusal):
+                result.reject(entry.display, entry.outcome.reason)
+                self.refused[entry.display] = entry.outcome.reason
+                self._count(entry.node, refused=1)
+                entry.stored = Stored(entry.outcome.status, entry.outcome.reason)
             else:
-                by_node.setdefault(received.node, []).append(outcome)
-        for node, items in by_node.items():
-            self._record_items(node, items)
+                by_node.setdefault(entry.node, []).append(entry)
+        for node, entries in by_node.items():
+            self._record_node(node, entries)
 
-    def _record_items(self, node: Optional[str], items: list) -> None:
+    def _record_node(self, node: Optional[str], entries: list[_Entry]) -> None:
         result = self._result(node)
         recorder = self._recorders.get(node)
         if recorder is None:
-            recorder = self._recorders[node] = importer.Recorder(self.home, "copy", result, node)
+            recorder = self._recorders[node] = _Recorder(self.home, result, node)
+        items = [e.outcome for e in entries]
         before = (result.imported, result.duplicates, len(result.rejected))
         try:
             recorder.record(items)
         except Exception as e:  # noqa: BLE001 - a failed batch is refused, the listener goes on
-            for item in items:
+            reason = f"not recorded: {type(e).__name__}: {e}"
+            for entry, item in zip(entries, items):
                 if item.staged is not None:
                     item.staged.unlink(missing_ok=True)
-                reason = f"not recorded: {type(e).__name__}: {e}"
-                result.reject(item.source.display, reason)
-                self.refused[item.source.display] = reason
+                result.reject(entry.display, reason)
+                self.refused[entry.display] = reason
+                entry.stored = Stored(dimse.OUT_OF_RESOURCES, reason)
+            self._count(node, refused=len(entries))
             return
-        for entry in result.rejected[before[2]:]:
-            self.refused[entry["path"]] = entry["reason"]
+        finally:
+            self.batches += 1
+        rejected = {r["path"]: r["reason"] for r in result.rejected[before[2]:]}
+        self.refused.update(rejected)
+        for entry in entries:
+            why = rejected.get(entry.display)
+            entry.stored = Stored(dimse.CANNOT_UNDERSTAND, why) if why is not None else RECORDED
         imported = result.imported - before[0]
         self.recorded += imported
-        if self.audit_batches and (imported or len(result.rejected) > before[2]):
-            self._audit(recorder, node, items, imported, result.duplicates - before[1],
-                        len(result.rejected) - before[2])
+        self._count(node, imported=imported, duplicates=result.duplicates - before[1], refused=len(rejected),
+                    studies={e.outcome.header.study_instance_uid for e in entries})
         if self.on_recorded is not None:
             self.on_recorded(imported)
 
-    def _audit(self, recorder, node, items, imported: int, duplicates: int, refused: int) -> None:
-        studies = sorted({i.header.study_instance_uid for i in items})
-        with transaction(recorder.db):
-            audit.record(recorder.db, self.user_name, "receive", audit.IMPORT,
-                         outcome=audit.MINOR_FAILURE if refused else audit.SUCCESS, objects=studies,
-                         detail=f"{imported} received from {node or 'an unknown node'} over DICOM, "
-                                f"{duplicates} duplicates, {refused} refused")
+    def _count(self, node: Optional[str], imported: int = 0, duplicates: int = 0, refused: int = 0,
+               studies: frozenset | set = frozenset()) -> None:
+        if not self.audit_batches:
+            return
+        due = self._audits.get(node)
+        if due is None:
+            due = self._audits[node] = {"imported": 0, "duplicates": 0, "refused": 0, "studies": set(),
+                                        "since": time.monotonic()}
+        due["imported"] += imported
+        due["duplicates"] += duplicates
+        due["refused"] += refused
+        due["studies"] |= studies
+
+    def _audit_due(self, force: bool) -> None:
+        """Write the Import audit entries due (every node's when *force*)."""
+        now = time.monotonic()
+        for node in [n for n, due in self._audits.items() if force or now - due["since"] >= AUDIT_EVERY]:
+            due = self._audits.pop(node)
+            if not (due["imported"] or due["refused"]):
+                continue
+            recorder = self._recorders.get(node)
+            db = recorder.db if recorder is not None else self.home.connect()
+            try:
+                with transaction(db):
+                    audit.record(db, self.user_name, "receive", audit.IMPORT,
+                                 outcome=audit.MINOR_FAILURE if due["refused"] else audit.SUCCESS,
+                                 objects=sorted(due["studies"]),
+                                 detail=f"{due['imported']} received from {node or 'an unknown node'} over "
+                                        f"DICOM, {due['duplicates']} duplicates, {due['refused']} refused")
+            except Exception:  # noqa: BLE001 - the instances are kept; the entry is tried again later
+                self._count(node, due["imported"], due["duplicates"], due["refused"], due["studies"])
+                if force:
+                    raise
+            finally:
+                if recorder is None:
+                    db.close()
 
     def _result(self, node: Optional[str]) -> importer.ImportResult:
         if node not in self.results:
             self.results[node] = importer.ImportResult()
         return self.results[node]
+
+    # -- end ---------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Wait for the instances being stored; write the audit entries due."""
+        with self._turn:
+            self._turn.wait_for(lambda: not self._queue and not self._recording)
+            self._recording = True
+        try:
+            self._audit_due(force=True)
+        finally:
+            with self._turn:
+                self._recording = False
+                self._turn.notify_all()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        with self._lock:
+            preparers, self._preparers = self._preparers, []
+        for preparer in preparers:
+            preparer.close()
+        for recorder in self._recorders.values():
+            recorder.close()

@@ -16,9 +16,14 @@ us, and where C-MOVE delivers.
   connection is associated it gets A-ASSOCIATE-RJ "local limit exceeded"
   (transient) at once.
 - Each association runs on a thread of its own, so several senders can
-  store at once; received data sets are written as they arrived
-  (:class:`~app.net.dimse.FileSink`), never decoded, and handed to one
-  :class:`~app.net.intake.Intake` that records them in batches.
+  store at once; received data sets are held as they arrived
+  (:class:`~app.net.dimse.MemorySink`; a large one goes on into a file),
+  never decoded, and handed to one :class:`~app.net.intake.Intake`. Each
+  C-STORE is answered only once its instance is durable (file and
+  directory synced, row committed; the intake records the instances of
+  all associations in shared batches) or refused: 0xC000 for a data set
+  that cannot be read or recorded for what it holds, 0xA700 for one that
+  could not be written, with the reason as Error Comment.
 - A sender that aborts or drops the connection mid-instance leaves nothing:
   the partial file is removed, and only complete files reach the intake.
 """
@@ -42,12 +47,13 @@ from app.errors import BadInput
 from app.net import association, dimse, nodes
 from app.net.association import Association, Request
 from app.net.client import UNCOMPRESSED, VERIFICATION
-from app.net.intake import Intake
+from app.net.intake import Intake, Stored
 from app.net.wire import NetworkError
 
 STORAGE_BRANCH = "1.2.840.10008.5.1.4.1.1."
 _UID = re.compile(r"[0-9]+(\.[0-9]+)+")
 ACCEPTED_SYNTAXES = frozenset(str(ts) for ts in AllTransferSyntaxes)
+MEMORY_LIMIT = 8 << 20  # a received data set larger than this goes on into a file as it arrives
 
 _running: dict[int, "Listener"] = {}  # port -> listener of this process
 _running_lock = threading.Lock()
@@ -371,13 +377,13 @@ class Listener:
         finally:
             assoc.wire.close()
 
-    def _sink(self, assoc: Association, context_id: int, command: dict) -> Optional[dimse.FileSink]:
+    def _sink(self, assoc: Association, context_id: int, command: dict) -> Optional[dimse.MemorySink]:
         if command.get("CommandField") != dimse.C_STORE_RQ or context_id not in assoc.contexts:
             return None
         assert self._folder is not None
-        return dimse.FileSink(self._folder, command.get("AffectedSOPClassUID", ""),
-                              command.get("AffectedSOPInstanceUID", ""), assoc.contexts[context_id][1],
-                              assoc.calling_aet)
+        return dimse.MemorySink(self._folder, command.get("AffectedSOPClassUID", ""),
+                                command.get("AffectedSOPInstanceUID", ""), assoc.contexts[context_id][1],
+                                assoc.calling_aet, limit=MEMORY_LIMIT)
 
     def _answer(self, assoc: Association, message: dimse.Message, node: nodes.Node) -> int:
         command = message.command
@@ -390,17 +396,26 @@ class Listener:
         if message.field != dimse.C_STORE_RQ:
             raise NetworkError(f"{node.name} sent an unexpected command 0x{message.field:04X}")
         sop = command.get("AffectedSOPInstanceUID", "")
-        status = dimse.SUCCESS
-        if message.path is None:
-            status = dimse.OUT_OF_RESOURCES
-            self._event("refused", f"{sop}: {message.sink_error or 'no data set'}")
+        if message.file_data is not None:  # answered only once durable (app/net/intake.py)
+            stored = self.intake.store_data(message.file_data, sop, node.name)
+        elif message.path is not None:
+            stored = self.intake.store_file(message.path, sop, node.name)
         else:
-            # before answering: once the sender has its answer (and a C-MOVE
-            # its final response), the instance is the intake's to record
-            self.intake.add(message.path, sop, node.name)
+            stored = Stored(dimse.OUT_OF_RESOURCES, message.sink_error or "no data set")
+        if stored.ok:
             with self._lock:
                 self.received += 1
+        else:
+            self._event("refused", f"{sop}: {stored.reason}")
         dimse.send(assoc, message.context_id, dict(
             reply, CommandField=dimse.C_STORE_RSP, AffectedSOPClassUID=command.get("AffectedSOPClassUID", ""),
-            AffectedSOPInstanceUID=sop, Status=status))
-        return int(status == dimse.SUCCESS)
+            AffectedSOPInstanceUID=sop, Status=stored.status, **error_comment(stored)))
+        return int(stored.ok)
+
+
+def error_comment(stored: Stored) -> dict:
+    """The reason of a failure status, as its Error Comment (LO: 64 characters)."""
+    if stored.ok or not stored.reason:
+        return {}
+    text = stored.reason.encode("ascii", "replace").decode().replace("\\", "/")
+    return {"ErrorComment": text[:64].rstrip()}

@@ -10,11 +10,13 @@
    started for the job when this process runs none.
 3. Every received data set goes through :class:`~app.net.intake.Intake`
    (the importer's path). A C-GET holds each data set in memory until it
-   is complete (:class:`~app.net.dimse.MemorySink`) and answers at once;
-   the intake reads, writes and hashes it beside the network, so the
-   receiving thread never waits for the disk. Progress follows the
-   sub-operation counts of the responses; Cancel sends C-CANCEL and keeps
-   what arrived complete.
+   is complete (:class:`~app.net.dimse.MemorySink`) and answers its
+   C-STORE only once the intake has made it durable (file synced, row
+   committed), so what the node counts as completed is in the cache
+   whatever happens next; a refused data set gets a failure status. A
+   C-MOVE's instances arrive on the listener, which answers the same way.
+   Progress follows the sub-operation counts of the responses; Cancel
+   sends C-CANCEL and keeps what arrived complete.
 4. What was expected and is not in the cache afterwards is reported
    instance by instance, with the node's or the importer's reason.
 """
@@ -38,7 +40,7 @@ from app.net import listener as listening
 from app.net.association import MAX_CONTEXTS, Association, Proposal
 from app.net.client import (STUDY_ROOT_FIND, STUDY_ROOT_GET, STUDY_ROOT_MOVE, UNCOMPRESSED,
                             Operation, open_association, require_context)
-from app.net.intake import Intake
+from app.net.intake import Intake, Stored
 from app.net.nodes import Node, get_node, local_ae
 from app.net.retrieve_plan import Request
 from app.net.wire import NetworkError
@@ -205,20 +207,18 @@ def _get_one(assoc: Association, cid: int, ts: str, request: Request, sink, inta
                 raise NetworkError(f"{node.name} released the association during C-GET")
             if answer.field == dimse.C_STORE_RQ:
                 sop = answer.command.get("AffectedSOPInstanceUID", "")
-                status = dimse.SUCCESS
-                if answer.file_data is not None:
-                    intake.add_data(answer.file_data, sop, node.name)
-                    received += 1
+                if answer.file_data is not None:  # answered only once durable (app/net/intake.py)
+                    stored = intake.store_data(answer.file_data, sop, node.name)
                 elif answer.path is not None:
-                    intake.add(answer.path, sop, node.name)
-                    received += 1
+                    stored = intake.store_file(answer.path, sop, node.name)
                 else:
-                    status = dimse.OUT_OF_RESOURCES
-                    node_failed[sop] = answer.sink_error or "not stored: no accepted context"
+                    stored = Stored(dimse.OUT_OF_RESOURCES, answer.sink_error or "not stored: no accepted context")
+                    node_failed[sop] = stored.reason
+                received += stored.ok
                 dimse.send(assoc, answer.context_id, {
                     "CommandField": dimse.C_STORE_RSP, "MessageIDBeingRespondedTo": answer.command.get("MessageID", 0),
                     "AffectedSOPClassUID": answer.command.get("AffectedSOPClassUID", ""),
-                    "AffectedSOPInstanceUID": sop, "Status": status})
+                    "AffectedSOPInstanceUID": sop, "Status": stored.status, **listening.error_comment(stored)})
                 counter.update({}, received)
             elif answer.field == dimse.C_GET_RSP:
                 counter.update(answer.command, received)

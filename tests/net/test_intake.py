@@ -1,6 +1,7 @@
-"""The intake of data sets received into memory (C-GET): nothing written
-for a refused data set, the recorded file and its SHA-256 the bytes
-received, a bounded wait for a sender faster than the disk; the memory
+"""The intake of data sets received into memory (C-GET, the listener):
+nothing written for a refused data set, which gets a failure status; the
+recorded file and its SHA-256 the bytes received; each answer only once
+its instance is durable, concurrent senders sharing batches; the memory
 sink and its buffers."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import pydicom
 
 from app import store
-from app.net import dimse, intake as net_intake
+from app.net import dimse
 from app.net.intake import Intake
 from tests.factories import write_series
 
@@ -92,17 +93,52 @@ def test_a_duplicate_is_counted_and_not_written_twice(home, admin, tmp_path):
     assert not leftovers(home)
 
 
-def test_a_sender_faster_than_the_disk_waits_and_loses_nothing(home, admin, tmp_path, monkeypatch):
-    monkeypatch.setattr(net_intake, "MAX_WAITING_BYTES", 1)  # every add_data waits for the one before
-    paths = write_series(tmp_path / "in", 12, patient_id="INT4", size=64)
+def test_each_answer_comes_once_its_instance_is_durable_and_concurrent_senders_share_batches(
+        home, admin, tmp_path):
+    """Eight senders at once: each store_data() returns Success only when
+    its own row is committed and its file is in the store; the instances
+    of different senders are recorded together (group commit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = write_series(tmp_path / "in", 48, patient_id="INT4", size=64)
     intake = Intake(home, admin.name, audit_batches=False)
+    late = []
+
+    def send(chunk):
+        db = home.connect()
+        try:
+            for path in chunk:
+                sop = pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID
+                stored = intake.store_data(received(path), sop, "pacs")
+                row = db.execute("SELECT path FROM instances WHERE sop_instance_uid = ?", [sop]).fetchone()
+                if not stored.ok or row is None or not store.absolute(home, row[0]).is_file():
+                    late.append(sop)
+        finally:
+            db.close()
+
     try:
-        for path in paths:
-            intake.add_data(received(path), "", "pacs")
-        intake.flush()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(send, [paths[i::8] for i in range(8)]))
     finally:
         intake.close()
-    assert len(rows(home)) == 12 and not leftovers(home)
+    assert late == [] and len(rows(home)) == 48 and not leftovers(home)
+    assert intake.batches <= 48
+
+
+def test_a_refused_data_set_is_answered_with_a_failure_status(home, admin, tmp_path):
+    (path,) = write_series(tmp_path / "in", 1, patient_id="INT5", size=64)
+    data = received(path)
+    cut = bytearray(data[:len(data) - 100])
+    dimse.release(data)
+    intake = Intake(home, admin.name, audit_batches=False)
+    try:
+        stored = intake.store_data(memoryview(cut), "1.2.3.5", "pacs")
+        again = intake.store_data(received(path), "", "pacs")
+        duplicate = intake.store_data(received(path), "", "pacs")
+    finally:
+        intake.close()
+    assert stored.status == dimse.CANNOT_UNDERSTAND and stored.reason.startswith("truncated")
+    assert again.ok and duplicate.ok and duplicate.reason == "already in the cache"
 
 
 def test_a_large_data_set_goes_on_into_a_file_and_a_discarded_one_leaves_nothing(tmp_path):
