@@ -297,7 +297,8 @@ def cmd_audit(ctx: Context) -> int:
             count = ctx.db.execute("SELECT count(*) FROM audit").fetchone()[0]
             ctx.emit({"intact": True, "entries": count}, f"audit trail intact ({count} entries)")
             return 0
-        print(f"audit entry {broken['id']}: {broken['reason']}", file=sys.stderr)
+        where = f"audit entry {broken['id']}" if broken["id"] is not None else "audit trail"
+        print(f"{where}: {broken['reason']}", file=sys.stderr)
         ctx.emit({"intact": False, "first_broken": broken["id"], "reason": broken["reason"]})
         return 5
     study = None

@@ -94,10 +94,14 @@ class Home:
         conn = db.connect(self.db_path)
         try:
             db.migrate(conn)
+            from app import audit
+
+            audit.anchor(conn)          # a new home, or one made before the audit key
             accounts.ensure_first_admin(conn, os_login())
             from app.changes import journal
 
             journal.recover(self, conn)
+            audit.sync_head_file(conn)  # catch up after a crash between a commit and the file
         finally:
             conn.close()
 

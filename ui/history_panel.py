@@ -287,7 +287,7 @@ class HistoryPanel(QTabWidget):
         def job(progress, cancel):
             db = home.connect()
             try:
-                return journal.undo(home, db, change_id, user.name, "", progress, cancel)
+                return journal.undo(home, db, change_id, user, "", progress, cancel)
             finally:
                 db.close()
 

@@ -235,7 +235,7 @@ def _commit(home: Home, db, plan: Plan, change_id: int, staged: list[tuple[Path,
             if undoes is not None:
                 db.execute("UPDATE changes SET state = 'undone', undone_by = ? WHERE change_id = ?",
                            [change_id, undoes])
-            audit.record(db, plan.user, plan.action, plan.audit_code,
+            audit.record(db, plan.user, plan.action, plan.audit_code, change_id=change_id,
                          objects=[uid for _, uid in plan.objects],
                          detail=f"change {change_id}: {plan.summary}"
                                 + (f"; reason: {plan.reason}" if plan.reason else ""))
@@ -361,16 +361,24 @@ def inverse(db, change_id: int, user: str, reason: str) -> Plan:
 
 
 def undo(home: Home, db, change_id: int, user, reason: str = "",
-         progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> int:
-    """Apply the inverse of a change. *user*: a User (must hold the
-    content-management privilege) or, for callers that checked already (trash
-    restore), a user name."""
-    from app.accounts import User
+         progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None,
+         action: str = "undo") -> int:
+    """Apply the inverse of a change. *user*: the acting User; it must hold
+    the content-management privilege, and the studies the change touched
+    must be neither locked by another user nor migrated. A refusal is
+    written to the audit trail (see :func:`app.changes.rules.audited_refusal`).
+    *action*: how a refusal is named there (``restore`` for the trash)."""
+    from app.changes import rules
 
-    if isinstance(user, User):
-        user.require("content-management", "undo changes")
-        user = user.name
-    plan = inverse(db, change_id, user, reason)
+    studies = [uid for (uid,) in db.execute(
+        "SELECT uid FROM change_objects WHERE change_id = ? AND kind = 'study'", [change_id])]
+    with rules.audited_refusal(db, user, action, studies or [f"change {change_id}"]):
+        rules.require(user, "content-management", "undo changes")
+        present = [uid for uid in studies if db.execute(
+            "SELECT 1 FROM studies WHERE study_instance_uid = ?", [uid]).fetchone()]
+        rules.check_locks(db, user, present)
+        rules.check_not_migrated(db, present)
+        plan = inverse(db, change_id, user.name, reason)
     new_id = apply(home, db, plan, progress, cancel, undoes=change_id)
     _discard_rewritten(home, db, change_id)
     return new_id

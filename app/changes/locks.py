@@ -12,6 +12,14 @@ from app.worklist import resolve_study_uid
 
 
 def lock(db, user: User, study: str) -> str:
+    from app.changes.rules import audited_refusal, require
+
+    with audited_refusal(db, user, "lock", [study]):
+        require(user, "read", "lock studies")
+        return _lock(db, user, study)
+
+
+def _lock(db, user: User, study: str) -> str:
     uid = resolve_study_uid(db, study)
     with transaction(db):
         row = db.execute("SELECT user FROM locks WHERE study_instance_uid = ?", [uid]).fetchone()
@@ -26,6 +34,14 @@ def lock(db, user: User, study: str) -> str:
 
 
 def unlock(db, user: User, study: str) -> str:
+    from app.changes.rules import audited_refusal, require
+
+    with audited_refusal(db, user, "unlock", [study]):
+        require(user, "read", "unlock studies")
+        return _unlock(db, user, study)
+
+
+def _unlock(db, user: User, study: str) -> str:
     uid = resolve_study_uid(db, study)
     with transaction(db):
         row = db.execute("SELECT user FROM locks WHERE study_instance_uid = ?", [uid]).fetchone()

@@ -47,7 +47,10 @@ def check(db, study_uids: Iterable[str]) -> None:
 
 def mark(db, user: User, study: str, migrated: bool = True) -> dict:
     """An admin marks a study migrated (or clears the mark). Audited."""
-    user.require("configure", "mark studies migrated")
+    from app.changes.rules import audited_refusal, require
+
+    with audited_refusal(db, user, "mark-migrated" if migrated else "unmark-migrated", [study]):
+        require(user, "configure", "mark studies migrated")
     uid = resolve_study_uid(db, study)
     with transaction(db):
         db.execute("UPDATE studies SET migrated = ? WHERE study_instance_uid = ?",

@@ -102,7 +102,7 @@ def followers(home: Home, db, series_uids: list[str], cfg: Optional[ai.AiConfig]
 
 def check(db, user: User, series: list[str] | str, destination: str) -> tuple[list[str], str, list[str]]:
     """The rules that refuse outright; returns (series, destination, sources)."""
-    user.require("content-management", "reallocate series")
+    rules.require(user, "content-management", "reallocate series")
     series_uids = [resolve_series_uid(db, s) for s in ([series] if isinstance(series, str) else series)]
     destination = resolve_study_uid(db, destination)
     sources = sorted({row[0] for row in (db.execute(
@@ -226,13 +226,16 @@ def reallocate_series(home: Home, db, user: User, series: list[str] | str, desti
                       cancel: Optional[CancelToken] = None) -> Outcome:
     """Check, clear AI results, move (with the dependents when asked), renew
     in IOCM mode (default: the ``iocm`` setting), apply as one change."""
-    series_uids, destination, _ = check(db, user, series, destination)
+    with rules.audited_refusal(db, user, "reallocate",
+                               ([series] if isinstance(series, str) else list(series)) + [destination]):
+        series_uids, destination, _ = check(db, user, series, destination)
     iocm.sweep_staging(home, db)  # what undone IOCM changes left (see app.changes.iocm)
     cfg = ai.config(home, db)
     found = followers(home, db, series_uids, cfg)
     moving = series_uids + (found.dependents if with_dependents else [])
     clear = [uid for uid, _ in found.ai_results]
-    plan, _ = plan_reallocate(db, user, moving, destination, force, reason, clear=clear, rescan=cfg)
+    with rules.audited_refusal(db, user, "reallocate", moving + [destination]):
+        plan, _ = plan_reallocate(db, user, moving, destination, force, reason, clear=clear, rescan=cfg)
     outcome = Outcome(0, moving, destination, [] if with_dependents else found.dependents,
                       found.ai_results, ai.describe_rescan(cfg) if clear else "")
     if use_iocm if use_iocm is not None else bool(home.settings().get("iocm")):

@@ -3,11 +3,61 @@ and the pre-flight identity check before merging."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
+from app import audit
 from app.accounts import User
-from app.errors import RuleRefused
+from app.errors import NotAllowed, RuleRefused
+
+# Outcome of a refused attempt (PS3.15 A.5.3 EventOutcomeIndicator):
+# - no privilege: 8, serious failure: the action was stopped because the
+#   user is not allowed to do it at all (ATNA's "access denied"), a security
+#   matter an auditor looks for;
+# - a clinical rule (a study locked by another user, a migrated study,
+#   different patients without --force, a later change in the way): 4, minor
+#   failure: the action was refused as asked but may succeed once the
+#   situation changes (the lock is released, the reason given).
+# 12 (major failure) is kept for actions that failed while running.
+REFUSED_NO_PRIVILEGE = audit.SERIOUS_FAILURE
+REFUSED_BY_RULE = audit.MINOR_FAILURE
+
+
+def require(user: User, privilege: str, what: str) -> None:
+    """*user* must be a User (never a bare name) holding *privilege*."""
+    if not isinstance(user, User):
+        raise TypeError(f"{what}: needs the acting User, not {type(user).__name__} {user!r}")
+    user.require(privilege, what)
+
+
+def record_refusal(db, user: User | str, action: str, objects: Iterable[str], why: str,
+                   outcome: str, event_code: str = audit.INSTANCES_ACCESSED) -> None:
+    """Write a refused attempt to the audit trail (its own transaction: the
+    refused change itself wrote nothing)."""
+    from app.db import transaction
+
+    name = user.name if isinstance(user, User) else str(user)
+    with transaction(db):
+        audit.record(db, name, action, event_code, outcome=outcome,
+                     objects=[str(o) for o in objects if o], detail=f"refused: {why}")
+
+
+@contextmanager
+def audited_refusal(db, user: User, action: str, objects: Iterable[str],
+                    event_code: str = audit.INSTANCES_ACCESSED) -> Iterator[None]:
+    """Run a change; when it is refused (no privilege, a rule) the attempt
+    is written to the audit trail with a failure outcome (see above) and
+    the refusal goes on to the caller unchanged (exit 3 or 5)."""
+    objects = list(objects)
+    try:
+        yield
+    except NotAllowed as e:
+        record_refusal(db, user, action, objects, str(e), REFUSED_NO_PRIVILEGE, event_code)
+        raise
+    except RuleRefused as e:
+        record_refusal(db, user, action, objects, str(e), REFUSED_BY_RULE, event_code)
+        raise
 
 
 def check_locks(db, user: User, study_uids: Iterable[str]) -> None:

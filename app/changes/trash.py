@@ -26,7 +26,7 @@ def _trash_path(instance: dict, study_uid: str) -> str:
 
 
 def plan_delete(db, user: User, study: str, reason: str = "") -> Plan:
-    user.require("content-management", "delete studies")
+    rules.require(user, "content-management", "delete studies")
     uid = resolve_study_uid(db, study)
     rules.check_locks(db, user, [uid])
     rules.check_not_migrated(db, [uid])
@@ -51,7 +51,9 @@ def plan_delete(db, user: User, study: str, reason: str = "") -> Plan:
 
 def delete(home: Home, db, user: User, study: str, reason: str = "",
            progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> int:
-    return journal.apply(home, db, plan_delete(db, user, study, reason), progress, cancel)
+    with rules.audited_refusal(db, user, "delete", [study], audit.STUDY_DELETED):
+        plan = plan_delete(db, user, study, reason)
+    return journal.apply(home, db, plan, progress, cancel)
 
 
 def _delete_change(db, uid: str) -> Optional[int]:
@@ -80,19 +82,21 @@ def trashed(db) -> list[dict]:
 
 def restore(home: Home, db, user: User, study: str, reason: str = "",
             progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> int:
-    user.require("content-management", "restore studies from the trash")
+    with rules.audited_refusal(db, user, "restore", [study]):
+        rules.require(user, "content-management", "restore studies from the trash")
     uid = resolve_study_uid(db, study, include_trashed=True)
     change_id = _delete_change(db, uid)
     if change_id is None or not db.execute(
             "SELECT 1 FROM studies WHERE study_instance_uid = ? AND state = 'trashed'", [uid]).fetchone():
         raise NotFound(f"study {uid}: not in the trash")
-    return journal.undo(home, db, change_id, user.name, reason or "restored from the trash",
-                        progress, cancel)
+    return journal.undo(home, db, change_id, user, reason or "restored from the trash",
+                        progress, cancel, action="restore")
 
 
 def empty(home: Home, db, user: User, older_than_days: Optional[float] = None) -> list[str]:
     """Erase trashed studies for good (files and rows). Returns their UIDs."""
-    user.require("empty-trash", "empty the trash")
+    with rules.audited_refusal(db, user, "trash-empty", [], audit.STUDY_DELETED):
+        rules.require(user, "empty-trash", "empty the trash")
     limit = None
     if older_than_days is not None:
         limit = (datetime.now(timezone.utc) - timedelta(days=older_than_days)).isoformat()

@@ -38,10 +38,26 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     try:
         yield db
     except BaseException:
+        _AFTER_COMMIT.pop(id(conn), None)
         conn.execute("ROLLBACK")
         raise
     else:
         conn.execute("COMMIT")
+        for callback in _AFTER_COMMIT.pop(id(conn), []):
+            callback()
+
+
+# connection id -> what to run once its open transaction commits
+_AFTER_COMMIT: dict[int, list] = {}
+
+
+def after_commit(db: sqlite_utils.Database, callback) -> None:
+    """Run *callback* once the open transaction commits (dropped when it
+    rolls back); at once when no transaction is open (the audit head file)."""
+    if not db.conn.in_transaction:
+        callback()
+        return
+    _AFTER_COMMIT.setdefault(id(db.conn), []).append(callback)
 
 
 def schema_version(db: sqlite_utils.Database) -> int:

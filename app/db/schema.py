@@ -306,4 +306,24 @@ V5 = [
     "CREATE INDEX shares_study ON shares (study_instance_uid)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]
+# V6: the audit chain is anchored (app/audit.py): entries are keyed hashes
+# (HMAC-SHA256 with the home's secret), the head (count and last hash) is
+# kept in ``audit_head`` (same transaction as each entry, itself keyed) and
+# in a file beside the cache; an entry written by a change names the change
+# and the digest of its journal row, so a journal row removed or edited is
+# caught too. ``journal_floor``: changes up to this id predate the link.
+V6 = [
+    "ALTER TABLE audit ADD COLUMN change_id INTEGER",
+    "ALTER TABLE audit ADD COLUMN change_digest TEXT",
+    "CREATE INDEX audit_change ON audit (change_id)",
+    """CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        count INTEGER NOT NULL,
+        last_id INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        journal_floor INTEGER NOT NULL,
+        mac TEXT NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app import accounts, audit
@@ -85,3 +87,105 @@ def test_audit_filters_by_study_and_time(db, admin):
         audit.record(db, admin, "import", audit.IMPORT, objects=["4.5.6"])
     assert [e["objects"] for e in audit.entries(db, study="4.5.6")] == [["4.5.6"]]
     assert audit.entries(db, since="2999-01-01") == []
+
+
+# -- the anchored chain (keyed hashes, head row, head file, journal link) -------------
+
+
+def _fill(db, admin, n=5):
+    with transaction(db):
+        for i in range(n):
+            audit.record(db, admin, "import", audit.IMPORT, objects=[f"1.2.{i}"], detail=str(i))
+    return [e["id"] for e in audit.entries(db)]
+
+
+def test_the_key_is_made_with_the_home_and_only_its_owner_reads_it(home):
+    key = home.root / audit.KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+    assert (home.root / audit.HEAD_FILE).exists()
+
+
+def test_removing_the_newest_entries_is_caught(db, admin):
+    ids = _fill(db, admin)
+    assert audit.verify(db) is None
+    db.execute("DELETE FROM audit_objects WHERE audit_id >= ?", [ids[-2]])
+    db.execute("DELETE FROM audit WHERE id >= ?", [ids[-2]])
+    broken = audit.verify(db)
+    assert broken["id"] == ids[-2] and "newest 2 entries were removed" in broken["reason"]
+
+
+def test_removing_the_newest_entries_and_putting_back_an_old_head_is_caught(db, admin):
+    ids = _fill(db, admin, 3)
+    old_head = db.execute("SELECT * FROM audit_head").fetchone()
+    more = _fill(db, admin, 2)[len(ids):]
+    db.execute("DELETE FROM audit_objects WHERE audit_id >= ?", [more[0]])
+    db.execute("DELETE FROM audit WHERE id >= ?", [more[0]])
+    db.execute("DELETE FROM audit_head")
+    db.execute("INSERT INTO audit_head VALUES (?, ?, ?, ?, ?, ?)", list(old_head))
+    broken = audit.verify(db)   # the head row agrees again; the head file does not
+    assert broken["id"] == more[0] and "head file" in broken["reason"]
+
+
+def test_a_forged_head_row_is_caught(db, admin):
+    ids = _fill(db, admin)
+    db.execute("DELETE FROM audit_objects WHERE audit_id = ?", [ids[-1]])
+    db.execute("DELETE FROM audit WHERE id = ?", [ids[-1]])
+    last = db.execute("SELECT hash FROM audit WHERE id = ?", [ids[-2]]).fetchone()[0]
+    db.execute("UPDATE audit_head SET count = count - 1, last_id = ?, last_hash = ?", [ids[-2], last])
+    assert "head was altered" in audit.verify(db)["reason"]
+
+
+def test_rehashing_the_whole_chain_without_the_key_is_caught(db, admin):
+    import hashlib
+    import json
+
+    ids = _fill(db, admin)
+    db.execute("UPDATE audit SET detail = 'nothing happened' WHERE id = ?", [ids[2]])
+    prev = audit.GENESIS   # what a forger can do: re-chain with plain SHA-256
+    for row in db.execute(f"SELECT {audit._ROW} FROM audit ORDER BY id").fetchall():
+        fields = dict(zip(audit._ROW.split(", "), row))
+        body = json.dumps({k: fields[k] for k in audit._HASHED}, sort_keys=True,
+                          separators=(",", ":"), ensure_ascii=False)
+        new = hashlib.sha256((prev + body).encode()).hexdigest()
+        db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [prev, new, fields["id"]])
+        prev = new
+    broken = audit.verify(db)
+    assert broken["id"] == audit.entries(db)[0]["id"] and "keyed hash" in broken["reason"]
+
+
+def test_a_crash_before_the_head_file_is_written_is_not_tampering(home, db, admin):
+    from app.home import Home
+
+    _fill(db, admin, 2)
+    behind = (home.root / audit.HEAD_FILE).read_bytes()
+    _fill(db, admin, 3)
+    (home.root / audit.HEAD_FILE).write_bytes(behind)   # as a crash after the commit leaves it
+    assert audit.verify(db) is None
+    Home.open(home.root)                                 # the next open catches up
+    count = db.execute("SELECT count(*) FROM audit").fetchone()[0]
+    assert json.loads((home.root / audit.HEAD_FILE).read_text())["count"] == count
+
+
+def test_an_old_home_is_anchored_at_open(home, db, admin):
+    """A home made before the key: unkeyed chain, no head, no key file."""
+    from app.home import Home
+
+    _fill(db, admin, 3)
+    db.execute("DELETE FROM audit_head")
+    db.execute("UPDATE audit SET change_id = NULL, change_digest = NULL")
+    prev = audit.GENESIS
+    for row in db.execute(f"SELECT {audit._ROW} FROM audit ORDER BY id").fetchall():
+        fields = dict(zip(audit._ROW.split(", "), row))
+        new = audit._legacy_hash(prev, fields)
+        db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [prev, new, fields["id"]])
+        prev = new
+    (home.root / audit.KEY_FILE).unlink()
+    (home.root / audit.HEAD_FILE).unlink()
+    Home.open(home.root)
+    assert (home.root / audit.KEY_FILE).exists() and audit.verify(db) is None
+    last = audit.entries(db)[-1]
+    assert last["action"] == "audit-anchor" and "4 earlier entries re-anchored" in last["detail"] \
+        and "was intact" in last["detail"]
+    db.execute("DELETE FROM audit WHERE id = ?", [last["id"]])
+    assert audit.verify(db)["id"] == last["id"]
+

@@ -84,7 +84,7 @@ def test_merge_studies_rewrites_files_and_undo_restores(setup):
     assert entry["event_code"] == "110103" and "split exam" in entry["detail"]
     assert study["A2"] in entry["objects"] and study["A1"] in entry["objects"]
 
-    journal.undo(home, db, change, users["cm"].name)
+    journal.undo(home, db, change, users["cm"])
     assert snapshot_all(home, db) == before
     assert db.execute("SELECT series_count, instance_count FROM studies WHERE study_instance_uid = ?",
                       [study["A2"]]).fetchone() == (1, 2)
@@ -109,7 +109,7 @@ def test_merge_patients(setup):
         assert (ds.PatientID, ds.AccessionNumber, ds.StudyDate) == ("P1", "A3", "20190101")
     with pytest.raises(RuleRefused, match="name, birth date or sex differ"):
         merge.merge_patients(home, db, users["cm"], "P9", "P1")
-    journal.undo(home, db, change, users["cm"].name)
+    journal.undo(home, db, change, users["cm"])
     for path in files_of(home, db, study["A3"]).values():
         assert pydicom.dcmread(path).PatientID == "P1-OLD"
 
@@ -154,7 +154,10 @@ def test_empty_trash_is_for_admins_and_erases(setup):
     assert not db.execute("SELECT 1 FROM patients WHERE patient_id = 'P9'").fetchone()
     assert not any(home.trash.rglob("*.dcm"))
     assert all(not p.exists() for p in files.values())
-    assert [e["event_code"] for e in audit.entries(db) if e["action"] == "trash-empty"] == ["110105"]
+    emptied = [(e["event_code"], e["user"], e["outcome"]) for e in audit.entries(db)
+               if e["action"] == "trash-empty"]
+    assert emptied == [("110105", users["cm"].name, audit.SERIOUS_FAILURE),   # the refused try
+                       ("110105", users["admin"].name, audit.SUCCESS)]
 
 
 def test_locks_refuse_changes_by_others(setup):
@@ -168,7 +171,20 @@ def test_locks_refuse_changes_by_others(setup):
         locks.unlock(db, users["cm"], study["A1"])
     locks.unlock(db, users["admin"], study["A1"])
     merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"])
-    assert [e["action"] for e in audit.entries(db) if e["action"] in ("lock", "unlock")] == ["lock", "unlock"]
+    trail = [(e["action"], e["user"], e["outcome"]) for e in audit.entries(db)
+             if e["action"] in ("lock", "unlock", "merge-studies", "delete")]
+    cm, chris, admin = users["cm"].name, users["cm2"].name, users["admin"].name
+    # every refused attempt is in the trail with a failure outcome (PS3.15 A.5.3):
+    # a lock is a rule (4, minor), unlocking another's lock a missing right (8, serious)
+    assert trail == [("lock", chris, audit.SUCCESS),
+                     ("merge-studies", cm, audit.MINOR_FAILURE),
+                     ("delete", cm, audit.MINOR_FAILURE),
+                     ("unlock", cm, audit.SERIOUS_FAILURE),
+                     ("unlock", admin, audit.SUCCESS),
+                     ("merge-studies", cm, audit.SUCCESS)]
+    refused = [e for e in audit.entries(db) if e["outcome"] != audit.SUCCESS]
+    assert refused[0]["outcome_code"] == 4 and "locked by chris" in refused[0]["detail"]
+    assert study["A1"] in refused[0]["objects"]
 
 
 def test_privilege_is_needed(setup):
@@ -184,9 +200,9 @@ def test_undo_is_refused_when_a_later_change_depends_on_it(setup):
     first = merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"])
     second = trash.delete(home, db, users["cm"], study["A1"])
     with pytest.raises(RuleRefused, match=f"later change \\({second}\\)"):
-        journal.undo(home, db, first, users["cm"].name)
-    journal.undo(home, db, second, users["cm"].name)
-    journal.undo(home, db, first, users["cm"].name)
+        journal.undo(home, db, first, users["cm"])
+    journal.undo(home, db, second, users["cm"])
+    journal.undo(home, db, first, users["cm"])
 
 
 def test_a_failing_change_leaves_the_old_state(setup, monkeypatch):
@@ -269,7 +285,7 @@ def test_rewrites_in_worker_processes_give_the_same_files(setup, monkeypatch):
         sha, size = db.execute("SELECT sha256, size FROM instances WHERE sop_instance_uid = ?",
                                [sop]).fetchone()
         assert (sha, size) == (store.sha256_file(path), path.stat().st_size)
-    journal.undo(home, db, change, users["cm"].name)
+    journal.undo(home, db, change, users["cm"])
     assert snapshot_all(home, db) == before
 
 
@@ -284,3 +300,51 @@ def test_history_names_what_changed_and_undo_needs_the_privilege(setup):
     with pytest.raises(NotAllowed, match="content-management"):
         journal.undo(home, db, change, users["rad"])
     journal.undo(home, db, change, users["cm"])
+
+
+def test_undo_takes_a_user_never_a_name(setup):
+    home, db, users, study = setup
+    change = merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"])
+    with pytest.raises(TypeError, match="needs the acting User"):
+        journal.undo(home, db, change, users["cm"].name)
+    assert journal.history(db)[0]["state"] == "applied"
+
+
+def test_a_refused_undo_is_audited_with_a_failure_outcome(setup):
+    home, db, users, study = setup
+    change = merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"])
+    with pytest.raises(NotAllowed, match="content-management"):
+        journal.undo(home, db, change, users["rad"])
+    locks.lock(db, users["cm2"], study["A1"])
+    with pytest.raises(RuleRefused, match="locked by chris"):
+        journal.undo(home, db, change, users["cm"])
+    refused = [(e["action"], e["user"], e["outcome_code"]) for e in audit.entries(db)
+               if e["outcome"] != audit.SUCCESS]
+    assert refused == [("undo", "rob", 8), ("undo", "carla", 4)]
+    assert journal.history(db)[0]["state"] == "applied"
+
+
+def test_the_audit_trail_covers_the_journal(setup):
+    home, db, users, study = setup
+    first = merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"], reason="one")
+    trash.delete(home, db, users["cm"], study["A9"], reason="two")
+    assert audit.verify(db) is None
+    entry = [e for e in audit.entries(db) if e["action"] == "merge-studies"][0]
+    db.execute("UPDATE changes SET reason = 'nobody asked' WHERE change_id = ?", [first])
+    broken = audit.verify(db)
+    assert broken["id"] == entry["id"] and f"change {first}" in broken["reason"] \
+        and "altered" in broken["reason"]
+    db.execute("UPDATE changes SET reason = 'one' WHERE change_id = ?", [first])
+    assert audit.verify(db) is None
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("DELETE FROM change_objects WHERE change_id = ?", [first])
+    db.execute("DELETE FROM changes WHERE change_id = ?", [first])
+    broken = audit.verify(db)
+    assert broken["id"] == entry["id"] and "removed from the journal" in broken["reason"]
+
+
+def test_a_journal_row_written_behind_the_trail_is_caught(setup):
+    home, db, users, study = setup
+    merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"])
+    db.execute("INSERT INTO changes (time, user, action, state) VALUES ('2024', 'x', 'delete', 'applied')")
+    assert "has no audit entry" in audit.verify(db)["reason"]

@@ -149,7 +149,7 @@ def test_undo_restores_old_uids_files_and_withdraws_the_queue(rt):
     outcome = reallocate_series(home, db, user, ct, dest, force=True, with_dependents=True)
     kept = {r[0] for r in dest_before}
     new_paths = [store.absolute(home, r[2]) for r in _rows(db, dest) if r[0] not in kept]
-    journal.undo(home, db, outcome.change_id, user.name)
+    journal.undo(home, db, outcome.change_id, user)
     after = {r[0]: (r[1], r[2], store.absolute(home, r[2]).read_bytes()) for r in _rows(db, source)}
     assert after == before
     assert _rows(db, dest) == dest_before

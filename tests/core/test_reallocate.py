@@ -57,7 +57,7 @@ def test_series_takes_destination_attributes(setup):
         "SELECT s.study_instance_uid FROM measurements m JOIN instances i ON i.sop_instance_uid ="
         " m.sop_instance_uid JOIN series s ON s.series_instance_uid = i.series_instance_uid").fetchone()
     assert moved_measurement == (study["B1"],)
-    journal.undo(home, db, change, user.name)
+    journal.undo(home, db, change, user)
     assert {sop: store.absolute(home, p).read_bytes() for sop, p in db.execute(
         "SELECT sop_instance_uid, path FROM instances WHERE series_instance_uid = ?", [sid])} == originals
 
@@ -66,7 +66,7 @@ def test_a_source_left_empty_disappears_and_returns_on_undo(setup):
     home, db, user, study, series = setup
     change = reallocate(home, db, user, series["CT ABDOMEN x"], study["C1"])
     assert not db.execute("SELECT 1 FROM studies WHERE accession_number = 'B1'").fetchone()
-    journal.undo(home, db, change, user.name)
+    journal.undo(home, db, change, user)
     assert db.execute("SELECT instance_count FROM studies WHERE accession_number = 'B1'").fetchone() == (1,)
 
 

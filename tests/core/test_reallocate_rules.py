@@ -114,7 +114,7 @@ def test_ai_results_cleared_rescan_requested_and_undo(setup, tmp_path, source_ae
         ("ai-rescan", "AIBOX", study["B1"])
     audit_detail = db.execute("SELECT detail FROM audit WHERE action = 'reallocate'").fetchone()[0]
     assert "AI results cleared" in audit_detail and study["C1"] in audit_detail
-    journal.undo(home, db, outcome.change_id, users["carla"].name)
+    journal.undo(home, db, outcome.change_id, users["carla"])
     assert db.execute("SELECT instance_count FROM series WHERE series_instance_uid = ?",
                       [seg[0]]).fetchone() == (seg[1],)
     assert store.absolute(home, seg_file).exists()

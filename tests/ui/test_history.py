@@ -69,3 +69,39 @@ def test_tools_menu_opens_research_projects_for_researchers(qtbot, make_window, 
     reader = make_window(loaded_home, add_user(loaded_home, "rad", ["radiologist"]))
     blocked = reader.findChild(QAction, "research")
     assert not blocked.isEnabled() and "research privilege" in blocked.toolTip()
+
+
+def test_a_clerks_undo_from_the_history_dock_is_refused_and_audited(qtbot, make_window, loaded_home):
+    """The dock's Undo runs the core's undo with the window's User: the core
+    checks the privilege itself (the button being greyed out is not the
+    check) and writes the refused attempt to the audit trail."""
+    from app import accounts, audit
+    from app.changes import journal, trash
+    from app.home import os_login
+
+    db = loaded_home.connect()
+    try:
+        admin = accounts.get_user(db, os_login())
+        uid = db.execute("SELECT study_instance_uid FROM studies WHERE accession_number = 'ACC004'"
+                         ).fetchone()[0]
+        change = trash.delete(loaded_home, db, admin, uid, "misfiled")
+    finally:
+        db.close()
+    clerk = add_user(loaded_home, "clara", ["clerk"])
+    window = make_window(loaded_home, clerk)
+    history = window.history
+    qtbot.waitUntil(lambda: history.select_change(change))
+    assert not history.undo_button.isEnabled()
+    with qtbot.waitSignal(history.changed, timeout=20000):
+        history.undo(change)
+    qtbot.waitUntil(lambda: "refused" in history.note.text())
+    assert "content-management" in history.note.text()
+    db = loaded_home.connect()
+    try:
+        assert journal.history(db)[0]["state"] == "applied"   # nothing undone
+        refused = [e for e in audit.entries(db) if e["user"] == "clara" and e["action"] == "undo"]
+        assert [(e["action"], e["outcome"], e["outcome_code"]) for e in refused] == \
+            [("undo", audit.SERIOUS_FAILURE, 8)]
+        assert uid in refused[0]["objects"] and audit.verify(db) is None
+    finally:
+        db.close()
