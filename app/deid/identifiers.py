@@ -409,7 +409,7 @@ def value_findings(tag: int, vr: Optional[str], raw: bytes, keyword: str, uids: 
         body = raw.rstrip(b"\x00 ")
         control = _CONTROL.search(body)
         if control is None:
-            if vr == "UI" and not structural_uid(keyword):
+            if (vr == "UI" or _dictionary_vr(tag) == "UI") and not structural_uid(keyword):
                 for m in UID_RE.finditer(body):
                     text = m.group(0).decode("ascii")
                     if _uid_like(text):
@@ -423,12 +423,73 @@ def value_findings(tag: int, vr: Optional[str], raw: bytes, keyword: str, uids: 
         body = body[control.start():]
     elif vr in ("UN", "OB", "OW", "OD", "OF", "OL", "OV", None):
         body = raw
+        _embedded(body, keyword, uids, hidden)
     else:
         return  # numbers (US, SS, FL, FD, UL, SL, AT...): fixed-size binary
     for m in UID_RE.finditer(body):
         text = m.group(0).decode("ascii")
         if _uid_like(text):
             uids.setdefault(text, keyword)
+
+
+@lru_cache(maxsize=8192)
+def _dictionary_vr(tag: int) -> str:
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return ""
+
+
+_EXPLICIT = re.compile(rb"(?s)(?=(.{4})(AE|AS|CS|DA|DS|DT|IS|LO|LT|PN|SH|ST|TM|UC|UI|UR|UT)(.{2}))")
+_IMPLICIT_PN = (0x00100010, 0x00080090, 0x00081050, 0x00081070, 0x00081060, 0x00101001)
+
+
+@lru_cache(maxsize=1)
+def _implicit_tags() -> dict[bytes, tuple[int, str]]:
+    """The identifying tags as they start an implicit VR element (LE)."""
+    import struct
+
+    tags = {t: "PN" for t in _IMPLICIT_PN}
+    tags.update({t: "" for t in _policy()[0]})
+    return {struct.pack("<HH", t >> 16, t & 0xFFFF): (t, vr) for t, vr in tags.items()}
+
+
+def _embedded(body: bytes, keyword: str, uids: dict, hidden: list) -> None:
+    """Identifying elements written inside a binary value (a length stretched
+    over them, or a value made to carry them): explicit VR element headers of
+    names, UIDs and the attributes of identifiers.json, and implicit VR
+    headers of those attributes and the common names, whose length fits."""
+    import struct
+
+    def take(tag: int, vr: str, start: int, length: int) -> None:
+        if length <= 0 or start + length > len(body):
+            return
+        text = body[start:start + length].decode("latin-1").strip("\x00 ")
+        if vr == "UI" or (not vr and _dictionary_vr(tag) == "UI"):
+            for part in UID_TEXT_RE.findall(text):
+                if _uid_like(part):
+                    uids.setdefault(part, keyword)
+        elif vr == "PN" or _dictionary_vr(tag) == "PN":
+            hidden.extend(Needle(part, "hidden value", keyword)
+                          for value in text.split("\\") for part in _name_parts(value) if part)
+        elif tag in _policy()[0]:
+            hidden.extend(Needle(v.strip(), "hidden value", keyword) for v in text.split("\\")
+                          if v.strip())
+
+    policy = _policy()[0]
+    for m in _EXPLICIT.finditer(body):
+        group, element = struct.unpack("<HH", m.group(1))
+        tag, vr = group << 16 | element, m.group(2).decode("ascii")
+        if vr in ("PN", "UI") or tag in policy:
+            take(tag, vr, m.start() + 8, struct.unpack("<H", m.group(3))[0])
+    for raw_tag, (tag, vr) in _implicit_tags().items():
+        at = body.find(raw_tag)
+        while at >= 0:
+            if at + 8 <= len(body):
+                take(tag, vr, at + 8, struct.unpack_from("<L", body, at + 4)[0])
+            at = body.find(raw_tag, at + 1)
 
 
 def findings_of_dataset(ds, uids: dict, hidden: list, skip_private: bool = False) -> None:
@@ -496,7 +557,7 @@ def findings_of_elements(data: bytes, elements: list, uids: dict, hidden: list,
     """:func:`value_findings` over a byte-level parse: (tag, VR, start, value
     start, length, items) tuples as app/deid/raw.py gives them. Most values
     are passed over on a quick test (text without control bytes, numbers)."""
-    control, uid_re = _CONTROL.search, UID_RE.search
+    control = _CONTROL.search
     for tag, vr, _, value, length, items in elements:
         if items is not None:
             for item in items:
@@ -505,14 +566,14 @@ def findings_of_elements(data: bytes, elements: list, uids: dict, hidden: list,
         if not length or tag in PIXEL_TAGS or (skip_private and (tag >> 16) & 1):
             continue
         end = value + length
-        if vr == "UI":
+        if vr == "UI" or _dictionary_vr(tag) == "UI":
             pass
         elif vr in STRING_VRS:
             while end > value and data[end - 1] in (0, 32):
                 end -= 1
             if control(data, value, end) is None:
                 continue  # a well-formed text value: nothing hidden in it
-        elif vr not in _BINARY_VRS or uid_re(data, value, end) is None:
+        elif vr not in _BINARY_VRS:
             continue
         value_findings(tag, vr, data[value:value + length], _keyword(tag), uids, hidden)
 

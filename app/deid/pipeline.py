@@ -9,9 +9,11 @@ anonymised discs (app/media/anonymise.py), research staging
 For each source file, in worker processes (app.parallel.map_chunks):
 
 * read it; de-identify it on its bytes (app/deid/raw.py) or, where that
-  path does not apply or the file is not strictly parseable there, with
-  pydicom (header only when the pixel data can follow unchanged, else the
-  whole file). A file neither reads is an error, never copied through;
+  path does not cover the file (big endian, no File Meta, an option it
+  leaves out...), with pydicom (header only when the pixel data can follow
+  unchanged, else the whole file). A file the shared strict reader
+  (app/dicom/elements.py) refuses is de-identified by no path and fails the
+  count check, never copied through;
 * collect what the output is searched for: the identifying values of the
   input (app/deid/identifiers.py: names, IDs, addresses, institution...,
   plus what the cache knows of the patient and study), every original UID
@@ -322,9 +324,24 @@ def _bytes_path(data: bytes, source, label: str):
     return out.dataset, _scan_needles(out.needles, uids, hidden), out.data, out.pixel_start
 
 
+def _strict(data: bytes) -> None:
+    """The shared strict reader's verdict before pydicom (which reads what it
+    can of anything): a file it refuses (cut short, a length that does not
+    fit) is de-identified by no path; one it does not cover goes on."""
+    from app.dicom import elements
+
+    try:
+        elements.parse_file(data)
+    except elements.Malformed as e:
+        raise ValueError(f"refused by the strict reader: {e}") from None
+    except elements.NotCovered:
+        pass
+
+
 def _pydicom_path(data: bytes, source, label: str):
     from app.export.worker import _pixel_tail
 
+    _strict(data)
     fp = io.BytesIO(data)
     ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
     if "SOPClassUID" not in ds:

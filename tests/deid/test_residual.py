@@ -150,3 +150,35 @@ def test_the_scan_finds_an_original_uid_anywhere_in_the_output():
         == [("UID", "pixel data")]
     assert not needles.scan(b"\x00" * 140 + b"2.25.123456789.1" + pixels, 156)
     assert needles.clean(f"see {original} today") == "see today"
+
+
+def test_an_element_written_inside_a_binary_value_is_found(home, user, tmp_path):
+    """A binary value the profile keeps (a palette here) holding a whole
+    element's bytes (a stretched length over it, or made so): the element's
+    identifying value is searched, and the export refused."""
+    ds = ct_dataset("PXB1", "BIN^ARY")
+    ds.RedPaletteColorLookupTableData = (b"\x00\x01" * 4 + b"\x08\x00\x80\x00LO\x1e\x00"
+                                         + INSTITUTION.encode() + b"\x00\x01")
+    write(ds, tmp_path / "src" / "bin.dcm")
+    studies = _import(home, user, tmp_path / "src")
+    with pytest.raises(ResidualIdentifiers) as caught:
+        export_zip(home, user, studies, tmp_path / "bin.zip", anonymize=True)
+    hits = caught.value.report["residual_scan"]["hits"]
+    assert [(h["kind"], h["attribute"]) for h in hits] == [
+        ("hidden value", "RedPaletteColorLookupTableData")]
+    assert not (tmp_path / "bin.zip").exists()
+
+
+def test_a_uid_written_with_another_vr_is_still_an_original_uid(tmp_path):
+    """FrameOfReferenceUID written as LO (a wrong VR in an explicit file):
+    its value is an original UID all the same."""
+    ds = ct_dataset("PXV1", "WRONG^VR")
+    ds.FrameOfReferenceUID = uid("PXV1", "frame")
+    path = write(ds, tmp_path / "vr.dcm")
+    data = path.read_bytes()
+    at = data.find(b"\x20\x00\x52\x00UI")
+    path.write_bytes(data[:at + 4] + b"LO" + data[at + 6:])
+    pipeline.init(Deidentifier(Profile([])).state())
+    done = pipeline.process_chunk([pipeline.Source(0, str(path), "x")])
+    assert "error" not in done["files"][0]
+    assert uid("PXV1", "frame") in done["uids"]
