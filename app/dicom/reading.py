@@ -116,7 +116,10 @@ def _read(data) -> Header:
         raise Unreadable(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
     except elements.NotCovered as e:
         raise Unreadable(f"unsupported encoding: {e}") from e
-    return _header(_dataset(parsed), size, _transfer_syntax(parsed))
+    ds = _dataset(parsed)
+    header = _header(ds, size, _transfer_syntax(parsed))
+    _check_complete(parsed, header.instance["sop_class_uid"])
+    return header
 
 
 def _dataset(parsed: elements.ParsedFile) -> pydicom.Dataset:
@@ -131,6 +134,73 @@ def _dataset(parsed: elements.ParsedFile) -> pydicom.Dataset:
         {tag: _raw(parsed.source, tag, vr, value, length, False, True)
          for tag, vr, _, value, length, _ in parsed.meta})
     return ds
+
+
+# -- completeness -----------------------------------------------------------------------
+#
+# A file cut exactly between two top-level elements reads as a well-formed,
+# shorter data set; only the object's own rules show what is missing. As
+# elements come in ascending tag order (PS3.5 7.1), such a cut removes the
+# highest tags: for each kind of object, the attributes its mandatory modules
+# require (type 1) with the highest tags are checked.
+
+_IMAGE_EXTRA = frozenset({"1.2.840.10008.5.1.4.1.1.66.4",   # Segmentation
+                          "1.2.840.10008.5.1.4.1.1.30"})    # Parametric Map
+_PIXELS_OR_URL = (0x7FE00010, 0x7FE00008, 0x7FE00009, 0x00287FE0)
+_REQUIRED = {
+    "1.2.840.10008.5.1.4.1.1.481.3": (0x30060020, 0x30060039, 0x30060080),  # RT Structure Set
+    "1.2.840.10008.5.1.4.1.1.481.5": (0x300A0002, 0x300A000C),  # RT Plan (General Plan)
+    "1.2.840.10008.5.1.4.1.1.481.2": (0x30040002, 0x30040004, 0x3004000A),  # RT Dose
+}
+_SR_CONTENT = (0x0040A040, 0x0040A043, 0x0040A730)  # ValueType, ConceptName, ContentSequence
+_SR_FLAGS = (0x0040A491, 0x0040A493)  # CompletionFlag, VerificationFlag
+_ENCAPSULATED = (0x00420011,)  # EncapsulatedDocument
+RT_PLAN = "1.2.840.10008.5.1.4.1.1.481.5"
+_GEOMETRY, _STRUCTURE_SET = 0x300A000C, 0x300C0060  # ReferencedStructureSetSequence: 1C on PATIENT
+_APPROVAL = 0x300E0002  # APPROVED or REJECTED: ReviewDate, ReviewTime, ReviewerName (2C)
+_REVIEW = (0x300E0004, 0x300E0005, 0x300E0008)
+
+
+def _required(sop_class: str) -> tuple[tuple[int, ...], ...]:
+    """Groups of tags of which the object needs one each."""
+    name = pydicom.uid.UID(sop_class).name if sop_class else ""
+    groups = [(tag,) for tag in _REQUIRED.get(sop_class, ())]
+    if "Image Storage" in name or sop_class in _IMAGE_EXTRA:
+        groups.append(_PIXELS_OR_URL)
+    elif "SR Storage" in name or name == "Key Object Selection Document Storage":
+        groups.extend((tag,) for tag in _SR_CONTENT)
+        if "SR Storage" in name:
+            groups.extend((tag,) for tag in _SR_FLAGS)
+    elif name.startswith("Encapsulated "):
+        groups.append(_ENCAPSULATED)
+    return tuple(groups)
+
+
+def _conditional(sop_class: str, top: dict, data) -> list[tuple[int, ...]]:
+    """What the values of the object require (type 1C and 2C attributes)."""
+    def text(tag: int) -> str:
+        element = top.get(tag)
+        if element is None or element[5] is not None:
+            return ""
+        return bytes(data[element[3]:element[3] + element[4]]).decode("latin-1").strip("\x00 ")
+
+    groups = []
+    if sop_class == RT_PLAN and text(_GEOMETRY) == "PATIENT":
+        groups.append((_STRUCTURE_SET,))
+    if text(_APPROVAL) in ("APPROVED", "REJECTED"):
+        groups.extend((tag,) for tag in _REVIEW)
+    return groups
+
+
+def _check_complete(parsed: elements.ParsedFile, sop_class: str) -> None:
+    top = {element[0]: element for element in parsed.elements}
+    groups = (*_required(sop_class), *_conditional(sop_class, top, parsed.data))
+    present = top.keys()
+    for group in groups:
+        if not any(tag in present for tag in group):
+            name = pydicom.uid.UID(sop_class).name if sop_class else "DICOM"
+            raise Unreadable(f"truncated: the {name} object has no {elements.describe(group[0])}, "
+                             f"which it requires: the data set ends at byte {len(parsed.data)}")
 
 
 def _raw(data, tag: int, vr, value: int, length: int, implicit: bool, little: bool) -> RawDataElement:
