@@ -287,7 +287,7 @@ class MergePanel(QFrame):
         if proposal is None or self.mode != "patients":
             self.proposal_label.hide()
             return
-        text = f"Proposed: {proposal.reason}"
+        text = proposal.reason
         followed = self.destination_key() == proposal.keep
         if not followed:
             text += f"\nYou chose to keep {self.destination_key()} instead."
