@@ -53,8 +53,8 @@ PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 PIXEL_TAG_BE = b"\x7f\xe0\x00\x10"
 STANDARD_UID_ROOT = "1.2.840.10008."
 UID_MIN = 8        # a UID-shaped run shorter than this is a number, not a UID
-UID_RE = re.compile(rb"[0-9]+(?:\.[0-9]+)+")
-UID_TEXT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)+")
+UID_RE = re.compile(rb"[0-9]+(?:\.[0-9]+){2,}")
+UID_TEXT_RE = re.compile(r"[0-9]+(?:\.[0-9]+){2,}")
 PIXEL_UIDS_MAX = 32  # more original UIDs than this (structure sets): searched before the pixel data only
 STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST",
                         "TM", "UC", "UI", "UR", "UT"})
@@ -314,6 +314,8 @@ def _pixel_header_size(data: bytes, at: int) -> int:
     """The pixel data element's own header at *at* (12 bytes explicit, 8
     implicit), with the first item header of encapsulated data: searched
     with the header, as bytes the file's writer chose."""
+    if data[at:at + 4] not in (PIXEL_TAG_LE, PIXEL_TAG_BE):
+        return 0
     if data[at + 4:at + 6] in (b"OB", b"OW"):
         size = 12
     else:
@@ -592,8 +594,10 @@ def meta_findings(data: bytes, uids: dict, hidden: list) -> None:
         else:
             length, value = struct.unpack_from("<H", data, pos + 6)[0], pos + 8
         tag = 0x00020000 | element
+        pos = value + length
+        if vr != "UI":
+            continue  # the version (OB), AE titles, the implementation's name
         keyword = {0x00020003: "MediaStorageSOPInstanceUID", 0x00020002: "MediaStorageSOPClassUID",
                    0x00020010: "TransferSyntaxUID", 0x00020012: "ImplementationClassUID",
                    0x00020016: "SourceApplicationEntityTitle"}.get(tag, f"(0002,{element:04X})")
         value_findings(tag, vr, data[value:value + length], keyword, uids, hidden)
-        pos = value + length

@@ -122,11 +122,14 @@ class Run:
     uids: dict = field(default_factory=dict)       # every original UID of the inputs
     needles: Optional[Needles] = None
 
-    def scan_extra(self, name: str, data: bytes) -> list[dict]:
+    def scan_extra(self, name: str, data: bytes, image: bool = False) -> list[dict]:
         """Scan what the exit writes besides the files (DICOMDIR, README,
-        web pages) for the inputs' values; hits go to the report."""
+        web pages) for the inputs' values; hits go to the report. *image*:
+        a picture (a preview), searched as pixel data is (values of 6
+        characters or more, and the UIDs): short values would turn up in
+        compressed bytes by chance."""
         needles = self._union()
-        hits = needles.scan(data, len(data))
+        hits = needles.scan(data, 0 if image else len(data))
         self.deid.report.scanned(name, needles, hits)
         return hits
 

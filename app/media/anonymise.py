@@ -125,7 +125,8 @@ def scan_disc(run, folder: Path) -> None:
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and not rel.startswith("DICOM/"):
-            run.scan_extra(rel, path.read_bytes())
+            run.scan_extra(rel, path.read_bytes(),
+                           image=path.suffix.upper() in (".JPG", ".JPEG", ".PNG", ".GIF"))
 
 
 def write_report(document: dict, folder: Path) -> None:
