@@ -9,6 +9,7 @@ association code.
 
 from __future__ import annotations
 
+import io
 import socket
 import struct
 import subprocess
@@ -17,7 +18,7 @@ import time
 
 import pytest
 from pynetdicom import AE, evt
-from pynetdicom.pdu import A_ASSOCIATE_RQ
+from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ, P_DATA_TF
 from pynetdicom.pdu_primitives import A_ASSOCIATE, MaximumLengthNotification
 from pynetdicom.presentation import build_context
 
@@ -26,7 +27,8 @@ from app.errors import BadInput
 from app.net import nodes
 from app.net.listener import Limits, Listener
 from tests.net.conftest import _env, _need, stop, wait_for_port
-from tests.net.test_listener import Events
+from tests.factories import write_series
+from tests.net.test_listener import Events, cached, stored_files, temporary_files
 
 pytestmark = pytest.mark.network
 
@@ -70,12 +72,13 @@ def echoscu(port: int, called: str = "STUDYDESK", calling: str = "MODALITY") -> 
                           capture_output=True, text=True, env=_env(), timeout=30)
 
 
-def associate_rq(called: str = "STUDYDESK", calling: str = "MODALITY") -> bytes:
+def associate_rq(called: str = "STUDYDESK", calling: str = "MODALITY", abstract: str = VERIFICATION,
+                 transfer_syntax: str = "1.2.840.10008.1.2") -> bytes:
     """An A-ASSOCIATE-RQ PDU, encoded by pynetdicom."""
     primitive = A_ASSOCIATE()
     primitive.application_context_name = "1.2.840.10008.3.1.1.1"
     primitive.calling_ae_title, primitive.called_ae_title = calling, called
-    cx = build_context(VERIFICATION)
+    cx = build_context(abstract, [transfer_syntax])
     cx.context_id = 1
     primitive.presentation_context_definition_list = [cx]
     max_length = MaximumLengthNotification()
@@ -338,6 +341,47 @@ def test_strangers_cost_the_listen_command_little_memory(tmp_path, free_port):
             sock.close()
         stop(proc)
         proc.communicate(timeout=30)
+
+
+def test_an_aborted_transfer_leaves_nothing(home, admin, free_port, tmp_path):
+    """A raw-socket peer associates, sends a C-STORE command and half its data
+    set (PDUs encoded by pynetdicom), then A-ABORT: nothing is kept."""
+    from pynetdicom.dimse_messages import C_STORE_RQ
+    from pynetdicom.dimse_primitives import C_STORE
+
+    from app.net import dimse
+
+    ct, explicit = "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1"
+    (path,) = write_series(tmp_path / "in", 1, patient_id="HOST1", size=256)
+    offset, meta = dimse.read_meta(path)
+    listener = start(home, admin, free_port())
+    try:
+        with connect(listener) as sock:
+            sock.sendall(associate_rq(abstract=ct, transfer_syntax=explicit))
+            header = sock.recv(6, socket.MSG_WAITALL)
+            body = sock.recv(struct.unpack(">xxL", header)[0], socket.MSG_WAITALL)
+            ac = A_ASSOCIATE_AC()
+            ac.decode(header + body)
+            assert [cx.result for cx in ac.to_primitive().presentation_context_definition_results_list] == [0]
+            request = C_STORE()
+            request.MessageID, request.Priority = 1, 0
+            request.AffectedSOPClassUID = ct
+            request.AffectedSOPInstanceUID = meta["MediaStorageSOPInstanceUID"]
+            request.DataSet = io.BytesIO(path.read_bytes()[offset:])
+            message = C_STORE_RQ()
+            message.primitive_to_message(request)
+            pdus = []
+            for primitive in message.encode_msg(1, 16384):
+                pdu = P_DATA_TF()
+                pdu.from_primitive(primitive)
+                pdus.append(pdu.encode())
+            assert len(pdus) >= 4
+            sock.sendall(b"".join(pdus[:len(pdus) // 2]))  # the command and half the data set
+            sock.sendall(b"\x07\x00\x00\x00\x00\x04\x00\x00\x00\x00")  # A-ABORT
+            assert listener.events.wait_for("aborted")
+    finally:
+        listener.stop()
+    assert cached(home) == 0 and not stored_files(home) and not temporary_files(home)
 
 
 def test_stopping_does_not_wait_for_callers_still_asking(home, admin, free_port):
