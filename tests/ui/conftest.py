@@ -122,6 +122,12 @@ def write_studies(folder: Path, specs=STUDIES) -> dict[str, str]:
                 ds = _base(spec, study_uid, series_uid, modality, number, description, RT_STRUCT)
                 ds.StructureSetLabel = "PTV"
                 ds.InstanceNumber = 1
+                roi = Dataset()   # the three sequences an RT Structure Set requires (type 1)
+                roi.ROINumber, roi.ROIName = 1, "PTV"
+                ds.StructureSetROISequence, ds.ROIContourSequence = [roi], [Dataset()]
+                ds.ROIContourSequence[0].ReferencedROINumber = 1
+                ds.RTROIObservationsSequence = [Dataset()]
+                ds.RTROIObservationsSequence[0].ObservationNumber = 1
                 ds.save_as(folder / f"s{s}_rt{number}.dcm", enforce_file_format=True)
                 continue
             sop_class = CT_IMAGE if modality == "CT" else MR_IMAGE

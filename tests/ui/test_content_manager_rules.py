@@ -154,6 +154,14 @@ def _ai_sr(folder, home, accession: str, series_description: str, manufacturer: 
         item.ReferencedSOPSequence.append(ref)
     evidence.ReferencedSeriesSequence = [item]
     ds.CurrentRequestedProcedureEvidenceSequence = [evidence]
+    # the SR Document Content and General modules' type 1 attributes
+    ds.ValueType, ds.CompletionFlag, ds.VerificationFlag = "CONTAINER", "COMPLETE", "UNVERIFIED"
+    title = Dataset()
+    title.CodeValue, title.CodingSchemeDesignator, title.CodeMeaning = "18748-4", "LN", "Diagnostic imaging report"
+    ds.ConceptNameCodeSequence = [title]
+    finding = Dataset()
+    finding.RelationshipType, finding.ValueType, finding.TextValue = "CONTAINS", "TEXT", "nodule"
+    ds.ContentSequence = [finding]
     folder.mkdir(parents=True, exist_ok=True)
     ds.save_as(folder / "ai.dcm", enforce_file_format=True)
     import_paths(home, [folder], "test")
