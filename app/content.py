@@ -57,7 +57,7 @@ def admin_search(db, user: User, q: Query, limit: Optional[int] = None) -> list[
         if isinstance(user, User):
             why += f"; has roles {', '.join(sorted(user.roles)) or 'none'}"
         with transaction(db):
-            audit.record(db, name, "query", audit.QUERY, outcome=audit.MINOR_FAILURE, objects=[],
+            audit.record(db, name, "query", audit.QUERY, outcome=rules.REFUSED_NO_PRIVILEGE, objects=[],
                          detail=f"Content Manager Admin scope refused: {asked or 'all'}")
         raise NotAllowed(why)
     uids = study_uids(db, q, limit=limit, any_state=True)
@@ -160,9 +160,12 @@ class Preview:
 def preview(home: Home, db, user: User, series: list[str], destination: str) -> Preview:
     """Check the rules that refuse outright (raising, as the move would) and
     gather the pre-flight identity check, the dependents and the AI results."""
-    user.require("content-management", "reallocate series")
-    _refuse_trashed(db, series, destination)
-    series_uids, destination, sources = reallocate.check(db, user, series, destination)
+    # a drag refused here (no privilege, locked, migrated, in the trash) is audited as
+    # the reallocation itself would be: the attempt was made
+    with rules.audited_refusal(db, user, "reallocate", list(series) + [destination]):
+        rules.require(user, "content-management", "reallocate series")
+        _refuse_trashed(db, series, destination)
+        series_uids, destination, sources = reallocate.check(db, user, series, destination)
     cfg = ai.config(home, db)
     found = reallocate.followers(home, db, series_uids, cfg)
     result = Preview([series_card(db, s) for s in series_uids], [study_card(db, s) for s in sources],

@@ -75,6 +75,14 @@ def test_admin_scope_shows_every_study_with_its_state_and_drags_obey_the_rules(
         drag_and_drop(right, [axial], right, "ACC004")
         assert "migrated" in refusal(qtbot, window)
         assert window.actions.dialog is None                 # no confirmation was offered
+        db = loaded_home.connect()
+        try:                                                 # each refused drag is audited
+            refused = db.execute("SELECT outcome, detail FROM audit WHERE action = 'reallocate'"
+                                 " AND user = 'carla' ORDER BY id").fetchall()
+        finally:
+            db.close()
+        assert [o for o, _ in refused] == ["minor failure"] * 4
+        assert "in the trash" in refused[0][1] and "locked by chris" in refused[2][1]
     finally:
         close_cm(window)
 
@@ -94,7 +102,7 @@ def test_admin_scope_is_for_content_managers_only_and_a_refusal_is_audited(qtbot
             content.search_tree(db, "carla", Query(), content.ADMIN)
         outcomes = [r for r in db.execute("SELECT user, outcome, detail FROM audit WHERE action = 'query'"
                                           " AND detail LIKE '%Admin scope%'")]
-        assert [(u, o) for u, o, _ in outcomes] == [("rob", "minor failure"), ("carla", "minor failure")]
+        assert [(u, o) for u, o, _ in outcomes] == [("rob", "serious failure"), ("carla", "serious failure")]
         assert content.search_tree(db, users["carla"], Query(), content.ADMIN)["studies"] == 4
     finally:
         db.close()
