@@ -170,6 +170,10 @@ def cmd_studies(ctx: Context) -> int:
     from app import worklist
 
     ctx.user.require("read", "search the worklist")
+    if getattr(ctx.args, "shared_with", None):
+        from app.accounts import get_user
+
+        get_user(ctx.db, ctx.args.shared_with)   # an unknown user is exit 4, not an empty list
     uids = worklist.search(ctx.db, ctx.user.name, _query(ctx.args), limit=ctx.args.limit)
     rows = worklist.study_rows(ctx.db, uids)
     columns = [

@@ -50,6 +50,8 @@ def test_a_shared_study_shows_for_the_recipient_with_who_and_the_note(loaded):
 
 def test_refusals_write_nothing_and_are_audited(loaded):
     home, uid = loaded
+    unknown_user = studydesk(home, "studies", "--shared-with", "nobody")
+    assert unknown_user.returncode == 4 and "nobody" in unknown_user.stderr
     nobody = studydesk(home, "share", uid["A1"], "--with", "nobody")
     assert nobody.returncode == 4 and "nobody" in nobody.stderr
     unknown = studydesk(home, "share", uid["A1"], "9.9.9.9.9.9.9.9.9", "--with", "rita")
