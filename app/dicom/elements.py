@@ -67,11 +67,20 @@ VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO
                  "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"})
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _VR_OF_BYTES = {vr.encode("ascii"): vr for vr in VRS}
+# the size of one value of the VRs that are numbers (PS3.5 6.2); read in
+# implicit VR (or as UN) by the dictionary's VR
+_UNITS = {"AT": 4, "FL": 4, "FD": 8, "SL": 4, "SS": 2, "SV": 8, "UL": 4, "US": 2, "UV": 8,
+          "US or SS": 2}
 
 _ROWS, _COLUMNS, _FRAMES = 0x00280010, 0x00280011, 0x00280008
 _SAMPLES, _PHOTOMETRIC, _BITS = 0x00280002, 0x00280004, 0x00280100
-_PROVIDER_URL = 0x00287FE0
-_IMAGE_TAGS = frozenset({_ROWS, _COLUMNS, _FRAMES, _SAMPLES, _PHOTOMETRIC, _BITS, _PROVIDER_URL})
+_REPRESENTATION, _PROVIDER_URL = 0x00280103, 0x00287FE0
+_IMAGE_TAGS = frozenset({_ROWS, _COLUMNS, _FRAMES, _SAMPLES, _PHOTOMETRIC, _BITS, _REPRESENTATION,
+                         _PROVIDER_URL})
+# what Pixel Data needs beside it (Image Pixel module, type 1; pydicom needs
+# Bits Allocated and Pixel Representation to read some values in implicit VR)
+_PIXEL_NEEDS = ((_ROWS, "Rows"), (_COLUMNS, "Columns"), (_BITS, "BitsAllocated"),
+                (_REPRESENTATION, "PixelRepresentation"))
 
 
 class Malformed(ValueError):
@@ -177,7 +186,7 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
     size = end
     declared = implicit
     if detect:
-        found = _looks_implicit(data, pos, end)
+        found = _looks_implicit(data, pos, end) if pos + 8 <= end else None
         if found is not None and found != implicit and head(data, pos)[0] != 0xFFFE:
             implicit = found
     switched = implicit != declared
@@ -232,6 +241,10 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                                f"({bytes(data[pos + 4:pos + 6])!r})", pos)
                 if length == UNDEFINED:
                     if tag == PIXEL_DATA:
+                        if vr not in (None, "OB", "OW"):
+                            raise fail(f"encapsulated {describe(tag)} at byte {pos} has VR {vr}, "
+                                       "not OB", pos)
+                        _check_attributes(ds, pos)
                         after = _fragments(data, head, pos, value, limit, ds.what, fail)
                         if imp and implicit_vr is not None:
                             vr = implicit_vr(tag)
@@ -252,11 +265,24 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                 if value + length > limit:
                     raise fail(f"{describe(tag)} at byte {pos} declares {length} bytes, "
                                f"{_text(ds.what)} ends at byte {limit}", pos, limit)
-                if vr == "SQ" or (imp and _dictionary_vr(tag) == "SQ"):
-                    pushed = _Seq(tag, "SQ", pos, value, value + length, value + length,
-                                  ("sequence", tag), imp, ds)
-                    pos = value
-                    break
+                if vr is None or vr == "UN":
+                    known = _dictionary_vr(tag)
+                    if known == "SQ":  # UN: a sequence in implicit VR (PS3.5 6.2.2)
+                        pushed = _Seq(tag, vr or "SQ", pos, value, value + length, value + length,
+                                      ("sequence", tag), True if vr else imp, ds)
+                        pos = value
+                        break
+                    unit = _UNITS.get(known)
+                else:
+                    if vr == "SQ":
+                        pushed = _Seq(tag, "SQ", pos, value, value + length, value + length,
+                                      ("sequence", tag), imp, ds)
+                        pos = value
+                        break
+                    unit = _UNITS.get(vr)
+                if unit and length % unit:
+                    raise fail(f"{describe(tag)} at byte {pos} declares {length} bytes, not a "
+                               f"multiple of {unit} as its VR needs", pos)
                 if group == 0x0028:
                     if tag in _IMAGE_TAGS:
                         if ds.image is None:
@@ -316,9 +342,10 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                 raise fail(f"{describe(seq.tag)}: expected an item at byte {pos}, found "
                            f"{describe(tag)}", pos)
             item_implicit = seq.implicit
-            if not item_implicit:  # an item may be in implicit VR (pydicom reads it so)
-                found = _looks_implicit(data, pos + 8, limit)
-                if found and length and head(data, pos + 8)[:2] != (0xFFFE, 0xE00D):
+            if not item_implicit and length and pos + 16 <= limit:
+                # an item may be in implicit VR (pydicom reads it so)
+                if (head(data, pos + 8)[:2] != (0xFFFE, 0xE00D)
+                        and _looks_implicit(data, pos + 8, limit)):
                     item_implicit = True
                     switched = True
             if length == UNDEFINED:
@@ -427,7 +454,18 @@ def pixels_needed(data, image: dict, little: bool = True) -> Optional[int]:
     return (count * bits + 7) // 8
 
 
+def _check_attributes(ds: _Set, pos: int) -> None:
+    """Pixel Data needs the image's description in its own data set."""
+    image = ds.image or {}
+    missing = [name for tag, name in _PIXEL_NEEDS if tag not in image]
+    if missing:
+        raise Malformed(f"(7FE0,0010) PixelData at byte {pos} without {', '.join(missing)} "
+                        "before it in its data set", pos)
+
+
 def _check_native(data, ds: _Set, tag: int, pos: int, length: int, little: bool) -> None:
+    if tag == PIXEL_DATA:
+        _check_attributes(ds, pos)
     if ds.image is None:
         return
     needed = pixels_needed(data, ds.image, little)
@@ -474,6 +512,10 @@ def read_meta(data, pos: int) -> tuple[list, int, Optional[str]]:
         if length == UNDEFINED or value + length > size:
             raise Malformed(f"{describe(tag)} at byte {pos} declares {length} bytes, the file "
                             f"ends at byte {size}", pos, True)
+        unit = _UNITS.get(_dictionary_vr(tag) if vr == "UN" else vr)
+        if unit and length % unit:
+            raise Malformed(f"{describe(tag)} at byte {pos} declares {length} bytes, not a "
+                            f"multiple of {unit} as its VR needs", pos)
         out.append((tag, vr, pos, value, length, None))
         if tag == TRANSFER_SYNTAX:
             syntax = bytes(data[value:value + length]).decode("latin-1").strip("\x00 ") or None
