@@ -148,9 +148,11 @@ class Run:
             self.needles = Needles(found, vocabulary=VOCABULARY).for_file(self.uids)
         return self.needles
 
-    def verdict(self, override_reason: str = "", what: str = "export", **counts) -> dict:
+    def verdict(self, override_reason: str = "", what: str = "export", overridable: bool = True,
+                **counts) -> dict:
         """The report document; :class:`ResidualIdentifiers` when the scan
-        found anything and no reason to deliver anyway is given."""
+        found anything and no reason to deliver anyway is given
+        (*overridable*: whether the exit takes one)."""
         studies = counts.pop("studies", None)
         document = self.deid.report.to_json(counts={"instances_in": len(self.sources),
                                                     **({"studies": studies} if studies is not None
@@ -162,7 +164,8 @@ class Run:
                     f"{what}: the residual-identifier scan found {len(hits)} identifying value(s)"
                     f" in the output, first in {hits[0]['file']} (a {hits[0]['kind']} from "
                     f"{hits[0]['attribute']} in the {hits[0]['where']}); nothing was kept"
-                    " (give a reason to deliver anyway)", document, self.names)
+                    + (" (give a reason to deliver anyway)" if overridable else ""),
+                    document, self.names)
             document["residual_scan"]["override_reason"] = override_reason.strip()
         return document
 

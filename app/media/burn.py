@@ -123,13 +123,14 @@ class _Burn:
                                           _slice(progress, 0.0, 0.5), self.cancel)
             progress = _slice(progress, 0.5, 1.0)
             what = f"burn, disc {n}" if total > 1 else "burn"
-            anon.write_report(run.verdict(what=what, studies=len(studies)), self.work / f"disc{n}")
+            document = run.verdict(what=what, overridable=False, studies=len(studies))
+            anon.write_report(document, self.work / f"disc{n}")
         staged = stage(studies, self.work / f"disc{n}", label=self.options.label, number=n,
                        total=total, web_content=self.options.web, whole=whole, progress=progress,
                        cancel=self.cancel)
         if run is not None:  # what the disc adds to the objects: scanned as well
             anon.scan_disc(run, staged.folder)
-            self.reports.append(run.verdict(what=what, studies=len(studies)))
+            self.reports.append(run.verdict(what=what, overridable=False, studies=len(studies)))
         return staged
 
     def finish(self, staged: StagedDisc, target: str, verification: Optional[Verification]) -> None:

@@ -273,7 +273,7 @@ def _stage_series(home: Home, db, project: str, series_uid: str, deid, pid: str,
         if sources:
             run = pipeline.run(sources, deid, write, want=("header",), cancel=cancel,
                                what=f"series {series_uid}", message="Staging")
-            run.verdict(what=f"series {series_uid}")
+            run.verdict(what=f"series {series_uid}", overridable=False)
         store.make_durable([tmp for tmp, _ in temps])
         with transaction(db):
             for (tmp, final), row in zip(temps, rows):
