@@ -178,7 +178,8 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
 
     *detect*: read the top-level data set in the encoding its first element
     shows, as pydicom does. *what*: how messages name the container.
-    *image_rule*: refuse an image data set without its pixel data."""
+    *image_rule*: refuse an image data set without its pixel data, and top-level
+    pixel data without the attributes describing it."""
     order = "<" if little else ">"
     head = struct.Struct(order + "HHL").unpack_from
     explicit = struct.Struct(order + "HH2sH").unpack_from
@@ -244,7 +245,8 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                         if vr not in (None, "OB", "OW"):
                             raise fail(f"encapsulated {describe(tag)} at byte {pos} has VR {vr}, "
                                        "not OB", pos)
-                        _check_attributes(ds, pos)
+                        if image_rule or ds is not root:
+                            _check_attributes(ds, pos)
                         after = _fragments(data, head, pos, value, limit, ds.what, fail)
                         if imp and implicit_vr is not None:
                             vr = implicit_vr(tag)
@@ -290,6 +292,8 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                         ds.image[tag] = (vr, value, length)
                 elif group == 0x7FE0:
                     if tag in PIXEL_TAGS:
+                        if tag == PIXEL_DATA and (image_rule or ds is not root):
+                            _check_attributes(ds, pos)
                         _check_native(data, ds, tag, pos, length, little)
                         ds.pixels = True
                         if ds is root:
@@ -464,8 +468,6 @@ def _check_attributes(ds: _Set, pos: int) -> None:
 
 
 def _check_native(data, ds: _Set, tag: int, pos: int, length: int, little: bool) -> None:
-    if tag == PIXEL_DATA:
-        _check_attributes(ds, pos)
     if ds.image is None:
         return
     needed = pixels_needed(data, ds.image, little)
