@@ -84,12 +84,18 @@ class Home:
         return home
 
     def _initialise(self) -> None:
-        from app import accounts, db, store
+        """Create what is missing, migrate, and recover from a process that
+        was killed (app/recovery.py): its partial outputs and private
+        temporaries go, its pending change is rolled back, and the store
+        files that no row names are swept."""
+        from app import accounts, db, recovery, store
 
         for folder in (self.root, self.store, self.trash, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         if not self.settings_path.exists():
             self.save_settings(dict(DEFAULT_SETTINGS))
+        recovery.register_session(self.root)
+        recovery.collect_dead_sessions(self.root)
         store.sweep_temporaries(self)
         conn = db.connect(self.db_path)
         try:
@@ -101,6 +107,7 @@ class Home:
             from app.changes import journal
 
             journal.recover(self, conn)
+            recovery.sweep_store(self.root, self.store, conn)
             audit.sync_head_file(conn)  # catch up after a crash between a commit and the file
         finally:
             conn.close()

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from app import recovery
 from app.export.names import check_member
 
 CHUNK = 1 << 20
@@ -20,11 +21,16 @@ class ZipTarget:
     def __init__(self, destination: Path, fixed_times: bool = False):
         self.destination = destination
         self.partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.partial")
+        recovery.register_partial(self.partial)  # a kill leaves no partial for good
         self.fixed_times = fixed_times
         self.members: list[str] = []
         self._names: set[str] = set()
-        self._zip = zipfile.ZipFile(self.partial, "w", compression=zipfile.ZIP_STORED,
-                                    allowZip64=True)
+        try:
+            self._zip = zipfile.ZipFile(self.partial, "w", compression=zipfile.ZIP_STORED,
+                                        allowZip64=True)
+        except BaseException:
+            recovery.release_partial(self.partial)
+            raise
         self._done = False
 
     def _info(self, name: str, size: int, source: Path | None = None) -> zipfile.ZipInfo:
@@ -75,6 +81,7 @@ class ZipTarget:
         with open(self.partial, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(self.partial, self.destination)
+        recovery.release_partial(self.partial)
         self._done = True
         return self.destination
 
@@ -86,4 +93,5 @@ class ZipTarget:
         except Exception:  # noqa: BLE001 - the archive is thrown away anyway
             pass
         self.partial.unlink(missing_ok=True)
+        recovery.release_partial(self.partial)
         self._done = True

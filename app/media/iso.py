@@ -53,6 +53,9 @@ def write_iso(folder: Path, target: Path, volume: str, progress: Progress = no_p
 
     partial = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
+    from app import recovery
+
+    recovery.register_partial(partial)  # a kill leaves no partial for good
     try:
         iso.write(str(partial), progress_cb=report)
         os.replace(partial, target)
@@ -60,6 +63,7 @@ def write_iso(folder: Path, target: Path, volume: str, progress: Progress = no_p
         partial.unlink(missing_ok=True)
         raise
     finally:
+        recovery.release_partial(partial)
         iso.close()
     return target.stat().st_size
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -83,3 +85,106 @@ def test_a_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
     assert cache.schema_version(conn) == len(MIGRATIONS)
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'extra'").fetchone()
     conn.close()
+
+
+# -- what a killed process leaves: store files without rows, partial outputs ---------
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def _reopen(home) -> str:
+    """Open the home in a new process, as the next run would (this test's
+    process first lets go of it); its log on stderr."""
+    from app import recovery
+
+    recovery.end_session(home.root)
+    script = ("import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stderr); "
+              f"from app.home import Home; Home.open({str(home.root)!r})")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True).stderr
+
+
+def _rows_and_files(home):
+    from app import store
+
+    conn = home.connect()
+    try:
+        rows = {p for (p,) in conn.execute("SELECT path FROM instances")}
+    finally:
+        conn.close()
+    files = {p.relative_to(home.root).as_posix() for p in home.store.rglob("*") if p.is_file()}
+    assert all(store.absolute(home, p).is_file() for p in rows), "a row without its file"
+    return rows, files
+
+
+def test_store_files_that_a_killed_process_left_are_swept(home, tmp_path):
+    from app import recovery
+    from app.home import os_login
+    from app.importer import import_paths
+    from tests.factories import write_series
+
+    import_paths(home, [write_series(tmp_path / "src", 3)[0].parent], os_login())
+    orphan = home.store / "1.2.3" / "4.5.6" / "7.8.9.dcm"    # renamed in, never committed
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"DICM")
+    (home.root / recovery.RUN / str(_dead_pid())).write_text("0")
+    log = _reopen(home)
+    rows, files = _rows_and_files(home)
+    assert files == rows and len(rows) == 3
+    assert not orphan.parent.exists()
+    assert "removed 1 store files that no row names" in log and "7.8.9.dcm" in log
+
+
+def test_a_clean_exit_leaves_nothing_to_sweep(home):
+    from app import recovery
+
+    orphan = home.store / "1.2.3" / "x.dcm"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"DICM")
+    _reopen(home)
+    _reopen(home)
+    assert orphan.exists()   # no process died: no sweep (a walk of the store costs)
+    assert list((home.root / recovery.RUN).iterdir()) == []
+
+
+def test_files_newer_than_a_live_process_stay_until_it_is_gone(home):
+    from app import recovery
+
+    old = home.store / "1.2.3" / "old.dcm"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"DICM")
+    time.sleep(0.02)   # ctime granularity: the live process starts after the old file
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        (home.root / recovery.RUN / str(other.pid)).write_text(str(time.time_ns()))
+        time.sleep(0.02)
+        new = home.store / "1.2.3" / "new.dcm"    # the live process may be recording it
+        new.write_bytes(b"DICM")
+        (home.root / recovery.RUN / str(_dead_pid())).write_text("0")
+        _reopen(home)
+        assert not old.exists() and new.exists()
+    finally:
+        other.communicate(b"")
+    _reopen(home)    # the sweep still due runs now that it is alone
+    assert not new.exists() and not (home.root / recovery.RUN / recovery.PENDING).exists()
+
+
+def test_a_partial_output_of_a_killed_process_is_removed(home, tmp_path):
+    from app import recovery
+
+    out = tmp_path / "out"
+    out.mkdir()
+    script = (f"import os; from app import recovery; from app.home import Home; "
+              f"Home.open({str(home.root)!r}); p = {str(out / '.a.zip.1234.partial')!r}; "
+              f"recovery.register_partial(p); open(p, 'wb').write(b'PK'); "
+              f"recovery.register_partial({str(out / '.b.zip.99.partial')!r}); os._exit(9)")
+    subprocess.run([sys.executable, "-c", script])
+    (out / "keep.zip").write_bytes(b"PK")
+    assert (out / ".a.zip.1234.partial").exists()
+    assert "removed the partial output" in _reopen(home)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.zip"]

@@ -126,3 +126,120 @@ def test_import_workers_end_when_the_import_is_killed(tmp_path):
                              "import", str(folder)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kill_and_check(proc, want=2)
+
+
+# -- what kills leave behind: nothing, once the home is opened again -------------------
+
+
+def _studydesk(home: Path, *args: str, **popen) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDYDESK_")}
+    return subprocess.Popen([sys.executable, "-m", "app", "--home", str(home), *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def _consistent(home: Path) -> None:
+    """Open the home again (recovery runs) and check: every row has its
+    file, every store file has its row, no partial output, no session of
+    a dead process."""
+    import sqlite3
+
+    reopened = _studydesk(home, "studies", "--json")
+    out, err = reopened.communicate(timeout=120)
+    assert reopened.returncode == 0, err
+    conn = sqlite3.connect(home / "cache.sqlite")
+    try:
+        rows = {p for (p,) in conn.execute("SELECT path FROM instances WHERE linked = 0")}
+    finally:
+        conn.close()
+    files = {p.relative_to(home).as_posix() for p in (home / "store").rglob("*") if p.is_file()}
+    assert rows - files == set(), "rows without their file"
+    assert files - rows == set(), "store files that no row names"
+
+
+def _kill_at_random(proc: subprocess.Popen, started, rng) -> None:
+    wait_for(lambda: started() or proc.poll() is not None, 60, "the work started")
+    deadline = time.monotonic() + rng.uniform(0, 0.8)   # a random moment of the work
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+
+
+def test_killed_imports_leave_no_file_without_a_row(tmp_path):
+    import random
+
+    from tests.factories import ct_dataset, write
+
+    rng = random.Random(13)
+    home = tmp_path / "home"
+    folder = tmp_path / "many"
+    for n in range(1, 301):
+        write(ct_dataset(study=f"k{n % 2}", series=f"se{n % 3}", number=n), folder / f"f{n}.dcm")
+    for _ in range(4):
+        proc = _studydesk(home, "import", str(folder))
+        _kill_at_random(proc, lambda: (home / "store").exists() and any((home / "store").iterdir()),
+                        rng)
+        _consistent(home)
+    done = _studydesk(home, "import", str(folder), "--json")
+    assert done.communicate(timeout=300) and done.returncode in (0, 6)
+    _consistent(home)
+
+
+KILL_AFTER_RENAME = """
+import os, sys
+sys.path.insert(0, {root!r})
+from app import store
+
+renamed = []
+real = store.PendingFile.commit
+
+def commit(self):  # the process dies between a rename into the store and its commit
+    real(self)
+    renamed.append(self.final)
+    if len(renamed) == {after}:
+        os._exit(137)
+
+store.PendingFile.commit = commit
+from app.cli import main
+sys.exit(main(["--home", {home!r}, "import", {folder!r}]))
+"""
+
+
+def test_a_kill_between_rename_and_commit_leaves_no_file_without_a_row(tmp_path):
+    from tests.factories import write_series
+
+    home = tmp_path / "home"
+    folder = tmp_path / "few"
+    write_series(folder, 40, study="r")
+    script = KILL_AFTER_RENAME.format(root=str(ROOT), after=25, home=str(home), folder=str(folder))
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
+    assert killed.returncode == 137
+    assert len([p for p in (home / "store").rglob("*.dcm")]) == 25   # renamed, not recorded
+    _consistent(home)
+    assert not [p for p in (home / "store").rglob("*") if p.is_file()]
+
+
+def test_killed_exports_leave_no_partial(tmp_path):
+    import json
+    import random
+
+    from tests.factories import ct_dataset, write
+
+    rng = random.Random(31)
+    home = tmp_path / "home"
+    folder = tmp_path / "many"
+    for n in range(1, 301):
+        write(ct_dataset(study="x", series=f"se{n % 3}", number=n), folder / f"f{n}.dcm")
+    imported = _studydesk(home, "import", str(folder))
+    imported.communicate(timeout=300)
+    study = json.loads(_studydesk(home, "studies", "--json").communicate(timeout=60)[0])[0]["study_uid"]
+    out = tmp_path / "out"
+    out.mkdir()
+    for anonymize in (True, False, True):
+        extra = ["--anonymize"] if anonymize else []
+        proc = _studydesk(home, "export", study, "--zip", str(out / "x.zip"), *extra)
+        _kill_at_random(proc, lambda: any(out.iterdir()), rng)
+        _consistent(home)
+        assert [p.name for p in out.iterdir() if p.name.endswith(".partial")] == []
+    (out / "x.zip").unlink(missing_ok=True)
