@@ -149,6 +149,20 @@ def sync_directories(folders) -> None:
             os.close(fd)
 
 
+def sync_all(files, folders=()) -> None:
+    """Make *files* (their content) and the entries of *folders* durable, the
+    syncs issued at once from several threads (the disk serves them
+    together; one after the other each waits for its own flush)."""
+    jobs = [(sync_file, f) for f in dict.fromkeys(files)] + \
+           [(sync_directories, [d]) for d in dict.fromkeys(folders) if os.name != "nt"]
+    if len(jobs) <= 1:
+        for fn, arg in jobs:
+            fn(arg)
+        return
+    for future in [_syncer().submit(fn, arg) for fn, arg in jobs]:
+        future.result()
+
+
 def _datasync(fd: int) -> None:
     (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
@@ -162,7 +176,7 @@ def _syncer():
     global _SYNCER
     with _SYNCER_LOCK:
         if _SYNCER is None:
-            _SYNCER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studydesk-sync")
+            _SYNCER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="studydesk-sync")
         return _SYNCER
 
 

@@ -111,7 +111,7 @@ class _Recorder(importer.Recorder):
     def sync_renamed(self, paths: list[Path]) -> None:
         folders = {p.parent for p in paths} | {f.parent for f in self._created}
         self._created.clear()
-        store.sync_directories(sorted(folders, key=lambda f: len(f.parts), reverse=True))
+        store.sync_all((), folders)
 
 
 class Intake:

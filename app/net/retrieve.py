@@ -23,10 +23,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from pydicom.dataset import Dataset
 from pydicom.uid import (JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit,
                          JPEGLosslessSV1, JPEGLSLossless, JPEGLSNearLossless, RLELossless)
 
@@ -39,7 +41,7 @@ from app.net import dimse, retrieve_plan
 from app.net import listener as listening
 from app.net.association import MAX_CONTEXTS, Association, Proposal
 from app.net.client import (STUDY_ROOT_FIND, STUDY_ROOT_GET, STUDY_ROOT_MOVE, UNCOMPRESSED,
-                            Operation, open_association, require_context)
+                            Operation, find, open_association, require_context)
 from app.net.intake import Intake, Stored
 from app.net.nodes import Node, get_node, local_ae
 from app.net.retrieve_plan import Request
@@ -163,33 +165,215 @@ def _storage_proposals(classes: list[str]) -> list[Proposal]:
     return proposals
 
 
+STREAMS = 4      # C-GET associations at once for a large retrieve
+PART_MIN = 50    # instances: a retrieve of fewer than two parts this size uses one association
+
+
 def by_get(home, user, node: Node, requests: list[Request], classes: list[str],
            node_failed: dict[str, str], progress: Progress, cancel: CancelToken) -> None:
     """Fetch *requests* by C-GET into the cache (study- or series-level
-    identifiers); instances the node failed go into *node_failed*."""
+    identifiers); instances the node failed go into *node_failed*.
+
+    Each C-STORE is answered only once its instance is durable, and a C-GET
+    is a ping-pong (the node sends the next instance only after our
+    answer), so one association spends most of its time waiting for the
+    disk. A large retrieve is therefore cut into parts (series, or runs of
+    a large series' instances: :func:`_parts`) fetched over up to
+    :data:`STREAMS` associations at once; the intake records the instances
+    of all of them in shared batches, one sync serving several.
+    Associations after the first that the node refuses are done without."""
     intake = Intake(home, user.name, audit_batches=False)
     folder = store.scratch(home)  # where a data set too large to hold in memory is written
-    counter = _Counter(requests, progress, node, "get")
     try:
-        proposals = [Proposal(STUDY_ROOT_GET, UNCOMPRESSED)] + _storage_proposals(classes)
-        with open_association(home, node, proposals) as assoc:
-            cid = require_context(assoc, STUDY_ROOT_GET, "C-GET")
-            ts = assoc.contexts[cid][1]
-
-            def sink(context_id: int, command: dict):
-                if command.get("CommandField") != dimse.C_STORE_RQ or context_id not in assoc.contexts:
-                    return None
-                return dimse.MemorySink(folder, command.get("AffectedSOPClassUID", ""),
-                                        command.get("AffectedSOPInstanceUID", ""),
-                                        assoc.contexts[context_id][1], node.aet)
-
-            for request in requests:
-                cancel.check()
-                _get_one(assoc, cid, ts, request, sink, intake, node, node_failed, counter, cancel)
+        parts = _parts(home, node, requests, cancel)
+        streams = min(STREAMS, len(parts))
+        if streams <= 1:
+            _stream(home, node, parts, classes, intake, node_failed, _Counter(parts, progress, node, "get"),
+                    cancel, folder)
+            return
+        _parallel(home, node, parts, classes, intake, node_failed, progress, cancel, folder, streams)
     finally:
         intake.close()
         dimse.BUFFERS.clear()
         node_failed.update(intake.refused)
+
+
+def _stream(home, node: Node, parts: list[Request], classes: list[str], intake: Intake,
+            node_failed: dict[str, str], counter, cancel: CancelToken, folder,
+            take=None) -> None:
+    """One association fetching *parts* in turn (or, with *take*, the parts
+    ``take()`` hands out until it returns None)."""
+    proposals = [Proposal(STUDY_ROOT_GET, UNCOMPRESSED)] + _storage_proposals(classes)
+    with open_association(home, node, proposals) as assoc:
+        cid = require_context(assoc, STUDY_ROOT_GET, "C-GET")
+        ts = assoc.contexts[cid][1]
+
+        def sink(context_id: int, command: dict):
+            if command.get("CommandField") != dimse.C_STORE_RQ or context_id not in assoc.contexts:
+                return None
+            return dimse.MemorySink(folder, command.get("AffectedSOPClassUID", ""),
+                                    command.get("AffectedSOPInstanceUID", ""),
+                                    assoc.contexts[context_id][1], node.aet)
+
+        queue = iter(parts) if take is None else iter(take, None)
+        for request in queue:
+            cancel.check()
+            _get_one(assoc, cid, ts, request, sink, intake, node, node_failed, counter, cancel)
+
+
+def _parallel(home, node: Node, parts: list[Request], classes: list[str], intake: Intake,
+              node_failed: dict[str, str], progress: Progress, cancel: CancelToken, folder,
+              streams: int) -> None:
+    """:func:`_stream` on *streams* threads sharing *parts*; progress is
+    reported from this thread. The first error ends the others after their
+    current part and is raised."""
+    pending = list(reversed(parts))
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+    tally = _Tally(parts)
+
+    def run(n: int) -> None:
+        counter = tally.counter(n)
+        current: list[Request] = []
+
+        def take() -> Optional[Request]:
+            with lock:
+                current[:] = [pending.pop()] if pending and not failed else []
+            return current[0] if current else None
+
+        try:
+            _stream(home, node, [], classes, intake, node_failed, counter, cancel, folder, take=take)
+        except NetworkError as e:
+            with lock:
+                if n and not counter.started:  # the node would not take one more association
+                    pending.extend(current)
+                    return
+                failed.append(e)
+        except BaseException as e:  # noqa: BLE001 - raised on the job's thread below
+            with lock:
+                failed.append(e)
+
+    threads = [threading.Thread(target=run, args=(n,), name=f"studydesk-get-{n}", daemon=True)
+               for n in range(streams)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+            done = tally.done()
+            progress(done / tally.total, f"Retrieving {done} of {tally.total} from {node.name} by C-GET "
+                                         f"({streams} associations)")
+    if failed:
+        raise next((e for e in failed if isinstance(e, Cancelled)), failed[0])
+    if pending:
+        raise NetworkError(f"{node.name}: no association for the rest of the retrieve")
+
+
+class _Tally:
+    """The progress of parallel streams (each its own :class:`_Counter`-like
+    counter), summed by the job's thread."""
+
+    def __init__(self, parts: list[Request]):
+        self.total = sum(r.count for r in parts) or 1
+        self._done: dict[int, int] = {}
+
+    def counter(self, n: int) -> "_StreamCounter":
+        return _StreamCounter(self, n)
+
+    def done(self) -> int:
+        return min(self.total, sum(self._done.values()))
+
+
+class _StreamCounter:
+    def __init__(self, tally: _Tally, n: int):
+        self.tally, self.n, self.before, self.started = tally, n, 0, False
+
+    def update(self, command: dict, received: int) -> None:
+        self.started = True
+        counted = sum(command.get(k, 0) for k in ("NumberOfCompletedSuboperations",
+                                                    "NumberOfFailedSuboperations",
+                                                    "NumberOfWarningSuboperations"))
+        self.tally._done[self.n] = self.before + max(counted, received)
+
+    def finish(self, request: Request) -> None:
+        self.before += request.count
+        self.tally._done[self.n] = self.before
+
+
+def _parts(home, node: Node, requests: list[Request], cancel: CancelToken) -> list[Request]:
+    """*requests* cut for parallel associations: a request of more than
+    about a (2 x :data:`STREAMS`)th of the whole becomes its series (one
+    C-FIND at SERIES level), and a series still that large runs of its
+    instances (a C-FIND of its instances, then IMAGE-level requests)."""
+    total = sum(r.count for r in requests)
+    if total < 2 * PART_MIN:
+        return list(requests)
+    size = max(PART_MIN, -(-total // (2 * STREAMS)))
+    parts: list[Request] = []
+    with _finding(home, node) as assoc:
+        for request in requests:
+            if request.count <= size or request.level == "IMAGE":
+                parts.extend(_runs(request, request.keys.get("SOPInstanceUID"), size)
+                             if request.level == "IMAGE" else [request])
+                continue
+            study = request.study
+            if request.level == "SERIES":
+                series = [(request.keys["SeriesInstanceUID"], request.count)]
+            else:
+                series = _series_counts(assoc, study, cancel)
+                if not series or sum(c for _, c in series) != request.count:
+                    parts.append(request)  # counts the node does not give, or that do not add up
+                    continue
+            for uid, count in series:
+                keys = {"StudyInstanceUID": study, "SeriesInstanceUID": uid}
+                whole = Request("SERIES", keys, study, None, count)
+                if count <= size:
+                    parts.append(whole)
+                    continue
+                sops = _series_instances(assoc, study, uid, cancel)
+                parts.extend(_runs(whole, sops, size) if len(sops) == count else [whole])
+    return parts
+
+
+def _runs(request: Request, sops, size: int) -> list[Request]:
+    """IMAGE-level requests for runs of at most *size* of *sops*."""
+    if not isinstance(sops, (list, tuple)) or len(sops) <= size:
+        return [request]
+    keys = {k: v for k, v in request.keys.items() if k != "SOPInstanceUID"}
+    runs = -(-len(sops) // size)
+    step = -(-len(sops) // runs)
+    return [Request("IMAGE", dict(keys, SOPInstanceUID=list(sops[i:i + step])), request.study,
+                    list(sops[i:i + step]), len(sops[i:i + step])) for i in range(0, len(sops), step)]
+
+
+def _series_counts(assoc: Association, study: str, cancel: CancelToken) -> list[tuple[str, int]]:
+    """(Series Instance UID, number of instances) of a study's series, or []
+    when the node does not count them."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "SERIES"
+    ds.StudyInstanceUID = study
+    ds.SeriesInstanceUID = ""
+    ds.NumberOfSeriesRelatedInstances = ""
+    series = []
+    for found in find(assoc, STUDY_ROOT_FIND, ds, cancel):
+        uid = str(found.get("SeriesInstanceUID", "") or "").strip()
+        try:
+            count = int(str(found.get("NumberOfSeriesRelatedInstances", "")).strip())
+        except ValueError:
+            return []
+        if uid:
+            series.append((uid, count))
+    return series
+
+
+def _series_instances(assoc: Association, study: str, series: str, cancel: CancelToken) -> list[str]:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "IMAGE"
+    ds.StudyInstanceUID = study
+    ds.SeriesInstanceUID = series
+    ds.SOPInstanceUID = ""
+    return [str(f.SOPInstanceUID).strip() for f in find(assoc, STUDY_ROOT_FIND, ds, cancel)
+            if str(f.get("SOPInstanceUID", "") or "").strip()]
 
 
 def _get_one(assoc: Association, cid: int, ts: str, request: Request, sink, intake: Intake,

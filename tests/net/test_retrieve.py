@@ -124,3 +124,16 @@ def test_compressed_instances_arrive_as_archived(net_home, admin, pacs_data, met
     expected = {str(pydicom.dcmread(pacs_data["folder"] / "d" / name).file_meta.TransferSyntaxUID)
                 for name in COMPRESSED_FILES}
     assert syntaxes == expected  # no transcoding on the way
+
+
+def test_a_large_study_comes_over_several_associations_and_whole(net_home, admin, pacs_data):
+    """200 instances: cut into runs fetched over parallel associations, whose
+    instances the intake records in shared batches; all arrive, each once."""
+    progress = []
+    result = net_retrieve.retrieve(net_home, admin, "pacs", [pacs_data["big"]],
+                                   progress=lambda f, m="": progress.append((f, m)))
+    assert result.retrieved == 200 and not result.failed
+    count, paths = cached(net_home, pacs_data["big"])
+    assert count == 200 and all(p.is_file() for p in paths)
+    assert any("associations" in m for _, m in progress) and progress[-1][0] == 1.0
+    assert not leftovers(net_home)
