@@ -552,6 +552,9 @@ def parse_file(data, implicit_vr: Optional[Callable[[int], str]] = None) -> Pars
     size = len(data)
     pos = 132 if size >= 132 and data[128:132] == b"DICM" else 0
     meta, pos, syntax = read_meta(data, pos)
+    if pos >= size:
+        raise Malformed(f"no data set after the File Meta Information: the file ends at byte {size}",
+                        size, truncated=True)
     if pos + 4 <= size and struct.unpack_from("<H", data, pos)[0] == 0x0000:
         raise NotCovered("a command group (0000) in a file")
     implicit, little, deflated = encoding(syntax, data, pos)
