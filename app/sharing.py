@@ -89,6 +89,17 @@ def shares_of(db, with_user: str, study_uids: Iterable[str] | None = None) -> di
     return out
 
 
+def count_shared_with(home, user_name: str) -> int:
+    """How many studies in the cache (not trashed) are shared with *user_name*
+    (on a connection of its own: a job's thread, for the scope bar)."""
+    db = home.connect()
+    try:
+        return db.execute("SELECT count(*) FROM shares sh JOIN studies s USING (study_instance_uid)"
+                          " WHERE sh.shared_with = ? AND s.state = 'active'", [user_name]).fetchone()[0]
+    finally:
+        db.close()
+
+
 def describe(info: dict) -> str:
     """One line: who shared it, when, and the note."""
     text = f"Shared by {info['by']} on {info['time'][:10]}"

@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QRect, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
-from app import __version__
+from app import __version__, sharing
 from app.accounts import User
 from app.home import Home, shown_path
 from app.worklist import Query
@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
         self.columns.load()
         self.history.refresh()
         self.search(Query())
+        self.count_shared()
         self.remote.load_nodes()
         self.listener.start_if_configured()
         self.outbox.refresh()
@@ -211,6 +212,14 @@ class MainWindow(QMainWindow):
         """Search the cache again (after an import): the current study may have new series."""
         self._reload_strip = True
         self.model.refresh()
+        self.count_shared()
+
+    def count_shared(self) -> None:
+        """The scope bar's "Shared with me (N)", read in a job."""
+        home, name = self.home, self.user.name
+        self.runner.start("Shared with me", lambda progress, cancel: sharing.count_shared_with(home, name),
+                          kind="read", visible=False, on_success=self.scope.set_shared_count,
+                          on_failure=lambda _m: None)
 
     def refresh_source(self) -> None:
         """View > Refresh: the cache, or the node asked again."""

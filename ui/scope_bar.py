@@ -85,6 +85,13 @@ class ScopeBar(QFrame):
     def mine(self) -> bool:
         return self.my_studies.isChecked()
 
+    def set_shared_count(self, count: int) -> None:
+        """"Shared with me (N)": the recipient sees at a glance that something came."""
+        self.shared.setText(f"Shared with me ({count})" if count else "Shared with me")
+        self.shared.setProperty("news", bool(count))
+        self.shared.style().unpolish(self.shared)
+        self.shared.style().polish(self.shared)
+
     def shared_only(self) -> bool:
         """"Shared with me": the studies other users shared with this one."""
         return self.shared.isChecked()

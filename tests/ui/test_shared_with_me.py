@@ -54,6 +54,7 @@ def test_share_from_the_send_dialog_then_the_recipient_sees_it(qtbot, make_windo
 
     theirs = make_window(loaded_home, rita)
     assert len(_shown(theirs)) == 4 and not theirs.shared_banner.isVisible()
+    qtbot.waitUntil(lambda: theirs.scope.shared.text() == "Shared with me (1)")   # rita notices
     with qtbot.waitSignal(theirs.model.searched, timeout=10000):
         _click(theirs.scope.shared)
     assert _shown(theirs) == ["ACC003"]
@@ -70,6 +71,7 @@ def test_share_from_the_send_dialog_then_the_recipient_sees_it(qtbot, make_windo
 
 
 def test_nothing_shared_says_how_sharing_works(qtbot, window):
+    assert window.scope.shared.text() == "Shared with me"
     with qtbot.waitSignal(window.model.searched, timeout=10000):
         _click(window.scope.shared)
     assert window.model.rowCount() == 0
