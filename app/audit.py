@@ -15,8 +15,9 @@ table, twice:
    commit together or not at all), so removing the newest entries is caught
    unless the head is forged (needs the key) or an older copy of the row is
    put back.
-2. ``audit.head``: a file beside the cache (keyed MAC), written atomically
-   after the transaction committed, and brought up to date at every open.
+2. ``audit.head``: a file beside the cache (two slots written in turn,
+   each with a keyed MAC; see :func:`sync_head_file`), written after the
+   transaction committed, and brought up to date at every open.
    It is never written before its entries are committed, so after a crash it
    can only be *behind* the trail; :func:`verify` asks only that the trail
    extends it (the entry the file names is there, at that position, with
@@ -198,14 +199,31 @@ def _file_mac(key: bytes, head: dict) -> str:
     return _mac(key, "file", head["count"], head["last_id"], head["last_hash"])
 
 
-def _read_file(root: Path) -> Optional[dict]:
+SLOT = 256   # the head file: two slots of this many bytes, written in turn
+
+
+def _parse_slots(raw: bytes, key: bytes) -> Optional[dict]:
+    """The newest slot whose MAC holds, None when none does."""
+    best = None
+    for n in range(2):
+        try:
+            data = json.loads(raw[n * SLOT:(n + 1) * SLOT].decode().strip())
+            fine = hmac.compare_digest(data["mac"], _file_mac(key, data))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            continue
+        if fine and (best is None or data["count"] > best["count"]):
+            best = data
+    return best
+
+
+def _read_file(root: Path, key: bytes) -> Optional[dict]:
+    """What the head file says: None when there is no file, ``{"unreadable":
+    True}`` when no slot of it holds."""
     try:
-        data = json.loads((root / HEAD_FILE).read_text())
+        raw = (root / HEAD_FILE).read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        return {"unreadable": True}
-    return data if isinstance(data, dict) else {"unreadable": True}
+    return _parse_slots(raw, key) or {"unreadable": True}
 
 
 def _extends(db, head: dict) -> bool:
@@ -220,47 +238,45 @@ def _extends(db, head: dict) -> bool:
 def sync_head_file(db) -> None:
     """Write the committed head to the head file when the trail extends what
     the file says (or there is no file yet). Never moves it back, never
-    over a file that does not match (that is for :func:`verify` to report)."""
+    over a file that does not hold or does not match (that is for
+    :func:`verify` to report).
+
+    The file has two slots, each with its own MAC, written in turn in place
+    (no rename, no sync: a kill cannot tear one write, and a slot torn by a
+    power cut leaves the other, older one, which is only behind: harmless).
+    Writers take an advisory lock on it, so it never goes backwards."""
     root = home_root(db)
     key = ensure_key(root)
-    lock = _lock(root)
+    fd = os.open(root / HEAD_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
     try:
+        _lock(fd)
         head = _read_head(db)
         if head is None:
             return
-        current = _read_file(root)
-        if current is not None:
-            try:
-                fine = hmac.compare_digest(current["mac"], _file_mac(key, current))
-            except (KeyError, TypeError):
-                fine = False
-            if not fine or current["count"] >= head["count"] or not _extends(db, current):
-                return
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = b""
+        while len(raw) < 2 * SLOT and (chunk := os.read(fd, 2 * SLOT - len(raw))):
+            raw += chunk
+        current = _parse_slots(raw, key) if raw.strip(b"\0 \n") else None
+        if raw.strip(b"\0 \n") and current is None:
+            return   # unreadable: left for verify to report
+        if current is not None and (current["count"] >= head["count"] or not _extends(db, current)):
+            return
         data = {"count": head["count"], "last_id": head["last_id"], "last_hash": head["last_hash"]}
         data["mac"] = _file_mac(key, data)
-        tmp = root / f".{HEAD_FILE}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, root / HEAD_FILE)
+        text = json.dumps(data).encode()
+        os.lseek(fd, (head["count"] % 2) * SLOT, os.SEEK_SET)
+        os.write(fd, text.ljust(SLOT - 1) + b"\n")
     finally:
-        _unlock(lock)
+        os.close(fd)   # lets go of the lock too
 
 
-def _lock(root: Path):
+def _lock(fd: int) -> None:
     try:
         import fcntl
     except ImportError:  # no advisory locks: writers may race, the file may lag (harmless)
-        return None
-    f = open(root / f"{HEAD_FILE}.lock", "a")
-    fcntl.flock(f, fcntl.LOCK_EX)
-    return f
-
-
-def _unlock(f) -> None:
-    if f is not None:
-        f.close()
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -280,6 +296,9 @@ def anchor(db) -> bool:
         cur = db.execute(f"SELECT {_ROW} FROM audit ORDER BY id")
         cols = [d[0] for d in cur.description]
         rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+        if any(hmac.compare_digest(_entry_hash(key, r["prev_hash"], r), r["hash"]) for r in rows):
+            _rebuild_head(db, key, rows)   # keyed already: the head was removed, not missing
+            return True
         broken, prev = None, GENESIS
         for row in rows:
             if broken is None and (row["prev_hash"] != prev or _legacy_hash(prev, row) != row["hash"]):
@@ -309,6 +328,20 @@ def anchor(db) -> bool:
                      len(rows), state)
     sync_head_file(db)
     return True
+
+
+def _rebuild_head(db, key: bytes, rows: list[dict]) -> None:
+    """The head row of a keyed trail is gone (removed outside StudyDesk):
+    the work goes on from the trail's end, and an entry says so for good.
+    The head file, which is not rewritten backwards, still tells whether
+    entries were removed with it (:func:`verify`)."""
+    floor = db.execute("SELECT coalesce(max(change_id), 0) FROM changes").fetchone()[0]
+    _write_head(db, key, len(rows), rows[-1]["id"], rows[-1]["hash"], floor)
+    _append(db, key, {"user": "studydesk", "action": "audit-head-missing",
+                      "event_code": SECURITY_ALERT, "outcome": MAJOR_FAILURE, "objects": [],
+                      "detail": f"the audit trail's head was removed outside StudyDesk; rebuilt "
+                                f"from the trail's end ({len(rows)} entries)"})
+    log.warning("audit trail: its head was removed outside StudyDesk; rebuilt from the trail's end")
 
 
 def _append(db, key: bytes, entry: dict, change_id: Optional[int] = None) -> int:
@@ -418,14 +451,10 @@ def verify(db) -> Optional[dict]:
     if head["count"] != count or head["last_hash"] != prev:
         return {"id": head["last_id"], "reason": "the trail does not end where its head says "
                 "(entries replaced or added outside StudyDesk)"}
-    anchor_file = _read_file(root)
+    anchor_file = _read_file(root, key)
     if anchor_file is None:
         return {"id": after, "reason": f"the head file ({HEAD_FILE}) is missing"}
-    try:
-        fine = hmac.compare_digest(anchor_file["mac"], _file_mac(key, anchor_file))
-    except (KeyError, TypeError):
-        fine = False
-    if not fine:
+    if anchor_file.get("unreadable"):
         return {"id": after, "reason": f"the head file ({HEAD_FILE}) was altered or is unreadable"}
     if anchor_file["count"] > count:
         return {"id": after, "reason": f"the newest {anchor_file['count'] - count} entries were "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from app import accounts, audit
@@ -126,6 +124,13 @@ def test_removing_the_newest_entries_and_putting_back_an_old_head_is_caught(db, 
     assert broken["id"] == more[0] and "head file" in broken["reason"]
 
 
+def test_an_altered_head_file_is_caught(home, db, admin):
+    _fill(db, admin, 3)
+    path = home.root / audit.HEAD_FILE
+    path.write_bytes(path.read_bytes().replace(b'"count": ', b'"count": 1'))
+    assert "head file" in audit.verify(db)["reason"]
+
+
 def test_a_forged_head_row_is_caught(db, admin):
     ids = _fill(db, admin)
     db.execute("DELETE FROM audit_objects WHERE audit_id = ?", [ids[-1]])
@@ -159,11 +164,13 @@ def test_a_crash_before_the_head_file_is_written_is_not_tampering(home, db, admi
     _fill(db, admin, 2)
     behind = (home.root / audit.HEAD_FILE).read_bytes()
     _fill(db, admin, 3)
+    assert (home.root / audit.HEAD_FILE).read_bytes() != behind
     (home.root / audit.HEAD_FILE).write_bytes(behind)   # as a crash after the commit leaves it
     assert audit.verify(db) is None
     Home.open(home.root)                                 # the next open catches up
     count = db.execute("SELECT count(*) FROM audit").fetchone()[0]
-    assert json.loads((home.root / audit.HEAD_FILE).read_text())["count"] == count
+    key = (home.root / audit.KEY_FILE).read_bytes()
+    assert audit._read_file(home.root, key)["count"] == count
 
 
 def test_an_old_home_is_anchored_at_open(home, db, admin):
@@ -189,3 +196,17 @@ def test_an_old_home_is_anchored_at_open(home, db, admin):
     db.execute("DELETE FROM audit WHERE id = ?", [last["id"]])
     assert audit.verify(db)["id"] == last["id"]
 
+
+
+def test_removing_the_newest_entries_with_the_head_row_is_caught(home, db, admin):
+    from app.home import Home
+
+    ids = _fill(db, admin, 4)
+    db.execute("DELETE FROM audit_objects WHERE audit_id = ?", [ids[-1]])
+    db.execute("DELETE FROM audit WHERE id = ?", [ids[-1]])
+    db.execute("DELETE FROM audit_head")
+    Home.open(home.root)          # opening does not launder it
+    broken = audit.verify(db)
+    assert broken is not None and broken["id"] == ids[-1]
+    alert = audit.entries(db)[-1]
+    assert alert["action"] == "audit-head-missing" and alert["outcome_code"] == 12
