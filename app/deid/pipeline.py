@@ -40,6 +40,7 @@ not the report).
 from __future__ import annotations
 
 import io
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,10 +217,14 @@ def run(sources: list, deid: Deidentifier, write: Writer, *, want: Iterable[str]
 def _chunks_done(sources: list, deid: Deidentifier, want: tuple, cancel: CancelToken,
                  workers: Optional[int]) -> Iterator[dict]:
     """Chunk results in order, from worker processes, a bounded window at a time."""
-    chunks = [sources[i:i + CHUNK] for i in range(0, len(sources), CHUNK)]
+    run_id = uuid.uuid4().hex
+    chunks = [(run_id, sources[i:i + CHUNK]) for i in range(0, len(sources), CHUNK)]
     count = 1 if len(sources) < PARALLEL_MIN else (workers or parallel.worker_count())
-    yield from parallel.map_chunks(process_chunk, chunks, cancel, count, init,
-                                   (deid.state(), want), ahead=WINDOW_CHUNKS * count)
+    try:
+        yield from parallel.map_chunks(process_chunk, chunks, cancel, count, init,
+                                       (deid.state(), want, run_id), ahead=WINDOW_CHUNKS * count)
+    finally:
+        _contexts.pop(run_id, None)  # set here when the chunks ran in this process
 
 
 def _relabel(state: dict, names: dict[str, str]) -> dict:
@@ -240,64 +245,74 @@ def report_files(document: dict) -> dict[str, bytes]:
 
 
 # -- the worker half ---------------------------------------------------------------------
+#
+# A run's worker state (its Deidentifier, byte-level path and wishes) is kept
+# per run id: in a worker process there is one; in this process (few files,
+# or workers that could not start) several runs may go on at once, from the
+# window's job threads, and none may use another's key.
 
-_deid: Optional[Deidentifier] = None
-_raw: Optional[RawDeidentifier] = None
-_want: tuple = ()
+_contexts: dict = {}
+_DEFAULT = ""
 
 
-def init(state: dict, want: tuple = ()) -> None:
+class _Context:
+    def __init__(self, state: dict, want: tuple):
+        self.deid = Deidentifier.from_state(state)
+        try:
+            self.raw: Optional[RawDeidentifier] = RawDeidentifier(self.deid)
+        except Unsupported:  # an option the byte-level path leaves to pydicom
+            self.raw = None
+        self.want = tuple(want)
+
+
+def init(state: dict, want: tuple = (), run_id: str = _DEFAULT) -> None:
     """Worker initializer: the run's key, options, pseudonyms and offsets."""
-    global _deid, _raw, _want
-    _deid = Deidentifier.from_state(state)
-    try:
-        _raw = RawDeidentifier(_deid)
-    except Unsupported:  # an option the byte-level path leaves to pydicom
-        _raw = None
-    _want = tuple(want)
+    _contexts[run_id] = _Context(state, want)
 
 
-def process_chunk(sources: list) -> dict:
-    """De-identify *sources*: for each, the written file (``data``) or an error."""
-    assert _deid is not None
+def process_chunk(chunk) -> dict:
+    """De-identify a chunk, ``(run id, sources)`` or the sources of the
+    default run: for each, the written file (``data``) or an error."""
+    run_id, sources = chunk if isinstance(chunk, tuple) else (_DEFAULT, chunk)
+    ctx = _contexts[run_id]
     results = []
     uids: dict[str, str] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for source in sources:
-            outcome, data = _one(source, uids)
+            outcome, data = _one(ctx, source, uids)
             if data is not None:
                 outcome["data"] = data
             results.append(outcome)
-    state = _deid.report.to_state()
-    _deid.report.reset()
+    state = ctx.deid.report.to_state()
+    ctx.deid.report.reset()
     return {"files": results, "report": state, "uids": uids}
 
 
-def _one(source, all_uids: dict) -> tuple[dict, Optional[bytes]]:
+def _one(ctx: _Context, source, all_uids: dict) -> tuple[dict, Optional[bytes]]:
     label = str(source.index)
     try:
         data = Path(source.path).read_bytes()
-        done = _bytes_path(data, source, label)
+        done = _bytes_path(ctx, data, source, label)
         if done is None:
-            ds, needles, output, pixel_start = _pydicom_path(data, source, label)
+            ds, needles, output, pixel_start = _pydicom_path(ctx, data, source, label)
         else:
             ds, needles, output, pixel_start = done
-        _deid.report.scanned(label, needles, needles.scan(output, pixel_start))
+        ctx.deid.report.scanned(label, needles, needles.scan(output, pixel_start))
         all_uids.update(needles.uids)
     except Exception as e:  # noqa: BLE001 - one unreadable file fails the count check, not the run
         return {"index": source.index, "error": f"{type(e).__name__}: {e}"}, None
     outcome = {"index": source.index, "patient": str(ds.get("PatientID", "") or ""),
                "study_date": str(ds.get("StudyDate", "") or ""),
                "series": f"{ds.get('SeriesNumber', '') or ''}_{ds.get('Modality', '') or ''}"}
-    if _want:
+    if ctx.want:
         if done is not None:  # the byte-level path kept only a few attributes
             ds = pydicom.dcmread(io.BytesIO(output), force=True, stop_before_pixels=True)
-        if "fields" in _want:
+        if "fields" in ctx.want:
             from app.export.dicomdir import record_fields
 
             outcome["fields"] = record_fields(ds)
-        if "header" in _want:
+        if "header" in ctx.want:
             outcome["header"] = {k: _text(ds, k) for k in SUMMARY_KEYWORDS}
             outcome["header"]["TransferSyntaxUID"] = str(
                 getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
@@ -309,25 +324,26 @@ def _text(ds, keyword: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _scan_needles(needles: Needles, uids: dict, hidden: list) -> Needles:
-    if _deid.retain_uids:
+def _scan_needles(ctx: _Context, needles: Needles, uids: dict, hidden: list) -> Needles:
+    if ctx.deid.retain_uids:
         uids = {}
     return needles.for_file(uids, hidden)
 
 
-def _bytes_path(data: bytes, source, label: str):
+def _bytes_path(ctx: _Context, data: bytes, source, label: str):
     """The byte-level path (app/deid/raw.py), or None where it does not apply."""
-    if _raw is None:
+    if ctx.raw is None:
         return None
     try:
-        out = _raw.run(data, extra_needles(source.identifying), label)
+        out = ctx.raw.run(data, extra_needles(source.identifying), label)
     except Unsupported:
         return None
     uids: dict[str, str] = {}
     hidden: list[Needle] = []
     meta_findings(data, uids, hidden)
-    findings_of_elements(data, out.elements or [], uids, hidden, skip_private=_deid.safe_private)
-    return out.dataset, _scan_needles(out.needles, uids, hidden), out.data, out.pixel_start
+    findings_of_elements(data, out.elements or [], uids, hidden,
+                         skip_private=ctx.deid.safe_private)
+    return out.dataset, _scan_needles(ctx, out.needles, uids, hidden), out.data, out.pixel_start
 
 
 def _strict(data: bytes) -> None:
@@ -344,7 +360,7 @@ def _strict(data: bytes) -> None:
         pass
 
 
-def _pydicom_path(data: bytes, source, label: str):
+def _pydicom_path(ctx: _Context, data: bytes, source, label: str):
     from app.export.worker import _pixel_tail
 
     _strict(data)
@@ -354,20 +370,20 @@ def _pydicom_path(data: bytes, source, label: str):
         raise ValueError("not a DICOM instance (no SOP Class UID)")
     pixel_start = _pixel_tail(ds, data, fp.tell())
     if pixel_start is None:
-        return _rewrite_all(data, source, label)
+        return _rewrite_all(ctx, data, source, label)
     uids: dict[str, str] = {}
     hidden: list[Needle] = []
-    findings_of_dataset(ds, uids, hidden, skip_private=_deid.safe_private)
-    needles = _deid.needles(ds, extra_needles(source.identifying))
-    _deid.apply(ds, needles, label=label, pixels=True)
+    findings_of_dataset(ds, uids, hidden, skip_private=ctx.deid.safe_private)
+    needles = ctx.deid.needles(ds, extra_needles(source.identifying))
+    ctx.deid.apply(ds, needles, label=label, pixels=True)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     header = buffer.getvalue()
-    return (ds, _scan_needles(needles, uids, hidden),
+    return (ds, _scan_needles(ctx, needles, uids, hidden),
             b"".join((header, memoryview(data)[pixel_start:])), len(header))
 
 
-def _rewrite_all(data: bytes, source, label: str):
+def _rewrite_all(ctx: _Context, data: bytes, source, label: str):
     """The general path: read the whole file, de-identify, write it all with
     pydicom. Returns (dataset, needles, output, where its pixel data starts)."""
     from app.export.worker import _pixel_bytes
@@ -376,9 +392,9 @@ def _rewrite_all(data: bytes, source, label: str):
     pixels = _pixel_bytes(ds)
     uids: dict[str, str] = {}
     hidden: list[Needle] = []
-    findings_of_dataset(ds, uids, hidden, skip_private=_deid.safe_private)
-    needles = _deid.needles(ds, extra_needles(source.identifying))
-    _deid.apply(ds, needles, label=label)
+    findings_of_dataset(ds, uids, hidden, skip_private=ctx.deid.safe_private)
+    needles = ctx.deid.needles(ds, extra_needles(source.identifying))
+    ctx.deid.apply(ds, needles, label=label)
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
     output = buffer.getvalue()
@@ -393,4 +409,4 @@ def _rewrite_all(data: bytes, source, label: str):
                     break
         elif _pixel_bytes(pydicom.dcmread(io.BytesIO(output), force=True)) != pixels:
             raise ValueError("pixel data changed in writing")  # never expected: a guard
-    return ds, _scan_needles(needles, uids, hidden), output, pixel_start
+    return ds, _scan_needles(ctx, needles, uids, hidden), output, pixel_start

@@ -5,6 +5,7 @@ in the input; and an export that fails the scan is not delivered."""
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import warnings
@@ -182,3 +183,29 @@ def test_a_uid_written_with_another_vr_is_still_an_original_uid(tmp_path):
     done = pipeline.process_chunk([pipeline.Source(0, str(path), "x")])
     assert "error" not in done["files"][0]
     assert uid("PXV1", "frame") in done["uids"]
+
+
+def test_runs_in_one_process_at_once_keep_their_own_keys(tmp_path):
+    """Two runs going on in this process at once (few files run here, not in
+    workers; the window starts jobs from threads): each maps UIDs with its
+    own key, whichever started last."""
+    from tests.factories import write_series
+
+    paths = write_series(tmp_path / "a", 20, patient_id="PXK1")
+    others = write_series(tmp_path / "b", 3, patient_id="PXK2")
+    sources = [pipeline.Source(i, str(p), str(i)) for i, p in enumerate(paths)]
+
+    def uids_of(secret: bytes, nested: bool) -> list[str]:
+        out: list[str] = []
+
+        def write(source, data: bytes, outcome: dict) -> str:
+            if nested and source.index == 0:  # another run starts and ends meanwhile
+                pipeline.run([pipeline.Source(i, str(p)) for i, p in enumerate(others)],
+                             Deidentifier(Profile([]), b"another key"), lambda *a: "x")
+            out.append(str(pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID))
+            return str(source.index)
+
+        pipeline.run(sources, Deidentifier(Profile([]), secret), write, workers=1)
+        return out
+
+    assert uids_of(b"one key", nested=True) == uids_of(b"one key", nested=False)
