@@ -503,7 +503,7 @@ def read_meta(data, pos: int) -> tuple[list, int, Optional[str]]:
         tag = group << 16 | number
         vr = _VR_OF_BYTES.get(raw_vr)
         if vr is None or vr == "SQ":
-            raise NotCovered(f"File Meta Information not in explicit VR (at {describe(tag)})")
+            raise NotCovered(f"File Meta Information not in explicit VR: {describe(tag)} at byte {pos}")
         value = pos + 8
         if vr in LONG_VRS:
             value = pos + 12
@@ -556,7 +556,7 @@ def parse_file(data, implicit_vr: Optional[Callable[[int], str]] = None) -> Pars
         raise Malformed(f"no data set after the File Meta Information: the file ends at byte {size}",
                         size, truncated=True)
     if pos + 4 <= size and struct.unpack_from("<H", data, pos)[0] == 0x0000:
-        raise NotCovered("a command group (0000) in a file")
+        raise NotCovered(f"a command group (0000) at byte {pos} in a file")
     implicit, little, deflated = encoding(syntax, data, pos)
     what = "the file"
     if deflated:
