@@ -244,10 +244,15 @@ def sync_head_file(db) -> None:
     The file has two slots, each with its own MAC, written in turn in place
     (no rename, no sync: a kill cannot tear one write, and a slot torn by a
     power cut leaves the other, older one, which is only behind: harmless).
-    Writers take an advisory lock on it, so it never goes backwards."""
+    Writers take an advisory lock on it, so it never goes backwards. The
+    file is made, empty, before the head is first committed (:func:`anchor`),
+    so a missing file was removed, and is not made again."""
     root = home_root(db)
     key = ensure_key(root)
-    fd = os.open(root / HEAD_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        fd = os.open(root / HEAD_FILE, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return   # made (empty) when the chain was anchored: removed since, for verify to report
     try:
         _lock(fd)
         head = _read_head(db)
@@ -293,6 +298,7 @@ def anchor(db) -> bool:
         if _read_head(db) is not None:
             return False
         key = ensure_key(root)
+        os.close(os.open(root / HEAD_FILE, os.O_WRONLY | os.O_CREAT, 0o600))  # see sync_head_file
         cur = db.execute(f"SELECT {_ROW} FROM audit ORDER BY id")
         cols = [d[0] for d in cur.description]
         rows = [dict(zip(cols, r)) for r in cur.fetchall()]
@@ -463,6 +469,11 @@ def verify(db) -> Optional[dict]:
     if not _extends(db, anchor_file):
         return {"id": anchor_file["last_id"], "reason": "the trail does not hold the entry its head "
                 "file names (replaced or re-chained outside StudyDesk)"}
+    alert = db.execute("SELECT min(id) FROM audit WHERE action = 'audit-head-missing'").fetchone()[0]
+    if alert is not None:
+        return {"id": alert, "reason": "the trail's head was removed outside StudyDesk and rebuilt "
+                                       "from what was left (this entry says so): entries written "
+                                       "before it may have been removed"}
     for audit_id, change_id, digest in links:
         now = change_digest(db, change_id)
         if now is None:

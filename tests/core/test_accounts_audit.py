@@ -210,3 +210,24 @@ def test_removing_the_newest_entries_with_the_head_row_is_caught(home, db, admin
     assert broken is not None and broken["id"] == ids[-1]
     alert = audit.entries(db)[-1]
     assert alert["action"] == "audit-head-missing" and alert["outcome_code"] == 12
+
+
+def test_a_removed_head_file_is_not_made_again(home, db, admin):
+    from app.home import Home
+
+    _fill(db, admin, 2)
+    (home.root / audit.HEAD_FILE).unlink()
+    Home.open(home.root)
+    _fill(db, admin, 1)
+    assert "head file (audit.head) is missing" in audit.verify(db)["reason"]
+
+
+def test_the_rebuilt_head_stays_on_record(home, db, admin):
+    from app.home import Home
+
+    _fill(db, admin, 2)
+    db.execute("DELETE FROM audit_head")
+    Home.open(home.root)
+    alert = audit.entries(db)[-1]
+    broken = audit.verify(db)
+    assert broken["id"] == alert["id"] and "head was removed" in broken["reason"]
