@@ -243,3 +243,43 @@ def test_killed_exports_leave_no_partial(tmp_path):
         _consistent(home)
         assert [p.name for p in out.iterdir() if p.name.endswith(".partial")] == []
     (out / "x.zip").unlink(missing_ok=True)
+
+
+@pytest.mark.network
+@pytest.mark.timeout(180)
+def test_killed_receives_leave_no_file_without_a_row(tmp_path, free_port):
+    import threading
+
+    from app import recovery
+    from tests.factories import write_series
+    from tests.net.test_cli_net import sd
+    from tests.net.test_durability import PEER, Sender, start_listener
+
+    pytest.importorskip("pynetdicom")
+    home = tmp_path / "home"
+    sd(home, "node", "add", "modality", "--aet", PEER, "--host", "127.0.0.1", "--port", "104")
+    recovery.end_session(home.resolve())   # this process holds the home no more
+    for round_, kill_after in enumerate((2, 7, 13)):
+        paths = write_series(tmp_path / f"in{round_}", 20, patient_id=f"RCV{round_}", study=f"r{round_}",
+                             size=128)
+        proc = start_listener(home, free_port())
+        port = int(proc.args[proc.args.index("--port") + 1])
+        lock, count = threading.Lock(), [0]
+
+        def counted():
+            with lock:
+                count[0] += 1
+                if count[0] == kill_after:
+                    os.kill(proc.pid, signal.SIGKILL)
+
+        senders = [Sender(port, paths[0::2], counted), Sender(port, paths[1::2], counted)]
+        try:
+            for sender in senders:
+                sender.start()
+            for sender in senders:
+                sender.join(60)
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        _consistent(home)
