@@ -348,3 +348,27 @@ def test_a_journal_row_written_behind_the_trail_is_caught(setup):
     merge.merge_studies(home, db, users["cm"], study["A2"], study["A1"])
     db.execute("INSERT INTO changes (time, user, action, state) VALUES ('2024', 'x', 'delete', 'applied')")
     assert "has no audit entry" in audit.verify(db)["reason"]
+
+
+def test_every_refusal_is_audited_with_its_outcome(setup):
+    from app.changes import migrated
+
+    home, db, users, study = setup
+    with pytest.raises(NotAllowed):
+        merge.merge_studies(home, db, users["rad"], study["A2"], study["A1"])
+    with pytest.raises(NotAllowed):
+        trash.restore(home, db, users["rad"], study["A2"])
+    with pytest.raises(NotAllowed):
+        migrated.mark(db, users["cm"], study["A9"])
+    migrated.mark(db, users["admin"], study["A9"])
+    with pytest.raises(RuleRefused, match="migrated"):
+        trash.delete(home, db, users["cm"], study["A9"])
+    with pytest.raises(RuleRefused, match="different patients"):
+        merge.merge_studies(home, db, users["cm"], study["A3"], study["A1"])
+    refused = [(e["user"], e["action"], e["outcome_code"]) for e in audit.entries(db)
+               if e["outcome"] != audit.SUCCESS]
+    assert refused == [("rob", "merge-studies", 8), ("rob", "restore", 8),
+                       ("carla", "mark-migrated", 8), ("carla", "delete", 4),
+                       ("carla", "merge-studies", 4)]
+    assert all("refused:" in e["detail"] for e in audit.entries(db) if e["outcome"] != audit.SUCCESS)
+    assert audit.verify(db) is None
