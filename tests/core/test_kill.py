@@ -93,8 +93,10 @@ def slow(chunk):
 """
 
 RUNNER = """
-import sys, threading
+import os, sys, threading
 sys.path[:0] = [{root!r}, {helpers!r}]
+if {watch_only!r}:
+    os.environ["STUDYDESK_FAULT"] = "no-pdeathsig"  # the parent-watching thread alone
 from app import parallel
 from app.jobs import CancelToken
 import slowwork
@@ -106,10 +108,12 @@ for _ in parallel.map_chunks(slowwork.slow, [[n] for n in range(8)], CancelToken
 """
 
 
-@pytest.mark.parametrize("forkserver", [False, True], ids=["fork", "forkserver"])
-def test_pool_workers_end_with_a_killed_parent(tmp_path, forkserver):
+@pytest.mark.parametrize("forkserver,watch_only", [(False, False), (True, False), (False, True)],
+                         ids=["fork", "forkserver", "fork-without-pdeathsig"])
+def test_pool_workers_end_with_a_killed_parent(tmp_path, forkserver, watch_only):
     (tmp_path / "slowwork.py").write_text(SLOW)
-    script = RUNNER.format(root=str(ROOT), helpers=str(tmp_path), forkserver=forkserver)
+    script = RUNNER.format(root=str(ROOT), helpers=str(tmp_path), forkserver=forkserver,
+                           watch_only=watch_only)
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=tmp_path)
     # fork: 3 workers; forkserver: the server and its 3 workers (and a resource tracker)
     kill_and_check(proc, want=4 if forkserver else 3)
