@@ -19,6 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from app.home import Home
 
@@ -123,6 +124,47 @@ def write_synced(folder: Path, data, overlap=None) -> tuple[Path, object]:
             os.close(fd)
     except BaseException:  # a full disk: nothing half-written stays behind
         tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_new_synced(final: Path, data, overlap=None) -> Optional[tuple[Path, object]]:
+    """Write *data* as the new file *final* (its folders created as needed)
+    and make it durable, its content and its directory entries (the file's
+    and those of the folders created) synced at once from several threads
+    while ``overlap()`` runs here; returns *final* and what ``overlap()``
+    returned, or None when *final* exists already. A file written in place
+    like this has no row yet: until the transaction naming it commits it is
+    like a rename into the store before a commit (removed with the row's
+    transaction when that fails, swept at open after a kill)."""
+    created = []
+    folder = final.parent
+    while not folder.exists():
+        created.append(folder)
+        folder = folder.parent
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    except FileExistsError:
+        return None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            folders = [final.parent] + [f.parent for f in created]
+            jobs = [_syncer().submit(_datasync, fd)]
+            if os.name != "nt":
+                jobs += [_syncer().submit(sync_directories, [f]) for f in folders]
+            try:
+                value = overlap() if overlap is not None else None
+            finally:
+                for job in jobs:
+                    job.result()
+            return final, value
+        finally:
+            os.close(fd)
+    except BaseException:
+        final.unlink(missing_ok=True)
         raise
 
 

@@ -1,7 +1,7 @@
 """Network transfer rates against DCMTK, in one run (docs/performance/network.md).
 
     .venv/bin/python bench/network.py [--n 2000] [--repeat 3] [--json]
-                                      [--data DIR] [--work DIR]
+                                      [--data DIR] [--work DIR] [--only send|get] [--quick]
 
 Generates N 512x512 int16 CT files (one study, ~0.5 MB each; --data DIR
 reuses them), then, alternating the two sides of each pair --repeat times
@@ -21,7 +21,10 @@ and reporting medians:
             does rather than its default 16 KiB (Orthanc then spends less
             per file: a second, stricter anchor)
 
-Every server and tool runs with TCP_NODELAY=1 (shared/FACTS.md). Target:
+The sides of a pair alternate in every repeat (StudyDesk first, then
+last), and besides the ratio of the median rates the report gives the
+median of the ratios of each repeat ("paired"), the steadier figure on a
+shared machine. Every server and tool runs with TCP_NODELAY=1 (shared/FACTS.md). Target:
 StudyDesk at least 0.8x DCMTK for both. Besides the rates, the report gives
 the CPU time per file of each side (this process for StudyDesk, the child
 for a DCMTK tool) and of the peer serving it (storescp, Orthanc; Linux
@@ -235,7 +238,13 @@ def wire_get(port: int, study: str, target: Path) -> int:
             return received
 
 
-def bench_get(data: Path, work: Path, n: int, repeat: int) -> dict:
+GET_SIDES = ("studydesk", "getscu", "getscu+sync", "getscu-pdu128k", "studydesk-wire")
+
+
+def bench_get(data: Path, work: Path, n: int, repeat: int, sides=GET_SIDES) -> dict:
+    """The get pair, interleaved: each repeat runs every side once, StudyDesk
+    first in even repeats and last in odd ones, so that a drift of the
+    machine's load falls on both sides alike."""
     from app.net.retrieve import retrieve
 
     our_port = free_port()
@@ -248,48 +257,71 @@ def bench_get(data: Path, work: Path, n: int, repeat: int) -> dict:
         from pydicom import dcmread
 
         study = str(dcmread(common.dicom_files(data)[0], stop_before_pixels=True).StudyInstanceUID)
-        runs = Runs("studydesk", "getscu", "getscu+sync", "getscu-pdu128k", "studydesk-wire")
-        for r in range(repeat):
-            say(f"get ({r + 1}/{repeat}): StudyDesk ...")
+        runs = Runs(*sides)
+
+        def studydesk() -> None:
             home, user = new_home(work / "home-get", [("pacs", "ORTHANC", port)])
             home.set_setting("port", str(our_port))
             os.sync()
             seconds, result = runs.measure("studydesk", lambda: retrieve(home, user, "pacs", [study]),
                                            True, orthanc)
             assert result.retrieved == n and not result.failed, result.to_json()
-            say(f"  {n / seconds:.0f} files/s; getscu ...")
+            say(f"  studydesk: {n / seconds:.0f} files/s")
             shutil.rmtree(home.root)
-            for key, options, then_sync in (("getscu", [], False), ("getscu+sync", [], True),
-                                            ("getscu-pdu128k", ["-pdu", "131072"], False)):
-                target = empty(work / "getscu")
-                os.sync()
 
-                def get():
-                    run = subprocess.run(["getscu", "-aet", "GETSCU", "-aec", "ORTHANC", *options,
-                                          "-od", str(target), "-k", "QueryRetrieveLevel=STUDY",
-                                          "-k", f"StudyInstanceUID={study}", "127.0.0.1", str(port)],
-                                         env=ENV, capture_output=True, text=True)
-                    if then_sync:
-                        os.sync()
-                    return run
+        def dcmtk(key: str, options: list[str], then_sync: bool) -> None:
+            target = empty(work / "getscu")
+            os.sync()
 
-                seconds, run = runs.measure(key, get, False, orthanc)
-                assert run.returncode == 0 and count(target) == n, run.stderr[-500:]
-                say(f"  {key}: {n / seconds:.0f} files/s")
+            def get():
+                run = subprocess.run(["getscu", "-aet", "GETSCU", "-aec", "ORTHANC", *options,
+                                      "-od", str(target), "-k", "QueryRetrieveLevel=STUDY",
+                                      "-k", f"StudyInstanceUID={study}", "127.0.0.1", str(port)],
+                                     env=ENV, capture_output=True, text=True)
+                if then_sync:
+                    os.sync()
+                return run
+
+            seconds, run = runs.measure(key, get, False, orthanc)
+            assert run.returncode == 0 and count(target) == n, run.stderr[-500:]
+            say(f"  {key}: {n / seconds:.0f} files/s")
+
+        def wire() -> None:
             target = empty(work / "wire")
             os.sync()
             seconds, received = runs.measure("studydesk-wire", lambda: wire_get(port, study, target),
                                              True, orthanc)
             assert received == n
             say(f"  studydesk-wire: {n / seconds:.0f} files/s")
+
+        steps = {"studydesk": studydesk, "getscu": lambda: dcmtk("getscu", [], False),
+                 "getscu+sync": lambda: dcmtk("getscu+sync", [], True),
+                 "getscu-pdu128k": lambda: dcmtk("getscu-pdu128k", ["-pdu", "131072"], False),
+                 "studydesk-wire": wire}
+        for r in range(repeat):
+            order = list(sides) if r % 2 == 0 else list(reversed(sides))
+            say(f"get ({r + 1}/{repeat}): {', '.join(order)}")
+            for side in order:
+                steps[side]()
         return runs
     finally:
         stop(orthanc)
 
 
+def paired_ratio(runs: Runs, side: str, anchor: str):
+    """The median over repeats of StudyDesk's rate over the anchor's in the
+    same repeat (the two ran minutes apart at most)."""
+    ours, theirs = runs.seconds.get(side, []), runs.seconds.get(anchor, [])
+    if not ours or len(ours) != len(theirs):
+        return None
+    return round(common.median([t / o for o, t in zip(ours, theirs)]), 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = common.bench_parser(__doc__, "homes and received files", repeat=3, series=False)
     ap.add_argument("--only", choices=("send", "get"), help="run one of the two pairs")
+    ap.add_argument("--quick", action="store_true",
+                    help="get pair: only StudyDesk, getscu and getscu + sync (no diagnostics)")
     args = ap.parse_args(argv)
     missing = [t for t in ("storescp", "storescu", "getscu", "Orthanc") if shutil.which(t) is None]
     if missing:
@@ -309,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "send"):
             runs["send"] = bench_send(data, work, n, args.repeat)
         if args.only in (None, "get"):
-            runs["get"] = bench_get(data, work, n, args.repeat)
+            runs["get"] = bench_get(data, work, n, args.repeat,
+                                    GET_SIDES[:3] if args.quick else GET_SIDES)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rates = {pair: {side: n / common.median(times) for side, times in pair_runs.seconds.items()}
@@ -330,7 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     if "get" in rates:
         report["get_ratio"] = round(rates["get"]["studydesk"] / rates["get"]["getscu"], 2)
         report["get_ratio_durable"] = round(rates["get"]["studydesk"] / rates["get"]["getscu+sync"], 2)
-        report["get_ratio_pdu128k"] = round(rates["get"]["studydesk"] / rates["get"]["getscu-pdu128k"], 2)
+        if "getscu-pdu128k" in rates["get"]:
+            report["get_ratio_pdu128k"] = round(rates["get"]["studydesk"] / rates["get"]["getscu-pdu128k"], 2)
+        report["get_ratio_paired"] = paired_ratio(runs["get"], "studydesk", "getscu")
+        report["get_ratio_durable_paired"] = paired_ratio(runs["get"], "studydesk", "getscu+sync")
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -340,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             print("      CPU ms/file " + "  ".join(
                 f"{side}: {ms}" + (f" (peer {peer[side]})" if side in peer else "") for side, ms in cpu.items()))
         print(f"load average before {report['load_average']['before']}, after {report['load_average']['after']}")
-        for key in ("send_ratio", "get_ratio", "get_ratio_durable", "get_ratio_pdu128k"):
+        for key in ("send_ratio", "get_ratio", "get_ratio_durable", "get_ratio_pdu128k", "get_ratio_paired",
+                    "get_ratio_durable_paired"):
             if key in report:
                 print(f"{key}: {report[key]}")
     return 0

@@ -11,15 +11,21 @@ set (:meth:`Intake.store_data`, :meth:`Intake.store_file`): the header is
 read from the bytes as they arrived (a truncated or unreadable data set is
 refused before anything is written), a duplicate of an instance the cache
 holds is dropped (it is durable already: Success), and the bytes are
-written to the home's temporary area and synced, the SHA-256 computed while
-the disk syncs.
+written straight to the file's place in the store and synced with its
+directory entries, the SHA-256 computed while the disk syncs. Until its
+row commits, such a file is like one renamed into the store before its
+commit: removed if the transaction fails, swept at the next open after a
+kill (app/home.py).
 
 Then group commit: the thread queues the prepared file and waits. Whichever
 waiting thread finds no batch being recorded takes everything queued (from
 every association, up to :data:`MAX_BATCH`) and records it with the
-importer's recorder: rows inserted and files renamed into the store in one
-transaction, the directories the renames touched synced, then the commit
-(``synchronous=FULL``); then every thread of the batch sends its answer.
+importer's recorder: rows inserted in one transaction, committed with a
+synced write-ahead log (``synchronous=FULL``); then every thread of the
+batch sends its answer. (A data set too large to hold in memory, or a
+second copy of an instance whose place in the store is taken, comes
+through the temporary area and is renamed in that transaction, its
+directory synced before the commit.)
 While one batch is recorded the next one gathers, so with many senders a
 sync serves many instances, and with one sender (a C-GET is a ping-pong:
 the peer sends the next instance only after our answer) nothing waits for
@@ -85,33 +91,63 @@ class _Entry:
 
 
 class _Recorder(importer.Recorder):
-    """The importer's recorder, made durable the intake's way: each file
-    was synced as it was written, so a batch syncs only the directories its
-    renames went into (and the parents of directories it created), and its
-    commit syncs the write-ahead log."""
+    """The importer's recorder, made durable the intake's way. A received
+    file is written in place, at its path in the store, and synced with its
+    directory entries before it is queued (:func:`app.store.write_new_synced`),
+    so its batch only commits, syncing the write-ahead log; a file that
+    came through the temporary area (a large data set, or a second copy of
+    an instance whose place was taken) was synced when written, and its
+    batch syncs the directories its rename went into (and the parents of
+    directories it created) before the commit."""
 
     def __init__(self, home, result: importer.ImportResult, node: Optional[str]):
         super().__init__(home, "copy", result, node)
         self.db.execute("PRAGMA synchronous=FULL")
         self._created: set[Path] = set()
+        self._in_place: set[Path] = set()
 
     def sync_staged(self, paths: list[Path]) -> None:
-        pass  # synced when written (store.write_synced, store.sync_file)
+        pass  # synced when written (store.write_new_synced, store.write_synced, store.sync_file)
 
     def _pending(self, item: importer.Prepared) -> Optional[store.PendingFile]:
         if item.staged is not None:
             h = item.header
-            folder = (self.home.root / store.relative_path(
-                h.study_instance_uid, h.series_instance_uid, h.sop_instance_uid)).parent
+            final = self.home.root / store.relative_path(
+                h.study_instance_uid, h.series_instance_uid, h.sop_instance_uid)
+            if item.staged == final:
+                self._in_place.add(final)
+            folder = final.parent
             while not folder.exists():
                 self._created.add(folder)
                 folder = folder.parent
         return super()._pending(item)
 
     def sync_renamed(self, paths: list[Path]) -> None:
-        folders = {p.parent for p in paths} | {f.parent for f in self._created}
+        folders = {p.parent for p in paths if p not in self._in_place} | {f.parent for f in self._created}
         self._created.clear()
+        self._in_place.clear()
         store.sync_all((), folders)
+
+    def _drop_duplicates(self, items: list[importer.Prepared]) -> list[importer.Prepared]:
+        """As the importer's, except that a file written in place is left
+        where it is when it has become the file of the row recorded for the
+        same instance meanwhile (another copy renamed over it)."""
+        uids = [i.header.sop_instance_uid for i in items]
+        marks = ",".join("?" * len(uids))
+        known = dict(self.db.execute(
+            f"SELECT sop_instance_uid, path FROM instances WHERE sop_instance_uid IN ({marks})", uids))
+        fresh, seen = [], set()
+        for item in items:
+            uid = item.header.sop_instance_uid
+            if uid in known or uid in seen:
+                self.result.duplicates += 1
+                path = known.get(uid)
+                if item.staged is not None and (path is None or store.absolute(self.home, path) != item.staged):
+                    item.staged.unlink(missing_ok=True)
+            else:
+                seen.add(uid)
+                fresh.append(item)
+        return fresh
 
 
 class Intake:
@@ -204,8 +240,12 @@ class Intake:
             return _Refusal(str(e))
         if self._preparer().known(header.sop_instance_uid):
             return KNOWN
+        final = self.home.root / store.relative_path(header.study_instance_uid, header.series_instance_uid,
+                                                     header.sop_instance_uid)
+        digest = lambda: hashlib.sha256(data).hexdigest()  # noqa: E731 - computed while the disk syncs
         try:
-            staged, sha = store.write_synced(self._scratch, data, lambda: hashlib.sha256(data).hexdigest())
+            written = store.write_new_synced(final, data, digest)
+            staged, sha = written if written is not None else store.write_synced(self._scratch, data, digest)
         except OSError as e:
             return _Refusal(f"cannot write: {e.strerror or e}", dimse.OUT_OF_RESOURCES)
         return importer.Prepared(Source(sop or header.sop_instance_uid, staged, owned=True), header, sha, staged)

@@ -176,3 +176,26 @@ def test_the_free_buffers_are_let_go_when_a_transfer_ends():
     assert dimse.BUFFERS.kept > 0
     dimse.BUFFERS.clear()
     assert dimse.BUFFERS.kept == 0
+
+
+def test_the_same_instances_from_several_senders_at_once_are_kept_once_each_with_its_file(
+        home, admin, tmp_path):
+    """Four senders store the same six instances at the same moment: one
+    is written in place, the others are duplicates or come through the
+    temporary area; every answer is Success and each row's file is whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = write_series(tmp_path / "in", 6, patient_id="INT6", size=64)
+    intake = Intake(home, admin.name, audit_batches=False)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda n: [intake.store_data(received(p), "", f"node{n}").ok
+                                               for p in (paths if n % 2 else paths[::-1])], range(4)))
+    finally:
+        intake.close()
+    assert all(all(a) for a in answers)
+    recorded = rows(home)
+    assert len(recorded) == 6
+    for sop, path, sha, size in recorded:
+        assert hashlib.sha256(store.absolute(home, path).read_bytes()).hexdigest() == sha
+    assert len(list(home.root.joinpath("store").rglob("*.dcm"))) == 6 and not leftovers(home)
