@@ -107,7 +107,7 @@ class Home:
             from app.changes import journal
 
             journal.recover(self, conn)
-            recovery.sweep_store(self.root, self.store, conn)
+            recovery.sweep_store(self.root, [self.store, self.trash], conn)
             audit.sync_head_file(conn)  # catch up after a crash between a commit and the file
         finally:
             conn.close()

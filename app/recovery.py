@@ -20,15 +20,17 @@ How they are found without touching what live processes are doing:
   (``run/<pid>.partials``, by :func:`register_partial`, before the file is
   made) and released when it is renamed or removed. A dead session's
   registered partials that are still there are removed.
-- A dead session also marks a store sweep as due (``run/sweep-pending``,
-  kept until a sweep completes, so a crash during a sweep is resumed). The
-  sweep removes the store files that no row names (instances, the journal's
-  file operations, which keep old versions for undo, the outbox, staged
-  research instances) and whose inode last changed (``st_ctime``, which a
+- A dead session also marks a sweep as due (``run/sweep-pending``, kept
+  until a sweep completes, so a crash during a sweep is resumed). The sweep
+  removes the files of the store and the trash that no row names
+  (instances, the journal's file operations, which keep old versions for
+  undo, the outbox, staged research instances; a rolled-back change's
+  files are not kept) and whose inode last changed (``st_ctime``, which a
   rename sets) before the start of every live session, this one included:
   such a file cannot be one that a live process renamed in and has yet to
-  commit, because every live process started after it. Empty folders are
-  pruned only when this process holds the home alone.
+  commit, because every live process started after it. Files newer than
+  that stay, and the sweep stays due. Empty folders are pruned only when
+  this process holds the home alone.
 
 Each removal is said in the log (logger ``studydesk``; the home's log file
 when it has one).
@@ -197,7 +199,7 @@ def _referenced(db) -> set[str]:
             names.update(p for (p,) in db.execute(f"SELECT path FROM {table} WHERE path IS NOT NULL"))
         except Exception:  # noqa: BLE001 - a table an older schema does not have
             continue
-    for (plan,) in db.execute("SELECT plan FROM changes"):
+    for (plan,) in db.execute("SELECT plan FROM changes WHERE state != 'failed'"):
         try:
             ops = json.loads(plan).get("files", [])
         except ValueError:
@@ -207,13 +209,14 @@ def _referenced(db) -> set[str]:
     return {str(PurePosixPath(n)) for n in names if not os.path.isabs(n)}
 
 
-def sweep_store(root: Path, store: Path, db) -> list[str]:
-    """When a sweep is due (a session ended uncleanly), remove the store
-    files that no row names and that every live session postdates (see the
-    module text). Returns the removed paths (relative to the home)."""
+def sweep_store(root: Path, folders: list[Path], db) -> list[str]:
+    """When a sweep is due (a session ended uncleanly), remove the files in
+    *folders* (the store, the trash) that no row names and that every live
+    session postdates (see the module text). Returns the removed
+    paths (relative to the home)."""
     run = root / RUN
     marker = run / PENDING
-    if not marker.exists() or not store.exists():
+    if not marker.exists():
         return []
     live = [f for f in run.iterdir() if (pid := _session_pid(f)) is not None and _alive(pid)]
     cutoff = min([_started(f) for f in live] + [time.time_ns()])
@@ -221,7 +224,7 @@ def sweep_store(root: Path, store: Path, db) -> list[str]:
     referenced = _referenced(db)
     removed: list[str] = []
     later = 0
-    for folder, dirs, files in os.walk(store):
+    for folder, dirs, files in (walk for top in folders for walk in os.walk(top)):
         for name in files:
             path = Path(folder) / name
             rel = path.relative_to(root).as_posix()
@@ -236,16 +239,17 @@ def sweep_store(root: Path, store: Path, db) -> list[str]:
                 continue
             removed.append(rel)
     if alone:
-        for folder, dirs, files in sorted(os.walk(store), key=lambda w: -len(Path(w[0]).parts)):
-            if Path(folder) != store:
+        walks = [walk for top in folders for walk in os.walk(top)]
+        for folder, dirs, files in sorted(walks, key=lambda w: -len(Path(w[0]).parts)):
+            if Path(folder) not in folders:
                 try:
                     Path(folder).rmdir()
                 except OSError:
                     pass
     if removed:
         shown = ", ".join(removed[:10]) + (f" and {len(removed) - 10} more" if len(removed) > 10 else "")
-        log.warning("recovery: removed %d store files that no row names (left by a killed import "
-                    "or receive): %s", len(removed), shown)
+        log.warning("recovery: removed %d files of the store and trash that no row names (left by "
+                    "a killed import, receive or trash emptying): %s", len(removed), shown)
     if later:
         log.info("recovery: %d store files that no row names are newer than a live process; "
                  "they are looked at again on a later open", later)

@@ -136,7 +136,7 @@ def test_store_files_that_a_killed_process_left_are_swept(home, tmp_path):
     rows, files = _rows_and_files(home)
     assert files == rows and len(rows) == 3
     assert not orphan.parent.exists()
-    assert "removed 1 store files that no row names" in log and "7.8.9.dcm" in log
+    assert "removed 1 files of the store and trash that no row names" in log and "7.8.9.dcm" in log
 
 
 def test_a_clean_exit_leaves_nothing_to_sweep(home):
