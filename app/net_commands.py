@@ -58,9 +58,21 @@ def cmd_query(ctx) -> int:
     return 0
 
 
-def _transfer_exit(done: int, failed: list[dict]) -> int:
+def report_failures(failed: list[dict], node: str = "", direction: str = "to") -> None:
+    """The failed instances on stderr, one line per node and reason (a node
+    that is down or refusing fails every instance alike): the instance's
+    UID when it is the only one, else how many; ``--json`` lists each."""
+    groups: dict[tuple[str, str], list[str]] = {}
     for item in failed:
-        print(f"failed: {item['sop_instance_uid']}: {item['reason']}", file=sys.stderr)
+        key = (item.get("node") or node, item["reason"])
+        groups.setdefault(key, []).append(item.get("sop_instance_uid") or str(item.get("id", "")))
+    for (where, reason), ids in groups.items():
+        what = ids[0] if len(ids) == 1 else f"{len(ids)} instances"
+        print(f"failed: {what}{f' {direction} {where}' if where else ''}: {reason}", file=sys.stderr)
+
+
+def _transfer_exit(done: int, failed: list[dict], node: str = "", direction: str = "to") -> int:
+    report_failures(failed, node, direction)
     if failed:
         return EXIT_PARTIAL if done else 5
     return 0
@@ -78,7 +90,7 @@ def cmd_retrieve(ctx) -> int:
     ctx.emit(result.to_json(), lambda: (
         f"{result.retrieved} instances retrieved from {result.node} by C-{result.method.upper()}, "
         f"{result.already_present} already here, {len(result.failed)} failed"))
-    code = _transfer_exit(result.retrieved + result.already_present, result.failed)
+    code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
     if not code and result.not_found:
         code = EXIT_PARTIAL
     return code
@@ -98,7 +110,7 @@ def _retrieve_series(ctx) -> int:
     ctx.emit(result.to_json(), lambda: (
         f"{result.retrieved} instances of {len(result.series)} series retrieved from {result.node} "
         f"by C-{result.method.upper()}, {result.already_present} already here, {len(result.failed)} failed"))
-    code = _transfer_exit(result.retrieved + result.already_present, result.failed)
+    code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
     if not code and result.series_not_found:
         code = EXIT_PARTIAL
     return code
@@ -113,7 +125,7 @@ def cmd_send(ctx) -> int:
         f"{result.sent} instances sent to {result.node}"
         f"{f' ({result.converted} decompressed for it)' if result.converted else ''}, "
         f"{len(result.failed)} failed"))
-    return _transfer_exit(result.sent, result.failed)
+    return _transfer_exit(result.sent, result.failed, result.node)
 
 
 def cmd_worklist(ctx) -> int:
@@ -197,9 +209,7 @@ def cmd_outbox(ctx) -> int:
         if result.held:
             print(f"note: {result.held} entries held (no node): `studydesk outbox assign --all-held "
                   "--node NODE` queues them", file=sys.stderr)
-        for item in result.failed:
-            print(f"failed: {item['sop_instance_uid'] or item['id']} to {item['node']}: {item['reason']}",
-                  file=sys.stderr)
+        report_failures(result.failed)
         ctx.emit(result.to_json(), result.summary())
         if result.failed:
             return EXIT_PARTIAL if result.sent else 5

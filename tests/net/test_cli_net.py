@@ -156,3 +156,19 @@ def test_config_set_checks_tls_files(tmp_path):
     mismatch = sd(home, "config", "set", "tls.key", other_key, check=False)
     assert mismatch.returncode == 2 and "does not match the certificate" in mismatch.stderr
     assert js(home, "config", "set", "tls.key", key) == {"tls.key": str(key)}
+
+
+def test_a_send_to_a_node_that_is_down_says_so_once(tmp_path, free_port):
+    """Nothing listens on the node's port: every instance fails alike, and
+    the command prints one line for the node, not one per image (exit 5:
+    nothing sent); --json still lists every instance."""
+    home = tmp_path / "send-down"
+    write_series(tmp_path / "src", 4, patient_id="CLIDOWN", study="dn")
+    imported = js(home, "import", str(tmp_path / "src"))
+    sd(home, "node", "add", "down", "--aet", "DOWN", "--host", "127.0.0.1", "--port", str(free_port()))
+    run = sd(home, "send", *imported["studies"], "--to", "down", check=False)
+    lines = [line for line in run.stderr.splitlines() if line.startswith("failed:")]
+    assert run.returncode == 5
+    assert len(lines) == 1 and "4 instances to down" in lines[0] and "cannot connect" in lines[0]
+    listed = json.loads(sd(home, "send", *imported["studies"], "--to", "down", "--json", check=False).stdout)
+    assert listed["sent"] == 0 and len(listed["failed"]) == 4
