@@ -115,7 +115,9 @@ def test_a_node_that_is_down_leaves_them_failed_and_a_retry_sends_them(retrieved
        "--purpose", "query-retrieve", "store", "--replace")
     failed = sd(home, "outbox", "send", check=False)
     assert failed.returncode == 5
-    assert failed.stderr.count("failed: ") == 4 and "cannot connect" in failed.stderr
+    # one line for the node, not one per image
+    assert failed.stderr.count("failed: ") == 1 and "4 instances to pacs" in failed.stderr
+    assert "cannot connect" in failed.stderr
     entries = js(home, "outbox", "--state", "failed")
     assert len(entries) == 4
     assert all(e["attempts"] == 1 and "cannot connect" in e["last_error"] and str(down) in e["last_error"]
