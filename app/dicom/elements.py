@@ -71,12 +71,16 @@ _VR_OF_BYTES = {vr.encode("ascii"): vr for vr in VRS}
 # implicit VR (or as UN) by the dictionary's VR
 _UNITS = {"AT": 4, "FL": 4, "FD": 8, "SL": 4, "SS": 2, "SV": 8, "UL": 4, "US": 2, "UV": 8,
           "US or SS": 2}
+# an explicit VR's bytes -> (VR, whether its length takes 4 bytes, its number size)
+_EXPLICIT = {vr.encode("ascii"): (vr, vr in LONG_VRS, _UNITS.get(vr, 0)) for vr in VRS}
+_NO_VR = (None, False, 0)
 
 _ROWS, _COLUMNS, _FRAMES = 0x00280010, 0x00280011, 0x00280008
 _SAMPLES, _PHOTOMETRIC, _BITS = 0x00280002, 0x00280004, 0x00280100
 _REPRESENTATION, _PROVIDER_URL = 0x00280103, 0x00287FE0
 _IMAGE_TAGS = frozenset({_ROWS, _COLUMNS, _FRAMES, _SAMPLES, _PHOTOMETRIC, _BITS, _REPRESENTATION,
                          _PROVIDER_URL})
+_WATCHED = _IMAGE_TAGS | PIXEL_TAGS | {CHARACTER_SET}
 # what Pixel Data needs beside it (Image Pixel module, type 1; pydicom needs
 # Bits Allocated and Pixel Representation to read some values in implicit VR)
 _PIXEL_NEEDS = ((_ROWS, "Rows"), (_COLUMNS, "Columns"), (_BITS, "BitsAllocated"),
@@ -205,6 +209,7 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
             out, limit, imp = ds.out, ds.limit, ds.implicit
             ds_end = -1 if ds.end is None else ds.end
             append = out.append
+            fill = imp and implicit_vr is not None
             pushed = None
             while True:
                 if pos == ds_end:
@@ -220,8 +225,9 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                     vr, value = None, pos + 8
                 else:
                     group, number, raw_vr, length = explicit(data, pos)
-                    vr, value = _VR_OF_BYTES.get(raw_vr), pos + 8
-                    if vr in LONG_VRS:
+                    vr, long, unit = _EXPLICIT.get(raw_vr, _NO_VR)
+                    value = pos + 8
+                    if long:
                         value = pos + 12
                         if value > limit:
                             raise fail(f"the header of {describe(group << 16 | number)} at byte "
@@ -275,22 +281,15 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                         pos = value
                         break
                     unit = _UNITS.get(known)
-                else:
-                    if vr == "SQ":
-                        pushed = _Seq(tag, "SQ", pos, value, value + length, value + length,
-                                      ("sequence", tag), imp, ds)
-                        pos = value
-                        break
-                    unit = _UNITS.get(vr)
+                elif vr == "SQ":
+                    pushed = _Seq(tag, "SQ", pos, value, value + length, value + length,
+                                  ("sequence", tag), imp, ds)
+                    pos = value
+                    break
                 if unit and length % unit:
                     raise fail(f"{describe(tag)} at byte {pos} declares {length} bytes, not a "
                                f"multiple of {unit} as its VR needs", pos)
-                if group == 0x0028:
-                    if tag in _IMAGE_TAGS:
-                        if ds.image is None:
-                            ds.image = {}
-                        ds.image[tag] = (vr, value, length)
-                elif group == 0x7FE0:
+                if tag in _WATCHED:
                     if tag in PIXEL_TAGS:
                         if tag == PIXEL_DATA and (image_rule or ds is not root):
                             _check_attributes(ds, pos)
@@ -298,9 +297,14 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
                         ds.pixels = True
                         if ds is root:
                             pixel_start = pos
-                elif tag == CHARACTER_SET and vr not in (None, "CS", "UN"):
-                    raise fail(f"{describe(tag)} at byte {pos} has VR {vr}, not CS", pos)
-                if imp and implicit_vr is not None:
+                    elif tag == CHARACTER_SET:
+                        if vr not in (None, "CS", "UN"):
+                            raise fail(f"{describe(tag)} at byte {pos} has VR {vr}, not CS", pos)
+                    else:
+                        if ds.image is None:
+                            ds.image = {}
+                        ds.image[tag] = (vr, value, length)
+                if fill:
                     vr = implicit_vr(tag)
                 append((tag, vr, pos, value, length, None))
                 pos = value + length

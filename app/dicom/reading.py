@@ -18,6 +18,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pydicom
@@ -37,6 +38,7 @@ _WANTED_TAGS = frozenset(
     tag_for_keyword(keyword) for columns in (PATIENT_COLUMNS, STUDY_COLUMNS, SERIES_COLUMNS,
                                              INSTANCE_COLUMNS) for keyword in columns.values()
 ) | {elements.CHARACTER_SET}
+_META_TAGS = frozenset({0x00020002, 0x00020003, 0x00020010})  # the SOP class and instance, the syntax
 
 
 class Unreadable(Exception):
@@ -123,17 +125,20 @@ def _read(data) -> Header:
 
 
 def _dataset(parsed: elements.ParsedFile) -> pydicom.Dataset:
-    """The wanted top-level elements (and File Meta Information), still raw."""
+    """The wanted top-level elements (and File Meta UIDs), still raw."""
     data, implicit, little = parsed.data, parsed.parsed.implicit, parsed.parsed.little
-    found = {}
-    for tag, vr, _, value, length, items in parsed.elements:
-        if tag in _WANTED_TAGS and items is None:
-            found[tag] = _raw(data, tag, vr, value, length, implicit, little)
-    ds = pydicom.Dataset(found)
+    wanted = [e for e in parsed.elements if e[0] in _WANTED_TAGS and e[5] is None]
+    ds = pydicom.Dataset({tag: _raw(data, tag, vr, value, length, implicit, little)
+                          for tag, vr, _, value, length, _ in wanted})
     ds.file_meta = pydicom.dataset.FileMetaDataset(
         {tag: _raw(parsed.source, tag, vr, value, length, False, True)
-         for tag, vr, _, value, length, _ in parsed.meta})
+         for tag, vr, _, value, length, _ in parsed.meta if tag in _META_TAGS})
     return ds
+
+
+def _raw(data, tag: int, vr, value: int, length: int, implicit: bool, little: bool) -> RawDataElement:
+    raw = bytes(data[value:value + length]) if length else empty_value_for_VR(vr, raw=True)
+    return RawDataElement(BaseTag(tag), vr, length, raw, value, implicit, little)
 
 
 # -- completeness -----------------------------------------------------------------------
@@ -161,6 +166,7 @@ _APPROVAL = 0x300E0002  # APPROVED or REJECTED: ReviewDate, ReviewTime, Reviewer
 _REVIEW = (0x300E0004, 0x300E0005, 0x300E0008)
 
 
+@lru_cache(maxsize=256)
 def _required(sop_class: str) -> tuple[tuple[int, ...], ...]:
     """Groups of tags of which the object needs one each."""
     name = pydicom.uid.UID(sop_class).name if sop_class else ""
@@ -203,9 +209,6 @@ def _check_complete(parsed: elements.ParsedFile, sop_class: str) -> None:
                              f"which it requires: the data set ends at byte {len(parsed.data)}")
 
 
-def _raw(data, tag: int, vr, value: int, length: int, implicit: bool, little: bool) -> RawDataElement:
-    raw = bytes(data[value:value + length]) if length else empty_value_for_VR(vr, raw=True)
-    return RawDataElement(BaseTag(tag), vr, length, raw, value, implicit, little)
 
 
 def _transfer_syntax(parsed: elements.ParsedFile) -> str:
