@@ -128,16 +128,28 @@ ITEM_CLOSE = _tag_length.pack(0xFFFE, 0xE00D, 0)
 SEQUENCE_CLOSE = _tag_length.pack(0xFFFE, 0xE0DD, 0)
 
 
+def refuse_unsound(data: bytes) -> Optional[dicom_elements.ParsedFile]:
+    """The file walked by the shared strict reader: Refused when it refuses
+    the file. For any path that de-identifies a file (the pydicom path too,
+    before it reads the file tolerantly): a file is never copied through
+    unread. None when the reader does not cover the encoding."""
+    try:
+        return dicom_elements.parse_file(data, implicit_vr=_implicit_vr)
+    except dicom_elements.Malformed as e:
+        raise Refused(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
+    except dicom_elements.NotCovered:
+        return None
+
+
 def _parse(data: bytes) -> tuple[dicom_elements.ParsedFile, bool]:
     """The file walked by the shared strict reader, and whether it is implicit
     VR; Refused when the reader refuses it, Unsupported for what this path
     leaves to pydicom."""
-    try:
-        parsed = dicom_elements.parse_file(data, implicit_vr=_implicit_vr)
-    except dicom_elements.Malformed as e:
-        raise Refused(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
-    except dicom_elements.NotCovered as e:
-        raise Unsupported(str(e)) from e
+    parsed = refuse_unsound(data)
+    if parsed is None:
+        raise Unsupported("an encoding the strict reader does not cover")
+    if len(data) < 144 or data[128:132] != b"DICM":
+        raise Unsupported("no File Meta Information")
     if not parsed.syntax:
         raise Unsupported("no transfer syntax")
     implicit = _syntax(parsed.syntax)
@@ -199,8 +211,6 @@ class RawDeidentifier:
     # -- one file ------------------------------------------------------------------
 
     def run(self, data: bytes, extra: list[Needle], label: str) -> Output:
-        if len(data) < 144 or data[128:132] != b"DICM":
-            raise Unsupported("no File Meta Information")
         parsed, implicit = _parse(data)
         syntax, elements = parsed.syntax, parsed.elements
         top = {e[0]: e for e in elements}

@@ -16,7 +16,7 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.sequence import Sequence
 
 from app.deid import Deidentifier, Profile
-from app.deid.raw import RawDeidentifier, Refused
+from app.deid.raw import RawDeidentifier, Refused, refuse_unsound
 from app.dicom import elements, meta
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from app.importer import Preparer
@@ -205,6 +205,17 @@ def test_the_byte_level_path_refuses_a_truncated_file():
     cut = data[:data.index(b"OTHER") + 2]
     with pytest.raises(Refused, match=r"^truncated: .* at byte \d+"):
         RawDeidentifier(Deidentifier(Profile([]), b"secret")).run(cut, [], "f")
+
+
+def test_a_truncated_file_without_file_meta_is_refused_too():
+    """Not handed to the tolerant pydicom path (which would read what is there)."""
+    data = (pydicom_test_files() / "rtstruct.dcm").read_bytes()  # no File Meta Information
+    for cut in (len(data) // 2, len(data) - 3):
+        with pytest.raises(Refused, match=r"^truncated: "):
+            RawDeidentifier(Deidentifier(Profile([]), b"secret")).run(data[:cut], [], "f")
+        with pytest.raises(Refused):
+            refuse_unsound(data[:cut])
+    assert refuse_unsound(data) is not None
 
 
 def test_the_byte_level_path_refuses_an_over_long_value():
