@@ -17,11 +17,20 @@ message names the byte offset and the element:
   data have an undefined length; encapsulated pixel data is a list of
   fragment items ending with a sequence delimiter;
 * native pixel data holds at least Rows x Columns x Number of Frames x
-  Samples per Pixel x Bits Allocated / 8 bytes, and a data set with Rows,
-  Columns and Bits Allocated (an image) has its pixel data;
-* an explicit VR is one of PS3.5's; delimiters appear only where they close
-  something; sequences nest at most :data:`MAX_DEPTH` deep (the walk itself
-  keeps its own stack, no recursion).
+  Samples per Pixel x Bits Allocated / 8 bytes; Pixel Data comes after the
+  Rows, Columns, Bits Allocated and Pixel Representation of its data set;
+  and a top-level data set with Rows, Columns and Bits Allocated (an image)
+  has its pixel data;
+* an explicit VR is one of PS3.5's; numbers (US, SS, UL, SL, FL, FD, AT, SV,
+  UV, by the dictionary in implicit VR) fill whole values; the Specific
+  Character Set is CS; delimiters appear only where they close something;
+  sequences nest at most :data:`MAX_DEPTH` deep (the walk keeps its own
+  stack, no recursion);
+* a file with File Meta Information has a data set after it.
+
+pydicom reads many of these files without a word (it stops at the end of
+the file, guesses an implicit VR, scans for a delimiter) or fails later on a
+value; tests/dicom/test_fuzz.py holds the list, each with its reason.
 
 Encodings covered: implicit and explicit VR little endian, explicit VR big
 endian, deflated explicit VR little endian (walked once inflated), and a data
@@ -35,7 +44,9 @@ where the element's header starts, where its value starts, the value's
 length, and for a sequence its items (a list of element lists, else None).
 ``value + length`` is always where the element ends: for an undefined-length
 sequence or encapsulated pixel data that includes the closing delimiter. The
-VR of an implicit VR element is None unless the caller passes *implicit_vr*.
+VR of an implicit VR element is None unless the caller passes *implicit_vr*
+(a sequence's is "SQ"); a UN holding a sequence (undefined length, or a tag
+the dictionary knows as SQ) keeps "UN" and has its items.
 """
 
 from __future__ import annotations
