@@ -155,12 +155,17 @@ _PIXELS_OR_URL = (0x7FE00010, 0x7FE00008, 0x7FE00009, 0x00287FE0)
 _REQUIRED = {
     "1.2.840.10008.5.1.4.1.1.481.3": (0x30060020, 0x30060039, 0x30060080),  # RT Structure Set
     "1.2.840.10008.5.1.4.1.1.481.5": (0x300A0002, 0x300A000C),  # RT Plan (General Plan)
+    "1.2.840.10008.5.1.4.1.1.481.8": (0x300A0002, 0x300A000C),  # RT Ion Plan
     "1.2.840.10008.5.1.4.1.1.481.2": (0x30040002, 0x30040004, 0x3004000A),  # RT Dose
 }
 _SR_CONTENT = (0x0040A040, 0x0040A043, 0x0040A730)  # ValueType, ConceptName, ContentSequence
 _SR_FLAGS = (0x0040A491, 0x0040A493)  # CompletionFlag, VerificationFlag
 _ENCAPSULATED = (0x00420011,)  # EncapsulatedDocument
-RT_PLAN = "1.2.840.10008.5.1.4.1.1.481.5"
+RT_PLANS = frozenset({"1.2.840.10008.5.1.4.1.1.481.5", "1.2.840.10008.5.1.4.1.1.481.8"})  # and Ion
+_WAVEFORM = (0x54000100,)  # WaveformSequence (Waveform module, type 1)
+# Presentation State Identification: ContentLabel, PresentationCreationDate (1),
+# ContentCreatorName (2); Displayed Area: DisplayedAreaSelectionSequence (1)
+_PRESENTATION = (0x00700080, 0x00700082, 0x00700084, 0x0070005A)
 _GEOMETRY, _STRUCTURE_SET = 0x300A000C, 0x300C0060  # ReferencedStructureSetSequence: 1C on PATIENT
 _APPROVAL = 0x300E0002  # APPROVED or REJECTED: ReviewDate, ReviewTime, ReviewerName (2C)
 _REVIEW = (0x300E0004, 0x300E0005, 0x300E0008)
@@ -179,6 +184,10 @@ def _required(sop_class: str) -> tuple[tuple[int, ...], ...]:
             groups.extend((tag,) for tag in _SR_FLAGS)
     elif name.startswith("Encapsulated "):
         groups.append(_ENCAPSULATED)
+    elif "Waveform Storage" in name:
+        groups.append(_WAVEFORM)
+    elif name.endswith("Presentation State Storage"):
+        groups.extend((tag,) for tag in _PRESENTATION)
     return tuple(groups)
 
 
@@ -191,7 +200,7 @@ def _conditional(sop_class: str, top: dict, data) -> list[tuple[int, ...]]:
         return bytes(data[element[3]:element[3] + element[4]]).decode("latin-1").strip("\x00 ")
 
     groups = []
-    if sop_class == RT_PLAN and text(_GEOMETRY) == "PATIENT":
+    if sop_class in RT_PLANS and text(_GEOMETRY) == "PATIENT":
         groups.append((_STRUCTURE_SET,))
     if text(_APPROVAL) in ("APPROVED", "REJECTED"):
         groups.extend((tag,) for tag in _REVIEW)
