@@ -24,8 +24,9 @@ from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 from pynetdicom import dsutils
 
-from app.net import wire
+from app.dicom import elements as dicom_elements
 from app.dicom import meta as dicom_meta
+from app.net import wire
 from app.net.association import Association
 from app.net.wire import Aborted, NetworkError
 
@@ -430,26 +431,20 @@ def file_meta(sop_class: str, sop_instance: str, transfer_syntax: str, source_ae
 
 def read_meta(path: Path) -> Optional[tuple[int, dict[str, str]]]:
     """Where the data set of a DICOM file starts and its meta UIDs, or None
-    when the file has no File Meta Information to go by."""
+    when the file has no File Meta Information to go by (read by the
+    project's one element reader, app/dicom/elements.py)."""
     with open(path, "rb") as f:
         head = f.read(8192)
     if len(head) < 132 or head[128:132] != b"DICM":
         return None
-    pos, values = 132, {}
-    names = {0x0002: "MediaStorageSOPClassUID", 0x0003: "MediaStorageSOPInstanceUID",
-             0x0010: "TransferSyntaxUID"}
-    while pos + 8 <= len(head):
-        group, element = struct.unpack_from("<HH", head, pos)
-        if group != 2:
-            break
-        vr = head[pos + 4:pos + 6]
-        if vr in (b"OB", b"OW", b"UN", b"SQ", b"UT", b"UC", b"UR", b"OF", b"OD", b"OL", b"OV"):
-            length, start = struct.unpack_from("<L", head, pos + 8)[0], pos + 12
-        else:
-            length, start = struct.unpack_from("<H", head, pos + 6)[0], pos + 8
-        if element in names:
-            values[names[element]] = head[start:start + length].decode("ascii", "replace").rstrip("\x00 ")
-        pos = start + length
-    if pos > len(head) or "TransferSyntaxUID" not in values:
+    try:
+        found, pos, _ = dicom_elements.read_meta(head, 132)
+    except (dicom_elements.Malformed, dicom_elements.NotCovered):
+        return None
+    names = {0x00020002: "MediaStorageSOPClassUID", 0x00020003: "MediaStorageSOPInstanceUID",
+             0x00020010: "TransferSyntaxUID"}
+    values = {names[tag]: head[value:value + length].decode("ascii", "replace").rstrip("\x00 ")
+              for tag, _, _, value, length, _ in found if tag in names}
+    if "TransferSyntaxUID" not in values:
         return None
     return pos, values
