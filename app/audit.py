@@ -391,7 +391,11 @@ def record(db, user: str, action: str, event_code: str, *, outcome: str = SUCCES
 def _entry_committed(db) -> None:
     if os.environ.get("STUDYDESK_FAULT") == "audit-head":  # tests: a crash before the file
         os._exit(137)
-    sync_head_file(db)
+    try:
+        sync_head_file(db)
+    except Exception as e:  # noqa: BLE001 - the entry is committed; the file catches up later
+        log.warning("audit: the head file could not be written (%s); the next write or open "
+                    "brings it up to date", e)
 
 
 def entries(db, since: Optional[str] = None, study: Optional[str] = None) -> list[dict]:
