@@ -291,7 +291,7 @@ def anchor(db) -> bool:
     """Anchor the chain of a home that has no head yet (a new home, or one
     made before the key): make the key, re-hash the entries with it, and
     write the head. True when it did something."""
-    from app.db import transaction
+    from app.db import after_commit, transaction
 
     root = home_root(db)
     with transaction(db):
@@ -332,7 +332,7 @@ def anchor(db) -> bool:
                                         f"with it; the earlier unkeyed chain was {state}"})
             log.info("audit trail anchored: %d entries re-hashed with a new key (earlier chain %s)",
                      len(rows), state)
-    sync_head_file(db)
+    after_commit(db, lambda: _entry_committed(db))   # never ahead of what is committed
     return True
 
 
