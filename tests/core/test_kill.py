@@ -158,6 +158,9 @@ def _consistent(home: Path) -> None:
     files = {p.relative_to(home).as_posix() for p in (home / "store").rglob("*") if p.is_file()}
     assert rows - files == set(), "rows without their file"
     assert files - rows == set(), "store files that no row names"
+    verified = _studydesk(home, "audit", "--verify")
+    err = verified.communicate(timeout=120)[1]
+    assert verified.returncode == 0, f"a kill is not tampering: {err}"
 
 
 def _kill_at_random(proc: subprocess.Popen, started, rng) -> None:
