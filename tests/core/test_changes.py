@@ -271,6 +271,7 @@ def test_a_killed_change_leaves_old_or_new_state_after_reopening(setup, step, ac
                      "delete": {"planned", "first-file", "files-written", "first-move", "renamed",
                                 "committed"}}
     assert killed == (step in expected_kill[action])
+    assert audit.verify(db) is None        # a kill is not tampering
 
 
 def test_rewrites_in_worker_processes_give_the_same_files(setup, monkeypatch):
