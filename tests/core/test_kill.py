@@ -168,8 +168,15 @@ def _kill_at_random(proc: subprocess.Popen, started, rng) -> None:
     deadline = time.monotonic() + rng.uniform(0, 0.8)   # a random moment of the work
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)
+    workers = descendants(proc.pid)
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
+    try:
+        wait_for(lambda: not any(alive(p) for p in workers), 10, "no worker left after the kill")
+    finally:
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
     proc.communicate(timeout=30)
 
 
