@@ -1,19 +1,29 @@
 """Listing what an import reads: folders (recursive), ZIP archives (members
 extracted under names of our own into a private folder) and DICOMDIR media
-(followed by their directory records)."""
+(followed by their directory records).
+
+Nothing outside what the user named is read: a DICOMDIR record whose
+ReferencedFileID is absolute, climbs with ``..`` or resolves (through a
+symbolic link) outside the medium is refused with the record named; a
+symbolic link inside an imported folder that leads outside it, loops or
+leads nowhere is not followed and is listed with the reason. An archive
+member is extracted in chunks and refused as soon as it passes the size
+limit or its compression ratio is a bomb's (settings ``import.*``, see
+:class:`ZipLimits`); the partial copy is removed.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
+import re
 import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
-from app import store
 from app.jobs import CancelToken
 
 IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -21,6 +31,92 @@ MEDIA_CONTENT = {"readme.txt", "index.htm", "index.html", "autorun.inf", "manife
                  "manifest.txt"}
 WEB_FOLDERS = {"ihe_pdi"}  # an IHE PDI disc's web pages and JPEG previews
 DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+
+@dataclass
+class ZipLimits:
+    """How much an archive member may inflate. ``member_limit``: bytes one
+    member may hold once extracted; ``ratio``: uncompressed to compressed
+    size beyond which a member is a bomb, checked once ``ratio_after``
+    bytes are out (small members of zeros compress that well legitimately);
+    ``nesting``: archives inside archives, at most this deep."""
+
+    member_limit: int = 4 << 30
+    ratio: int = 100
+    ratio_after: int = 32 << 20
+    nesting: int = 3
+
+    SETTINGS = {"member_limit": "import.zip_member_limit", "ratio": "import.zip_ratio_limit",
+                "ratio_after": "import.zip_ratio_after", "nesting": "import.zip_nesting"}
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> "ZipLimits":
+        table = settings.get("import")
+        table = table if isinstance(table, dict) else {}
+        limits = cls()
+        for attr, key in cls.SETTINGS.items():
+            name = key.split(".", 1)[1]
+            if name in table:
+                setattr(limits, attr, _size_setting(key, table[name]))
+        return limits
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def _size_setting(key: str, value: Any) -> int:
+    """A whole number of bytes, or with a unit (``512M``, ``4GiB``)."""
+    from app.errors import BadInput
+
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.match(str(value))
+    if not match or int(match.group(1)) <= 0:
+        raise BadInput(f"setting {key}: {value!r} is not a positive size (e.g. 4294967296 or 4GiB)")
+    return int(match.group(1)) << (10 * " KMGT".index((match.group(2) or " ").upper()))
+
+
+def _bytes(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} bytes"
+
+
+def shown(path: os.PathLike | str) -> str:
+    """A path as text that can be printed and stored as UTF-8: a name that
+    is not valid UTF-8 keeps its odd bytes as ``\\xNN`` (the file itself is
+    reached through the Path, never through this text)."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "backslashreplace")
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def _inside(target: str, boundary: str) -> bool:
+    return target == boundary or target.startswith(boundary.rstrip(os.sep) + os.sep)
+
+
+def link_refusal(link: Path, boundary: str) -> Optional[str]:
+    """Why the symbolic link *link* is not followed ('' / None when it may
+    be): it loops, leads nowhere, or leads outside *boundary* (a real path)."""
+    try:
+        target = os.path.realpath(link, strict=True)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop: not followed"
+        return f"symbolic link to {shown(os.readlink(link)) if link.is_symlink() else '?'}, " \
+               "which does not exist: not followed"
+    except RuntimeError:  # a loop on some platforms
+        return "symbolic link loop: not followed"
+    if not _inside(target, boundary):
+        return (f"symbolic link to {shown(target)}, outside the imported folder "
+                f"{shown(boundary)}: not followed")
+    return None
 
 
 @dataclass
@@ -64,41 +160,67 @@ def _resolve_case_insensitive(root: Path, parts: list[str]) -> Optional[Path]:
     return current
 
 
+def _file_id_refusal(parts: list[str]) -> tuple[Optional[str], list[str]]:
+    """Why a ReferencedFileID may not be followed (None when it may), and
+    its components. Its components name a file below the DICOMDIR's folder
+    (PS3.10 8.2): never an absolute path, a drive, or a climb with '..'."""
+    first = parts[0] if parts else ""
+    if first[:1] in ("/", "\\") or re.match(r"^[A-Za-z]:", first):
+        return "is an absolute path: refused, a record names a file on the medium", []
+    components = [c for p in parts for c in re.split(r"[/\\]", p) if c not in ("", ".")]
+    if ".." in components:
+        return "points outside the medium ('..'): refused", []
+    if not components:
+        return "is empty: refused", []
+    return None, components
+
+
 def _media_sources(dicomdir: Path, result) -> Iterator[Source]:
-    """Follow the directory records of a DICOMDIR; report those whose file is missing."""
+    """Follow the directory records of a DICOMDIR; report those whose file
+    is missing and refuse those that lead outside the medium."""
     import pydicom
 
     root = dicomdir.parent
+    boundary = os.path.realpath(root)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(dicomdir, force=True)
         records = ds.DirectoryRecordSequence
     except Exception as e:
-        result.reject(str(dicomdir), f"unreadable DICOMDIR ({type(e).__name__}: {e}); "
+        result.reject(shown(dicomdir), f"unreadable DICOMDIR ({type(e).__name__}: {e}); "
                       "import its folder without it by removing the DICOMDIR")
         return
     listed: set[str] = set()
-    for record in records:
+    for index, record in enumerate(records, start=1):
         file_id = record.get("ReferencedFileID")
         if not file_id:
             continue
         parts = [file_id] if isinstance(file_id, str) else [str(p) for p in file_id]
-        path = _resolve_case_insensitive(root, parts)
-        shown = str(root / Path(*parts))
+        kind = record.get("DirectoryRecordType", "?")
+        label = f"DICOMDIR record {index} ({kind}) ReferencedFileID {chr(92).join(parts)!r}"
+        refusal, components = _file_id_refusal(parts)
+        if refusal:
+            result.reject(shown(dicomdir), f"{label} {refusal}")
+            continue
+        path = _resolve_case_insensitive(root, components)
+        shown_path = shown(root / Path(*components))
+        if path is not None and not _inside(os.path.realpath(path), boundary):
+            result.reject(shown(dicomdir), f"{label} resolves to {shown(os.path.realpath(path))}, "
+                          "outside the medium (a symbolic link): refused")
+            continue
         if path is None or not path.is_file():
-            kind = record.get("DirectoryRecordType", "?")
-            result.reject(shown, f"missing: the DICOMDIR's {kind} record references this file, "
+            result.reject(shown_path, f"missing: the DICOMDIR's {kind} record references this file, "
                           "which is not on the medium")
             continue
         listed.add(_key(root, path))
-        yield Source(shown, path)
-    unlisted = _unlisted(root, listed)
+        yield Source(shown_path, path)
+    unlisted = _unlisted(root, listed, boundary, result)
     if unlisted:
-        result.reject(str(dicomdir), f"count check: the DICOMDIR lists {len(listed)} of the "
+        result.reject(shown(dicomdir), f"count check: the DICOMDIR lists {len(listed)} of the "
                       f"{len(listed) + len(unlisted)} DICOM files on the medium; the "
                       f"{len(unlisted)} it does not list were imported as well")
-        yield from (Source(str(path), path) for path in unlisted)
+        yield from (Source(shown(path), path) for path in unlisted)
 
 
 def _key(root: Path, path: Path) -> str:
@@ -119,10 +241,12 @@ def _is_dicom_object(path: Path) -> bool:
     return meta.get("MediaStorageSOPClassUID") != DIRECTORY_SOP_CLASS
 
 
-def _unlisted(root: Path, listed: set[str]) -> list[Path]:
+def _unlisted(root: Path, listed: set[str], boundary: str, result) -> list[Path]:
     """The count check of a medium: DICOM files under *root* that its
     DICOMDIR does not list (folders holding a DICOMDIR of their own are
-    other file-sets and are left out; so are the web content and texts)."""
+    other file-sets and are left out; so are the web content and texts).
+    Folders reached through symbolic links are not walked; a file that is
+    a symbolic link leading off the medium is refused."""
     found: list[Path] = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
@@ -133,17 +257,63 @@ def _unlisted(root: Path, listed: set[str]) -> list[Path]:
             if (_ignored(name) or name.lower() in MEDIA_CONTENT or name.upper() == "DICOMDIR"
                     or _key(root, path) in listed):
                 continue
-            if _is_dicom_object(path):
+            if path.is_symlink():
+                refusal = link_refusal(path, boundary)
+                if refusal:
+                    result.reject(shown(path), refusal)
+                    continue
+            if path.is_file() and _is_dicom_object(path):
                 found.append(path)
     return found
 
 
-def _zip_sources(archive: Path, display: str, scratch: Path, result,
-                 cancel: CancelToken) -> Iterator[Source]:
+class _TooBig(Exception):
+    """An archive member refused while it was being extracted."""
+
+
+def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limits: ZipLimits,
+             archive_size: int, cancel: CancelToken) -> None:
+    """Copy one member to *target* in chunks, counting what really comes
+    out (the sizes in the archive's headers are claims, not facts)."""
+    compressed = max(1, min(info.compress_size, archive_size))
+    declared = _size_refusal(info.file_size, compressed, limits, "declares")
+    if declared:
+        raise _TooBig(declared)
+    written = 0
+    with zf.open(info) as src, open(target, "wb") as dst:
+        while True:
+            chunk = src.read(1 << 20)
+            if not chunk:
+                return
+            written += len(chunk)
+            refusal = _size_refusal(written, compressed, limits, "inflates to more than")
+            if refusal:
+                raise _TooBig(refusal)
+            dst.write(chunk)
+            cancel.check()
+
+
+def _size_refusal(size: int, compressed: int, limits: ZipLimits, verb: str) -> Optional[str]:
+    if size > limits.member_limit:
+        return (f"refused: it {verb} {_bytes(size)}, over the limit of "
+                f"{_bytes(limits.member_limit)} for one member (setting import.zip_member_limit)")
+    if size > limits.ratio_after and size / compressed > limits.ratio:
+        return (f"refused as a ZIP bomb: it {verb} {_bytes(size)} from {_bytes(compressed)} "
+                f"compressed, a ratio over {limits.ratio}:1 (setting import.zip_ratio_limit)")
+    return None
+
+
+def _zip_sources(archive: Path, display: str, scratch: Path, result, cancel: CancelToken,
+                 limits: ZipLimits, depth: int = 1) -> Iterator[Source]:
     """Extract members one by one into a private temporary folder under
     names of our own; a member name is never used as a path."""
+    if depth > limits.nesting:
+        result.reject(display, f"archive nested more than {limits.nesting} deep: "
+                      "not extracted (setting import.zip_nesting)")
+        return
     try:
         zf = zipfile.ZipFile(archive)
+        archive_size = archive.stat().st_size
     except (zipfile.BadZipFile, OSError) as e:
         result.reject(display, f"unreadable ZIP archive: {e}")
         return
@@ -151,67 +321,106 @@ def _zip_sources(archive: Path, display: str, scratch: Path, result,
         for info in zf.infolist():
             cancel.check()
             name = info.filename
-            shown = f"{display}:{name}"
+            shown_name = f"{display}:{name}"
             if info.is_dir():
                 continue
             posix = PurePosixPath(name.replace("\\", "/"))
             if posix.is_absolute() or ".." in posix.parts or (len(name) > 1 and name[1] == ":"):
-                result.reject(shown, "unsafe member name (absolute path or '..'): refused, not extracted")
+                result.reject(shown_name, "unsafe member name (absolute path or '..'): refused, not extracted")
                 continue
             if any(_ignored(p) for p in posix.parts) or posix.name.lower() in MEDIA_CONTENT:
                 continue
             target = scratch / f"z{uuid.uuid4().hex}.part"
             try:
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst, store.CHUNK)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as e:
+                _extract(zf, info, target, limits, archive_size, cancel)
+            except _TooBig as e:
                 target.unlink(missing_ok=True)
-                result.reject(shown, f"unreadable archive member: {e}")
+                result.reject(shown_name, str(e))
                 continue
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
+                target.unlink(missing_ok=True)
+                result.reject(shown_name, f"unreadable archive member: {e}")
+                continue
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
             if posix.suffix.lower() == ".zip":
-                yield from _zip_sources(target, shown, scratch, result, cancel)
+                yield from _zip_sources(target, shown_name, scratch, result, cancel, limits, depth + 1)
                 target.unlink(missing_ok=True)
                 continue
-            yield Source(shown, target, owned=True)
+            yield Source(shown_name, target, owned=True)
 
 
-def _walk(folder: Path, result) -> Iterator[Path | Source]:
-    dicomdir = _find_dicomdir(folder)
-    if dicomdir is not None:
-        yield from _media_sources(dicomdir, result)
-        return
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError as e:
-        result.reject(str(folder), f"unreadable folder: {e.strerror or e}")
-        return
-    # the top of an IHE PDI disc: its web content and texts are not images to refuse
-    disc_top = any(e.name.lower() in WEB_FOLDERS and e.is_dir() for e in entries)
-    for entry in entries:
-        if _ignored(entry.name):
-            continue
-        if entry.is_dir():
-            if entry.name.lower() in WEB_FOLDERS:
+class _Walker:
+    """Walks one folder the user named. Symbolic links are followed only to
+    what lies inside that folder; a link that loops or leads outside is
+    listed with the reason, a folder already walked is not walked again."""
+
+    def __init__(self, top: Path, result):
+        self.boundary = os.path.realpath(top)
+        self.result = result
+        self.walked: set[tuple[int, int]] = set()
+
+    def _first_visit(self, folder: Path) -> bool:
+        try:
+            st = folder.stat()
+        except OSError:
+            return True  # iterdir reports it
+        key = (st.st_dev, st.st_ino)
+        if key in self.walked:
+            return False
+        self.walked.add(key)
+        return True
+
+    def walk(self, folder: Path, ancestors: tuple[str, ...] = ()) -> Iterator[Path | Source]:
+        if not self._first_visit(folder):
+            return
+        dicomdir = _find_dicomdir(folder)
+        if dicomdir is not None:
+            yield from _media_sources(dicomdir, self.result)
+            return
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as e:
+            self.result.reject(shown(folder), f"unreadable folder: {e.strerror or e}")
+            return
+        here = os.path.realpath(folder)
+        # the top of an IHE PDI disc: its web content and texts are not images to refuse
+        disc_top = any(e.name.lower() in WEB_FOLDERS and e.is_dir() for e in entries)
+        for entry in entries:
+            if _ignored(entry.name):
                 continue
-            yield from _walk(entry, result)
-        elif entry.is_file() and not (disc_top and entry.name.lower() in MEDIA_CONTENT):
-            yield entry
+            if entry.is_symlink():
+                refusal = link_refusal(entry, self.boundary)
+                if refusal is None and entry.is_dir() and os.path.realpath(entry) in ancestors + (here,):
+                    refusal = "symbolic link loop (to a folder that contains it): not followed"
+                if refusal:
+                    self.result.reject(shown(entry), refusal)
+                    continue
+            if entry.is_dir():
+                if entry.name.lower() in WEB_FOLDERS:
+                    continue
+                yield from self.walk(entry, ancestors + (here,))
+            elif entry.is_file() and not (disc_top and entry.name.lower() in MEDIA_CONTENT):
+                yield entry
 
 
-def list_sources(paths: list[Path], scratch: Path, result,
-                 cancel: CancelToken) -> list[Source]:
+def list_sources(paths: list[Path], scratch: Path, result, cancel: CancelToken,
+                 limits: Optional[ZipLimits] = None) -> list[Source]:
+    limits = limits or ZipLimits()
     sources: list[Source] = []
 
     def add(path: Path) -> None:
         if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-            sources.extend(_zip_sources(path, str(path), scratch, result, cancel))
+            sources.extend(_zip_sources(path, shown(path), scratch, result, cancel, limits))
         else:
-            sources.append(Source(str(path), path))
+            sources.append(Source(shown(path), path))
 
     for path in paths:
         cancel.check()
         if path.is_dir():
-            for found in _walk(path, result):
+            for found in _Walker(path, result).walk(path):
+                cancel.check()
                 if isinstance(found, Source):
                     sources.append(found)
                 else:
@@ -221,5 +430,5 @@ def list_sources(paths: list[Path], scratch: Path, result,
         elif path.is_file():
             add(path)
         else:
-            result.reject(str(path), "not found")
+            result.reject(shown(path), "not found")
     return sources

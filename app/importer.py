@@ -33,9 +33,9 @@ from app.accounts import User
 from app.clock import now_iso
 from app.db import transaction
 from app.dicom.reading import Header, Unreadable, read_header, read_header_in_memory
-from app.errors import BadInput
+from app.errors import BadInput, NotFound
 from app.home import Home
-from app.import_sources import Source, list_sources
+from app.import_sources import Source, ZipLimits, list_sources, shown
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 
 BATCH_FILES = 200
@@ -285,18 +285,30 @@ class Recorder:
         patient = ("patient", *h.patient.values())
         series = ("series", h.series_instance_uid, h.study_instance_uid, patient)
         if series not in checked:
+            # the patient, study and series rows are decided together: a file
+            # refused by a conflict leaves nothing behind (no new patient
+            # record, no blanks filled from it), whatever else the batch holds
+            self.db.execute("SAVEPOINT catalog_rows")
+            ensured: list[tuple] = []
             try:
                 pk = checked.get(patient)
                 if pk is None:
                     pk = checked[patient] = catalog.patient_pk(self.db, h.patient)
+                    ensured.append(patient)
                 study = ("study", h.study_instance_uid, pk)
                 if study not in checked:
                     catalog.ensure_study(self.db, h.study, pk, now, self.source_node)
                     checked[study] = True
+                    ensured.append(study)
                 catalog.ensure_series(self.db, h.series, h.study_instance_uid)
             except catalog.Conflict as e:
+                self.db.execute("ROLLBACK TO catalog_rows")
+                self.db.execute("RELEASE catalog_rows")
+                for key in ensured:
+                    checked.pop(key, None)
                 self.result.reject(item.source.display, str(e))
                 return False
+            self.db.execute("RELEASE catalog_rows")
             checked[series] = True
         if pend is None:
             path, linked = str(item.source.path.resolve()), 1
@@ -323,6 +335,10 @@ def import_paths(home: Home, paths: Iterable[os.PathLike | str], user: User | st
         user.require("import", "import images")
         user = user.name
     paths = [Path(p) for p in paths]
+    missing = [p for p in paths if not p.exists()]
+    if missing and len(missing) == len(paths):
+        raise NotFound(f"import: {shown(missing[0])}: no such file or folder"
+                       + (f" (nor {len(missing) - 1} other input(s))" if len(missing) > 1 else ""))
     progress = Throttled(progress or no_progress)
     cancel = cancel or CancelToken()
     result = ImportResult()
@@ -331,7 +347,7 @@ def import_paths(home: Home, paths: Iterable[os.PathLike | str], user: User | st
     outcome = audit.SERIOUS_FAILURE
     try:
         progress(None, "Listing files")
-        sources = list_sources(paths, scratch, result, cancel)
+        sources = list_sources(paths, scratch, result, cancel, ZipLimits.from_settings(home.settings()))
         preparer = Preparer(mode, scratch, home.db_path)
         batch: list[Prepared] = []
         for done, (source, outcome_of) in enumerate(

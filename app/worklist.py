@@ -244,31 +244,107 @@ def instances_of(db, series_uid: str) -> list[dict]:
                 " instance_number, sop_instance_uid", [series_uid])]
 
 
-def patient_card(db, patient_id: str, today: Optional[date] = None) -> dict:
-    rows = db.execute(
-        "SELECT id, patient_id, patient_name, patient_sex, patient_birth_date,"
-        " patient_telephone_numbers, confidentiality, issuer_of_patient_id FROM patients"
-        " WHERE patient_id = ? ORDER BY issuer_of_patient_id", [patient_id]).fetchall()
-    if not rows:
-        rows = db.execute(
-            "SELECT id, patient_id, patient_name, patient_sex, patient_birth_date,"
-            " patient_telephone_numbers, confidentiality, issuer_of_patient_id FROM patients"
-            " WHERE patient_id_norm = ?", [patient_id.upper()]).fetchall()
-    if not rows:
-        raise NotFound(f"patient {patient_id}: not in the cache")
-    pk, pid, name, sex, birth, phone, conf, issuer = rows[0]
+def parse_patient_ref(text: str, issuer: Optional[str] = None) -> tuple[str, Optional[str]]:
+    """A patient named on the command line: ``PID``, or ``PID^^^ISSUER`` (the
+    HL7 CX form: ID, check digit, its scheme, assigning authority; ``PID^^^``
+    names the record without an issuer), or ``PID`` with *issuer* given
+    apart (``--issuer``). Returns (patient ID, issuer or None for any)."""
+    text = text.strip()
+    if issuer is not None:
+        return text, issuer.strip()
+    if "^^^" in text:
+        pid, _, rest = text.partition("^^^")
+        return pid.strip(), rest.split("^")[0].strip()
+    return text, None
+
+
+def patient_records(db, text: str, issuer: Optional[str] = None) -> list[dict]:
+    """Every patient record the reference names (see :func:`parse_patient_ref`),
+    each as its whole row; [] when none. A patient ID spelt exactly as
+    given wins over reading it as ``PID^^^ISSUER``."""
+
+    def rows(where: str, params: list) -> list[dict]:
+        cur = db.execute(f"SELECT * FROM patients WHERE {where} ORDER BY issuer_of_patient_id, id",
+                         params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    if issuer is None and "^^^" in text:
+        exact = rows("patient_id = ?", [text.strip()])
+        if exact:
+            return exact
+    pid, wanted = parse_patient_ref(text, issuer)
+    found = rows("patient_id = ?", [pid]) or rows("patient_id_norm = ?", [pid.upper()])
+    if wanted is None:
+        return found
+    same = [r for r in found if (r["issuer_of_patient_id"] or "") == wanted]
+    if not same and "&" in wanted:  # HL7 namespace&universal id&type: the namespace
+        same = [r for r in found if (r["issuer_of_patient_id"] or "") == wanted.split("&")[0]]
+    return same
+
+
+def issuers_text(records: list[dict]) -> str:
+    return ", ".join(r["issuer_of_patient_id"] or "(none)" for r in records)
+
+
+def issuers_text_of_cards(cards: list[dict]) -> str:
+    return ", ".join(c["issuer"] or "(none)" for c in cards)
+
+
+def _not_found(db, text: str, issuer: Optional[str]) -> NotFound:
+    pid, wanted = parse_patient_ref(text, issuer)
+    others = patient_records(db, pid) if wanted is not None else []
+    if others:
+        return NotFound(f"patient {pid} with issuer {wanted or '(none)'}: not in the cache "
+                        f"(its records have issuers {issuers_text(others)})")
+    return NotFound(f"patient {pid}: not in the cache")
+
+
+def one_patient_record(db, text: str, issuer: Optional[str] = None) -> dict:
+    """The one record a reference names; several records with the ID are a
+    question back (name the issuer), not a guess."""
+    records = patient_records(db, text, issuer)
+    if not records:
+        raise _not_found(db, text, issuer)
+    if len(records) > 1:
+        pid = records[0]["patient_id"]
+        raise BadInput(f"patient {pid}: several records with this ID (issuers "
+                       f"{issuers_text(records)}); name one as {pid}^^^ISSUER "
+                       f"(or {pid}^^^ for the record without an issuer)")
+    return records[0]
+
+
+def patient_card(db, patient_id: str, today: Optional[date] = None,
+                 issuer: Optional[str] = None) -> dict:
+    """The card of a patient ID (``PID^^^ISSUER`` or *issuer* names one
+    record). Several records under one ID (different issuers) are all on
+    the card: ``records`` lists each record's own card; the top-level keys
+    are those of the record with the most studies (the contract's shape
+    for scripts that expect one record)."""
+    records = patient_records(db, patient_id, issuer)
+    if not records:
+        raise _not_found(db, patient_id, issuer)
     today = today or date.today()
+    cards = [_record_card(db, r, today) for r in records]
+    cards.sort(key=lambda c: (-c["study_count"], not c["confidentiality"], not c["issuer"],
+                              c["issuer"] or ""))
+    return dict(cards[0], records=cards)
+
+
+def _record_card(db, row: dict, today: date) -> dict:
+    pid, birth = row["patient_id"], row["patient_birth_date"]
     study_count = db.execute("SELECT count(*) FROM studies WHERE patient_pk = ? AND state = 'active'",
-                             [pk]).fetchone()[0]
+                             [row["id"]]).fetchone()[0]
     appointments = [
         {"date": r[0], "time": r[1], "description": r[2], "modality": r[3], "location": r[4]}
         for r in db.execute(
             "SELECT date, time, description, modality, location FROM appointments"
             " WHERE patient_id = ? AND date >= ? ORDER BY date, time",
             [pid, today.strftime("%Y%m%d")])]
-    return {"patient_id": pid, "issuer": issuer, "name": name, "sex": sex,
-            "birth_date": birth, "age": age_of(birth, today), "phone": phone,
-            "confidentiality": conf, "appointments": appointments, "study_count": study_count}
+    return {"patient_id": pid, "issuer": row["issuer_of_patient_id"], "name": row["patient_name"],
+            "sex": row["patient_sex"], "birth_date": birth, "age": age_of(birth, today),
+            "phone": row["patient_telephone_numbers"], "confidentiality": row["confidentiality"],
+            "appointments": appointments, "study_count": study_count}
 
 
 def age_of(birth_date: str, today: date) -> Optional[int]:
@@ -292,13 +368,17 @@ def search(db, user: str, q: Query, sort: str = "study_date", descending: bool =
     return uids
 
 
-def open_patient_card(db, user: str, patient_id: str) -> dict:
+def open_patient_card(db, user: str, patient_id: str, issuer: Optional[str] = None) -> dict:
     """:func:`patient_card` with its Patient Record audit entry."""
     from app import audit
     from app.db import transaction
 
-    card = patient_card(db, patient_id)
+    card = patient_card(db, patient_id, issuer=issuer)
+    shown = len(card["records"])
     with transaction(db):
         audit.record(db, user, "patient-card", audit.PATIENT_RECORD,
-                     objects=[card["patient_id"]], detail="patient card viewed")
+                     objects=[card["patient_id"]],
+                     detail="patient card viewed" + (f" ({shown} records, issuers "
+                                                     f"{issuers_text_of_cards(card['records'])})"
+                                                     if shown > 1 else ""))
     return card
