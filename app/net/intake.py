@@ -128,6 +128,31 @@ class _Recorder(importer.Recorder):
         self._in_place.clear()
         store.sync_all((), folders)
 
+    def refresh_counts(self, accepted: list[importer.Prepared]) -> None:
+        """Add the batch to its series' and studies' counts and size rather
+        than count them again: recounting a study costs a read of all its
+        instance rows, every batch (a batch may hold one instance). The
+        series count and modalities are taken again from the series rows."""
+        series: dict[str, int] = {}
+        studies: dict[str, list[int]] = {}
+        for item in accepted:
+            h = item.header
+            series[h.series_instance_uid] = series.get(h.series_instance_uid, 0) + 1
+            totals = studies.setdefault(h.study_instance_uid, [0, 0])
+            totals[0] += 1
+            totals[1] += h.size
+        for uid, count in series.items():
+            self.db.execute("UPDATE series SET instance_count = instance_count + ? WHERE series_instance_uid = ?",
+                            [count, uid])
+        for uid, (count, size) in studies.items():
+            modalities = sorted({m for (m,) in self.db.execute(
+                "SELECT DISTINCT modality FROM series WHERE study_instance_uid = ? AND modality != ''", [uid])})
+            series_count = self.db.execute("SELECT count(*) FROM series WHERE study_instance_uid = ?",
+                                           [uid]).fetchone()[0]
+            self.db.execute("UPDATE studies SET series_count = ?, instance_count = instance_count + ?,"
+                            " size_bytes = size_bytes + ?, modalities = ? WHERE study_instance_uid = ?",
+                            [series_count, count, size, "\\".join(modalities), uid])
+
     def _drop_duplicates(self, items: list[importer.Prepared]) -> list[importer.Prepared]:
         """As the importer's, except that a file written in place is left
         where it is when it has become the file of the row recorded for the

@@ -123,6 +123,13 @@ def test_each_answer_comes_once_its_instance_is_durable_and_concurrent_senders_s
         intake.close()
     assert late == [] and len(rows(home)) == 48 and not leftovers(home)
     assert intake.batches <= 48
+    db = home.connect()
+    try:  # the counts the intake added up are the counts of the rows
+        assert db.execute("SELECT instance_count, series_count, size_bytes FROM studies").fetchall() == \
+            db.execute("SELECT count(*), count(DISTINCT series_instance_uid), sum(size) FROM instances").fetchall()
+        assert db.execute("SELECT instance_count FROM series").fetchall() == [(48,)]
+    finally:
+        db.close()
 
 
 def test_a_refused_data_set_is_answered_with_a_failure_status(home, admin, tmp_path):
