@@ -311,7 +311,7 @@ class Recorder:
             self.db.execute("RELEASE catalog_rows")
             checked[series] = True
         if pend is None:
-            path, linked = str(item.source.path.resolve()), 1
+            path, linked = store.stored_path(item.source.path.resolve()), 1
         else:
             path, linked = str(pend.final.relative_to(self.home.root)), 0
         catalog.insert_instance(self.db, dict(

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import threading
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,8 +39,29 @@ def relative_path(study_uid: str, series_uid: str, sop_uid: str) -> Path:
     return Path("store") / safe_uid(study_uid) / safe_uid(series_uid) / (safe_uid(sop_uid) + ".dcm")
 
 
+# A path whose name is not valid UTF-8 (possible on POSIX file systems) cannot
+# be SQLite text as it is: a row keeps its bytes, percent-escaped, after this
+# mark (see stored_path); absolute() gives the very same bytes back.
+ESCAPED_PATH = "fs-bytes:"
+
+
+def stored_path(path: os.PathLike | str) -> str:
+    """How a row keeps the path of a file (read it back with :func:`absolute`)."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+        if not text.startswith(ESCAPED_PATH):
+            return text
+    except UnicodeEncodeError:
+        pass
+    return ESCAPED_PATH + urllib.parse.quote_from_bytes(os.fsencode(text), safe="/")
+
+
 def absolute(home: Home, path: str) -> Path:
-    """The file of an instance row (relative to the home, or absolute when linked)."""
+    """The file of an instance row (relative to the home, or absolute when
+    linked; a path kept escaped by :func:`stored_path` is decoded here)."""
+    if path.startswith(ESCAPED_PATH):
+        path = os.fsdecode(urllib.parse.unquote_to_bytes(path[len(ESCAPED_PATH):]))
     p = Path(path)
     return p if p.is_absolute() else home.root / p
 

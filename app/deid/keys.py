@@ -34,7 +34,9 @@ class Keyring:
         self._uids: dict[str, str] = {}
 
     def _digest(self, purpose: str, value: str) -> bytes:
-        return hmac.new(self.key, f"{purpose}\x00{value}".encode("utf-8"), hashlib.sha256).digest()
+        # surrogateescape: a file path that is not valid UTF-8 hashes by its bytes
+        data = f"{purpose}\x00{value}".encode("utf-8", "surrogateescape")
+        return hmac.new(self.key, data, hashlib.sha256).digest()
 
     def uid(self, original: str) -> str:
         """The replacement of *original* (the same for the same key)."""
