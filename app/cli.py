@@ -219,20 +219,37 @@ def cmd_patient(ctx: Context) -> int:
     from app import worklist
 
     ctx.user.require("read", "open patient cards")
-    card = worklist.open_patient_card(ctx.db, ctx.user.name, ctx.args.patient_id)
+    card = worklist.open_patient_card(ctx.db, ctx.user.name, ctx.args.patient_id,
+                                      issuer=ctx.args.issuer)
+    records = card["records"]
 
-    def text() -> str:
-        lines = [f"{card['name']}  ({card['sex'] or '?'}, born {card['birth_date'] or '?'}"
-                 + (f", {card['age']} y" if card["age"] is not None else "") + ")",
-                 f"Patient ID: {card['patient_id']}",
-                 f"Phone: {card['phone'] or '-'}",
-                 f"Confidentiality: {card['confidentiality'] or '-'}",
-                 f"Studies: {card['study_count']}"]
-        for a in card["appointments"]:
+    def block(one: dict) -> list[str]:
+        lines = [f"{one['name']}  ({one['sex'] or '?'}, born {one['birth_date'] or '?'}"
+                 + (f", {one['age']} y" if one["age"] is not None else "") + ")",
+                 f"Patient ID: {one['patient_id']}"
+                 + (f"  (issuer {one['issuer']})" if one["issuer"] else ""),
+                 f"Phone: {one['phone'] or '-'}",
+                 f"Confidentiality: {one['confidentiality'] or '-'}",
+                 f"Studies: {one['study_count']}"]
+        for a in one["appointments"]:
             lines.append(f"Appointment: {a['date']} {a['time']} {a['modality']} "
                          f"{a['description']} {a['location']}")
+        return lines
+
+    def text() -> str:
+        if len(records) == 1:
+            return "\n".join(block(card))
+        pid = card["patient_id"]
+        lines = [f"Patient ID {pid}: {len(records)} records (issuers "
+                 f"{worklist.issuers_text_of_cards(records)}); `studydesk patient {pid}^^^ISSUER` "
+                 "shows one"]
+        for n, one in enumerate(records, start=1):
+            lines += ["", f"Record {n} of {len(records)}: issuer {one['issuer'] or '(none)'}", *block(one)]
         return "\n".join(lines)
 
+    if len(records) > 1 and ctx.json:
+        print(f"studydesk: patient {card['patient_id']}: {len(records)} records (issuers "
+              f"{worklist.issuers_text_of_cards(records)}); all are in \"records\"", file=sys.stderr)
     ctx.emit(card, text)
     return 0
 
@@ -334,11 +351,18 @@ def cmd_merge_studies(ctx: Context) -> int:
     return _change_done(ctx, change_id, "studies merged")
 
 
+def _patient_ref(patient_id: str, issuer: Optional[str]) -> str:
+    """PID with an issuer given apart, as PID^^^ISSUER (one given inside wins)."""
+    return patient_id if issuer is None or "^^^" in patient_id else f"{patient_id}^^^{issuer}"
+
+
 def cmd_merge_patients(ctx: Context) -> int:
     from app.changes.merge import merge_patients
 
+    source = _patient_ref(ctx.args.source, ctx.args.source_issuer or ctx.args.issuer)
+    destination = _patient_ref(ctx.args.destination, ctx.args.dest_issuer or ctx.args.issuer)
     change_id = _run_job(ctx, lambda progress, cancel: merge_patients(
-        ctx.home, ctx.db, ctx.user, ctx.args.source, ctx.args.destination, ctx.args.force,
+        ctx.home, ctx.db, ctx.user, source, destination, ctx.args.force,
         ctx.args.reason or "", progress, cancel))
     return _change_done(ctx, change_id, "patients merged")
 
@@ -554,8 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", metavar="TEXT", help="what the recipient should know")
     p = command("series", cmd_series, "one study's series")
     p.add_argument("study_uid", metavar="STUDY_UID")
-    p = command("patient", cmd_patient, "the patient card")
-    p.add_argument("patient_id", metavar="PATIENT_ID")
+    p = command("patient", cmd_patient, "the patient card (every record of the ID: several "
+                "issuers are several records)")
+    p.add_argument("patient_id", metavar="PATIENT_ID",
+                   help="a patient ID, or PID^^^ISSUER for one record (PID^^^ for the one without issuer)")
+    p.add_argument("--issuer", metavar="ISSUER",
+                   help="only the record of this issuer of patient ID ('' for none)")
 
     p = command("config", cmd_config, "settings")
     csub = p.add_subparsers(dest="config_command", metavar="get|set", required=True)
@@ -587,9 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="merge even across patients")
     changing(p)
     p = command("merge-patients", cmd_merge_patients, "every study of SOURCE becomes DEST's")
-    p.add_argument("source", metavar="SOURCE_PID")
-    p.add_argument("destination", metavar="DEST_PID")
+    p.add_argument("source", metavar="SOURCE_PID", help="a patient ID or PID^^^ISSUER")
+    p.add_argument("destination", metavar="DEST_PID", help="a patient ID or PID^^^ISSUER")
     p.add_argument("--force", action="store_true", help="merge even when name, birth date or sex differ")
+    p.add_argument("--issuer", metavar="ISSUER", help="the issuer of both patient IDs")
+    p.add_argument("--source-issuer", metavar="ISSUER", help="the issuer of SOURCE_PID")
+    p.add_argument("--dest-issuer", metavar="ISSUER", help="the issuer of DEST_PID")
     changing(p)
     p = command("assign", cmd_assign, "assign studies to a reading physician")
     p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")

@@ -2,7 +2,9 @@
 
 Name, sex and age, patient ID, confidentiality (highlighted when set), birth
 date, phone, upcoming appointments from the modality worklist and the number
-of studies in the cache. The data comes from app.worklist.open_patient_card
+of studies in the cache. When several records share the patient ID (different
+issuers), the card shows the one with the most studies and lists every
+record below it; a confidentiality set on any of them is on the badge. The data comes from app.worklist.open_patient_card
 (which records the Patient Record audit entry) in a read job; cards are kept
 for a minute, so moving along the list does not ask the database again. The
 GUI thread never waits: until the data is there, nothing is shown.
@@ -118,6 +120,8 @@ class PatientCard(QFrame):
         grid.setColumnStretch(1, 1)
         self.appointments_title = _label("Upcoming appointments", "cardSection")
         self.appointments = _label("", "cardAppointments", wrap=True)
+        self.records_title = _label("", "cardSection")
+        self.records = _label("", "cardRecords", wrap=True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 12, 14, 12)
         layout.setSpacing(6)
@@ -130,6 +134,8 @@ class PatientCard(QFrame):
         layout.addLayout(grid)
         layout.addWidget(self.appointments_title)
         layout.addWidget(self.appointments)
+        layout.addWidget(self.records_title)
+        layout.addWidget(self.records)
 
     def set_card(self, card: dict) -> None:
         self.patient_id = card.get("patient_id") or ""
@@ -137,7 +143,8 @@ class PatientCard(QFrame):
         sex = SEX.get((card.get("sex") or "").upper(), card.get("sex") or "sex unknown")
         age = card.get("age")
         self.subtitle.setText(f"{sex}  ·  {age} years" if age is not None else sex)
-        level = (card.get("confidentiality") or "").strip()
+        records = card.get("records") or [card]
+        level = _confidentiality(card, records)
         self.confidentiality.setText(f"Confidentiality: {level}" if level
                                      else "Confidentiality: none recorded")
         self.confidentiality.setProperty("set", bool(level))
@@ -152,6 +159,11 @@ class PatientCard(QFrame):
         self.fields["studies"].setText(f"{count} stud{'ies' if count != 1 else 'y'} in the cache")
         self.appointments.setText("\n".join(_appointment(a) for a in card.get("appointments") or [])
                                   or "None scheduled")
+        several = len(records) > 1
+        self.records_title.setVisible(several)
+        self.records.setVisible(several)
+        self.records_title.setText(f"{len(records)} records with this patient ID" if several else "")
+        self.records.setText("\n".join(_record(r) for r in records) if several else "")
         self.adjustSize()
 
     def show_near(self, cell: QRect) -> None:
@@ -175,7 +187,29 @@ class PatientCard(QFrame):
         """Everything the card says (tests, accessibility)."""
         labels = [self.name, self.subtitle, self.confidentiality, *self.fields.values(),
                   self.appointments]
+        if self.records.text():
+            labels += [self.records_title, self.records]
         return "\n".join(label.text() for label in labels)
+
+
+def _confidentiality(card: dict, records: list[dict]) -> str:
+    """The badge: the shown record's level, and any other record's too (a
+    VIP record never hides behind another record of the same ID)."""
+    own = (card.get("confidentiality") or "").strip()
+    others = [f"{(r.get('confidentiality') or '').strip()} (record of issuer {r.get('issuer') or 'none'})"
+              for r in records[1:] if (r.get("confidentiality") or "").strip()]  # [0]: the card's own
+    return "; ".join(filter(None, [own, *others]))
+
+
+def _record(record: dict) -> str:
+    """One record of the patient ID on one line."""
+    count = record.get("study_count") or 0
+    parts = [formatting.person_name(record.get("name")) or "(no name)",
+             f"born {formatting.dicom_date(record.get('birth_date')) or 'unknown'}",
+             f"confidentiality {(record.get('confidentiality') or '').strip() or 'none recorded'}",
+             f"phone {_phones(record.get('phone')) or 'none recorded'}",
+             f"{count} stud{'ies' if count != 1 else 'y'}"]
+    return f"Issuer {record.get('issuer') or '(none)'}: " + ", ".join(parts)
 
 
 def _phones(value: Optional[str]) -> str:

@@ -61,13 +61,11 @@ def merge_studies(home: Home, db, user: User, source: str, destination: str, for
 
 
 def patient_row(db, patient_id: str) -> dict:
-    rows = snapshot(db, "patients", "patient_id = ?", [patient_id])
-    if not rows:
-        raise NotFound(f"patient {patient_id}: not in the cache")
-    if len(rows) > 1:
-        issuers = ", ".join(r["issuer_of_patient_id"] or "(none)" for r in rows)
-        raise BadInput(f"patient {patient_id}: several records with this ID (issuers {issuers})")
-    return rows[0]
+    """The one record *patient_id* names (``PID^^^ISSUER`` names the issuer;
+    several records under a bare ID are a question back, not a guess)."""
+    from app.worklist import one_patient_record
+
+    return one_patient_record(db, patient_id)
 
 
 def _side(patient: dict) -> dict:

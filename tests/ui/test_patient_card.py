@@ -61,3 +61,26 @@ def test_hovering_a_name_shows_the_card(qtbot, make_window, demo_home):
     _hover(window, row)
     assert window.cards.get("PID1003") is not None
     qtbot.waitUntil(lambda: card.isVisible() and card.patient_id == "PID1003")
+
+
+def test_the_card_lists_every_record_of_the_patient_id(qtbot, make_window, demo_home, tmp_path):
+    """A second record of PID1003 (no issuer, no confidentiality): hovering
+    either record's row shows both, and the VIP level stays on the badge."""
+    from app.home import os_login
+    from app.importer import import_paths
+    from tests.factories import ct_dataset, write
+
+    write(ct_dataset(patient_id="PID1003", patient_name="HADDAD^SAMIR", study="bare"),
+          tmp_path / "bare" / "1.dcm")
+    result = import_paths(demo_home, [tmp_path / "bare"], os_login())
+    assert (result.imported, result.rejected) == (1, [])
+    window = make_window(demo_home)
+    popup, card = window.card_popup, window.card_popup.card
+    _hover(window, row_of(window, patient_id="PID1003"))
+    with qtbot.waitSignal(popup.shown, timeout=5000):
+        pass
+    text = card.text()
+    assert "2 records with this patient ID" in text
+    assert "Issuer HOSP: HADDAD, Samir" in text and "2 studies" in text
+    assert "Issuer (none): HADDAD, Samir" in text and "1 study" in text
+    assert "Confidentiality: VIP" in text and card.confidentiality.property("set") is True
