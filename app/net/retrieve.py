@@ -301,20 +301,23 @@ class _StreamCounter:
 
 
 def _parts(home, node: Node, requests: list[Request], cancel: CancelToken) -> list[Request]:
-    """*requests* cut for parallel associations: a request of more than
-    about a (2 x :data:`STREAMS`)th of the whole becomes its series (one
-    C-FIND at SERIES level), and a series still that large runs of its
-    instances (a C-FIND of its instances, then IMAGE-level requests)."""
+    """*requests* cut for parallel associations: a request of more than its
+    share (a :data:`STREAMS`th of the whole) becomes its series (one C-FIND
+    at SERIES level), and a series still larger than that runs of its
+    instances of half a share (a C-FIND of its instances, then IMAGE-level
+    requests: listing instances costs the node and us, so only where a
+    series would keep one association busy while the others idle)."""
     total = sum(r.count for r in requests)
     if total < 2 * PART_MIN:
         return list(requests)
+    share = -(-total // STREAMS)
     size = max(PART_MIN, -(-total // (2 * STREAMS)))
     parts: list[Request] = []
     with _finding(home, node) as assoc:
         for request in requests:
-            if request.count <= size or request.level == "IMAGE":
+            if request.count <= share or request.level == "IMAGE":
                 parts.extend(_runs(request, request.keys.get("SOPInstanceUID"), size)
-                             if request.level == "IMAGE" else [request])
+                             if request.level == "IMAGE" and request.count > share else [request])
                 continue
             study = request.study
             if request.level == "SERIES":
@@ -327,12 +330,12 @@ def _parts(home, node: Node, requests: list[Request], cancel: CancelToken) -> li
             for uid, count in series:
                 keys = {"StudyInstanceUID": study, "SeriesInstanceUID": uid}
                 whole = Request("SERIES", keys, study, None, count)
-                if count <= size:
+                if count <= share:
                     parts.append(whole)
                     continue
                 sops = _series_instances(assoc, study, uid, cancel)
                 parts.extend(_runs(whole, sops, size) if len(sops) == count else [whole])
-    return parts
+    return sorted(parts, key=lambda r: -r.count)  # the largest first: the last to finish are small
 
 
 def _runs(request: Request, sops, size: int) -> list[Request]:
