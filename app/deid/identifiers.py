@@ -581,23 +581,19 @@ def findings_of_elements(data: bytes, elements: list, uids: dict, hidden: list,
 
 
 def meta_findings(data: bytes, uids: dict, hidden: list) -> None:
-    """:func:`value_findings` over the File Meta Information of a file's
-    bytes (explicit VR little endian after the preamble), as far as it reads."""
-    import struct
+    """:func:`value_findings` over the UIDs of a file's File Meta Information
+    (read by the shared strict reader), as far as it reads."""
+    from pydicom.datadict import keyword_for_tag
 
-    pos = 132
-    while pos + 8 <= len(data) and data[pos:pos + 2] == b"\x02\x00":
-        element = struct.unpack_from("<H", data, pos + 2)[0]
-        vr = data[pos + 4:pos + 6].decode("latin-1")
-        if vr in ("OB", "OW", "OF", "SQ", "UT", "UN", "UC", "UR", "OD", "OL", "OV"):
-            length, value = struct.unpack_from("<L", data, pos + 8)[0], pos + 12
-        else:
-            length, value = struct.unpack_from("<H", data, pos + 6)[0], pos + 8
-        tag = 0x00020000 | element
-        pos = value + length
-        if vr != "UI":
-            continue  # the version (OB), AE titles, the implementation's name
-        keyword = {0x00020003: "MediaStorageSOPInstanceUID", 0x00020002: "MediaStorageSOPClassUID",
-                   0x00020010: "TransferSyntaxUID", 0x00020012: "ImplementationClassUID",
-                   0x00020016: "SourceApplicationEntityTitle"}.get(tag, f"(0002,{element:04X})")
-        value_findings(tag, vr, data[value:value + length], keyword, uids, hidden)
+    from app.dicom import elements
+
+    if data[128:132] != b"DICM":
+        return
+    try:
+        meta, _, _ = elements.read_meta(data, 132)
+    except (elements.Malformed, elements.NotCovered):
+        return  # the strict reader refuses the file elsewhere
+    for tag, vr, _, value, length, _ in meta:
+        if vr == "UI":  # not the version (OB), AE titles, the implementation's name
+            keyword = keyword_for_tag(tag) or elements.describe(tag)
+            value_findings(tag, vr, data[value:value + length], keyword, uids, hidden)

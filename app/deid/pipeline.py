@@ -52,7 +52,8 @@ from app import parallel
 from app.deid.engine import VOCABULARY, Deidentifier
 from app.deid.identifiers import (Needle, Needles, _name_parts, findings_of_dataset,
                                   findings_of_elements, meta_findings)
-from app.deid.raw import RawDeidentifier, Unsupported
+from app.deid.raw import RawDeidentifier, Unsupported, refuse_unsound
+from app.dicom.elements import pixel_data_end
 from app.errors import RuleRefused, StudyDeskError
 from app.jobs import CancelToken, Progress, no_progress
 
@@ -346,24 +347,8 @@ def _bytes_path(ctx: _Context, data: bytes, source, label: str):
     return out.dataset, _scan_needles(ctx, out.needles, uids, hidden), out.data, out.pixel_start
 
 
-def _strict(data: bytes) -> None:
-    """The shared strict reader's verdict before pydicom (which reads what it
-    can of anything): a file it refuses (cut short, a length that does not
-    fit) is de-identified by no path; one it does not cover goes on."""
-    from app.dicom import elements
-
-    try:
-        elements.parse_file(data)
-    except elements.Malformed as e:
-        raise ValueError(f"refused by the strict reader: {e}") from None
-    except elements.NotCovered:
-        pass
-
-
 def _pydicom_path(ctx: _Context, data: bytes, source, label: str):
-    from app.export.worker import _pixel_tail
-
-    _strict(data)
+    refuse_unsound(data)  # a file the strict reader refuses is de-identified by no path
     fp = io.BytesIO(data)
     ds = pydicom.dcmread(fp, force=True, stop_before_pixels=True)
     if "SOPClassUID" not in ds:
@@ -386,8 +371,6 @@ def _pydicom_path(ctx: _Context, data: bytes, source, label: str):
 def _rewrite_all(ctx: _Context, data: bytes, source, label: str):
     """The general path: read the whole file, de-identify, write it all with
     pydicom. Returns (dataset, needles, output, where its pixel data starts)."""
-    from app.export.worker import _pixel_bytes
-
     ds = pydicom.dcmread(io.BytesIO(data), force=True)
     pixels = _pixel_bytes(ds)
     uids: dict[str, str] = {}
@@ -410,3 +393,32 @@ def _rewrite_all(ctx: _Context, data: bytes, source, label: str):
         elif _pixel_bytes(pydicom.dcmread(io.BytesIO(output), force=True)) != pixels:
             raise ValueError("pixel data changed in writing")  # never expected: a guard
     return ds, _scan_needles(ctx, needles, uids, hidden), output, pixel_start
+
+
+def _pixel_tail(ds, data: bytes, start: int) -> Optional[int]:
+    """*start* when the input's bytes from *start* (where a header-only read
+    stopped) can follow the de-identified header unchanged: one Pixel Data
+    element running to the end of the file, encoded as the header will be
+    written (the input's transfer syntax, not deflated). None: take the
+    general path (no pixel data, elements after it, an inconsistent file)."""
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    meta = getattr(ds, "file_meta", None)
+    syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    if implicit is None or syntax is None or start >= len(data):
+        return None
+    try:
+        if (syntax.is_deflated or syntax.is_implicit_VR != implicit
+                or syntax.is_little_endian != little):
+            return None
+    except ValueError:  # not a transfer syntax pydicom knows
+        return None
+    return start if pixel_data_end(data, start, implicit, little) == len(data) else None
+
+
+def _pixel_bytes(ds) -> Optional[bytes]:
+    for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
+        if tag in ds:
+            raw = ds.get_item(tag)
+            return bytes(raw.value) if raw.value is not None else b""
+    return None
+
