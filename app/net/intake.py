@@ -263,14 +263,18 @@ class Intake:
             header = read_header_in_memory(data)
         except Unreadable as e:
             return _Refusal(str(e))
-        if self._preparer().known(header.sop_instance_uid):
-            return KNOWN
         final = self.home.root / store.relative_path(header.study_instance_uid, header.series_instance_uid,
                                                      header.sop_instance_uid)
         digest = lambda: hashlib.sha256(data).hexdigest()  # noqa: E731 - computed while the disk syncs
         try:
+            # a new instance's place in the store is free: only when it is
+            # taken is the cache asked whether the instance is there
             written = store.write_new_synced(final, data, digest)
-            staged, sha = written if written is not None else store.write_synced(self._scratch, data, digest)
+            if written is None:
+                if self._preparer().known(header.sop_instance_uid):
+                    return KNOWN
+                written = store.write_synced(self._scratch, data, digest)
+            staged, sha = written
         except OSError as e:
             return _Refusal(f"cannot write: {e.strerror or e}", dimse.OUT_OF_RESOURCES)
         return importer.Prepared(Source(sop or header.sop_instance_uid, staged, owned=True), header, sha, staged)
