@@ -271,8 +271,26 @@ class _TooBig(Exception):
     """An archive member refused while it was being extracted."""
 
 
+@dataclass
+class _Budget:
+    """What one archive the user named (with the archives inside it) has
+    put out so far, against its own size on disk: many members, each
+    under the limits, may not add up to a bomb either."""
+
+    archive_size: int
+    written: int = 0
+
+    def refusal(self, more: int, limits: ZipLimits) -> Optional[str]:
+        total = self.written + more
+        if total > limits.ratio_after and total / max(1, self.archive_size) > limits.ratio:
+            return (f"refused as a ZIP bomb: the archive's members come to more than "
+                    f"{_bytes(total)} from {_bytes(self.archive_size)}, a ratio over "
+                    f"{limits.ratio}:1 (setting import.zip_ratio_limit)")
+        return None
+
+
 def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limits: ZipLimits,
-             archive_size: int, cancel: CancelToken) -> None:
+             archive_size: int, budget: _Budget, cancel: CancelToken) -> None:
     """Copy one member to *target* in chunks, counting what really comes
     out (the sizes in the archive's headers are claims, not facts)."""
     compressed = max(1, min(info.compress_size, archive_size))
@@ -284,13 +302,15 @@ def _extract(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limits: Z
         while True:
             chunk = src.read(1 << 20)
             if not chunk:
-                return
+                break
             written += len(chunk)
-            refusal = _size_refusal(written, compressed, limits, "inflates to more than")
+            refusal = (_size_refusal(written, compressed, limits, "inflates to more than")
+                       or budget.refusal(written, limits))
             if refusal:
                 raise _TooBig(refusal)
             dst.write(chunk)
             cancel.check()
+    budget.written += written
 
 
 def _size_refusal(size: int, compressed: int, limits: ZipLimits, verb: str) -> Optional[str]:
@@ -304,7 +324,7 @@ def _size_refusal(size: int, compressed: int, limits: ZipLimits, verb: str) -> O
 
 
 def _zip_sources(archive: Path, display: str, scratch: Path, result, cancel: CancelToken,
-                 limits: ZipLimits, depth: int = 1) -> Iterator[Source]:
+                 limits: ZipLimits, depth: int = 1, budget: Optional[_Budget] = None) -> Iterator[Source]:
     """Extract members one by one into a private temporary folder under
     names of our own; a member name is never used as a path."""
     if depth > limits.nesting:
@@ -314,6 +334,7 @@ def _zip_sources(archive: Path, display: str, scratch: Path, result, cancel: Can
     try:
         zf = zipfile.ZipFile(archive)
         archive_size = archive.stat().st_size
+        budget = budget or _Budget(archive_size)
     except (zipfile.BadZipFile, OSError) as e:
         result.reject(display, f"unreadable ZIP archive: {e}")
         return
@@ -332,7 +353,7 @@ def _zip_sources(archive: Path, display: str, scratch: Path, result, cancel: Can
                 continue
             target = scratch / f"z{uuid.uuid4().hex}.part"
             try:
-                _extract(zf, info, target, limits, archive_size, cancel)
+                _extract(zf, info, target, limits, archive_size, budget, cancel)
             except _TooBig as e:
                 target.unlink(missing_ok=True)
                 result.reject(shown_name, str(e))
@@ -345,7 +366,8 @@ def _zip_sources(archive: Path, display: str, scratch: Path, result, cancel: Can
                 target.unlink(missing_ok=True)
                 raise
             if posix.suffix.lower() == ".zip":
-                yield from _zip_sources(target, shown_name, scratch, result, cancel, limits, depth + 1)
+                yield from _zip_sources(target, shown_name, scratch, result, cancel, limits, depth + 1,
+                                        budget)
                 target.unlink(missing_ok=True)
                 continue
             yield Source(shown_name, target, owned=True)

@@ -172,6 +172,36 @@ def test_a_zip_bomb_is_refused_by_its_ratio_while_extracting(home, tmp_path, mon
     assert [p for p in home.tmp.rglob("*") if p.is_file()] == []
 
 
+def test_many_small_members_do_not_add_up_to_a_bomb(home, tmp_path):
+    good = write_series(tmp_path / "src", count=1)[0]
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(good, "good.dcm")
+        for n in range(6):
+            z.writestr(f"zeros{n}.dcm", b"\0" * (3 << 20))
+    home.set_setting("import.zip_ratio_after", "4MiB")   # each member is under it
+    result = import_paths(home, [archive], os_login())
+    assert result.imported == 1
+    bombs = [r for r in result.rejected if "archive's members come to" in r["reason"]]
+    assert len(bombs) >= 5, result.rejected
+    assert [p for p in home.tmp.rglob("*") if p.is_file()] == []
+
+
+def test_archives_nested_too_deep_are_not_extracted(home, tmp_path):
+    good = write_series(tmp_path / "src", count=1)[0]
+    inner = tmp_path / "z0.zip"
+    with zipfile.ZipFile(inner, "w") as z:
+        z.write(good, "deep.dcm")
+    for level in range(1, 5):
+        outer = tmp_path / f"z{level}.zip"
+        with zipfile.ZipFile(outer, "w") as z:
+            z.write(inner, inner.name)
+        inner = outer
+    result = import_paths(home, [inner], os_login())
+    assert result.imported == 0
+    assert len(result.rejected) == 1 and "nested more than 3 deep" in result.rejected[0]["reason"]
+
+
 def test_import_of_a_path_that_does_not_exist_is_not_found(home, tmp_path):
     with pytest.raises(NotFound, match="nonexistent"):
         import_paths(home, [tmp_path / "nonexistent"], os_login())
