@@ -398,7 +398,10 @@ class _Walker:
         if not self._first_visit(folder):
             return
         dicomdir = _find_dicomdir(folder)
-        if dicomdir is not None:
+        refusal = link_refusal(dicomdir, self.boundary) if dicomdir and dicomdir.is_symlink() else None
+        if refusal:  # its records are not followed; the folder is walked as any other
+            self.result.reject(shown(dicomdir), refusal)
+        elif dicomdir is not None:
             yield from _media_sources(dicomdir, self.result)
             return
         try:
@@ -410,7 +413,7 @@ class _Walker:
         # the top of an IHE PDI disc: its web content and texts are not images to refuse
         disc_top = any(e.name.lower() in WEB_FOLDERS and e.is_dir() for e in entries)
         for entry in entries:
-            if _ignored(entry.name):
+            if _ignored(entry.name) or (refusal and entry == dicomdir):
                 continue
             if entry.is_symlink():
                 refusal = link_refusal(entry, self.boundary)

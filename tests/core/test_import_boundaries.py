@@ -126,6 +126,17 @@ def test_symbolic_links_out_of_the_folder_and_loops_are_not_followed(home, tmp_p
         assert "loop" in refused[name] and "not followed" in refused[name]
 
 
+def test_a_dicomdir_that_is_a_link_off_the_folder_is_not_followed(home, tmp_path, outsider):
+    disc, uids = _disc(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    (disc / "DICOMDIR").rename(tmp_path / "elsewhere" / "DICOMDIR")
+    (disc / "DICOMDIR").symlink_to(tmp_path / "elsewhere" / "DICOMDIR")
+    result = import_paths(home, [disc], os_login())
+    assert result.imported == 3 and sops(home) == set(uids)   # the folder, walked as a folder
+    assert [Path(r["path"]).name for r in result.rejected] == ["DICOMDIR"]
+    assert "outside the imported folder" in result.rejected[0]["reason"]
+
+
 def _bomb(path: Path, size: int, good: Path) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(good, "series/good.dcm")
