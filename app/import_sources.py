@@ -198,7 +198,7 @@ def _media_sources(dicomdir: Path, result) -> Iterator[Source]:
             continue
         parts = [file_id] if isinstance(file_id, str) else [str(p) for p in file_id]
         kind = record.get("DirectoryRecordType", "?")
-        label = f"DICOMDIR record {index} ({kind}) ReferencedFileID {chr(92).join(parts)!r}"
+        label = f"DICOMDIR record {index} ({kind}) ReferencedFileID '{chr(92).join(parts)}'"
         refusal, components = _file_id_refusal(parts)
         if refusal:
             result.reject(shown(dicomdir), f"{label} {refusal}")
