@@ -99,3 +99,40 @@ def test_a_folder_of_several_discs(disc, tmp_path):
     shutil.copytree(root, tmp_path / "two" / "disc2")
     result, sops = _import(tmp_path, tmp_path / "two")
     assert (result.imported, result.duplicates, result.rejected) == (len(expected), len(expected), [])
+
+
+def test_a_tampered_disc_reaches_nothing_off_the_medium(disc, tmp_path):
+    """Our own disc, edited as an attacker would: one record climbs off the
+    medium, one is an absolute path, and a file on the disc is a symbolic
+    link to a file beside it. None of those files is read; the rest of the
+    disc imports, each refusal names its record or link."""
+    import warnings
+
+    import pydicom
+
+    root, expected = disc
+    secret = ct_dataset(patient_id="SECRET", study="secret")
+    write(secret, tmp_path / "beside" / "SECRET")
+    ds = pydicom.dcmread(root / "DICOMDIR")
+    images = [(n, r) for n, r in enumerate(ds.DirectoryRecordSequence, start=1)
+              if r.DirectoryRecordType == "IMAGE"]
+    (climb_at, climb), (abs_at, absolute) = images[0], images[1]
+    gone = {pydicom.dcmread(root.joinpath(*r.ReferencedFileID), stop_before_pixels=True).SOPInstanceUID
+            for r in (climb, absolute)}
+    for record in (climb, absolute):
+        root.joinpath(*record.ReferencedFileID).unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        climb.ReferencedFileID = ["..", "beside", "SECRET"]
+        absolute.ReferencedFileID = str(tmp_path / "beside" / "SECRET")
+        ds.save_as(root / "DICOMDIR")
+    (root / "DICOM" / "LINKED").symlink_to(tmp_path / "beside" / "SECRET")
+    result, sops = _import(tmp_path, root)
+    assert secret.SOPInstanceUID not in sops
+    assert sops == expected - gone
+    reasons = [r["reason"] for r in result.rejected]
+    assert any(f"DICOMDIR record {climb_at} (IMAGE)" in r and "points outside the medium" in r
+               for r in reasons), reasons
+    assert any(f"DICOMDIR record {abs_at} (IMAGE)" in r and "absolute path" in r for r in reasons), reasons
+    linked = [r for r in result.rejected if r["path"].endswith("LINKED")]
+    assert len(linked) == 1 and "outside the imported folder" in linked[0]["reason"]
