@@ -152,7 +152,7 @@ def write_synced(folder: Path, data, overlap=None) -> tuple[Path, object]:
 def write_new_synced(final: Path, data, overlap=None) -> Optional[tuple[Path, object]]:
     """Write *data* as the new file *final* (its folders created as needed)
     and make it durable, its content and its directory entries (the file's
-    and those of the folders created) synced at once from several threads
+    and those of the folders created) synced at once from other threads
     while ``overlap()`` runs here; returns *final* and what ``overlap()``
     returned, or None when *final* exists already. A file written in place
     like this has no row yet: until the transaction naming it commits it is
