@@ -206,3 +206,26 @@ def test_the_same_instances_from_several_senders_at_once_are_kept_once_each_with
     for sop, path, sha, size in recorded:
         assert hashlib.sha256(store.absolute(home, path).read_bytes()).hexdigest() == sha
     assert len(list(home.root.joinpath("store").rglob("*.dcm"))) == 6 and not leftovers(home)
+
+
+def test_a_data_set_received_into_a_file_is_moved_into_the_store_once_durable(home, admin, tmp_path):
+    """A data set too large to hold in memory arrives as a file in the
+    temporary area: recorded (renamed into the store in the transaction),
+    and a cut one refused and removed."""
+    whole, cut = write_series(tmp_path / "in", 2, patient_id="INT7", size=64)
+    data = received(whole)
+    (store.scratch(home) / "a.part").write_bytes(bytes(data))
+    dimse.release(data)
+    data = received(cut)
+    (store.scratch(home) / "b.part").write_bytes(bytes(data[:len(data) - 100]))
+    dimse.release(data)
+    intake = Intake(home, admin.name, audit_batches=False)
+    try:
+        kept = intake.store_file(store.scratch(home) / "a.part", "", "pacs")
+        refused = intake.store_file(store.scratch(home) / "b.part", "1.2.3.6", "pacs")
+    finally:
+        intake.close()
+    assert kept.ok and refused.status == dimse.CANNOT_UNDERSTAND
+    (sop, path, sha, size), = rows(home)
+    assert hashlib.sha256(store.absolute(home, path).read_bytes()).hexdigest() == sha
+    assert not leftovers(home)
