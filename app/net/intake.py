@@ -175,6 +175,23 @@ class _Recorder(importer.Recorder):
         return fresh
 
 
+class _Preparer(importer.Preparer):
+    """The importer's preparer, shared by the receiving threads: its one
+    read-only connection answers one of them at a time."""
+
+    def __init__(self, scratch: Path, db_path: Path):
+        super().__init__("copy", scratch, db_path)
+        self._lock = threading.Lock()
+
+    def known(self, sop_uid: str) -> bool:
+        with self._lock:
+            return super().known(sop_uid)
+
+    def close(self) -> None:
+        with self._lock:
+            super().close()
+
+
 class Intake:
     """Keep received instances, durable before they are answered.
 
@@ -202,9 +219,7 @@ class Intake:
         self.batches = 0
         self._scratch = store.scratch(home)
         self._recorders: dict[Optional[str], _Recorder] = {}
-        self._local = threading.local()
-        self._preparers: list[importer.Preparer] = []
-        self._lock = threading.Lock()
+        self._preparer = _Preparer(self._scratch, home.db_path)
         self._queue: list[_Entry] = []
         self._turn = threading.Condition()
         self._recording = False
@@ -230,7 +245,7 @@ class Intake:
         is moved into the store or removed); returns once it is durable or
         refused."""
         try:
-            outcome = self._preparer().prepare(Source(sop_instance_uid, path, owned=True))
+            outcome = self._preparer.prepare(Source(sop_instance_uid, path, owned=True))
             if isinstance(outcome, importer.Prepared):
                 store.sync_file(path)
             elif outcome != KNOWN:
@@ -250,14 +265,6 @@ class Intake:
             return sop or outcome.header.sop_instance_uid
         return sop
 
-    def _preparer(self) -> importer.Preparer:
-        preparer = getattr(self._local, "preparer", None)
-        if preparer is None:
-            preparer = self._local.preparer = importer.Preparer("copy", self._scratch, self.home.db_path)
-            with self._lock:
-                self._preparers.append(preparer)
-        return preparer
-
     def _prepare_data(self, data: memoryview, sop: str):
         try:
             header = read_header_in_memory(data)
@@ -271,7 +278,7 @@ class Intake:
             # taken is the cache asked whether the instance is there
             written = store.write_new_synced(final, data, digest)
             if written is None:
-                if self._preparer().known(header.sop_instance_uid):
+                if self._preparer.known(header.sop_instance_uid):
                     return KNOWN
                 written = store.write_synced(self._scratch, data, digest)
             staged, sha = written
@@ -417,9 +424,6 @@ class Intake:
             return
         self.flush()
         self._closed = True
-        with self._lock:
-            preparers, self._preparers = self._preparers, []
-        for preparer in preparers:
-            preparer.close()
+        self._preparer.close()
         for recorder in self._recorders.values():
             recorder.close()
