@@ -172,3 +172,29 @@ def test_tls_listener_and_client(home, admin, tmp_path, free_port):
             expected = 2
         listener.intake.flush()
     assert cached(receiver_home) == expected
+
+
+def test_a_data_set_cut_short_is_answered_with_a_failure_and_nothing_is_kept(listening, home, tmp_path):
+    """pynetdicom sends a CT whose pixel data is half what its rows and
+    columns need: the answer is 0xC000 (Error: Cannot understand, PS3.4
+    B.2.3) with the reason as Error Comment, not Success, and nothing of it
+    stays; a whole one after it on the same association is kept."""
+    import pydicom
+    from pynetdicom import AE
+    from pynetdicom.sop_class import CTImageStorage
+
+    short, whole = write_series(tmp_path / "in", 2, patient_id="LSNCUT", size=64)
+    cut = pydicom.dcmread(short)
+    cut.PixelData = cut.PixelData[:len(cut.PixelData) // 2]
+    ae = AE(ae_title="MODALITY")
+    ae.add_requested_context(CTImageStorage, [EXPLICIT])
+    assoc = ae.associate("127.0.0.1", listening.port, ae_title="STUDYDESK")
+    assert assoc.is_established
+    try:
+        refused = assoc.send_c_store(cut)
+        kept = assoc.send_c_store(pydicom.dcmread(whole))
+    finally:
+        assoc.release()
+    assert refused.Status == dimse.CANNOT_UNDERSTAND and refused.get("ErrorComment")
+    assert kept.Status == dimse.SUCCESS
+    assert cached(home) == 1 and len(stored_files(home)) == 1 and not temporary_files(home)
