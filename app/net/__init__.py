@@ -9,11 +9,12 @@ Layers, bottom up:
 - ``association``: A-ASSOCIATE request/accept (PDUs from pynetdicom),
   release, abort, presentation contexts.
 - ``dimse``: command sets, messages, data sets streamed from files; received
-  ones held in memory for the intake (:class:`dimse.MemorySink`, C-GET) or
-  written to files as they arrive (:class:`dimse.FileSink`, the listener).
+  ones held in memory for the intake (:class:`dimse.MemorySink`, C-GET and
+  the listener), a large one going on into a file (:class:`dimse.FileSink`).
 - ``nodes``, ``tls``: configuration (``nodes`` table, settings).
 - ``client`` (C-ECHO, C-FIND), ``retrieve`` + ``retrieve_plan`` (C-GET,
   C-MOVE), ``send`` (C-STORE), ``outbox_send``, ``mwl`` (worklist),
   ``listener`` (Storage SCP) and ``intake`` (received files -> the
-  importer's path): the functions the command line and the window call.
+  importer's path, each durable before its C-STORE is answered): the
+  functions the command line and the window call.
 """
