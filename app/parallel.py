@@ -69,7 +69,8 @@ def _kill_with_parent() -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process *pid* exists (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -83,7 +84,7 @@ def _watch_parent(owner: int, parent: int) -> None:
     """Exit this worker as soon as *owner* (the process that made the pool)
     is gone or this worker's parent changed (it was orphaned)."""
     while True:
-        if os.getppid() != parent or not _alive(owner):
+        if os.getppid() != parent or not process_alive(owner):
             os._exit(1)
         threading.Event().wait(WATCH_INTERVAL)
 
@@ -94,7 +95,7 @@ def guard_worker(owner: int) -> None:
     parent = os.getppid()
     if os.environ.get("STUDYDESK_FAULT") != "no-pdeathsig":  # tests: the portable guard alone
         _kill_with_parent()
-    if not _alive(owner) or (parent == 1 and owner != 1):
+    if not process_alive(owner) or (parent == 1 and owner != 1):
         os._exit(1)  # the parent died before the guard was set
     threading.Thread(target=_watch_parent, args=(owner, parent), daemon=True,
                      name="studydesk-parent-watch").start()

@@ -47,6 +47,8 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
+from app.parallel import process_alive
+
 log = logging.getLogger("studydesk")
 
 RUN = "run"                  # in the home: run/<pid> holds a process's start (ns since the epoch)
@@ -59,16 +61,6 @@ _OWNER = {"pid": None}
 
 
 # -- sessions ---------------------------------------------------------------------------
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _session_pid(path: Path) -> Optional[int]:
@@ -167,7 +159,7 @@ def collect_dead_sessions(root: Path) -> list[str]:
     run = root / RUN
     if not run.exists():
         return removed
-    dead = [f for f in run.iterdir() if (pid := _session_pid(f)) is not None and not _alive(pid)]
+    dead = [f for f in run.iterdir() if (pid := _session_pid(f)) is not None and not process_alive(pid)]
     if not dead:
         return removed
     (run / PENDING).write_text(",".join(f.name for f in dead))
@@ -218,7 +210,7 @@ def sweep_store(root: Path, folders: list[Path], db) -> list[str]:
     marker = run / PENDING
     if not marker.exists():
         return []
-    live = [f for f in run.iterdir() if (pid := _session_pid(f)) is not None and _alive(pid)]
+    live = [f for f in run.iterdir() if (pid := _session_pid(f)) is not None and process_alive(pid)]
     cutoff = min([_started(f) for f in live] + [time.time_ns()])
     alone = all(_session_pid(f) == os.getpid() for f in live)
     referenced = _referenced(db)

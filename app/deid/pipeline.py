@@ -102,6 +102,19 @@ class ResidualIdentifiers(RuleRefused):
         self.report = report
 
 
+def known_identifiers(name="", patient_id="", birth_date="", phone="", issuer="", accession="",
+                      referring="") -> tuple:
+    """The (keyword, kind, value) triples of what the cache knows of a
+    patient and study, for :attr:`Source.identifying` (empty values left out)."""
+    return tuple((keyword, kind, value) for keyword, kind, value in (
+        ("PatientName", "name", name), ("PatientID", "patient id", patient_id),
+        ("PatientBirthDate", "date of birth", birth_date),
+        ("PatientTelephoneNumbers", "phone number", phone),
+        ("IssuerOfPatientID", "patient id issuer", issuer),
+        ("AccessionNumber", "accession number", accession),
+        ("ReferringPhysicianName", "name", referring)) if value)
+
+
 def extra_needles(identifying: Iterable) -> list[Needle]:
     """Needles for (keyword, kind, value) triples the cache knows."""
     out: list[Needle] = []

@@ -49,18 +49,15 @@ def resolve(db, study_uids: list[str]) -> list[str]:
 
 
 def items(home: Home, db, study_uids: list[str]) -> list[Item]:
+    from app.deid.pipeline import known_identifiers
+
     out: list[Item] = []
     for study_uid in study_uids:
         for row in db.execute(_SELECT, [study_uid]):
             (sop, path, series, modality, number, series_desc, study, date, accession,
              study_desc, referring, patient_id, name, birth, phone, issuer) = row
-            identifying = tuple((keyword, kind, value) for keyword, kind, value in (
-                ("PatientName", "name", name), ("PatientID", "patient id", patient_id),
-                ("PatientBirthDate", "date of birth", birth),
-                ("PatientTelephoneNumbers", "phone number", phone),
-                ("IssuerOfPatientID", "patient id issuer", issuer),
-                ("AccessionNumber", "accession number", accession),
-                ("ReferringPhysicianName", "name", referring)) if value)
+            identifying = known_identifiers(name, patient_id, birth, phone, issuer, accession,
+                                            referring)
             out.append(Item(
                 index=len(out), path=str(store.absolute(home, path)), sop_instance_uid=sop,
                 series_instance_uid=series, study_instance_uid=study, patient_id=patient_id,

@@ -56,12 +56,12 @@ def _number(text: str):
 
 def identifying(study: Study) -> tuple:
     """What the cache knows of a study's patient, searched for on the disc."""
+    from app.deid.pipeline import known_identifiers
+
     patient = study.patient
-    return tuple((keyword, kind, value) for keyword, kind, value in (
-        ("PatientName", "name", patient.patient_name), ("PatientID", "patient id", patient.patient_id),
-        ("PatientBirthDate", "date of birth", patient.patient_birth_date),
-        ("AccessionNumber", "accession number", study.accession_number),
-        ("ReferringPhysicianName", "name", study.referring_physician_name)) if value)
+    return known_identifiers(patient.patient_name, patient.patient_id, patient.patient_birth_date,
+                             accession=study.accession_number,
+                             referring=study.referring_physician_name)
 
 
 def anonymise(studies: list[Study], folder: Path, deidentifier, progress: Progress,

@@ -215,20 +215,14 @@ ORDER BY i.instance_number IS NULL, i.instance_number, i.sop_instance_uid
 def _sources(home: Home, db, series_uid: str, staged: set) -> list:
     """The series' instances not staged yet, as the pipeline's sources, with
     what the cache knows of the patient and study (searched in the copies)."""
-    from app.deid.pipeline import Source
+    from app.deid.pipeline import Source, known_identifiers
 
     out = []
     for sop, path, accession, referring, patient_id, name, birth, phone, issuer in db.execute(
             _SOURCES, [series_uid]):
         if sop in staged:
             continue
-        known = tuple((keyword, kind, value) for keyword, kind, value in (
-            ("PatientName", "name", name), ("PatientID", "patient id", patient_id),
-            ("PatientBirthDate", "date of birth", birth),
-            ("PatientTelephoneNumbers", "phone number", phone),
-            ("IssuerOfPatientID", "patient id issuer", issuer),
-            ("AccessionNumber", "accession number", accession),
-            ("ReferringPhysicianName", "name", referring)) if value)
+        known = known_identifiers(name, patient_id, birth, phone, issuer, accession, referring)
         out.append(Source(len(out), str(store.absolute(home, path)), sop, known))
     return out
 
