@@ -151,43 +151,66 @@ def write_synced(folder: Path, data, overlap=None) -> tuple[Path, object]:
 
 def write_new_synced(final: Path, data, overlap=None) -> Optional[tuple[Path, object]]:
     """Write *data* as the new file *final* (its folders created as needed)
-    and make it durable, its content and its directory entries (the file's
-    and those of the folders created) synced at once from other threads
-    while ``overlap()`` runs here; returns *final* and what ``overlap()``
-    returned, or None when *final* exists already. A file written in place
-    like this has no row yet: until the transaction naming it commits it is
-    like a rename into the store before a commit (removed with the row's
-    transaction when that fails, swept at open after a kill)."""
+    and make it durable: ``overlap()`` runs (e.g. a hash of *data*, which
+    releases the GIL), then the file's content and its directory entries
+    (the file's and those of the folders leading to it) are synced, all on
+    the calling thread; returns *final* and what ``overlap()`` returned, or
+    None when *final* exists already. (Handing the syncs to another thread
+    to overlap them with the hash cost more CPU than it saved time, see
+    docs/performance/network.md.) A file written in place like this has no
+    row yet: until the transaction naming it commits it is like a rename
+    into the store before a commit (removed with the row's transaction when
+    that fails, swept at open after a kill)."""
     created = []
     folder = final.parent
-    while not folder.exists():
-        created.append(folder)
-        folder = folder.parent
-    final.parent.mkdir(parents=True, exist_ok=True)
+    known = folder in _SYNCED
+    if not known:
+        while not folder.exists():
+            created.append(folder)
+            folder = folder.parent
+        final.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     except FileExistsError:
         return None
+    except FileNotFoundError:
+        if not known:
+            raise
+        _SYNCED.discard(final.parent)  # the folder went away since (a study deleted)
+        return write_new_synced(final, data, overlap)
     try:
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            folders = [final.parent] + [f.parent for f in created]
-            jobs = [_syncer().submit(_datasync, fd)]
-            if os.name != "nt":
-                jobs += [_syncer().submit(sync_directories, [f]) for f in folders]
-            try:
-                value = overlap() if overlap is not None else None
-            finally:
-                for job in jobs:
-                    job.result()
+            # a folder not known synced may have been created by another
+            # thread whose syncs are not done yet: its parents are synced too
+            dirty = [final.parent] if known else list(dict.fromkeys(
+                [*final.parents[:3], *(f.parent for f in created)]))
+            value = overlap() if overlap is not None else None
+            _datasync(fd)
+            sync_directories(dirty)
+            _remember_synced(final.parent)
             return final, value
         finally:
             os.close(fd)
     except BaseException:
         final.unlink(missing_ok=True)
         raise
+
+
+# Folders whose own entries, and those leading to them, are known durable:
+# write_new_synced neither looks for them nor syncs their parents again.
+# Bounded, as a long-running listener writes into ever new series.
+_SYNCED: set = set()
+_SYNCED_LIMIT = 4096
+
+
+def _remember_synced(folder: Path) -> None:
+    if folder not in _SYNCED:
+        if len(_SYNCED) >= _SYNCED_LIMIT:
+            _SYNCED.clear()
+        _SYNCED.add(folder)
 
 
 def sync_file(path: Path) -> None:

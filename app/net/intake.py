@@ -11,8 +11,8 @@ set (:meth:`Intake.store_data`, :meth:`Intake.store_file`): the header is
 read from the bytes as they arrived (a truncated or unreadable data set is
 refused before anything is written), a duplicate of an instance the cache
 holds is dropped (it is durable already: Success), and the bytes are
-written straight to the file's place in the store and synced with its
-directory entries, the SHA-256 computed while the disk syncs. Until its
+written straight to the file's place in the store, hashed (SHA-256) and
+synced with its directory entries, all on that thread. Until its
 row commits, such a file is like one renamed into the store before its
 commit: removed if the transaction fails, swept at the next open after a
 kill (app/home.py).
@@ -38,6 +38,7 @@ Received instances are audited per sending node at most every
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -83,11 +84,12 @@ class _Refusal:
 
 
 class _Entry:
-    __slots__ = ("display", "node", "outcome", "stored")
+    __slots__ = ("display", "node", "outcome", "stored", "in_place")
 
-    def __init__(self, display: str, node: Optional[str], outcome):
+    def __init__(self, display: str, node: Optional[str], outcome, in_place: bool = False):
         self.display, self.node, self.outcome = display, node, outcome
         self.stored: Optional[Stored] = None
+        self.in_place = in_place  # written and synced at its final path (store.write_new_synced)
 
 
 class _Recorder(importer.Recorder):
@@ -109,13 +111,22 @@ class _Recorder(importer.Recorder):
     def sync_staged(self, paths: list[Path]) -> None:
         pass  # synced when written (store.write_new_synced, store.write_synced, store.sync_file)
 
+    def record_in_place(self, items: list[importer.Prepared], in_place: list[Path]) -> None:
+        """:meth:`record`, *in_place* being the files of *items* written and
+        synced at their final paths (with their folders)."""
+        self._in_place = set(in_place)
+        try:
+            self.record(items)
+        finally:
+            self._in_place = set()
+
     def _pending(self, item: importer.Prepared) -> Optional[store.PendingFile]:
+        if item.staged in self._in_place:
+            return store.PendingFile(item.staged, item.staged)
         if item.staged is not None:
             h = item.header
             final = self.home.root / store.relative_path(
                 h.study_instance_uid, h.series_instance_uid, h.sop_instance_uid)
-            if item.staged == final:
-                self._in_place.add(final)
             folder = final.parent
             while not folder.exists():
                 self._created.add(folder)
@@ -125,7 +136,6 @@ class _Recorder(importer.Recorder):
     def sync_renamed(self, paths: list[Path]) -> None:
         folders = {p.parent for p in paths if p not in self._in_place} | {f.parent for f in self._created}
         self._created.clear()
-        self._in_place.clear()
         store.sync_all((), folders)
 
     def refresh_counts(self, accepted: list[importer.Prepared]) -> None:
@@ -220,6 +230,7 @@ class Intake:
         self._scratch = store.scratch(home)
         self._recorders: dict[Optional[str], _Recorder] = {}
         self._preparer = _Preparer(self._scratch, home.db_path)
+        self._series_folders: dict[tuple[str, str], str] = {}
         self._queue: list[_Entry] = []
         self._turn = threading.Condition()
         self._recording = False
@@ -232,13 +243,14 @@ class Intake:
         """Keep a complete file held in memory by a
         :class:`~app.net.dimse.MemorySink` (its buffer is given back);
         returns once it is durable or refused."""
+        in_place = False
         try:
-            outcome = self._prepare_data(data, sop_instance_uid)
+            outcome, in_place = self._prepare_data(data, sop_instance_uid)
         except Exception as e:  # noqa: BLE001 - one bad data set must not end the association
             outcome = _Refusal(f"not kept: {type(e).__name__}: {e}", dimse.OUT_OF_RESOURCES)
         finally:
             dimse.release(data)
-        return self._settle(_Entry(self._display(outcome, sop_instance_uid), node, outcome))
+        return self._settle(_Entry(self._display(outcome, sop_instance_uid), node, outcome, in_place))
 
     def store_file(self, path: Path, sop_instance_uid: str, node: Optional[str]) -> Stored:
         """Keep a complete file written into the home's temporary area (it
@@ -265,26 +277,40 @@ class Intake:
             return sop or outcome.header.sop_instance_uid
         return sop
 
+    def _final_path(self, header) -> Path:
+        """The instance's place in the store (store.relative_path), its
+        series folder worked out once."""
+        key = (header.study_instance_uid, header.series_instance_uid)
+        folder = self._series_folders.get(key)
+        if folder is None:
+            if len(self._series_folders) > 4096:
+                self._series_folders.clear()
+            folder = self._series_folders[key] = os.fspath(
+                self.home.root / store.relative_path(*key, "x").parent)
+        return Path(folder + os.sep + store.safe_uid(header.sop_instance_uid) + ".dcm")
+
     def _prepare_data(self, data: memoryview, sop: str):
+        """The outcome, and whether the file was written in place."""
         try:
             header = read_header_in_memory(data)
         except Unreadable as e:
-            return _Refusal(str(e))
-        final = self.home.root / store.relative_path(header.study_instance_uid, header.series_instance_uid,
-                                                     header.sop_instance_uid)
-        digest = lambda: hashlib.sha256(data).hexdigest()  # noqa: E731 - computed while the disk syncs
+            return _Refusal(str(e)), False
+        final = self._final_path(header)
+        digest = lambda: hashlib.sha256(data).hexdigest()  # noqa: E731 - before the syncs, GIL released
         try:
             # a new instance's place in the store is free: only when it is
             # taken is the cache asked whether the instance is there
             written = store.write_new_synced(final, data, digest)
+            in_place = written is not None
             if written is None:
                 if self._preparer.known(header.sop_instance_uid):
-                    return KNOWN
+                    return KNOWN, False
                 written = store.write_synced(self._scratch, data, digest)
             staged, sha = written
         except OSError as e:
-            return _Refusal(f"cannot write: {e.strerror or e}", dimse.OUT_OF_RESOURCES)
-        return importer.Prepared(Source(sop or header.sop_instance_uid, staged, owned=True), header, sha, staged)
+            return _Refusal(f"cannot write: {e.strerror or e}", dimse.OUT_OF_RESOURCES), False
+        return (importer.Prepared(Source(sop or header.sop_instance_uid, staged, owned=True), header, sha, staged),
+                in_place)
 
     def _settle(self, entry: _Entry) -> Stored:
         """Queue *entry* and wait until a batch holding it is recorded,
@@ -337,8 +363,9 @@ class Intake:
             recorder = self._recorders[node] = _Recorder(self.home, result, node)
         items = [e.outcome for e in entries]
         before = (result.imported, result.duplicates, len(result.rejected))
+        in_place = [e.outcome.staged for e in entries if e.in_place]
         try:
-            recorder.record(items)
+            recorder.record_in_place(items, in_place)
         except Exception as e:  # noqa: BLE001 - a failed batch is refused, the listener goes on
             reason = f"not recorded: {type(e).__name__}: {e}"
             for entry, item in zip(entries, items):

@@ -229,3 +229,24 @@ def test_a_data_set_received_into_a_file_is_moved_into_the_store_once_durable(ho
     (sop, path, sha, size), = rows(home)
     assert hashlib.sha256(store.absolute(home, path).read_bytes()).hexdigest() == sha
     assert not leftovers(home)
+
+
+def test_a_home_made_again_at_the_same_place_receives_into_folders_made_again(admin, tmp_path):
+    """The intake remembers the store folders it has synced; a home removed
+    and made again at the same place (as the benchmark does) gets its
+    folders back, and every instance its file."""
+    import shutil
+
+    from app.home import Home
+
+    paths = write_series(tmp_path / "in", 2, patient_id="INT9", size=64)
+    for _ in range(2):
+        home = Home.open(tmp_path / "again")
+        intake = Intake(home, admin.name, audit_batches=False)
+        try:
+            stored = [intake.add_data(received(path), "", "pacs") for path in paths]
+        finally:
+            intake.close()
+        assert all(s.ok for s in stored) and intake.recorded == 2
+        assert all(store.absolute(home, path).is_file() for _, path, _, _ in rows(home))
+        shutil.rmtree(home.root)
