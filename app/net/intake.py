@@ -26,10 +26,14 @@ batch sends its answer. (A data set too large to hold in memory, or a
 second copy of an instance whose place in the store is taken, comes
 through the temporary area and is renamed in that transaction, its
 directory synced before the commit.)
-While one batch is recorded the next one gathers, so with many senders a
-sync serves many instances, and with one sender (a C-GET is a ping-pong:
-the peer sends the next instance only after our answer) nothing waits for
-a batch to fill. No extra thread is woken on the way.
+While one batch is recorded the next one gathers, and the thread about to
+record waits a moment (:data:`GATHER`, 3 ms at most) for the threads still
+preparing a data set (header, write, hash, file sync), so with many
+senders one commit serves many instances (a parallel C-GET over four
+associations: about four per batch rather than 1.3, 0.3 ms less CPU per
+instance). With one sender (a C-GET is a ping-pong: the peer sends the
+next instance only after our answer) nothing waits for a batch to fill.
+No extra thread is woken on the way.
 
 Received instances are audited per sending node at most every
 :data:`AUDIT_EVERY` seconds and when the intake is flushed or closed.
@@ -54,6 +58,7 @@ from app.net import dimse
 KNOWN = importer.KNOWN
 MAX_BATCH = 1000      # instances recorded in one transaction at most
 AUDIT_EVERY = 2.0     # seconds between two Import audit entries of one node
+GATHER = 0.003  # seconds the recording thread waits at most for entries being prepared (_settle)
 
 
 @dataclass(frozen=True)
@@ -106,22 +111,23 @@ class _Recorder(importer.Recorder):
         super().__init__(home, "copy", result, node)
         self.db.execute("PRAGMA synchronous=FULL")
         self._created: set[Path] = set()
-        self._in_place: set[Path] = set()
+        self._in_place: set[int] = set()  # ids of the items, and of their paths, written in place
 
     def sync_staged(self, paths: list[Path]) -> None:
         pass  # synced when written (store.write_new_synced, store.write_synced, store.sync_file)
 
-    def record_in_place(self, items: list[importer.Prepared], in_place: list[Path]) -> None:
-        """:meth:`record`, *in_place* being the files of *items* written and
-        synced at their final paths (with their folders)."""
-        self._in_place = set(in_place)
+    def record_in_place(self, items: list[importer.Prepared], in_place: list[importer.Prepared]) -> None:
+        """:meth:`record`, *in_place* being those of *items* whose files were
+        written and synced at their final paths (with their folders)."""
+        # by identity: hashing a Path (its parts joined anew) is dear per file
+        self._in_place = {id(x) for item in in_place for x in (item, item.staged)}
         try:
             self.record(items)
         finally:
             self._in_place = set()
 
     def _pending(self, item: importer.Prepared) -> Optional[store.PendingFile]:
-        if item.staged in self._in_place:
+        if id(item) in self._in_place:
             return store.PendingFile(item.staged, item.staged)
         if item.staged is not None:
             h = item.header
@@ -134,7 +140,7 @@ class _Recorder(importer.Recorder):
         return super()._pending(item)
 
     def sync_renamed(self, paths: list[Path]) -> None:
-        folders = {p.parent for p in paths if p not in self._in_place} | {f.parent for f in self._created}
+        folders = {p.parent for p in paths if id(p) not in self._in_place} | {f.parent for f in self._created}
         self._created.clear()
         store.sync_all((), folders)
 
@@ -232,7 +238,10 @@ class Intake:
         self._preparer = _Preparer(self._scratch, home.db_path)
         self._series_folders: dict[tuple[str, str], str] = {}
         self._queue: list[_Entry] = []
-        self._turn = threading.Condition()
+        lock = threading.Lock()
+        self._turn = threading.Condition(lock)
+        self._arrived = threading.Condition(lock)  # an entry was queued
+        self._preparing = 0  # receiving threads between their data set and its entry
         self._recording = False
         self._audits: dict[Optional[str], dict] = {}
         self._closed = False
@@ -244,13 +253,20 @@ class Intake:
         :class:`~app.net.dimse.MemorySink` (its buffer is given back);
         returns once it is durable or refused."""
         in_place = False
+        with self._turn:
+            self._preparing += 1
         try:
-            outcome, in_place = self._prepare_data(data, sop_instance_uid)
-        except Exception as e:  # noqa: BLE001 - one bad data set must not end the association
-            outcome = _Refusal(f"not kept: {type(e).__name__}: {e}", dimse.OUT_OF_RESOURCES)
-        finally:
-            dimse.release(data)
-        return self._settle(_Entry(self._display(outcome, sop_instance_uid), node, outcome, in_place))
+            try:
+                outcome, in_place = self._prepare_data(data, sop_instance_uid)
+            except Exception as e:  # noqa: BLE001 - one bad data set must not end the association
+                outcome = _Refusal(f"not kept: {type(e).__name__}: {e}", dimse.OUT_OF_RESOURCES)
+            finally:
+                dimse.release(data)
+        except BaseException:
+            with self._turn:
+                self._preparing -= 1
+            raise
+        return self._settle(_Entry(self._display(outcome, sop_instance_uid), node, outcome, in_place), True)
 
     def store_file(self, path: Path, sop_instance_uid: str, node: Optional[str]) -> Stored:
         """Keep a complete file written into the home's temporary area (it
@@ -312,17 +328,25 @@ class Intake:
         return (importer.Prepared(Source(sop or header.sop_instance_uid, staged, owned=True), header, sha, staged),
                 in_place)
 
-    def _settle(self, entry: _Entry) -> Stored:
+    def _settle(self, entry: _Entry, prepared: bool = False) -> Stored:
         """Queue *entry* and wait until a batch holding it is recorded,
-        recording the batch on this thread when no other thread is."""
+        recording the batch on this thread when no other thread is. The
+        thread that records waits up to :data:`GATHER` seconds for the
+        entries of threads preparing theirs (*prepared*: this entry was
+        counted among those), so that one commit serves them too."""
         with self._turn:
             self._queue.append(entry)
+            if prepared:
+                self._preparing -= 1
+                self._arrived.notify()
         while True:
             with self._turn:
                 self._turn.wait_for(lambda: entry.stored is not None or not self._recording)
                 if entry.stored is not None:
                     return entry.stored
                 self._recording = True
+                if self._preparing and GATHER:
+                    self._arrived.wait_for(lambda: not self._preparing, GATHER)
                 batch = self._queue[:MAX_BATCH]
                 del self._queue[:MAX_BATCH]
             try:
@@ -363,7 +387,7 @@ class Intake:
             recorder = self._recorders[node] = _Recorder(self.home, result, node)
         items = [e.outcome for e in entries]
         before = (result.imported, result.duplicates, len(result.rejected))
-        in_place = [e.outcome.staged for e in entries if e.in_place]
+        in_place = [e.outcome for e in entries if e.in_place]
         try:
             recorder.record_in_place(items, in_place)
         except Exception as e:  # noqa: BLE001 - a failed batch is refused, the listener goes on
