@@ -27,9 +27,9 @@ median of the ratios of each repeat ("paired"), the steadier figure on a
 shared machine. Every server and tool runs with TCP_NODELAY=1 (shared/FACTS.md). Target:
 StudyDesk at least 0.8x DCMTK for both. Besides the rates, the report gives
 the CPU time per file of each side (this process for StudyDesk, the child
-for a DCMTK tool) and of the peer serving it (storescp, Orthanc; Linux
-only), which vary less than rates on a shared machine, and the load
-average before and after.
+for a DCMTK tool; and of that the system time, the kernel's part) and of
+the peer serving it (storescp, Orthanc; Linux only), which vary less than
+rates on a shared machine, and the load average before and after.
 """
 
 from __future__ import annotations
@@ -58,27 +58,26 @@ class Runs:
     def __init__(self, *sides: str):
         self.seconds: dict[str, list[float]] = {side: [] for side in sides}
         self.cpu: dict[str, list[float]] = {side: [] for side in sides}
+        self.system_cpu: dict[str, list[float]] = {side: [] for side in sides}  # the kernel's part of cpu
         self.peer_cpu: dict[str, list[float]] = {side: [] for side in sides}
 
     def measure(self, side: str, fn, in_process: bool, peer: subprocess.Popen):
         """Run *fn*; StudyDesk runs *in_process*, a DCMTK tool as a child
         waited for inside *fn*."""
         who = resource.RUSAGE_SELF if in_process else resource.RUSAGE_CHILDREN
-        cpu, peer_cpu = cpu_seconds(who), process_cpu_seconds(peer.pid)
+        before, peer_cpu = resource.getrusage(who), process_cpu_seconds(peer.pid)
         seconds, out = common.timed(fn)
+        after = resource.getrusage(who)
         self.seconds[side].append(seconds)
-        self.cpu[side].append(cpu_seconds(who) - cpu)
+        self.cpu[side].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        self.system_cpu[side].append(after.ru_stime - before.ru_stime)
         if peer_cpu is not None:
             self.peer_cpu[side].append(process_cpu_seconds(peer.pid) - peer_cpu)
         return seconds, out
 
     def to_json(self) -> dict:
-        return {"seconds": self.seconds, "cpu_seconds": self.cpu, "peer_cpu_seconds": self.peer_cpu}
-
-
-def cpu_seconds(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
+        return {"seconds": self.seconds, "cpu_seconds": self.cpu, "system_cpu_seconds": self.system_cpu,
+                "peer_cpu_seconds": self.peer_cpu}
 
 
 def process_cpu_seconds(pid: int):
@@ -356,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                                "after": [round(x, 2) for x in os.getloadavg()]},
               "files_per_s": {p: {s: round(v) for s, v in sides.items()} for p, sides in rates.items()},
               "cpu_ms_per_file": {p: per_file(r.cpu) for p, r in runs.items()},
+              "system_cpu_ms_per_file": {p: per_file(r.system_cpu) for p, r in runs.items()},
               "peer_cpu_ms_per_file": {p: per_file(r.peer_cpu) for p, r in runs.items()},
               "runs": {p: r.to_json() for p, r in runs.items()}}
     if "send" in rates:
@@ -373,8 +373,10 @@ def main(argv: list[str] | None = None) -> int:
         for pair, sides in report["files_per_s"].items():
             print(f"{pair:5} " + "  ".join(f"{side}: {rate} files/s" for side, rate in sides.items()))
             cpu, peer = report["cpu_ms_per_file"][pair], report["peer_cpu_ms_per_file"][pair]
+            kernel = report["system_cpu_ms_per_file"][pair]
             print("      CPU ms/file " + "  ".join(
-                f"{side}: {ms}" + (f" (peer {peer[side]})" if side in peer else "") for side, ms in cpu.items()))
+                f"{side}: {ms}" + (f" (system {kernel[side]})" if side in kernel else "")
+                + (f" (peer {peer[side]})" if side in peer else "") for side, ms in cpu.items()))
         print(f"load average before {report['load_average']['before']}, after {report['load_average']['after']}")
         for key in ("send_ratio", "get_ratio", "get_ratio_durable", "get_ratio_pdu128k", "get_ratio_paired",
                     "get_ratio_durable_paired"):
