@@ -161,22 +161,24 @@ def write_new_synced(final: Path, data, overlap=None) -> Optional[tuple[Path, ob
     row yet: until the transaction naming it commits it is like a rename
     into the store before a commit (removed with the row's transaction when
     that fails, swept at open after a kill)."""
+    path = os.fspath(final)
+    parent = os.path.dirname(path)  # a string: hashing a Path joins its parts anew each time
     created = []
-    folder = final.parent
-    known = folder in _SYNCED
+    known = parent in _SYNCED
     if not known:
+        folder = final.parent
         while not folder.exists():
             created.append(folder)
             folder = folder.parent
         final.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     except FileExistsError:
         return None
     except FileNotFoundError:
         if not known:
             raise
-        _SYNCED.discard(final.parent)  # the folder went away since (a study deleted)
+        _SYNCED.discard(parent)  # the folder went away since (a study deleted)
         return write_new_synced(final, data, overlap)
     try:
         try:
@@ -185,12 +187,16 @@ def write_new_synced(final: Path, data, overlap=None) -> Optional[tuple[Path, ob
                 view = view[os.write(fd, view):]
             # a folder not known synced may have been created by another
             # thread whose syncs are not done yet: its parents are synced too
-            dirty = [final.parent] if known else list(dict.fromkeys(
-                [*final.parents[:3], *(f.parent for f in created)]))
             value = overlap() if overlap is not None else None
             _datasync(fd)
-            sync_directories(dirty)
-            _remember_synced(final.parent)
+            if known:
+                if os.name != "nt":
+                    _sync_directory(parent)
+            else:
+                sync_directories([*final.parents[:3], *(f.parent for f in created)])
+                if len(_SYNCED) >= _SYNCED_LIMIT:
+                    _SYNCED.clear()
+                _SYNCED.add(parent)
             return final, value
         finally:
             os.close(fd)
@@ -202,15 +208,8 @@ def write_new_synced(final: Path, data, overlap=None) -> Optional[tuple[Path, ob
 # Folders whose own entries, and those leading to them, are known durable:
 # write_new_synced neither looks for them nor syncs their parents again.
 # Bounded, as a long-running listener writes into ever new series.
-_SYNCED: set = set()
+_SYNCED: set[str] = set()
 _SYNCED_LIMIT = 4096
-
-
-def _remember_synced(folder: Path) -> None:
-    if folder not in _SYNCED:
-        if len(_SYNCED) >= _SYNCED_LIMIT:
-            _SYNCED.clear()
-        _SYNCED.add(folder)
 
 
 def sync_file(path: Path) -> None:
@@ -229,11 +228,15 @@ def sync_directories(folders) -> None:
     if os.name == "nt":
         return
     for folder in dict.fromkeys(folders):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _sync_directory(folder)
+
+
+def _sync_directory(folder) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def sync_all(files, folders=()) -> None:
