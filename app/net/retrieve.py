@@ -259,7 +259,12 @@ def _parallel(home, node: Node, parts: list[Request], classes: list[str], intake
         thread.start()
     for thread in threads:
         while thread.is_alive():
-            thread.join(0.2)
+            # the first instance is reported as soon as it is kept, later
+            # ones every 0.2 s (a fast retrieve may be over well within one)
+            if tally.first.is_set():
+                thread.join(0.2)
+            else:
+                tally.first.wait(0.2)
             done = tally.done()
             progress(done / tally.total, f"Retrieving {done} of {tally.total} from {node.name} by C-GET "
                                          f"({streams} associations)")
@@ -276,6 +281,7 @@ class _Tally:
     def __init__(self, parts: list[Request]):
         self.total = sum(r.count for r in parts) or 1
         self._done: dict[int, int] = {}
+        self.first = threading.Event()  # set once something is done
 
     def counter(self, n: int) -> "_StreamCounter":
         return _StreamCounter(self, n)
@@ -294,6 +300,8 @@ class _StreamCounter:
                                                     "NumberOfFailedSuboperations",
                                                     "NumberOfWarningSuboperations"))
         self.tally._done[self.n] = self.before + max(counted, received)
+        if counted or received:
+            self.tally.first.set()
 
     def finish(self, request: Request) -> None:
         self.before += request.count
