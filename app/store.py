@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from app.home import Home
+from app.parallel import process_alive
 
 _UID_RE = re.compile(r"^[0-9.]{1,64}$")
 CHUNK = 1 << 20
@@ -301,16 +302,6 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sweep_temporaries(home: Home) -> int:

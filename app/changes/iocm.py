@@ -380,7 +380,7 @@ def sweep_staging(home: Home, db) -> int:
         pid = folder.name[1:].split("-")[0]
         if folder.name in pending or folder.name in _ACTIVE or not pid.isdigit():
             continue
-        if int(pid) != os.getpid() and store.process_alive(int(pid)):
+        if int(pid) != os.getpid() and parallel.process_alive(int(pid)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed += 1

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from app import audit, catalog, store
+from app.parallel import process_alive
 from app.clock import now_iso
 from app.db import transaction
 from app.errors import NotFound, RuleRefused
@@ -267,7 +268,7 @@ def recover(home: Home, db) -> list[int]:
     which is gone left pending (its rows never changed; its files go)."""
     pending = [cid for cid, pid in db.execute(
         "SELECT change_id, owner_pid FROM changes WHERE state = 'pending' ORDER BY change_id")
-        if pid is None or not store.process_alive(pid)]
+        if pid is None or not process_alive(pid)]
     for change_id in pending:
         _roll_back(home, db, change_id)
     return pending
