@@ -157,7 +157,7 @@ SELECT s.study_instance_uid, p.patient_id, p.patient_name, s.study_date, s.study
        s.accession_number, s.modalities, s.study_description, s.series_count,
        s.instance_count, s.assigned_to, l.user, s.staged, p.patient_birth_date,
        p.patient_sex, s.size_bytes, s.migrated, s.ai_rescan_pending, p.confidentiality,
-       s.referring_physician_name, s.study_id
+       s.referring_physician_name, s.study_id, p.issuer_of_patient_id
 FROM studies s JOIN patients p ON p.id = s.patient_pk
 LEFT JOIN locks l ON l.study_instance_uid = s.study_instance_uid
 """
@@ -172,7 +172,7 @@ def _study_dict(row) -> dict:
         "locked_by": row[11], "staged": bool(row[12]), "patient_birth_date": row[13],
         "patient_sex": row[14], "size_bytes": row[15], "migrated": bool(row[16]),
         "ai_rescan_pending": bool(row[17]), "confidentiality": row[18],
-        "referring_physician": row[19], "study_id": row[20],
+        "referring_physician": row[19], "study_id": row[20], "issuer": row[21] or "",
     }
 
 

@@ -81,7 +81,8 @@ def action_states(user: User, rows: list[Optional[dict]],
     unavailable = unavailable or {}
     known = [r for r in rows if r is not None]
     loading = len(known) < len(rows)
-    patients = list(dict.fromkeys(r.get("patient_id") or "" for r in known))
+    # patient records: an ID with two issuers is two patients
+    patients = list(dict.fromkeys((r.get("patient_id") or "", r.get("issuer") or "") for r in known))
     out: dict[str, str] = {}
     for key, (_label_text, _tip, privilege) in ACTIONS.items():
         reason = privilege_reason(user, privilege, VERBS[key]) or unavailable.get(key, "")

@@ -105,9 +105,12 @@ class MergeCard(QFrame):
 
     @property
     def key(self) -> str:
-        """The study UID (study merge) or the patient ID (patient merge) of this side."""
+        """The study UID (study merge) or the patient record (``PID^^^ISSUER``, patient merge) of this side."""
         row = self.rows[0]
-        return row["patient_id"] if self.mode == "patients" else row["study_uid"]
+        if self.mode != "patients":
+            return row["study_uid"]
+        # the record, not only the ID: two records may share an ID (issuers differ)
+        return f"{row['patient_id']}^^^{row.get('issuer') or ''}"
 
     def label(self) -> str:
         """A short name for this side: the patient, or the study's date and accession."""

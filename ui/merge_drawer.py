@@ -290,7 +290,7 @@ class MergePanel(QFrame):
         text = proposal.reason
         followed = self.destination_key() == proposal.keep
         if not followed:
-            text += f"\nYou chose to keep {self.destination_key()} instead."
+            text += f"\nYou chose to keep {merge.shown_ref(self.destination_key(), self.source_key())} instead."
         self.proposal_label.setText(text)
         self.proposal_label.setProperty("followed", followed)
         self.proposal_label.style().unpolish(self.proposal_label)
@@ -342,7 +342,8 @@ class MergePanel(QFrame):
         elif required and not self.reason.text().strip():
             why = "Different patients: type the reason for this merge first."
         self.confirm.setEnabled(not why)
-        self.confirm.setToolTip(why or f"Merge {self.source_key()} into {self.destination_key()}")
+        self.confirm.setToolTip(why or f"Merge {merge.shown_ref(self.source_key(), self.destination_key())} into "
+                                        f"{merge.shown_ref(self.destination_key(), self.source_key())}")
         for card in self.cards:
             card.button.setEnabled(not card.destination and not self.busy())
         self.cancel.setText("Stop" if self.busy() else "Cancel")
@@ -360,7 +361,8 @@ class MergePanel(QFrame):
         what = "patient" if mode == "patients" else "study"
         self.progress.setValue(0)
         self.progress.show()
-        self.status.setText(f"Merging {what} {source} into {destination}...")
+        self.status.setText(f"Merging {what} {merge.shown_ref(source, destination)} into "
+                            f"{merge.shown_ref(destination, source)}...")
         self.job = self.runner.start(
             f"Merge {what}s",
             merge_job(self.home, self.user, mode, source, destination,

@@ -152,9 +152,9 @@ class WorklistActions(QObject):
     def open_merge(self, mode: str) -> None:
         rows = [r for r in self.w.ticks.rows() if r is not None]
         if mode == "patients":
-            by_patient: dict[str, list[dict]] = {}
-            for row in rows:
-                by_patient.setdefault(row["patient_id"], []).append(row)
+            by_patient: dict[tuple, list[dict]] = {}
+            for row in rows:  # by record: an ID with two issuers is two patients
+                by_patient.setdefault((row["patient_id"], row.get("issuer") or ""), []).append(row)
             sides = list(by_patient.values())
         else:
             sides = [[row] for row in rows]

@@ -15,7 +15,7 @@ from app.changes.plans import (patient_attrs, rewrite_instances, rows_in, snapsh
 from app.errors import BadInput, NotFound
 from app.home import Home
 from app.jobs import CancelToken, Progress
-from app.worklist import resolve_study_uid
+from app.worklist import parse_patient_ref, patient_records, resolve_study_uid
 
 
 def plan_merge_studies(db, user: User, source: str, destination: str, force: bool = False,
@@ -189,29 +189,41 @@ def looks_secondary(patient_id: str, other_id: str, issuer: str = "",
     return ""
 
 
-def _record_counts(db, patient_id: str) -> tuple[int, int, str]:
-    """(studies, images, issuer) of every record with this patient ID."""
+def _record_counts(db, ref: str) -> tuple[int, int, str]:
+    """(studies, images, issuer) of the records *ref* names: a patient ID
+    (every record with it) or ``PID^^^ISSUER`` (that record)."""
+    records = patient_records(db, ref)
+    if not records:
+        raise NotFound(f"patient {parse_patient_ref(ref)[0]}: not in the cache")
+    marks = ",".join("?" * len(records))
     studies, images = db.execute(
-        "SELECT count(*), coalesce(sum(s.instance_count), 0) FROM studies s JOIN patients p"
-        " ON p.id = s.patient_pk WHERE p.patient_id = ? AND s.state = 'active'", [patient_id]).fetchone()
-    issuers = [i for (i,) in db.execute("SELECT issuer_of_patient_id FROM patients WHERE patient_id = ?"
-                                        " ORDER BY issuer_of_patient_id", [patient_id]) if i]
+        "SELECT count(*), coalesce(sum(instance_count), 0) FROM studies"
+        f" WHERE patient_pk IN ({marks}) AND state = 'active'", [r["id"] for r in records]).fetchone()
+    issuers = sorted({r["issuer_of_patient_id"] for r in records if r["issuer_of_patient_id"]})
     return studies, images, ", ".join(issuers)
 
 
+def shown_ref(ref: str, other: str = "") -> str:
+    """A patient reference as a person reads it: the ID, with its issuer
+    (``PID (issuer X)``, ``PID (no issuer)``) when *other* has the same ID."""
+    pid, issuer = parse_patient_ref(ref)
+    if "^^^" not in ref or (other and parse_patient_ref(other)[0] != pid):
+        return pid
+    return f"{pid} (issuer {issuer})" if issuer else f"{pid} (no issuer)"
+
+
 def propose_keep(db, first: str, second: str, secondary_issuers: Iterable[str] = ()) -> KeepProposal:
-    """Which of two patient IDs a merge should keep: never one whose ID looks
-    secondary when the other does not (saying so), else the one with more
-    studies in the cache overall (not only those ticked), then more images,
-    then the first given. The reason says which rule decided."""
+    """Which of two patients a merge should keep (each a patient ID or a
+    record as ``PID^^^ISSUER``): never one whose ID looks secondary when the
+    other does not (saying so), else the one with more studies in the cache
+    overall (not only those ticked), then more images, then the first given.
+    The reason says which rule decided."""
     secondary_issuers = list(secondary_issuers)
-    count = {pid: _record_counts(db, pid) for pid in (first, second)}
-    if not count[first][0] and not db.execute("SELECT 1 FROM patients WHERE patient_id = ?", [first]).fetchone():
-        raise NotFound(f"patient {first}: not in the cache")
-    if not count[second][0] and not db.execute("SELECT 1 FROM patients WHERE patient_id = ?", [second]).fetchone():
-        raise NotFound(f"patient {second}: not in the cache")
-    why_secondary = {first: looks_secondary(first, second, count[first][2], secondary_issuers),
-                     second: looks_secondary(second, first, count[second][2], secondary_issuers)}
+    count = {ref: _record_counts(db, ref) for ref in (first, second)}
+    ids = {ref: parse_patient_ref(ref)[0] for ref in (first, second)}
+    why_secondary = {first: looks_secondary(ids[first], ids[second], count[first][2], secondary_issuers),
+                     second: looks_secondary(ids[second], ids[first], count[second][2], secondary_issuers)}
+    shown = {first: shown_ref(first, second), second: shown_ref(second, first)}
     studies = {pid: count[pid][0] for pid in (first, second)}
 
     def n(pid: str) -> str:
@@ -220,25 +232,25 @@ def propose_keep(db, first: str, second: str, secondary_issuers: Iterable[str] =
     if bool(why_secondary[first]) != bool(why_secondary[second]):
         keep = second if why_secondary[first] else first
         drop = first if keep == second else second
-        reason = f"Keep {keep}: {why_secondary[drop]}."
+        reason = f"Keep {shown[keep]}: {why_secondary[drop]}."
         if studies[drop] > studies[keep]:
             reason += f" It has more studies ({n(drop)} against {n(keep)}), but the primary ID is kept."
         else:
-            reason += f" {keep} has {n(keep)} in the cache, {drop} {n(drop)}."
+            reason += f" {shown[keep]} has {n(keep)} in the cache, {shown[drop]} {n(drop)}."
         return KeepProposal(keep, drop, reason, studies, why_secondary)
     if studies[first] != studies[second]:
         keep = first if studies[first] > studies[second] else second
         drop = second if keep == first else first
-        reason = (f"Keep {keep}: it has more studies in the cache ({n(keep)} against {n(drop)}, "
+        reason = (f"Keep {shown[keep]}: it has more studies in the cache ({n(keep)} against {n(drop)}, "
                   "counting every study of each record, not only the ticked ones).")
     elif count[first][1] != count[second][1]:
         keep = first if count[first][1] > count[second][1] else second
         drop = second if keep == first else first
-        reason = (f"Keep {keep}: both have {n(keep)}; it has more images "
+        reason = (f"Keep {shown[keep]}: both have {n(keep)}; it has more images "
                   f"({count[keep][1]:,} against {count[drop][1]:,}).")
     else:
         keep, drop = first, second
-        reason = f"Keep {keep}: both records have {n(keep)} and as many images; the first one is proposed."
+        reason = f"Keep {shown[keep]}: both records have {n(keep)} and as many images; the first one is proposed."
     if why_secondary[first] and why_secondary[second]:
         reason += f" Both IDs look secondary ({why_secondary[first]}; {why_secondary[second]})."
     return KeepProposal(keep, drop, reason, studies, why_secondary)

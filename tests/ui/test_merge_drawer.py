@@ -21,6 +21,11 @@ def _open(qtbot, window, key: str, *accessions: str):
     return panel, checked.args[0]
 
 
+def _pid(key: str) -> str:
+    """The patient ID of a patient merge side's key (PID^^^ISSUER)."""
+    return key.split("^^^")[0]
+
+
 def _accessions(window) -> list[str]:
     return sorted(window.model.study(r).get("accession") for r in range(window.model.rowCount()))
 
@@ -152,14 +157,55 @@ def test_patient_merge_proposes_the_primary_record_and_says_why(qtbot, make_wind
     panel = window.drawer.panel
     with qtbot.waitSignal(panel.checked, timeout=10000):
         _click(window.bar.buttons["merge_patients"])
-    assert panel.destination_key() == "PID1002" and panel.source_key() == "PID1002-B"
+    # each side names its record (PID^^^ISSUER)
+    assert _pid(panel.destination_key()) == "PID1002" and _pid(panel.source_key()) == "PID1002-B"
     assert panel.proposal_label.isVisible()
     said = panel.proposal_label.text()
     assert "Keep PID1002" in said and "PID1002-B" in said and "suffix" in said
-    keep = next(c for c in panel.cards if c.key == "PID1002")
+    keep = next(c for c in panel.cards if _pid(c.key) == "PID1002")
     assert keep.role.text().startswith("DESTINATION") and "2 studies in the cache" in keep.study_count.text()
-    other = next(c for c in panel.cards if c.key == "PID1002-B")
+    other = next(c for c in panel.cards if _pid(c.key) == "PID1002-B")
     with qtbot.waitSignal(panel.checked, timeout=10000):   # the user may still choose otherwise
         _click(other.button)
-    assert panel.destination_key() == "PID1002-B"
+    assert _pid(panel.destination_key()) == "PID1002-B"
     assert "You chose to keep PID1002-B instead" in panel.proposal_label.text()
+
+
+def test_two_records_under_one_patient_id_merge_from_the_window(qtbot, make_window, home, tmp_path):
+    """PR1 issued by HOSP (two studies) and PR1 without an issuer (one): the
+    window sees two patients, proposes the record with more studies, and the
+    merge leaves one record of PR1 holding all three studies."""
+    from app import worklist
+    from app.home import os_login
+    from app.importer import import_paths
+    from tests.factories import ct_dataset, write
+
+    for folder, issuer, study in (("hosp", "HOSP", "h1"), ("hosp", "HOSP", "h2"), ("bare", None, "b1")):
+        ds = ct_dataset(patient_id="PR1", patient_name="ROSS^RITA", study=study)
+        if issuer:
+            ds.IssuerOfPatientID = issuer
+        write(ds, tmp_path / folder / f"{ds.SOPInstanceUID}.dcm")
+    assert import_paths(home, [tmp_path / "hosp", tmp_path / "bare"], os_login()).imported == 3
+    window = make_window(home)
+    model = window.model
+    bare = next(r for r in range(model.rowCount()) if not model.study(r)["issuer"])
+    hosp = next(r for r in range(model.rowCount()) if model.study(r)["issuer"] == "HOSP")
+    tick(window, bare, hosp)
+    assert window.bar.buttons["merge_patients"].isEnabled()
+    panel = window.drawer.panel
+    with qtbot.waitSignal(panel.checked, timeout=10000):
+        _click(window.bar.buttons["merge_patients"])
+    assert panel.destination_key() == "PR1^^^HOSP" and panel.source_key() == "PR1^^^"
+    assert "Keep PR1 (issuer HOSP)" in panel.proposal_label.text()
+    panel.reason.setText("one patient registered twice")
+    qtbot.waitUntil(panel.confirm.isEnabled, timeout=10000)
+    job = panel.run()
+    with qtbot.waitSignal(job.finished, timeout=60000):
+        pass
+    db = home.connect()
+    try:
+        records = worklist.patient_records(db, "PR1")
+        assert [r["issuer_of_patient_id"] for r in records] == ["HOSP"]
+        assert worklist.patient_card(db, "PR1")["study_count"] == 3
+    finally:
+        db.close()
