@@ -66,6 +66,16 @@ def ct_dataset(patient_id: str = "P1", patient_name: str = "DOE^JOHN", study: st
     return ds
 
 
+def binary_frames(ds: Dataset) -> Dataset:
+    """Give a segmentation one 4 x 4 binary frame: a SEG is an image, and the
+    strict reader refuses an image without its pixel data."""
+    ds.SegmentationType, ds.NumberOfFrames, ds.Rows, ds.Columns = "BINARY", 1, 4, 4
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
+    ds.PixelData = b"\x0f\xf0"  # 4 x 4 bits
+    return ds
+
+
 def write(ds: Dataset, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)

@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from tests.cli.test_cli import as_json, studydesk
-from tests.factories import uid, write, write_series
+from tests.factories import binary_frames, uid, write, write_series
 from tests.net.conftest import _env, _need, stop, wait_for_port
 
 SEG = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -31,10 +31,7 @@ def _ai_seg(folder, patient_id: str, study: str, series: str, count: int) -> Non
     ds.StudyInstanceUID = uid(patient_id, study)
     ds.SeriesInstanceUID = uid("seg-series", patient_id, study, series)
     ds.Modality, ds.SeriesNumber, ds.SeriesDescription = "SEG", 80, "AI segmentation"
-    ds.SegmentationType, ds.NumberOfFrames, ds.Rows, ds.Columns = "BINARY", 1, 4, 4
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
-    ds.PixelData = b"\x0f\xf0"                           # 4 x 4 bits
+    binary_frames(ds)
     segment = Dataset()
     segment.SegmentNumber, segment.SegmentLabel = 1, "nodule"
     segment.SegmentAlgorithmType, segment.SegmentAlgorithmName = "AUTOMATIC", "NoduleNet"

@@ -16,7 +16,7 @@ from app.errors import NotAllowed, RuleRefused
 from app.importer import import_paths
 from app.net.nodes import add_node
 from app.worklist import Query
-from tests.factories import uid, write, write_series
+from tests.factories import binary_frames, uid, write, write_series
 
 SEG = "1.2.840.10008.5.1.4.1.1.66.4"
 
@@ -55,11 +55,7 @@ def _ai_seg(folder, db, series_uid: str, source_aet: str = "", algorithm: str = 
     ds.StudyInstanceUID = uid("P1", "chest")
     ds.SeriesInstanceUID = uid("seg-series", series_uid, source_aet, algorithm)
     ds.Modality, ds.SeriesNumber, ds.SeriesDescription = "SEG", 80, "AI segmentation"
-    # a segmentation is an image: a real one carries its (binary) frames
-    ds.SegmentationType, ds.NumberOfFrames, ds.Rows, ds.Columns = "BINARY", 1, 4, 4
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
-    ds.PixelData = b"\x0f\xf0"  # 4 x 4 bits
+    binary_frames(ds)
     segment = Dataset()
     segment.SegmentNumber, segment.SegmentLabel = 1, "lesion"
     segment.SegmentAlgorithmType = "AUTOMATIC"
