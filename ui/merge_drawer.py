@@ -21,13 +21,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
-from app import worklist
 from app.accounts import User
 from app.changes import merge
 from app.home import Home
 from ui import formatting
 from ui.jobs import Job, JobRunner
 from ui.merge_cards import MergeCard, patient_line
+from ui.merge_jobs import (_default_destination, merge_job, preflight_job, proposal_job,
+                           series_job)
 from ui.thumbnails import ThumbnailLoader
 
 LEVEL_TEXT = {
@@ -36,67 +37,6 @@ LEVEL_TEXT = {
     "red": "Pre-flight check: these look like different patients. "
            "Merge only if you are sure, and say why.",
 }
-
-
-def preflight_job(home: Home, user: User, mode: str, source: str, destination: str):
-    """Job body: the identity check (forced, so a red check is returned, not raised),
-    and for patients the number of studies each has."""
-
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            plan = merge.plan_merge_patients if mode == "patients" else merge.plan_merge_studies
-            _plan, check = plan(db, user, source, destination, force=True)
-            counts = {}
-            if mode == "patients":
-                counts = {pid: worklist.patient_card(db, pid)["study_count"]
-                          for pid in (source, destination)}
-            return check, counts
-        finally:
-            db.close()
-
-    return job
-
-
-def merge_job(home: Home, user: User, mode: str, source: str, destination: str, force: bool,
-              reason: str):
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            run = merge.merge_patients if mode == "patients" else merge.merge_studies
-            return run(home, db, user, source, destination, force=force, reason=reason,
-                       progress=progress, cancel=cancel)
-        finally:
-            db.close()
-
-    return job
-
-
-def proposal_job(home: Home, first: str, second: str):
-    """Job body: which of two patient records to keep, and why (app.changes.merge)."""
-    settings = home.settings().get("merge", {})
-    configured = settings.get("secondary_issuers", "") if isinstance(settings, dict) else ""
-    issuers = configured if isinstance(configured, list) else str(configured or "").split(",")
-
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            return merge.propose_keep(db, first, second, issuers)
-        finally:
-            db.close()
-
-    return job
-
-
-def series_job(home: Home, study_uid: str):
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            return worklist.series_of(db, study_uid)
-        finally:
-            db.close()
-
-    return job
 
 
 class MergePanel(QFrame):
@@ -423,15 +363,6 @@ class MergePanel(QFrame):
     def _thumbnail(self, series_uid: str, thumb) -> None:
         for card in self.cards:
             card.show_thumbnail(series_uid, thumb)
-
-
-def _default_destination(sides: list[list[dict]]) -> int:
-    """Study merges: keep the side with more studies, then more images (ties:
-    the first ticked). Patient merges start here and then follow the core's
-    proposal (:func:`app.changes.merge.propose_keep`)."""
-    def weight(rows: list[dict]) -> tuple[int, int]:
-        return len(rows), sum(r.get("instance_count") or 0 for r in rows)
-    return 1 if weight(sides[1]) > weight(sides[0]) else 0
 
 
 class MergeDrawer(QDockWidget):
