@@ -35,7 +35,8 @@ from app.db import transaction
 from app.dicom.reading import Header, Unreadable, read_header, read_header_in_memory
 from app.errors import BadInput, NotFound
 from app.home import Home
-from app.import_sources import Source, ZipLimits, list_sources, shown
+from app.import_sources import Source, list_sources, shown
+from app.import_zip import ZipLimits
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 
 BATCH_FILES = 200

@@ -163,7 +163,7 @@ def test_a_zip_bomb_is_refused_by_its_ratio_while_extracting(home, tmp_path, mon
     archive = _bomb(tmp_path / "bomb.zip", 6 << 20, good)
     home.set_setting("import.zip_ratio_after", "1MiB")
     written: list[int] = []
-    import app.import_sources as sources
+    import app.import_zip as sources
 
     real = sources._size_refusal
 
