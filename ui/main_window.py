@@ -13,10 +13,10 @@ import dataclasses
 from typing import Optional
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QRect, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from app import __version__, sharing
+from app import sharing
 from app.accounts import User
 from app.home import Home, shown_path
 from app.worklist import Query
@@ -24,11 +24,12 @@ from ui import formatting
 from ui.action_bar import ActionBar, privilege_reason
 from ui.columns import ColumnLayout
 from ui.history_panel import HistoryPanel, history_dock
-from ui.importing import Importer, local_paths, summary
-from ui.jobs import Job, JobRunner
+from ui.importing import Importer
+from ui.jobs import JobRunner
 from ui.jobs_panel import jobs_dock
 from ui.listener_status import ListenerLabel, ListenerService
 from ui.main_menus import build_menus
+from ui.main_tools import WindowTools
 from ui.merge_drawer import MergeDrawer, MergePanel
 from ui.outbox_status import OutboxCounter, OutboxLabel
 from ui.patient_card import CardCache, PatientCardPopup
@@ -46,7 +47,7 @@ from ui.worklist_view import WorklistView
 __all__ = ["MainWindow", "WorklistView"]
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowTools, QMainWindow):
     def __init__(self, home: Home, user: User, parent: Optional[QWidget] = None,
                  temporary_home: bool = False):
         super().__init__(parent)
@@ -358,85 +359,11 @@ class MainWindow(QMainWindow):
         self.history.setCurrentIndex(1 if trash else 0)
         self.resizeDocks([self.history_dock], [240], Qt.Orientation.Vertical)
 
-    # -- jobs, messages, other tools ------------------------------------------------
+    # -- messages (other tools, drag and drop: ui/main_tools.py) -----------------------
 
     def show_message(self, text: str) -> None:
         self.last_message = text
         self.statusBar().showMessage(text)
-
-    def open_content_manager(self) -> None:
-        try:
-            from ui.content_manager import open_content_manager
-        except ImportError as e:
-            self.show_message(f"The Content Manager is not part of this installation ({e})")
-            return
-        manager = open_content_manager(self, self.home, self.user)
-        changed = getattr(getattr(manager, "actions", None), "changed", None)
-        if changed is not None and not getattr(manager, "_worklist_follows", False):
-            # its reallocations and undos change what the worklist and history show
-            changed.connect(lambda: self._studies_changed("content", []))
-            manager._worklist_follows = True
-
-    def open_outbox(self):
-        """Tools > Outbox..., or a click on the status bar's "Outbox: N waiting"."""
-        from ui.outbox_window import open_outbox
-
-        return open_outbox(self, self.home, self.user, self.runner, self.outbox)
-
-    def open_settings(self):
-        """Edit > Settings...: the nodes and this workstation (non-modal, one at a time)."""
-        from ui.settings_dialog import open_settings
-
-        self.settings_dialog = open_settings(self, self.settings_dialog)
-        return self.settings_dialog
-
-    def open_research(self) -> None:
-        from ui.research import open_research_window
-
-        open_research_window(self, self.home, self.user)
-
-    def start_demo(self, patients: int = 6) -> Job:
-        """Generate and import the demo set as a writer job, then refresh."""
-        from app.demo_import import import_demo
-
-        home, user = self.home, self.user
-
-        def job(progress, cancel):
-            return import_demo(home, user, patients=patients, progress=progress, cancel=cancel)
-
-        self.show_message("Generating the demo studies...")
-        demo = self.runner.start("Demo studies", job, kind="write",
-                                 on_success=lambda result: self.show_message(
-                                     f"Demo: {summary(result)}"),
-                                 summarize=summary)
-        demo.finished.connect(self.refresh)
-        return demo
-
-    def about(self) -> None:
-        QMessageBox.about(self, "About StudyDesk",
-                          f"<b>StudyDesk</b> {__version__}<br>"
-                          "An open-source desktop PACS workstation.<br><br>"
-                          f"Home: {self.home.root}<br>User: {self.user.name}")
-
-    # -- drag and drop -----------------------------------------------------------
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and local_paths(event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = local_paths(event.mimeData().urls()) if event.mimeData().hasUrls() else []
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.importer.import_paths(paths)
 
     # -- closing -----------------------------------------------------------------
 
