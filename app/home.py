@@ -105,7 +105,7 @@ class Home:
         conn = db.connect(self.db_path)
         try:
             db.migrate(conn)
-            from app import audit
+            from app import audit, audit_anchor
 
             audit.anchor(conn)          # a new home, or one made before the audit key
             accounts.ensure_first_admin(conn, os_login())
@@ -113,7 +113,7 @@ class Home:
 
             journal.recover(self, conn)
             recovery.sweep_store(self.root, [self.store, self.trash], conn)
-            audit.sync_head_file(conn)  # catch up after a crash between a commit and the file
+            audit_anchor.sync_head_file(conn)  # catch up after a crash between a commit and the file
         finally:
             conn.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import accounts, audit
+from app import accounts, audit, audit_anchor
 from app.db import transaction
 from app.errors import BadInput, NotAllowed
 
@@ -98,9 +98,9 @@ def _fill(db, admin, n=5):
 
 
 def test_the_key_is_made_with_the_home_and_only_its_owner_reads_it(home):
-    key = home.root / audit.KEY_FILE
+    key = home.root / audit_anchor.KEY_FILE
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
-    assert (home.root / audit.HEAD_FILE).exists()
+    assert (home.root / audit_anchor.HEAD_FILE).exists()
 
 
 def test_removing_the_newest_entries_is_caught(db, admin):
@@ -126,7 +126,7 @@ def test_removing_the_newest_entries_and_putting_back_an_old_head_is_caught(db, 
 
 def test_an_altered_head_file_is_caught(home, db, admin):
     _fill(db, admin, 3)
-    path = home.root / audit.HEAD_FILE
+    path = home.root / audit_anchor.HEAD_FILE
     path.write_bytes(path.read_bytes().replace(b'"count": ', b'"count": 1'))
     assert "head file" in audit.verify(db)["reason"]
 
@@ -146,10 +146,10 @@ def test_rehashing_the_whole_chain_without_the_key_is_caught(db, admin):
 
     ids = _fill(db, admin)
     db.execute("UPDATE audit SET detail = 'nothing happened' WHERE id = ?", [ids[2]])
-    prev = audit.GENESIS   # what a forger can do: re-chain with plain SHA-256
-    for row in db.execute(f"SELECT {audit._ROW} FROM audit ORDER BY id").fetchall():
-        fields = dict(zip(audit._ROW.split(", "), row))
-        body = json.dumps({k: fields[k] for k in audit._HASHED}, sort_keys=True,
+    prev = audit_anchor.GENESIS   # what a forger can do: re-chain with plain SHA-256
+    for row in db.execute(f"SELECT {audit_anchor._ROW} FROM audit ORDER BY id").fetchall():
+        fields = dict(zip(audit_anchor._ROW.split(", "), row))
+        body = json.dumps({k: fields[k] for k in audit_anchor._HASHED}, sort_keys=True,
                           separators=(",", ":"), ensure_ascii=False)
         new = hashlib.sha256((prev + body).encode()).hexdigest()
         db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [prev, new, fields["id"]])
@@ -162,15 +162,15 @@ def test_a_crash_before_the_head_file_is_written_is_not_tampering(home, db, admi
     from app.home import Home
 
     _fill(db, admin, 2)
-    behind = (home.root / audit.HEAD_FILE).read_bytes()
+    behind = (home.root / audit_anchor.HEAD_FILE).read_bytes()
     _fill(db, admin, 3)
-    assert (home.root / audit.HEAD_FILE).read_bytes() != behind
-    (home.root / audit.HEAD_FILE).write_bytes(behind)   # as a crash after the commit leaves it
+    assert (home.root / audit_anchor.HEAD_FILE).read_bytes() != behind
+    (home.root / audit_anchor.HEAD_FILE).write_bytes(behind)   # as a crash after the commit leaves it
     assert audit.verify(db) is None
     Home.open(home.root)                                 # the next open catches up
     count = db.execute("SELECT count(*) FROM audit").fetchone()[0]
-    key = (home.root / audit.KEY_FILE).read_bytes()
-    assert audit._read_file(home.root, key)["count"] == count
+    key = (home.root / audit_anchor.KEY_FILE).read_bytes()
+    assert audit_anchor._read_file(home.root, key)["count"] == count
 
 
 def test_an_old_home_is_anchored_at_open(home, db, admin):
@@ -180,16 +180,16 @@ def test_an_old_home_is_anchored_at_open(home, db, admin):
     _fill(db, admin, 3)
     db.execute("DELETE FROM audit_head")
     db.execute("UPDATE audit SET change_id = NULL, change_digest = NULL")
-    prev = audit.GENESIS
-    for row in db.execute(f"SELECT {audit._ROW} FROM audit ORDER BY id").fetchall():
-        fields = dict(zip(audit._ROW.split(", "), row))
-        new = audit._legacy_hash(prev, fields)
+    prev = audit_anchor.GENESIS
+    for row in db.execute(f"SELECT {audit_anchor._ROW} FROM audit ORDER BY id").fetchall():
+        fields = dict(zip(audit_anchor._ROW.split(", "), row))
+        new = audit_anchor._legacy_hash(prev, fields)
         db.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [prev, new, fields["id"]])
         prev = new
-    (home.root / audit.KEY_FILE).unlink()
-    (home.root / audit.HEAD_FILE).unlink()
+    (home.root / audit_anchor.KEY_FILE).unlink()
+    (home.root / audit_anchor.HEAD_FILE).unlink()
     Home.open(home.root)
-    assert (home.root / audit.KEY_FILE).exists() and audit.verify(db) is None
+    assert (home.root / audit_anchor.KEY_FILE).exists() and audit.verify(db) is None
     last = audit.entries(db)[-1]
     assert last["action"] == "audit-anchor" and "4 earlier entries re-anchored" in last["detail"] \
         and "was intact" in last["detail"]
@@ -216,7 +216,7 @@ def test_a_removed_head_file_is_not_made_again(home, db, admin):
     from app.home import Home
 
     _fill(db, admin, 2)
-    (home.root / audit.HEAD_FILE).unlink()
+    (home.root / audit_anchor.HEAD_FILE).unlink()
     Home.open(home.root)
     _fill(db, admin, 1)
     assert "head file (audit.head) is missing" in audit.verify(db)["reason"]
