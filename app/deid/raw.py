@@ -52,6 +52,7 @@ from app.deid import engine
 from app.deid.engine import (BINARY, CLEAN, EMPTY, ITEMS, KEEP, PATIENT, PATIENT_NAME, REMOVE,
                              UIDS, Deidentifier, Rule)
 from app.dicom import elements as dicom_elements
+from app.dicom import files as dicom_files
 from app.dicom.elements import LONG_VRS, UNDEFINED
 from app.dicom.meta import file_meta
 from app.deid.identifiers import Needle, element_needles, identifying
@@ -128,20 +129,20 @@ ITEM_CLOSE = _tag_length.pack(0xFFFE, 0xE00D, 0)
 SEQUENCE_CLOSE = _tag_length.pack(0xFFFE, 0xE0DD, 0)
 
 
-def refuse_unsound(data: bytes) -> Optional[dicom_elements.ParsedFile]:
+def refuse_unsound(data: bytes) -> Optional[dicom_files.ParsedFile]:
     """The file walked by the shared strict reader: Refused when it refuses
     the file. For any path that de-identifies a file (the pydicom path too,
     before it reads the file tolerantly): a file is never copied through
     unread. None when the reader does not cover the encoding."""
     try:
-        return dicom_elements.parse_file(data, implicit_vr=_implicit_vr)
+        return dicom_files.parse_file(data, implicit_vr=_implicit_vr)
     except dicom_elements.Malformed as e:
         raise Refused(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
     except dicom_elements.NotCovered:
         return None
 
 
-def _parse(data: bytes) -> tuple[dicom_elements.ParsedFile, bool]:
+def _parse(data: bytes) -> tuple[dicom_files.ParsedFile, bool]:
     """The file walked by the shared strict reader, and whether it is implicit
     VR; Refused when the reader refuses it, Unsupported for what this path
     leaves to pydicom."""

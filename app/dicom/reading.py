@@ -26,7 +26,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement, empty_value_for_VR
 from pydicom.tag import BaseTag
 
-from app.dicom import elements
+from app.dicom import elements, files
 from app.dicom.columns import (INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS,
                                STUDY_COLUMNS, extract, text_value)
 
@@ -113,7 +113,7 @@ def _read(data) -> Header:
     if not has_prefix and not _looks_like_dicom_start(bytes(data[:8])):
         raise Unreadable("not DICOM: no 'DICM' prefix at byte 128 and no DICOM element at the start")
     try:
-        parsed = elements.parse_file(data)
+        parsed = files.parse_file(data)
     except elements.Malformed as e:
         raise Unreadable(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
     except elements.NotCovered as e:
@@ -124,7 +124,7 @@ def _read(data) -> Header:
     return header
 
 
-def _dataset(parsed: elements.ParsedFile) -> pydicom.Dataset:
+def _dataset(parsed: files.ParsedFile) -> pydicom.Dataset:
     """The wanted top-level elements (and File Meta UIDs), still raw."""
     data, implicit, little = parsed.data, parsed.parsed.implicit, parsed.parsed.little
     wanted = [e for e in parsed.elements if e[0] in _WANTED_TAGS and e[5] is None]
@@ -207,7 +207,7 @@ def _conditional(sop_class: str, top: dict, data) -> list[tuple[int, ...]]:
     return groups
 
 
-def _check_complete(parsed: elements.ParsedFile, sop_class: str) -> None:
+def _check_complete(parsed: files.ParsedFile, sop_class: str) -> None:
     top = {element[0]: element for element in parsed.elements}
     groups = (*_required(sop_class), *_conditional(sop_class, top, parsed.data))
     present = top.keys()
@@ -220,7 +220,7 @@ def _check_complete(parsed: elements.ParsedFile, sop_class: str) -> None:
 
 
 
-def _transfer_syntax(parsed: elements.ParsedFile) -> str:
+def _transfer_syntax(parsed: files.ParsedFile) -> str:
     if parsed.syntax:
         return parsed.syntax
     if parsed.parsed.implicit:

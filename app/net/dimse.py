@@ -25,6 +25,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from pynetdicom import dsutils
 
 from app.dicom import elements as dicom_elements
+from app.dicom import files as dicom_files
 from app.dicom import meta as dicom_meta
 from app.net import wire
 from app.net.association import Association
@@ -438,7 +439,7 @@ def read_meta(path: Path) -> Optional[tuple[int, dict[str, str]]]:
     if len(head) < 132 or head[128:132] != b"DICM":
         return None
     try:
-        found, pos, _ = dicom_elements.read_meta(head, 132)
+        found, pos, _ = dicom_files.read_meta(head, 132)
     except (dicom_elements.Malformed, dicom_elements.NotCovered):
         return None
     names = {0x00020002: "MediaStorageSOPClassUID", 0x00020003: "MediaStorageSOPInstanceUID",

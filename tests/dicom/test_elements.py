@@ -17,7 +17,7 @@ from pydicom.sequence import Sequence
 
 from app.deid import Deidentifier, Profile
 from app.deid.raw import RawDeidentifier, Refused, refuse_unsound
-from app.dicom import elements, meta
+from app.dicom import elements, files, meta
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from app.importer import Preparer
 from app.import_sources import Source
@@ -117,7 +117,7 @@ def test_every_bundled_file_reads_alike_every_way(tmp_path):
 
 def refusal(data: bytes) -> str:
     with pytest.raises(elements.Malformed) as caught:
-        elements.parse_file(data)
+        files.parse_file(data)
     return str(caught.value)
 
 
@@ -175,7 +175,7 @@ def test_every_encoding_reads_as_pydicom_reads_it():
     for name in ("MR_small_implicit.dcm", "MR_small.dcm", "MR_small_bigendian.dcm",
                  "image_dfl.dcm", "rtstruct.dcm"):
         data = (pydicom_test_files() / name).read_bytes()
-        parsed = elements.parse_file(data)
+        parsed = files.parse_file(data)
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
         assert [e[0] for e in parsed.elements] == [int(t) for t in ds.keys()], name
 
@@ -185,16 +185,16 @@ def test_pixel_data_end_for_the_export_worker():
     ds = pydicom.dcmread(io.BytesIO(native))
     at = native.index(b"\xe0\x7f\x10\x00")
     end = at + 12 + len(ds.PixelData)
-    assert elements.pixel_data_end(native[:end], at, implicit=False) == end
-    assert elements.pixel_data_end(native[:end - 1], at, implicit=False) is None
-    assert elements.pixel_data_end(native, at - 8, implicit=False) is None  # not pixel data
+    assert files.pixel_data_end(native[:end], at, implicit=False) == end
+    assert files.pixel_data_end(native[:end - 1], at, implicit=False) is None
+    assert files.pixel_data_end(native, at - 8, implicit=False) is None  # not pixel data
     encapsulated = (pydicom_test_files() / "JPEG2000.dcm").read_bytes()
     at = encapsulated.rindex(b"\xe0\x7f\x10\x00")
-    assert elements.pixel_data_end(encapsulated, at, implicit=False) == len(encapsulated)
-    assert elements.pixel_data_end(encapsulated[:-8], at, implicit=False) is None
+    assert files.pixel_data_end(encapsulated, at, implicit=False) == len(encapsulated)
+    assert files.pixel_data_end(encapsulated[:-8], at, implicit=False) is None
     implicit = (pydicom_test_files() / "MR_small_implicit.dcm").read_bytes()
     at = implicit.rindex(b"\xe0\x7f\x10\x00")
-    assert elements.pixel_data_end(implicit, at, implicit=True) == len(implicit)
+    assert files.pixel_data_end(implicit, at, implicit=True) == len(implicit)
 
 
 # -- the byte-level de-identification: never copies what the reader refuses -------------------

@@ -38,7 +38,7 @@ from pydicom.tag import BaseTag
 
 from app.deid import Deidentifier, Profile
 from app.deid.raw import RawDeidentifier, Refused, Unsupported
-from app.dicom import elements, reading
+from app.dicom import elements, files, reading
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from tests.deid.conftest import readable_test_files
 from tests.factories import ct_dataset
@@ -122,7 +122,7 @@ def _pydicom_tree(data: bytes):
 
 
 def our_tree(data: bytes) -> dict:
-    parsed = elements.parse_file(data)
+    parsed = files.parse_file(data)
     buffer, implicit, little = parsed.data, parsed.parsed.implicit, parsed.parsed.little
     order = "<" if little else ">"
 
@@ -230,7 +230,7 @@ def seeds() -> list[tuple[str, bytes]]:
 
 def headers(data: bytes) -> list[tuple[int, object, int, int]]:
     """(start, VR, where the length is, its size) of every element of the original."""
-    parsed = elements.parse_file(data)
+    parsed = files.parse_file(data)
     if parsed.deflated:
         return []
     out = []

@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from app.dicom import elements
+from app.dicom import files
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from tests.factories import pydicom_test_files, uid
 
@@ -108,7 +108,7 @@ def outcome(read, source) -> str:
 
 def optional_tail(data: bytes, cut: int) -> bool:
     """Whether *cut* removes only whole optional trailing top-level elements."""
-    top = elements.parse_file(data).elements
+    top = files.parse_file(data).elements
     starts = [e[2] for e in top]
     return cut in starts and all(e[0] in OPTIONAL_TAIL for e in top if e[2] >= cut)
 
@@ -141,7 +141,7 @@ def test_every_cut_is_refused_alike_naming_the_offset(objects, tmp_path):
 
 def test_a_cut_names_the_element_and_where(objects):
     data = objects["demo RTSTRUCT"]
-    top = elements.parse_file(data).elements
+    top = files.parse_file(data).elements
     contours = next(e for e in top if e[0] == 0x30060039)
     cut = contours[3] + contours[4] // 2  # halfway through ROIContourSequence
     reason = outcome(read_header, data[:cut])
