@@ -6,7 +6,8 @@ fetched whole, with storage contexts for exactly those classes. A study the
 cache holds part of (an earlier retrieve failed or was cancelled) is listed
 instance by instance (C-FIND at IMAGE level) and only the missing series or
 instances are asked for: running the retrieve again is the retry. After the
-fetch, whatever is still missing is named instance by instance.
+fetch, whatever is still missing is named instance by instance: the final
+C-GET/C-MOVE response names what the node failed (:func:`_final`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from pydicom.dataset import Dataset
 
 from app.errors import NotFound
 from app.jobs import CancelToken
-from app.net.association import Association
-from app.net.client import STUDY_ROOT_FIND, find, instances_in_study
+from app.net import dimse
+from app.net.association import Association, Proposal
+from app.net.client import STUDY_ROOT_FIND, UNCOMPRESSED, find, instances_in_study, open_association
+from app.net.nodes import Node
+from app.net.wire import NetworkError
 
 
 @dataclass
@@ -142,3 +146,52 @@ def check(db, requests: list[Request], result, node_failed: dict[str, str],
 
 def remote_instances(assoc: Association, study: str) -> list[str]:
     return [sop for _, sop, _ in instances_in_study(assoc, study)]
+
+
+def series_instances(assoc: Association, study_uid: str, series_uid: str,
+                     cancel: Optional[CancelToken] = None) -> list[tuple[str, str]]:
+    """(SOP Instance UID, SOP Class UID) of one series' instances on the node."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "IMAGE"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.SOPInstanceUID = ""
+    ds.SOPClassUID = ""
+    found = []
+    for answer in find(assoc, STUDY_ROOT_FIND, ds, cancel):
+        sop = str(answer.get("SOPInstanceUID", "") or "").strip()
+        if sop:
+            found.append((sop, str(answer.get("SOPClassUID", "") or "").strip()))
+    return found
+
+
+# final statuses after which some sub-operations may still have succeeded (PS3.4 C.4.2.1.5)
+PARTIAL_FAILURES = (0xA701, 0xA702, 0xA900, 0xC000)
+STATUS_HINTS = {
+    0xA801: "the node does not know this workstation as a move destination: register our AE title, "
+            "host and port (`config get aet`, `config get port`) on the node",
+    0xA700: "the node is out of resources",
+    0x0122: "the node does not support this retrieve (try the other --method)",
+}
+
+
+def _final(answer: dimse.Message, ts: str, node_failed: dict[str, str], node: Node) -> None:
+    """Note the instances the node says failed (FailedSOPInstanceUIDList)."""
+    category = dimse.status_category(answer.status)
+    if answer.dataset:
+        try:
+            ds = dimse.decode_dataset(answer.dataset, ts)
+            failed = ds.get("FailedSOPInstanceUIDList", [])
+            for uid in ([failed] if isinstance(failed, str) else failed):
+                node_failed[str(uid)] = f"{node.name} reported the sub-operation failed"
+        except Exception:  # noqa: BLE001 - an unreadable list only loses detail
+            pass
+    if category == "failure" and answer.status not in PARTIAL_FAILURES:
+        comment = answer.command.get("ErrorComment", "")
+        hint = STATUS_HINTS.get(answer.status, "")
+        raise NetworkError(f"{node.name}: retrieve failed (status 0x{answer.status:04X}"
+                           f"{': ' + comment if comment else ''}){'; ' + hint if hint else ''}")
+
+
+def _finding(home, node: Node) -> Association:
+    return open_association(home, node, [Proposal(STUDY_ROOT_FIND, UNCOMPRESSED)])

@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from pydicom.dataset import Dataset
-
 from app import audit
 from app.accounts import User
 from app.db import transaction
@@ -25,9 +23,9 @@ from app.errors import BadInput, Cancelled, NotFound
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 from app.net import retrieve, retrieve_plan
 from app.net.association import Association, Proposal
-from app.net.client import STUDY_ROOT_FIND, UNCOMPRESSED, find, open_association
+from app.net.client import STUDY_ROOT_FIND, UNCOMPRESSED, open_association
 from app.net.nodes import Node, get_node
-from app.net.retrieve_plan import Request
+from app.net.retrieve_plan import Request, series_instances
 from app.net.wire import NetworkError
 
 
@@ -41,23 +39,6 @@ class SeriesRetrieveResult(retrieve.RetrieveResult):
 
     def to_json(self) -> dict:
         return dict(super().to_json(), series=self.series, series_not_found=self.series_not_found)
-
-
-def series_instances(assoc: Association, study_uid: str, series_uid: str,
-                     cancel: Optional[CancelToken] = None) -> list[tuple[str, str]]:
-    """(SOP Instance UID, SOP Class UID) of one series' instances on the node."""
-    ds = Dataset()
-    ds.QueryRetrieveLevel = "IMAGE"
-    ds.StudyInstanceUID = study_uid
-    ds.SeriesInstanceUID = series_uid
-    ds.SOPInstanceUID = ""
-    ds.SOPClassUID = ""
-    found = []
-    for answer in find(assoc, STUDY_ROOT_FIND, ds, cancel):
-        sop = str(answer.get("SOPInstanceUID", "") or "").strip()
-        if sop:
-            found.append((sop, str(answer.get("SOPClassUID", "") or "").strip()))
-    return found
 
 
 def plan(assoc: Association, db, result: SeriesRetrieveResult,
