@@ -50,10 +50,10 @@ import pydicom
 
 from app import parallel
 from app.deid.engine import VOCABULARY, Deidentifier
-from app.deid.identifiers import (Needle, Needles, _name_parts, findings_of_dataset,
-                                  findings_of_elements, meta_findings)
+from app.deid.findings import findings_of_dataset, findings_of_elements, meta_findings
+from app.deid.identifiers import Needle, Needles, _name_parts
 from app.deid.raw import RawDeidentifier, Unsupported, refuse_unsound
-from app.dicom.elements import pixel_data_end
+from app.dicom.files import pixel_data_end
 from app.errors import RuleRefused, StudyDeskError
 from app.jobs import CancelToken, Progress, no_progress
 
