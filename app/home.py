@@ -30,7 +30,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # that is not ``aet``; at most this many connections at once; a caller
     # has this many seconds to send its whole association request (ARTIM)
     "listener": {"check_called_aet": True, "max_connections": 32, "artim_timeout": 15},
-    # ZIP import (app/import_sources.py, ZipLimits): bytes one member may hold,
+    # ZIP import (app/import_zip.py, ZipLimits): bytes one member may hold,
     # the uncompressed:compressed ratio of a bomb (checked past zip_ratio_after
     # bytes), archives inside archives at most this deep; sizes take KiB/MiB/GiB
     "import": {"zip_member_limit": 4 << 30, "zip_ratio_limit": 100, "zip_ratio_after": 32 << 20,
