@@ -168,9 +168,11 @@ class RemoteSeriesModel(QAbstractTableModel):
 
 
 class RemoteSeriesPane(QFrame):
-    """``loaded(study_uid)`` when a study's series are listed, ``failed(message)``
-    when the node could not list them, ``retrieve_requested(study_uid, series_uids)``."""
+    """``asked(study_uid)`` when the node is asked about a study, ``loaded(study_uid)``
+    when its series are listed, ``failed(message)`` when the node could not list
+    them, ``retrieve_requested(study_uid, series_uids)``."""
 
+    asked = Signal(str)
     loaded = Signal(str)
     failed = Signal(str)
     retrieve_requested = Signal(str, list)
@@ -291,6 +293,7 @@ class RemoteSeriesPane(QFrame):
                                      on_success=lambda rows: self._answered(generation, study_uid, rows),
                                      on_failure=lambda message: self._failed(generation, message),
                                      on_cancel=lambda: None)
+        self.asked.emit(study_uid)
 
     def _answered(self, generation: int, study_uid: str, rows: list[dict]) -> None:
         if generation != self._generation:

@@ -99,18 +99,26 @@ def test_an_answer_for_a_study_no_longer_highlighted_is_dropped(qtbot, chest_win
     window = chest_window
     pane = window.remote.series_pane
     pane.show_study("pacs", None)
-    pane.show_study("pacs", pacs_data["chest"], "chest")
-    qtbot.waitUntil(lambda: pane.job is not None, timeout=WAIT)  # asked about the chest study...
-    chest_job = pane.job
-    answers = []
+    answers, chest_jobs = [], []
     pane.loaded.connect(answers.append)
+
+    def knee_while_chest_is_asked(study_uid):
+        # the moment the node is asked about the chest study, before any answer
+        # can reach the window, the user highlights the knee study
+        if study_uid == pacs_data["chest"]:
+            chest_jobs.append(pane.job)
+            pane.show_study("pacs", pacs_data["knee"], "knee")
+
+    pane.asked.connect(knee_while_chest_is_asked)
     with qtbot.waitSignal(pane.loaded, timeout=WAIT):
-        pane.show_study("pacs", pacs_data["knee"], "knee")  # ...then the knee highlighted
+        pane.show_study("pacs", pacs_data["chest"], "chest")
+    chest_job, = chest_jobs
     if not chest_job.done:
         with qtbot.waitSignal(chest_job.finished, timeout=WAIT):
             pass
     assert answers == [pacs_data["knee"]]
     assert [r["description"] for r in listed(pane)] == ["MR KNEE se1"]
+    assert pane.study_label.text() == "knee"
 
 
 def test_a_node_that_stops_answering_is_said_in_the_pane(qtbot, chest_window, pacs_data, admin, free_port):
