@@ -1,7 +1,10 @@
-"""The data folder: SQLite cache, image store, trash, settings.
+"""The data folder: where its SQLite cache, image store, trash and settings
+are, and the settings themselves.
 
 Resolution (CLI.md): ``--home DIR``, else ``$STUDYDESK_HOME``, else the
-platform's user data folder. A missing folder is created and initialised.
+platform's user data folder. Opening a home (creating, migrating, recovering
+after a kill) is app/startup.py's; a :class:`Home` is only paths and settings,
+so every module may import it without importing the whole application.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Optional
 import platformdirs
 import tomli_w
 
+from app import db
 from app.errors import BadInput, NotFound
 
 # Settings a new home starts with. `config set` accepts these keys (and dotted
@@ -30,7 +34,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # that is not ``aet``; at most this many connections at once; a caller
     # has this many seconds to send its whole association request (ARTIM)
     "listener": {"check_called_aet": True, "max_connections": 32, "artim_timeout": 15},
-    # ZIP import (app/import_zip.py, ZipLimits): bytes one member may hold,
+    # ZIP import (app/importing/zips.py, ZipLimits): bytes one member may hold,
     # the uncompressed:compressed ratio of a bomb (checked past zip_ratio_after
     # bytes), archives inside archives at most this deep; sizes take KiB/MiB/GiB
     "import": {"zip_member_limit": 4 << 30, "zip_ratio_limit": 100, "zip_ratio_after": 32 << 20,
@@ -76,51 +80,8 @@ class Home:
     def settings_path(self) -> Path:
         return self.root / "settings.toml"
 
-    # -- lifecycle ---------------------------------------------------------
-
-    @classmethod
-    def open(cls, path: Optional[os.PathLike | str] = None) -> "Home":
-        """Open (creating and migrating when needed) the home at *path*."""
-        root = Path(path).expanduser() if path else default_home()
-        if root.exists() and not root.is_dir():
-            raise BadInput(f"home {root}: exists and is not a folder")
-        home = cls(root.resolve())
-        home._initialise()
-        return home
-
-    def _initialise(self) -> None:
-        """Create what is missing, migrate, and recover from a process that
-        was killed (app/recovery.py): its partial outputs and private
-        temporaries go, its pending change is rolled back, and the store
-        files that no row names are swept."""
-        from app import accounts, db, recovery, store
-
-        for folder in (self.root, self.store, self.trash, self.tmp):
-            folder.mkdir(parents=True, exist_ok=True)
-        if not self.settings_path.exists():
-            self.save_settings(dict(DEFAULT_SETTINGS))
-        recovery.register_session(self.root)
-        recovery.collect_dead_sessions(self.root)
-        store.sweep_temporaries(self)
-        conn = db.connect(self.db_path)
-        try:
-            db.migrate(conn)
-            from app import audit, audit_anchor
-
-            audit.anchor(conn)          # a new home, or one made before the audit key
-            accounts.ensure_first_admin(conn, os_login())
-            from app.changes import journal
-
-            journal.recover(self, conn)
-            recovery.sweep_store(self.root, [self.store, self.trash], conn)
-            audit_anchor.sync_head_file(conn)  # catch up after a crash between a commit and the file
-        finally:
-            conn.close()
-
     def connect(self):
         """A new sqlite-utils Database on this home's cache (one per job/thread)."""
-        from app import db
-
         return db.connect(self.db_path)
 
     # -- settings ----------------------------------------------------------

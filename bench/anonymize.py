@@ -35,6 +35,7 @@ from pathlib import Path
 import _common as common
 
 import pydicom  # noqa: E402
+from app.startup import open_home
 
 
 def _bare(paths: list[Path], out: Path) -> int:
@@ -98,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             paths = common.make_ct_study(data, args.n)
         paths = paths[:args.n]
 
-        from app import accounts
+        from app.accounts import accounts
         from app.home import Home, os_login
-        from app.importer import import_paths
+        from app.importing.importer import import_paths
 
-        home = Home.open(work / "home")
+        home = open_home(work / "home")
         db = home.connect()
         user = accounts.get_user(db, os_login())
         db.close()

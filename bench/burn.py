@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import _common as common
+from app.startup import open_home
 
 
 def _say(msg: str) -> None:
@@ -41,9 +42,9 @@ def _say(msg: str) -> None:
 
 def _home_with(data: Path, work: Path):
     from app.home import Home, os_login
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
 
-    home = Home.open(work / "home")
+    home = open_home(work / "home")
     result = import_paths(home, [data], os_login(), mode="copy")
     if result.rejected:
         _say(f"  warning: {len(result.rejected)} files refused")

@@ -31,6 +31,7 @@ from pathlib import Path
 import _common as common
 
 import pydicom  # noqa: E402
+from app.startup import open_home
 
 
 def _bare(paths: list[Path]) -> int:
@@ -41,9 +42,9 @@ def _bare(paths: list[Path]) -> int:
 
 def _import(data: Path, home_dir: Path, mode: str, user: str):
     from app.home import Home
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
 
-    home = Home.open(home_dir)
+    home = open_home(home_dir)
     os.sync()
 
     def run():

@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import _common as common
+from app.startup import open_home
 
 AET = "STUDYDESK"
 ENV = dict(os.environ, TCP_NODELAY="1")
@@ -134,11 +135,11 @@ def count(folder: Path) -> int:
 
 
 def new_home(path: Path, nodes: list[tuple]):
-    from app import accounts
+    from app.accounts import accounts
     from app.home import Home, os_login
     from app.net import nodes as net_nodes
 
-    home = Home.open(empty(path))
+    home = open_home(empty(path))
     home.set_setting("aet", AET)
     db = home.connect()
     user = accounts.get_user(db, os_login())
@@ -152,7 +153,7 @@ def new_home(path: Path, nodes: list[tuple]):
 
 
 def bench_send(data: Path, work: Path, n: int, repeat: int) -> dict:
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from app.net.send import send_studies
 
     received = empty(work / "storescp")
@@ -244,7 +245,7 @@ def bench_get(data: Path, work: Path, n: int, repeat: int, sides=GET_SIDES) -> d
     """The get pair, interleaved: each repeat runs every side once, StudyDesk
     first in even repeats and last in odd ones, so that a drift of the
     machine's load falls on both sides alike."""
-    from app.net.retrieve import retrieve
+    from app.net.retrieve.study import retrieve
 
     our_port = free_port()
     orthanc, port = start_orthanc(work, our_port)

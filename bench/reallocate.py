@@ -38,12 +38,13 @@ from _common import machine, make_ct_study, warm  # sets sys.path for app
 
 import pydicom  # noqa: E402
 
-from app import accounts  # noqa: E402
+from app.accounts import accounts
 from app.changes import iocm, journal  # noqa: E402
 from app.changes.plans import patient_attrs, snapshot, study_attrs  # noqa: E402
 from app.changes.reallocate import reallocate  # noqa: E402
 from app.home import Home, os_login  # noqa: E402
-from app.importer import import_paths  # noqa: E402
+from app.importing.importer import import_paths  # noqa: E402
+from app.startup import open_home
 
 
 def bare_loop(paths: list[Path], out: Path, attrs: dict[str, str]) -> float:
@@ -71,7 +72,7 @@ def main() -> None:
         root = Path(tmp)
         make_ct_study(root / "source", args.n, series=1, seed=1)
         make_ct_study(root / "dest", 1, series=1, seed=2)
-        home = Home.open(root / "home")
+        home = open_home(root / "home")
         if args.iocm:
             home.set_setting("iocm", "true")
         import_paths(home, [root / "source", root / "dest"], os_login())

@@ -2,7 +2,7 @@
 
 Fills a fresh home's cache with N (default 100,000) synthetic studies (rows
 only, no files: the query never touches the store), then times each kind
-of query-by-example through `app.worklist.study_uids` (the call behind
+of query-by-example through `app.worklist.query.study_uids` (the call behind
 `studydesk studies` and the worklist window) against the anchor: one full
 scan of the same tables (`SELECT count(*)` joining studies and patients
 with a condition no index can serve). A ratio below 1 means the query costs
@@ -24,7 +24,8 @@ from _common import machine  # noqa: E402  (puts the project on sys.path)
 from app.db import transaction  # noqa: E402
 from app.dicom.columns import name_norm, name_parts  # noqa: E402
 from app.home import Home  # noqa: E402
-from app.worklist import Query, study_uids  # noqa: E402
+from app.worklist.query import Query, study_uids  # noqa: E402
+from app.startup import open_home
 
 FAMILY = ["SMITH", "JOHNSON", "NGUYEN", "GARCIA", "MUELLER", "ROSSI", "DUBOIS", "KOWALSKI",
           "TANAKA", "OKAFOR", "HADDAD", "LINDQVIST", "FISCHER", "NAKAMURA", "SILVA", "KHAN"]
@@ -97,7 +98,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        home = Home.open(Path(folder) / "home")
+        home = open_home(Path(folder) / "home")
         start = time.perf_counter()
         fill(home, args.n)
         fill_s = time.perf_counter() - start

@@ -13,11 +13,13 @@ from PySide6.QtCore import QDir, QTimer
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
-from app import __version__, accounts
-from app.accounts import User
+from app import __version__
+from app.accounts import accounts
+from app.accounts.accounts import User
 from app.errors import StudyDeskError
 from app.home import Home, os_login
 from app.resources import resource, resources_dir
+from app.startup import open_home
 
 DEMO_PATIENTS = 6
 
@@ -87,7 +89,7 @@ def resolve_user(home: Home, name: Optional[str] = None) -> User:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ui.main_window import MainWindow
+    from ui.shell.main_window import MainWindow
 
     qapp = application()
     apply_theme(qapp)
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         temporary = home_arg = tempfile.mkdtemp(prefix="studydesk-demo-")
     try:
         try:
-            home = Home.open(home_arg)
+            home = open_home(home_arg)
             user = resolve_user(home, getattr(args, "user", None))
         except StudyDeskError as e:
             print(f"studydesk: {e}", file=sys.stderr)

@@ -3,8 +3,15 @@ the GUI thread and report back through signals delivered on the GUI thread.
 
 A job is any callable of the app's job shape (app/jobs.py). It must not touch
 widgets: it runs on a pool thread and talks to the window only through its
-progress callback and its return value. Each job opens its own database
-connection (``home.connect()``); the core functions do that themselves.
+progress callback and its return value.
+
+Operations on the cache: ``runner.read(home, title, fn)`` and
+``runner.write(home, title, fn, changed=...)`` run ``fn(db, progress,
+cancel)`` with a database connection of its own, opened on the pool thread
+and closed when ``fn`` returns; a write that succeeds broadcasts what it
+changed (ui/cache_events.py), and every view refreshes from that broadcast.
+Core functions that open their own connections (import, retrieve) run
+through ``runner.start`` with the plain job shape.
 
 Pools (``kind``):
 
@@ -31,13 +38,15 @@ from __future__ import annotations
 import itertools
 import logging
 import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.errors import Cancelled, StudyDeskError
+from app.home import Home
 from app.jobs import CancelToken, Throttled
+from ui.cache_events import CacheChange, announce
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +167,16 @@ class _Runnable(QRunnable):
             self._fn = None  # drop the job's closure here, not at some later GC
 
 
+def _with_connection(home: Home, fn: Callable) -> Callable:
+    def job(progress, cancel):
+        db = home.connect()
+        try:
+            return fn(db, progress, cancel)
+        finally:
+            db.close()
+    return job
+
+
 class JobRunner(QObject):
     """Starts jobs on the right pool and keeps their handles until they end.
 
@@ -213,6 +232,29 @@ class JobRunner(QObject):
             self.job_added.emit(job)
         self._pools[kind].start(_Runnable(self._bridge, job.id, job.token, fn))
         return job
+
+    def read(self, home: Home, title: str, fn: Callable, *, visible: bool = False,
+             kind: str = "read", **callbacks) -> Job:
+        """Run ``fn(db, progress, cancel)`` on a connection of its own (closed after)."""
+        return self.start(title, _with_connection(home, fn), kind=kind, visible=visible, **callbacks)
+
+    def write(self, home: Home, title: str, fn: Callable, *,
+              changed: Union[CacheChange, Callable[[Any], Optional[CacheChange]], None] = None,
+              visible: bool = True, on_success: Optional[Callable[[Any], None]] = None,
+              **callbacks) -> Job:
+        """Run ``fn(db, progress, cancel)`` on the write pool with a connection
+        of its own; on success broadcast ``changed`` (or ``changed(result)``)
+        to every view of *home*, then call ``on_success(result)``."""
+
+        def succeeded(result: Any) -> None:
+            change = changed(result) if callable(changed) else changed
+            if change is not None:
+                announce(home, change)
+            if on_success is not None:
+                on_success(result)
+
+        return self.start(title, _with_connection(home, fn), kind="write", visible=visible,
+                          on_success=succeeded, **callbacks)
 
     # -- forwarding, on the GUI thread ---------------------------------------------
 

@@ -40,7 +40,8 @@ from pydicom.dataset import Dataset
 from pydicom.datadict import dictionary_VR
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from app import outbox, parallel, store
+from app import parallel, store
+from app.net.outbox import queue as outbox
 from app.changes.journal import PARALLEL_MIN, FileOp, Plan
 from app.changes.plans import rows_in
 from app.dicom.meta import file_meta_dataset

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from app import audit, catalog, store
+from app import store
+from app.accounts import audit
+from app.db import catalog
 from app.parallel import process_alive
 from app.clock import now_iso
 from app.db import transaction
@@ -44,7 +46,7 @@ TABLES = {
     "series": "series_instance_uid",
     "instances": "sop_instance_uid",
     # IOCM renews SOP Instance UIDs: the measurements on those instances are
-    # re-keyed, and the corrected objects are queued to be sent (app/outbox.py)
+    # re-keyed, and the corrected objects are queued to be sent (app/net/outbox/queue.py)
     "measurements": "id",
     "outbox": "id",
 }
@@ -120,7 +122,7 @@ def _transition(db, source: dict[str, list[dict]], target: dict[str, list[dict]]
             f" ON CONFLICT ({key}) DO UPDATE SET {sets}",
             [[row[c] for c in cols] for row in rows])
         if table == "patients":
-            from app.catalog import set_name_parts
+            from app.db.catalog import set_name_parts
 
             for row in rows:
                 set_name_parts(db, row["id"], row["patient_name"])

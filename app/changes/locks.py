@@ -3,12 +3,12 @@ holder or an admin unlocks. Both are audited."""
 
 from __future__ import annotations
 
-from app import audit
-from app.accounts import User
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.clock import now_iso
 from app.db import transaction
 from app.errors import NotAllowed, RuleRefused
-from app.worklist import resolve_study_uid
+from app.worklist.query import resolve_study_uid
 
 
 def lock(db, user: User, study: str) -> str:

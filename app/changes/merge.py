@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from app import audit
-from app.accounts import User
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.changes import journal, rules
 from app.changes.journal import Plan
 from app.changes.plans import (patient_attrs, rewrite_instances, rows_in, snapshot,
@@ -15,7 +15,7 @@ from app.changes.plans import (patient_attrs, rewrite_instances, rows_in, snapsh
 from app.errors import BadInput, NotFound
 from app.home import Home
 from app.jobs import CancelToken, Progress
-from app.worklist import parse_patient_ref, patient_records, resolve_study_uid
+from app.worklist.query import parse_patient_ref, patient_records, resolve_study_uid
 
 
 def plan_merge_studies(db, user: User, source: str, destination: str, force: bool = False,
@@ -63,7 +63,7 @@ def merge_studies(home: Home, db, user: User, source: str, destination: str, for
 def patient_row(db, patient_id: str) -> dict:
     """The one record *patient_id* names (``PID^^^ISSUER`` names the issuer;
     several records under a bare ID are a question back, not a guess)."""
-    from app.worklist import one_patient_record
+    from app.worklist.query import one_patient_record
 
     return one_patient_record(db, patient_id)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from app import audit
-from app.accounts import User
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.db import transaction
 from app.errors import RuleRefused
-from app.worklist import resolve_study_uid
+from app.worklist.query import resolve_study_uid
 
 LEGACY = "legacy"
 

@@ -12,7 +12,7 @@ The rules, in the order they are checked: the content-management privilege
 (app.changes.migrated) on either side (exit 5); different patients need
 ``force`` and a reason (exit 5).
 
-AI results among the dependents (app/ai.py) are not moved: they are stale.
+AI results among the dependents (app/changes/ai.py) are not moved: they are stale.
 The change set clears them (files to the trash, rows removed) and requests a
 rescan of the destination study in the same transaction, so an interrupted
 job leaves neither half done; "Request AI rescan" on a study
@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Optional
 
-from app import ai, store
-from app.accounts import User
+from app import store
+from app.changes import ai
+from app.accounts.accounts import User
 from app.changes import iocm, journal, migrated, rules
 from app.changes.journal import FileOp, Plan
 from app.changes.plans import patient_attrs, rewrite_instances, rows_in, snapshot, study_attrs
@@ -36,7 +37,7 @@ from app.dicom.references import read_references
 from app.errors import BadInput
 from app.home import Home
 from app.jobs import CancelToken, Progress
-from app.worklist import resolve_series_uid, resolve_study_uid
+from app.worklist.query import resolve_series_uid, resolve_study_uid
 
 IMAGE_LIKE_MODALITIES = {"CT", "MR", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "OT", "SC"}
 

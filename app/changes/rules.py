@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from app import audit
-from app.accounts import User
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.errors import NotAllowed, RuleRefused
 
 # Outcome of a refused attempt (PS3.15 A.5.3 EventOutcomeIndicator):

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 from typing import Optional
 
-from app import audit, store
-from app.accounts import User
+from app import store
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.changes import journal, rules
 from app.changes.journal import FileOp, Plan
 from app.changes.plans import rows_in, snapshot
@@ -16,7 +17,7 @@ from app.db import transaction
 from app.errors import NotFound
 from app.home import Home
 from app.jobs import CancelToken, Progress
-from app.worklist import resolve_study_uid
+from app.worklist.query import resolve_study_uid
 
 
 def _trash_path(instance: dict, study_uid: str) -> str:

@@ -204,7 +204,7 @@ V1 = [
 ]
 
 # V2: the outbox, objects waiting to be sent to a node (IOCM corrections and
-# their rejection notes; AI rescan requests). app/outbox.py; the network code
+# their rejection notes; AI rescan requests). app/net/outbox/queue.py; the network code
 # sends what is queued and marks it sent.
 V2 = [
     """CREATE TABLE outbox (
@@ -292,7 +292,7 @@ V4 = [
     "CREATE INDEX outbox_study ON outbox (study_instance_uid)",
 ]
 
-# V5: studies shared with a user of this workstation (app/sharing.py): who
+# V5: studies shared with a user of this workstation (app/worklist/sharing.py): who
 # shared, with whom, when and the note; sharing again replaces the note.
 V5 = [
     """CREATE TABLE shares (
@@ -306,7 +306,7 @@ V5 = [
     "CREATE INDEX shares_study ON shares (study_instance_uid)",
 ]
 
-# V6: the audit chain is anchored (app/audit.py): entries are keyed hashes
+# V6: the audit chain is anchored (app/accounts/audit.py): entries are keyed hashes
 # (HMAC-SHA256 with the home's secret), the head (count and last hash) is
 # kept in ``audit_head`` (same transaction as each entry, itself keyed) and
 # in a file beside the cache; an entry written by a change names the change

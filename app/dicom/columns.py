@@ -171,7 +171,7 @@ def name_norm(name: str) -> str:
     """Person name for matching: upper case, component groups joined by '^'.
 
     'Doe^John=DOE^JOHN' -> 'DOE^JOHN^DOE^JOHN', so a pattern may match the
-    whole name or any one component (see app.worklist)."""
+    whole name or any one component (see app.worklist.query)."""
     return name.upper().replace("=", "^").rstrip("^")
 
 

@@ -18,8 +18,8 @@ from typing import Iterable, Optional
 
 import pydicom
 
-from app import audit
-from app.accounts import User
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.db import transaction
 from app.deid import Deidentifier, Needle, Profile, pipeline
 from app.deid.pipeline import REPORT_HTML, REPORT_JSON, ResidualIdentifiers  # noqa: F401

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app import store, worklist
+from app import store
+from app.worklist import query as worklist
 from app.home import Home
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from app import audit, store
-from app.accounts import User
+from app import store
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.db import transaction
 from app.errors import BadInput, Cancelled, RuleRefused
 from app.home import Home

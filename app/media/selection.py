@@ -11,7 +11,7 @@ from typing import Optional
 from app import store
 from app.errors import NotFound
 from app.home import Home
-from app.worklist import resolve_study_uid
+from app.worklist.query import resolve_study_uid
 
 
 @dataclass(frozen=True)

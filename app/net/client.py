@@ -1,7 +1,7 @@
 """The SCU side that asks and answers: C-ECHO and C-FIND (studies, series,
 instances) on a configured node.
 
-Remote matching follows the local worklist's rules (app/worklist.py): the
+Remote matching follows the local worklist's rules (app/worklist/query.py): the
 query sent to the node is a superset (a person name pattern is widened so
 that it may match any name component; a text pattern with lower-case
 letters is left to us, since archives match most text case-sensitively),
@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from app import audit
+from app.accounts import audit
 from app.db import transaction
 from app.dicom.columns import name_norm, name_parts
 from app.errors import BadInput, Cancelled
@@ -27,7 +27,7 @@ from app.net import association, dimse, tls
 from app.net.association import Association, Proposal, Rejected
 from app.net.nodes import Node, get_node, local_ae
 from app.net.wire import NetworkError
-from app.worklist import Query
+from app.worklist.query import Query
 
 VERIFICATION = "1.2.840.10008.1.1"
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
@@ -168,7 +168,7 @@ def _name_matches(name: str, pattern: str) -> bool:
 
 
 def matches(row: dict, q: Query) -> bool:
-    """The local worklist's rules (app/worklist.py where_clause) on a row."""
+    """The local worklist's rules (app/worklist/query.py where_clause) on a row."""
     if not (_text_matches(row["patient_id"], q.patient_id) and _name_matches(row["patient_name"], q.patient_name)
             and _text_matches(row["accession"], q.accession)
             and _text_matches(row["description"], q.description)):

@@ -49,10 +49,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from app import audit, importer, store
+from app import store
+from app.accounts import audit
+from app.importing import importer
 from app.db import transaction
 from app.dicom.reading import Unreadable, read_header_in_memory
-from app.import_sources import Source
+from app.importing.sources import Source
 from app.net import dimse
 from app.net.intake_recorder import _Preparer, _Recorder
 

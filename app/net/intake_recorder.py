@@ -6,7 +6,8 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from app import importer, store
+from app import store
+from app.importing import importer
 
 
 class _Recorder(importer.Recorder):

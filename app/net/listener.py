@@ -41,7 +41,8 @@ from pydicom.uid import AllTransferSyntaxes
 from pynetdicom.service_class import ServiceClass, StorageServiceClass
 from pynetdicom.sop_class import uid_to_service_class
 
-from app import audit, store
+from app import store
+from app.accounts import audit
 from app.db import transaction
 from app.errors import BadInput
 from app.net import association, dimse, nodes

@@ -1,6 +1,6 @@
 """Modality Worklist (C-FIND on the MWL information model, PS3.4 K): the
 scheduled procedure steps become the patients' upcoming appointments, shown
-on the patient card (``appointments`` table, read by app/worklist.py).
+on the patient card (``appointments`` table, read by app/worklist/query.py).
 
 The node's worklist is the truth for what it schedules: a query without a
 patient filter replaces every appointment that came from the node; with
@@ -13,8 +13,8 @@ from typing import Optional
 
 from pydicom.dataset import Dataset
 
-from app import audit
-from app.accounts import User
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.clock import now_iso
 from app.db import transaction
 from app.jobs import CancelToken

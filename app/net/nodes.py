@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from app import audit
+from app.accounts import audit
 from app.db import transaction
 from app.errors import BadInput, NotFound
 

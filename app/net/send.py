@@ -20,8 +20,9 @@ from typing import Optional
 import pydicom
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian, UncompressedTransferSyntaxes
 
-from app import audit, store
-from app.accounts import User
+from app import store
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.db import transaction
 from app.errors import Cancelled
 from app.jobs import CancelToken, Progress, Throttled, no_progress
@@ -30,7 +31,7 @@ from app.net.association import MAX_CONTEXTS, Association, Proposal
 from app.net.client import UNCOMPRESSED, open_association
 from app.net.nodes import Node, get_node
 from app.net.wire import NetworkError
-from app.worklist import resolve_study_uid
+from app.worklist.query import resolve_study_uid
 
 _UNCOMPRESSED = {str(ts) for ts in UncompressedTransferSyntaxes}
 

@@ -213,7 +213,7 @@ def check_setting(home, name: str, value: str) -> str:
 def save(home, user, certificate: str = "", key: str = "", ca: str = "", listen: bool = False) -> dict:
     """Check (:func:`check_files`) and save the TLS settings; needs the
     configure privilege; audited as ``config set`` is. Returns what was saved."""
-    from app import audit
+    from app.accounts import audit
     from app.db import transaction
 
     user.require("configure", "change the TLS settings")

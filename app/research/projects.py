@@ -8,8 +8,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-from app import audit
-from app.accounts import User
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.clock import now_iso
 from app.db import transaction
 from app.errors import BadInput, NotAllowed, NotFound

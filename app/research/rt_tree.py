@@ -20,7 +20,7 @@ import pydicom
 from app import store
 from app.dicom.references import references_of
 from app.home import Home
-from app.worklist import resolve_study_uid
+from app.worklist.query import resolve_study_uid
 
 RT_MODALITIES = {"RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "RTIMAGE", "REG", "RTION", "RTTREAT"}
 # how specific a parent is: a plan beats a structure set beats images

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from app import audit, store
-from app.accounts import User
+from app import store
+from app.accounts import audit
+from app.accounts.accounts import User
 from app.clock import now_iso
 from app.db import transaction
 from app.errors import BadInput, Cancelled, NotFound, RuleRefused
@@ -27,7 +28,7 @@ from app.export.names import safe_component
 from app.home import Home
 from app.jobs import CancelToken, Progress, no_progress
 from app.research import projects, rt_tree
-from app.worklist import resolve_series_uid
+from app.worklist.query import resolve_series_uid
 
 DEFAULT_OPTIONS = ["retain-long-modified-dates"]
 

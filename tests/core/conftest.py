@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.home import os_login
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import write_series
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from app import accounts, audit, audit_anchor
+from app.accounts import accounts
+from app.accounts import audit
+from app.accounts import audit_anchor
 from app.db import transaction
 from app.errors import BadInput, NotAllowed
+from app.startup import open_home
 
 
 @pytest.fixture
@@ -167,7 +170,7 @@ def test_a_crash_before_the_head_file_is_written_is_not_tampering(home, db, admi
     assert (home.root / audit_anchor.HEAD_FILE).read_bytes() != behind
     (home.root / audit_anchor.HEAD_FILE).write_bytes(behind)   # as a crash after the commit leaves it
     assert audit.verify(db) is None
-    Home.open(home.root)                                 # the next open catches up
+    open_home(home.root)                                 # the next open catches up
     count = db.execute("SELECT count(*) FROM audit").fetchone()[0]
     key = (home.root / audit_anchor.KEY_FILE).read_bytes()
     assert audit_anchor._read_file(home.root, key)["count"] == count
@@ -188,7 +191,7 @@ def test_an_old_home_is_anchored_at_open(home, db, admin):
         prev = new
     (home.root / audit_anchor.KEY_FILE).unlink()
     (home.root / audit_anchor.HEAD_FILE).unlink()
-    Home.open(home.root)
+    open_home(home.root)
     assert (home.root / audit_anchor.KEY_FILE).exists() and audit.verify(db) is None
     last = audit.entries(db)[-1]
     assert last["action"] == "audit-anchor" and "4 earlier entries re-anchored" in last["detail"] \
@@ -205,7 +208,7 @@ def test_removing_the_newest_entries_with_the_head_row_is_caught(home, db, admin
     db.execute("DELETE FROM audit_objects WHERE audit_id = ?", [ids[-1]])
     db.execute("DELETE FROM audit WHERE id = ?", [ids[-1]])
     db.execute("DELETE FROM audit_head")
-    Home.open(home.root)          # opening does not launder it
+    open_home(home.root)          # opening does not launder it
     broken = audit.verify(db)
     assert broken is not None and broken["id"] == ids[-1]
     alert = audit.entries(db)[-1]
@@ -217,7 +220,7 @@ def test_a_removed_head_file_is_not_made_again(home, db, admin):
 
     _fill(db, admin, 2)
     (home.root / audit_anchor.HEAD_FILE).unlink()
-    Home.open(home.root)
+    open_home(home.root)
     _fill(db, admin, 1)
     assert "head file (audit.head) is missing" in audit.verify(db)["reason"]
 
@@ -227,7 +230,7 @@ def test_the_rebuilt_head_stays_on_record(home, db, admin):
 
     _fill(db, admin, 2)
     db.execute("DELETE FROM audit_head")
-    Home.open(home.root)
+    open_home(home.root)
     alert = audit.entries(db)[-1]
     broken = audit.verify(db)
     assert broken["id"] == alert["id"] and "head was removed" in broken["reason"]

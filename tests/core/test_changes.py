@@ -9,11 +9,13 @@ import sys
 import pydicom
 import pytest
 
-from app import accounts, audit, store
+from app import store
+from app.accounts import accounts
+from app.accounts import audit
 from app.changes import journal, locks, merge, trash
 from app.errors import NotAllowed, RuleRefused
 from app.home import Home
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import write_series
 
 PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
@@ -133,7 +135,7 @@ def test_delete_moves_files_to_trash_and_restore_brings_them_back(setup):
     moved = files_of(home, db, study["A1"])
     assert all(str(p).startswith(str(home.trash)) for p in moved.values())
     assert {sop: p.stat().st_ino for sop, p in moved.items()} == inodes   # renamed, not copied
-    from app.worklist import Query, studies
+    from app.worklist.query import Query, studies
     assert study["A1"] not in [r["study_uid"] for r in studies(db, Query())]
     assert [t["study_uid"] for t in trash.trashed(db)] == [study["A1"]]
     trash.restore(home, db, users["cm"], study["A1"])
@@ -224,9 +226,10 @@ def test_a_failing_change_leaves_the_old_state(setup, monkeypatch):
 CRASH_SCRIPT = """
 import sys
 from app.home import Home
-from app import accounts
+from app.accounts import accounts
 from app.changes import merge, trash
-home = Home.open(sys.argv[1])
+from app.startup import open_home
+home = open_home(sys.argv[1])
 db = home.connect()
 user = accounts.get_user(db, "carla")
 if sys.argv[2] == "merge":
@@ -248,7 +251,7 @@ def test_a_killed_change_leaves_old_or_new_state_after_reopening(setup, step, ac
                           env=env, capture_output=True, text=True, timeout=120)
     killed = proc.returncode == 137
     assert killed or proc.returncode == 0, proc.stderr
-    Home.open(home.root)                   # recovery runs here
+    open_home(home.root)                   # recovery runs here
     after = snapshot_all(home, db)         # every instance once, each with its file
     assert set(after) == set(before)
     moved = {sop for sop in after if after[sop][0] != before[sop][0]}

@@ -13,18 +13,19 @@ from app import db as cache
 from app.db.schema import MIGRATIONS
 from app.errors import BadInput, NotFound
 from app.home import Home, default_home
+from app.startup import open_home
 
 
 def test_env_var_names_the_default_home(monkeypatch, tmp_path):
     monkeypatch.setenv("STUDYDESK_HOME", str(tmp_path / "h"))
     assert default_home() == tmp_path / "h"
-    home = Home.open()
+    home = open_home()
     assert home.root == (tmp_path / "h").resolve() and home.db_path.exists()
 
 
 def test_reopening_is_idempotent_and_migrated(tmp_path):
-    first = Home.open(tmp_path / "h")
-    second = Home.open(tmp_path / "h")
+    first = open_home(tmp_path / "h")
+    second = open_home(tmp_path / "h")
     conn = second.connect()
     assert cache.schema_version(conn) == len(MIGRATIONS)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -39,7 +40,7 @@ def test_settings_round_trip_through_toml(home):
     home.set_setting("port", "11113")
     home.set_setting("iocm", "true")
     assert "aet = \"READING1\"" in home.settings_path.read_text()
-    reopened = Home.open(home.root)
+    reopened = open_home(home.root)
     assert (reopened.get_setting("aet"), reopened.get_setting("port"), reopened.get_setting("iocm")) \
         == ("READING1", 11113, True)
 
@@ -62,7 +63,7 @@ def test_unknown_setting_is_not_found(home):
 def test_a_file_where_the_home_should_be(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(BadInput, match="not a folder"):
-        Home.open(tmp_path / "f")
+        open_home(tmp_path / "f")
 
 
 def test_leftovers_of_a_dead_process_are_swept(home):
@@ -71,12 +72,12 @@ def test_leftovers_of_a_dead_process_are_swept(home):
     dead = home.tmp / f"p{proc.stdout.strip()}"
     dead.mkdir()
     (dead / "x.tmp").write_bytes(b"half")
-    Home.open(home.root)
+    open_home(home.root)
     assert not dead.exists()
 
 
 def test_a_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
-    home = Home.open(tmp_path / "h")
+    home = open_home(tmp_path / "h")
     conn = home.connect()
     broken = MIGRATIONS + [["CREATE TABLE extra (x)", "THIS IS NOT SQL"]]
     monkeypatch.setattr(cache, "MIGRATIONS", broken)
@@ -103,7 +104,7 @@ def _reopen(home) -> str:
 
     recovery.end_session(home.root)
     script = ("import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stderr); "
-              f"from app.home import Home; Home.open({str(home.root)!r})")
+              f"from app.startup import open_home; open_home({str(home.root)!r})")
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True).stderr
 
@@ -124,7 +125,7 @@ def _rows_and_files(home):
 def test_store_files_that_a_killed_process_left_are_swept(home, tmp_path):
     from app import recovery
     from app.home import os_login
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from tests.factories import write_series
 
     import_paths(home, [write_series(tmp_path / "src", 3)[0].parent], os_login())
@@ -179,8 +180,8 @@ def test_a_partial_output_of_a_killed_process_is_removed(home, tmp_path):
 
     out = tmp_path / "out"
     out.mkdir()
-    script = (f"import os; from app import recovery; from app.home import Home; "
-              f"Home.open({str(home.root)!r}); p = {str(out / '.a.zip.1234.partial')!r}; "
+    script = (f"import os; from app import recovery; from app.startup import open_home; "
+              f"open_home({str(home.root)!r}); p = {str(out / '.a.zip.1234.partial')!r}; "
               f"recovery.register_partial(p); open(p, 'wb').write(b'PK'); "
               f"recovery.register_partial({str(out / '.b.zip.99.partial')!r}); os._exit(9)")
     subprocess.run([sys.executable, "-c", script])

@@ -13,10 +13,10 @@ import pydicom
 import pytest
 from pydicom.fileset import FileSet
 
-from app import worklist
+from app.worklist import query as worklist
 from app.errors import NotFound
 from app.home import os_login
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import ct_dataset, write, write_series
 
 # the hostile ReferencedFileIDs break the CS rules on purpose
@@ -163,7 +163,7 @@ def test_a_zip_bomb_is_refused_by_its_ratio_while_extracting(home, tmp_path, mon
     archive = _bomb(tmp_path / "bomb.zip", 6 << 20, good)
     home.set_setting("import.zip_ratio_after", "1MiB")
     written: list[int] = []
-    import app.import_zip as sources
+    import app.importing.zips as sources
 
     real = sources._size_refusal
 
@@ -271,7 +271,7 @@ def test_a_refused_import_fills_no_blank_of_the_record(home, tmp_path):
 
 
 def test_non_utf8_names_are_shown_printable(tmp_path):
-    from app.import_sources import shown
+    from app.importing.sources import shown
 
     name = os.fsdecode(b"\xff\xfe.dcm")
     assert shown(tmp_path / name).endswith("\\xff\\xfe.dcm")

@@ -15,10 +15,12 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from app import accounts, store, worklist
+from app import store
+from app.accounts import accounts
+from app.worklist import query as worklist
 from app.dicom.render import render_preview
 from app.home import os_login
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import ct_dataset, write, write_series
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="names are UTF-16 on Windows")

@@ -11,9 +11,10 @@ import pydicom
 import pytest
 from pydicom.fileset import FileSet
 
-from app import catalog, store
+from app import store
+from app.db import catalog
 from app.errors import Cancelled, NotAllowed
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.jobs import CancelToken
 from tests.factories import ct_dataset, pydicom_test_files, write, write_series
 
@@ -190,7 +191,7 @@ def test_a_failing_batch_leaves_no_row_and_no_file(home, tmp_path, monkeypatch):
 
 
 def test_cancel_keeps_what_was_committed_consistent(home, tmp_path, monkeypatch):
-    import app.importer as importer
+    import app.importing.importer as importer
 
     monkeypatch.setattr(importer, "BATCH_FILES", 2)
     write_series(tmp_path / "in", count=6)
@@ -220,7 +221,7 @@ def test_a_study_of_another_patient_is_refused(home, tmp_path):
 
 
 def test_import_needs_the_import_privilege(home, tmp_path):
-    from app import accounts
+    from app.accounts import accounts
 
     db = home.connect()
     admin = accounts.get_user(db, _admin(home))
@@ -241,7 +242,7 @@ def test_import_is_audited(home, tmp_path):
 
 @pytest.mark.parametrize("mode", ["copy", "link"])
 def test_worker_processes_prepare_the_same_result(home, tmp_path, monkeypatch, mode):
-    import app.importer as importer
+    import app.importing.importer as importer
 
     monkeypatch.setattr(importer, "PARALLEL_MIN", 4)
     monkeypatch.setattr(importer, "CHUNK", 3)

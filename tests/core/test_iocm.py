@@ -10,11 +10,13 @@ import subprocess
 import pydicom
 import pytest
 
-from app import accounts, outbox, store
+from app import store
+from app.accounts import accounts
+from app.net.outbox import queue as outbox
 from app.changes import iocm, journal
 from app.changes.reallocate import reallocate_series
 from app.dicom.references import references_of
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.net.nodes import add_node
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"

@@ -8,7 +8,7 @@ import pytest
 
 from app.changes.merge import looks_secondary, propose_keep
 from app.errors import NotFound
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import write_series
 
 

@@ -10,11 +10,14 @@ import sqlite3
 
 import pytest
 
-from app import accounts, ai, outbox, outbox_admin
+from app.accounts import accounts
+from app.changes import ai
+from app.net.outbox import queue as outbox
+from app.net.outbox import admin as outbox_admin
 from app.db import migrate, schema_version, transaction
 from app.db.schema import MIGRATIONS
 from app.errors import BadInput, NotAllowed, NotFound, RuleRefused
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.net.nodes import add_node
 from tests.factories import uid, write_series
 

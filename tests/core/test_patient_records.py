@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from app import worklist
+from app.worklist import query as worklist
 from app.cli import main
 from app.errors import BadInput, NotFound
 from app.home import os_login
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import ct_dataset, write
 
 

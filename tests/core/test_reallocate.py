@@ -5,11 +5,12 @@ from __future__ import annotations
 import pydicom
 import pytest
 
-from app import accounts, store
+from app import store
+from app.accounts import accounts
 from app.changes import journal
 from app.changes.reallocate import dependents, reallocate
 from app.errors import RuleRefused
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import write_series
 
 

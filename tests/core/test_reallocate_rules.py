@@ -9,13 +9,17 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from app import accounts, ai, content, outbox, store
+from app import store
+from app.accounts import accounts
+from app.changes import ai
+from app.changes import view as content
+from app.net.outbox import queue as outbox
 from app.changes import journal, migrated
 from app.changes.reallocate import reallocate, reallocate_series
 from app.errors import NotAllowed, RuleRefused
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.net.nodes import add_node
-from app.worklist import Query
+from app.worklist.query import Query
 from tests.factories import binary_frames, uid, write, write_series
 
 SEG = "1.2.840.10008.5.1.4.1.1.66.4"

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from app import accounts
+from app.accounts import accounts
 from app.errors import BadInput, NotAllowed, NotFound
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.research import projects, rt_tree
 from tests.factories import pydicom_test_files
 

@@ -7,11 +7,11 @@ import zipfile
 import pydicom
 import pytest
 
-from app import accounts
+from app.accounts import accounts
 from app.errors import RuleRefused
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.research import projects, staging
-from app.worklist import Query, studies
+from app.worklist.query import Query, studies
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from app import worklist
+from app.worklist import query as worklist
 from app.errors import BadInput, NotFound
-from app.worklist import Query
+from app.worklist.query import Query
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_files() -> list[Path]:
 
 @pytest.fixture
 def user(home):
-    from app import accounts
+    from app.accounts import accounts
     from app.home import os_login
 
     db = home.connect()
@@ -66,7 +66,7 @@ def demo_files(tmp_path_factory) -> Path:
 @pytest.fixture
 def demo_home(home, demo_files, user):
     """(home, study UIDs) with the demo set imported."""
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
 
     result = import_paths(home, [demo_files], user, workers=1)
     assert not result.rejected

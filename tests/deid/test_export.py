@@ -14,11 +14,11 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from app import audit
+from app.accounts import audit
 from app.dicom.references import references_of
 from app.export import ExportIncomplete, ResidualIdentifiers, export_zip
 from app.export.names import check_member, safe_component
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import ct_dataset, write, write_series
 
 

@@ -19,7 +19,7 @@ from pydicom.sequence import Sequence
 from app.cli import main
 from app.deid import Deidentifier, Needle, Needles, Profile, pipeline
 from app.export import ResidualIdentifiers, export_zip
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from tests.factories import ct_dataset, uid, write
 
 INSTITUTION = "Saint Ignatius Oncology Center"

@@ -19,8 +19,8 @@ from app.deid import Deidentifier, Profile
 from app.deid.raw import RawDeidentifier, Refused, refuse_unsound
 from app.dicom import elements, files, meta
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
-from app.importer import Preparer
-from app.import_sources import Source
+from app.importing.importer import Preparer
+from app.importing.sources import Source
 from tests.factories import ct_dataset, pydicom_test_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from app import accounts
+from app.accounts import accounts
 from app.home import os_login
-from app.importer import import_paths
+from app.importing.importer import import_paths
 
 
 @pytest.fixture(scope="session")

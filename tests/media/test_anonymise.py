@@ -77,11 +77,11 @@ def test_an_anonymised_disc_carries_the_report_and_the_scan_of_every_file(media_
 def test_a_stretched_length_refuses_the_anonymised_disc(home, tmp_path):
     """A name swallowed by a stretched length would ride along inside a kept
     value: the scan finds it and no image is written (exit 5)."""
-    from app import accounts
+    from app.accounts import accounts
     from app.cli import main
     from app.deid.pipeline import ResidualIdentifiers
     from app.home import os_login
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from tests.deid.test_residual import stretched_institution
 
     stretched_institution(tmp_path / "src")

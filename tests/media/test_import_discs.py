@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.home import Home, os_login
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.media import burn
+from app.startup import open_home
 from tests.factories import ct_dataset, write
 from tests.media.conftest import extract, instances_of, study_uids
 
@@ -24,7 +25,7 @@ def disc(media_home, user, tmp_path) -> tuple[Path, set[str]]:
 
 
 def _import(tmp_path, path):
-    other = Home.open(tmp_path / "other")
+    other = open_home(tmp_path / "other")
     result = import_paths(other, [path], os_login())
     db = other.connect()
     try:

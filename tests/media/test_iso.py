@@ -11,7 +11,7 @@ import pydicom
 import pytest
 from pydicom.fileset import FileSet
 
-from app import audit
+from app.accounts import audit
 from app.errors import BadInput, NotAllowed
 from app.media import BurnOptions, burn, iso, names
 from tests.media.conftest import (extract, instances_of, needs_dciodvfy, needs_dcmtk, referenced,
@@ -136,7 +136,7 @@ def test_the_burn_is_audited_as_an_export(burnt, media_home):
 
 
 def test_a_user_without_export_privilege_cannot_burn(media_home, user, tmp_path):
-    from app import accounts
+    from app.accounts import accounts
 
     db = media_home.connect()
     try:
@@ -171,7 +171,7 @@ def test_implicit_vr_objects_are_stored_explicit_as_the_cd_profile_asks(media_ho
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     from app.home import os_login
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from tests.factories import ct_dataset, write
 
     originals = []

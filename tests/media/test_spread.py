@@ -9,7 +9,7 @@ import shutil
 import pydicom
 import pytest
 
-from app import audit
+from app.accounts import audit
 from app.errors import Cancelled, RuleRefused
 from app.media import BurnOptions, burn, custom_medium, iso
 from app.media.capacity import FIXED_OVERHEAD

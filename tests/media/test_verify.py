@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import audit
+from app.accounts import audit
 from app.errors import Cancelled
 from app.jobs import CancelToken
 from app.media import BurnOptions, burn, manifest, selection

@@ -157,7 +157,7 @@ def compressed_study(folder: Path) -> None:
 
 @pytest.fixture
 def admin(home):
-    from app import accounts
+    from app.accounts import accounts
     from app.home import os_login
 
     db = home.connect()

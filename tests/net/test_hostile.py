@@ -22,7 +22,7 @@ from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ, P_DATA_TF
 from pynetdicom.pdu_primitives import A_ASSOCIATE, MaximumLengthNotification
 from pynetdicom.presentation import build_context
 
-from app import audit
+from app.accounts import audit
 from app.errors import BadInput
 from app.net import nodes
 from app.net.listener import Limits, Listener

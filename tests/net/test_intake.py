@@ -13,6 +13,7 @@ import pydicom
 from app import store
 from app.net import dimse
 from app.net.intake import Intake
+from app.startup import open_home
 from tests.factories import write_series
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -241,7 +242,7 @@ def test_a_home_made_again_at_the_same_place_receives_into_folders_made_again(ad
 
     paths = write_series(tmp_path / "in", 2, patient_id="INT9", size=64)
     for _ in range(2):
-        home = Home.open(tmp_path / "again")
+        home = open_home(tmp_path / "again")
         intake = Intake(home, admin.name, audit_batches=False)
         try:
             stored = [intake.add_data(received(path), "", "pacs") for path in paths]

@@ -133,7 +133,7 @@ def test_several_senders_at_once(listening, home, tmp_path):
 
 def test_tls_listener_and_client(home, admin, tmp_path, free_port):
     from app.net import send, tls
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
 
     cert, key = self_signed(tmp_path)
     home.set_setting("tls.certificate", str(cert))

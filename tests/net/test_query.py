@@ -7,7 +7,7 @@ import pytest
 from app.errors import BadInput, NotAllowed, NotFound
 from app.net import client, nodes
 from app.net.wire import NetworkError
-from app.worklist import Query
+from app.worklist.query import Query
 
 pytestmark = pytest.mark.network
 
@@ -86,7 +86,7 @@ def test_series_level_query(net_home, admin, pacs_data):
 
 
 def test_remote_queries_are_audited(net_home, admin, pacs_data):
-    from app import audit
+    from app.accounts import audit
 
     client.query_studies(net_home, admin, "pacs", Query(patient_id="NETP2"))
     db = net_home.connect()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from app import audit, store
+from app import store
+from app.accounts import audit
 from app.errors import Cancelled, NotFound
 from app.jobs import CancelToken
-from app.net import retrieve as net_retrieve
-from app.worklist import Query, series_of, studies
+from app.net.retrieve import study as net_retrieve
+from app.worklist.query import Query, series_of, studies
 
 pytestmark = pytest.mark.network
 

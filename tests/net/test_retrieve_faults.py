@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from app import store
 from app.errors import StudyDeskError
 from app.net import association, dimse, nodes
-from app.net import retrieve as net_retrieve
+from app.net.retrieve import study as net_retrieve
 from app.net.client import STUDY_ROOT_FIND, STUDY_ROOT_GET
 from tests.factories import write_series
 

@@ -1,15 +1,15 @@
-"""Retrieving chosen series of a study from a real Orthanc (app/net/retrieve_series.py),
+"""Retrieving chosen series of a study from a real Orthanc (app/net/retrieve/series.py),
 by C-GET and by C-MOVE, and from the command line (retrieve --series)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app import audit
+from app.accounts import audit
 from app.errors import NotFound
 from app.net.client import query_series
-from app.net.retrieve_series import retrieve_series
-from app.worklist import series_of
+from app.net.retrieve.series import retrieve_series
+from app.worklist.query import series_of
 from tests.factories import uid
 from tests.net.test_cli_net import cli_home, js, sd  # noqa: F401 - the CLI home fixture
 

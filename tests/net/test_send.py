@@ -9,9 +9,10 @@ import shutil
 import pydicom
 import pytest
 
-from app import audit
-from app.importer import import_paths
+from app.accounts import audit
+from app.importing.importer import import_paths
 from app.net import dimse, nodes, send
+from app.startup import open_home
 from tests.factories import pydicom_test_files, uid, write_series
 
 pytestmark = pytest.mark.network
@@ -100,7 +101,7 @@ def test_failures_are_reported_instance_by_instance(home, admin, tmp_path, local
     other = home.root.parent / "receiver"
     from app.home import Home
 
-    receiver = Home.open(other)
+    receiver = open_home(other)
     receiver.set_setting("aet", "LOOPBACK")  # the node "self" calls it so
     db = receiver.connect()
     nodes.add_node(db, admin, "sender", "LOOPBACK", "127.0.0.1", 104)
@@ -112,8 +113,8 @@ def test_failures_are_reported_instance_by_instance(home, admin, tmp_path, local
 
 
 def test_the_outbox_is_sent_through_the_same_path(home, admin, tmp_path, local_study, storescp):
-    from app import outbox
-    from app.net.outbox_send import send_outbox
+    from app.net.outbox import queue as outbox
+    from app.net.outbox.send import send_outbox
 
     port, folder = storescp
     add_node(home, admin, "origin", "STORESCP", port)

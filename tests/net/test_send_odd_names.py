@@ -9,7 +9,7 @@ import sys
 import pydicom
 import pytest
 
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.net import send
 from tests.factories import ct_dataset, write, write_series
 from tests.net.test_send import add_node, data_set_bytes, received

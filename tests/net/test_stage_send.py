@@ -13,7 +13,7 @@ pytestmark = pytest.mark.network
 
 def test_staged_copies_go_to_the_research_node(home, admin, storescp, tmp_path):
     from app.demo import generate_demo
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
 
     port, received = storescp
     generate_demo(tmp_path / "demo", patients=1)

@@ -7,9 +7,9 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.net import mwl, nodes
-from app.worklist import patient_card
+from app.worklist.query import patient_card
 from tests.factories import uid, write_series
 
 pytestmark = pytest.mark.network

@@ -8,14 +8,14 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from ui.reallocate_dialog import ReallocateDialog
+from ui.changes.reallocate_dialog import ReallocateDialog
 
 TIMEOUT = 20000
 
 
 def open_cm(qtbot, qapp, home, user):
     from ui.app import apply_theme
-    from ui.content_manager import ContentManager
+    from ui.changes.content_manager import ContentManager
 
     apply_theme(qapp)
     window = ContentManager(home, user)

@@ -21,6 +21,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 import pydicom  # noqa: E402
 from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
+from app.startup import open_home
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -149,7 +150,7 @@ def dicom_folder(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def loaded_home(home, dicom_folder):
     """A home holding the generated studies (imported by the core, as the CLI does)."""
     from app.home import os_login
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
 
     result = import_paths(home, [dicom_folder[0]], os_login())
     assert not result.rejected, result.rejected
@@ -158,7 +159,7 @@ def loaded_home(home, dicom_folder):
 
 @pytest.fixture
 def admin(home):
-    from app import accounts
+    from app.accounts import accounts
     from app.home import os_login
 
     db = home.connect()
@@ -179,7 +180,7 @@ def make_window(qtbot, qapp, admin):
     """``make_window(home, user=None)``: the themed main window (as the home's
     first admin unless *user* is given), shown, first search done."""
     from ui.app import apply_theme
-    from ui.main_window import MainWindow
+    from ui.shell.main_window import MainWindow
 
     apply_theme(qapp)
     windows = []
@@ -203,7 +204,7 @@ def window(make_window, loaded_home):
 
 
 def shown_names(window) -> list[str]:
-    from ui.worklist_model import column_index
+    from ui.worklist.model import column_index
 
     model, name = window.model, column_index("patient_name")
     return [model.data(model.index(r, name)) for r in range(model.rowCount())]
@@ -219,11 +220,11 @@ def read_dataset(path: Path) -> Dataset:
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory):
     """A home holding app.demo's set for three patients, imported once per run."""
-    from app.demo_import import import_demo
+    from app.importing.demo import import_demo
     from app.home import Home, os_login
 
     root = tmp_path_factory.mktemp("demo") / "home"
-    result = import_demo(Home.open(root), os_login(), patients=3)
+    result = import_demo(open_home(root), os_login(), patients=3)
     assert result.imported and not result.rejected
     return root
 
@@ -237,12 +238,12 @@ def demo_home(demo_template, tmp_path):
 
     root = tmp_path / "demo-home"
     shutil.copytree(demo_template, root)
-    return Home.open(root)
+    return open_home(root)
 
 
 def add_user(home, name: str, roles: list[str]):
     """An account made by the home's first admin; returns the new User."""
-    from app import accounts
+    from app.accounts import accounts
     from app.home import os_login
 
     db = home.connect()
@@ -278,7 +279,7 @@ def click_row(window, row: int, key: str = "patient_name") -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from ui.worklist_model import column_index
+    from ui.worklist.model import column_index
 
     rect = window.table.visualRect(window.model.index(row, column_index(key)))
     QTest.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton,

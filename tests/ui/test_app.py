@@ -11,7 +11,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 import ui.app
-from ui.main_window import MainWindow
+from ui.shell.main_window import MainWindow
+from app.startup import open_home
 
 
 DEADLINE = 30  # seconds before a check gives up and closes the window (never reached when green)
@@ -63,7 +64,7 @@ def test_demo_on_a_temporary_home(qtbot, qapp, tmp_path, monkeypatch):
 def test_home_and_user_from_the_arguments(qtbot, qapp, tmp_path, monkeypatch):
     from app.home import Home, os_login
 
-    Home.open(tmp_path / "h")
+    open_home(tmp_path / "h")
     shown = {}
     deadline = time.monotonic() + DEADLINE
 
@@ -89,7 +90,7 @@ def test_unknown_user_is_refused(tmp_path, monkeypatch):
     from app.errors import NotAllowed
     from app.home import Home
 
-    home = Home.open(tmp_path / "h")
+    home = open_home(tmp_path / "h")
     try:
         ui.app.resolve_user(home, "nobody-here")
     except NotAllowed as e:
@@ -99,10 +100,10 @@ def test_unknown_user_is_refused(tmp_path, monkeypatch):
 
 
 def test_password_comes_from_the_environment(tmp_path, monkeypatch):
-    from app import accounts
+    from app.accounts import accounts
     from app.home import Home, os_login
 
-    home = Home.open(tmp_path / "h")
+    home = open_home(tmp_path / "h")
     db = home.connect()
     try:
         admin = accounts.get_user(db, os_login())

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from app import audit
+from app.accounts import audit
 from app.home import os_login
 from app.media import anonymise as anon
 from app.media.burners import BLANK, Burner, Drive, MediaInfo, ReadBack
 from app.media.capacity import FIXED_OVERHEAD
-from ui.burn_dialog import ISO_TARGET, BurnDialog, open_burn_dialog
+from ui.export.burn_dialog import ISO_TARGET, BurnDialog, open_burn_dialog
 from ui.jobs import JobRunner
 
 
@@ -162,7 +162,7 @@ def test_open_burn_dialog_uses_the_window_runner(qtbot, loaded_home, admin, uids
 
 
 def test_a_user_without_export_privilege_cannot_start(qtbot, loaded_home, admin, uids, runner, tmp_path):
-    from app import accounts
+    from app.accounts import accounts
 
     db = loaded_home.connect()
     try:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pydicom
 import pytest
 
-from app import accounts, store
+from app import store
+from app.accounts import accounts
 from tests.ui.cm_helpers import (close_cm, confirm, confirmation, drag_and_drop, open_cm, search,
                                  series_node, study_node, tree_of)
 
@@ -141,7 +142,7 @@ def test_keyboard_reallocate_to(qtbot, cm):
 
 def test_dependents_are_listed_and_move_along(qtbot, qapp, home, tmp_path, admin):
     from app.demo import generate_demo
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
 
     generate_demo(tmp_path / "demo", patients=2)
     import_paths(home, [tmp_path / "demo"], admin.name)
@@ -187,7 +188,7 @@ def test_read_only_user_cannot_drag(qtbot, qapp, loaded_home, admin):
 
 
 def test_open_from_the_main_window_uses_its_runner(qtbot, window, admin):
-    from ui.content_manager import ContentManager, open_content_manager
+    from ui.changes.content_manager import ContentManager, open_content_manager
 
     cm = open_content_manager(window, window.home, admin)
     try:

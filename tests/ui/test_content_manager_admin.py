@@ -9,11 +9,13 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app import accounts, content, outbox
+from app.accounts import accounts
+from app.changes import view as content
+from app.net.outbox import queue as outbox
 from app.changes import locks, migrated, trash
 from app.errors import NotAllowed
 from app.net.nodes import add_node
-from app.worklist import Query
+from app.worklist.query import Query
 from tests.ui.cm_helpers import (cached_uid, close_cm, confirm, confirmation, drag_and_drop, open_cm, refusal,
                                  search, series_node, study_node, tree_of)
 from tests.ui.test_content_manager_rules import _ai_sr

@@ -8,9 +8,11 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from app import accounts, outbox, store
+from app import store
+from app.accounts import accounts
+from app.net.outbox import queue as outbox
 from app.changes import locks
-from app.importer import import_paths
+from app.importing.importer import import_paths
 from app.net.nodes import add_node
 from tests.ui.cm_helpers import (cached_uid, close_cm, confirm, confirmation, drag_and_drop, open_cm, refusal,
                                  search, series_node, study_node, tree_of)

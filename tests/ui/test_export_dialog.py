@@ -7,7 +7,7 @@ import zipfile
 
 from PySide6.QtCore import Qt
 
-from ui.export_dialog import ExportDialog, open_export_dialog
+from ui.export.export_dialog import ExportDialog, open_export_dialog
 from ui.jobs import JobRunner
 
 
@@ -52,7 +52,7 @@ def test_options_progress_and_report(qtbot, loaded_home, admin, dicom_folder, tm
 
 
 def test_refused_export_goes_ahead_with_a_reason(qtbot, home, admin, tmp_path):
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from tests.factories import ct_dataset, write
 
     ds = ct_dataset("PX3", "WINTERBOTTOM^IRIS")

@@ -46,10 +46,10 @@ def test_only_admins_empty_the_trash(qtbot, make_window, loaded_home):
 
 
 def test_tools_menu_opens_the_content_manager(qtbot, window, monkeypatch):
-    import ui.content_manager
+    import ui.changes.content_manager
 
     opened = []
-    monkeypatch.setattr(ui.content_manager, "open_content_manager",
+    monkeypatch.setattr(ui.changes.content_manager, "open_content_manager",
                         lambda parent, home, user: opened.append(parent))
     action = window.findChild(QAction, "contentManager")
     assert action.isEnabled()
@@ -75,7 +75,8 @@ def test_a_clerks_undo_from_the_history_dock_is_refused_and_audited(qtbot, make_
     """The dock's Undo runs the core's undo with the window's User: the core
     checks the privilege itself (the button being greyed out is not the
     check) and writes the refused attempt to the audit trail."""
-    from app import accounts, audit
+    from app.accounts import accounts
+    from app.accounts import audit
     from app.changes import journal, trash
     from app.home import os_login
 

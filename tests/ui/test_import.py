@@ -7,8 +7,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from tests.ui.conftest import StudySpec, write_studies
-from ui.importing import RefusedDialog
-from ui.worklist_model import column_index
+from ui.shell.importing import RefusedDialog
+from ui.worklist.model import column_index
 
 
 def _menu_action(window, name: str):

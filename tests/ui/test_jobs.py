@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.errors import BadInput
 from ui.jobs import CANCELLED, QUEUED, RUNNING, SUCCEEDED, JobRunner
-from ui.jobs_panel import JobsPanel
+from ui.shell.jobs_panel import JobsPanel
 
 GUARD = 20  # seconds a job thread waits for the test at most (never reached when green)
 

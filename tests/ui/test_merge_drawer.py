@@ -175,9 +175,9 @@ def test_two_records_under_one_patient_id_merge_from_the_window(qtbot, make_wind
     """PR1 issued by HOSP (two studies) and PR1 without an issuer (one): the
     window sees two patients, proposes the record with more studies, and the
     merge leaves one record of PR1 holding all three studies."""
-    from app import worklist
+    from app.worklist import query as worklist
     from app.home import os_login
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from tests.factories import ct_dataset, write
 
     for folder, issuer, study in (("hosp", "HOSP", "h1"), ("hosp", "HOSP", "h2"), ("bare", None, "b1")):

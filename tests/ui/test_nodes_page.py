@@ -7,7 +7,7 @@ import pytest
 
 from app.net import nodes
 from app.net.listener import Listener
-from ui.nodes_page import NodesPage
+from ui.net.nodes_page import NodesPage
 
 WAIT = 10000  # ms; never reached when green
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app import outbox
+from app.net.outbox import queue as outbox
 from app.changes.reallocate import reallocate_series
 from app.net.nodes import add_node
 from tests.ui.cm_helpers import (cached_uid, confirm, confirmation, drag_and_drop, search,
                                   series_node)
 from tests.ui.conftest import add_user
-from ui.outbox_model import OutboxModel
-from ui.outbox_window import FILTERS, OutboxWindow
+from ui.net.outbox.model import OutboxModel
+from ui.net.outbox.window import FILTERS, OutboxWindow
 
 WAIT = 30000
 
@@ -60,7 +60,7 @@ def select_rows(outbox_window, rows) -> None:
 
 
 def test_model_passes_qtmodeltester(qtmodeltester, corrected):
-    from app import outbox_admin
+    from app.net.outbox import admin as outbox_admin
 
     model = OutboxModel()
     model.set_rows(outbox_admin.listing_of(corrected))
@@ -93,7 +93,7 @@ def test_nothing_waiting_hides_the_indicator_and_a_reallocation_shows_it(qtbot, 
     qtbot.waitUntil(lambda: window.outbox.reads > 0, timeout=WAIT)
     assert not window.outbox_label.isVisible() and window.outbox_label.text() == "Outbox empty"
     window.open_content_manager()
-    from ui.content_manager import ContentManager
+    from ui.changes.content_manager import ContentManager
 
     manager = window.findChild(ContentManager)
     qtbot.waitUntil(lambda: not manager.is_busy(), timeout=WAIT)
@@ -162,7 +162,7 @@ def test_a_send_to_a_node_that_is_down_says_what_failed(qtbot, make_window, corr
     db = corrected.connect()
     try:
         add_node(db, admin, "archive", "ARCHIVE", "127.0.0.1", free_port(), purposes=["store"])
-        from app import outbox_admin
+        from app.net.outbox import admin as outbox_admin
 
         outbox_admin.assign_node(db, admin, outbox_admin.held_ids(db), "archive")
     finally:

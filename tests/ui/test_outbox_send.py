@@ -10,11 +10,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.changes.reallocate import reallocate_series
-from app.importer import import_paths
-from app.net import nodes, retrieve
+from app.importing.importer import import_paths
+from app.net import nodes
+from app.net.retrieve import study as retrieve
 from tests.factories import uid, write_series
 from tests.net import conftest as net_fixtures
-from ui.outbox_window import FILTERS, OutboxWindow
+from ui.net.outbox.window import FILTERS, OutboxWindow
 
 pytestmark = pytest.mark.network
 

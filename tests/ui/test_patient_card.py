@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QToolTip
 
 from app.clock import now_iso
 from tests.ui.conftest import row_of
-from ui.worklist_model import column_index
+from ui.worklist.model import column_index
 
 
 def _hover(window, row: int, key: str = "patient_name") -> None:
@@ -67,7 +67,7 @@ def test_the_card_lists_every_record_of_the_patient_id(qtbot, make_window, demo_
     """A second record of PID1003 (no issuer, no confidentiality): hovering
     either record's row shows both, and the VIP level stays on the badge."""
     from app.home import os_login
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from tests.factories import ct_dataset, write
 
     write(ct_dataset(patient_id="PID1003", patient_name="HADDAD^SAMIR", study="bare"),

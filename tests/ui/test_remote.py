@@ -12,13 +12,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.net import listener as listening
-from app.worklist import Query
+from app.worklist.query import Query
 from tests.net import conftest as net_fixtures
 from tests.ui.conftest import add_user
 from ui.jobs import JobRunner
-from ui.listener_status import SETTING
-from ui.remote_model import RemoteModel
-from ui.worklist_model import STATUS, column_index
+from ui.net.listener_status import SETTING
+from ui.net.remote_model import RemoteModel
+from ui.worklist.model import STATUS, column_index
 
 pytestmark = pytest.mark.network
 

@@ -10,11 +10,11 @@ import pytest
 from PySide6.QtCore import QPersistentModelIndex, Qt
 
 from app.errors import Cancelled
-from app.worklist import Query
-from ui import remote_model
+from app.worklist.query import Query
+from ui.net import remote_model
 from ui.jobs import JobRunner
-from ui.remote_model import RemoteModel, cache_state, cache_text, cache_tooltip
-from ui.worklist_model import STATUS, column_index
+from ui.net.remote_model import RemoteModel, cache_state, cache_text, cache_tooltip
+from ui.worklist.model import STATUS, column_index
 
 WAIT = 10000
 

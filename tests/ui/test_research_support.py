@@ -28,7 +28,7 @@ def rt_files(tmp_path_factory):
 
 @pytest.fixture
 def research_home(home, rt_files, admin):
-    from app.importer import import_paths
+    from app.importing.importer import import_paths
     from app.research import projects
 
     result = import_paths(home, [rt_files], admin.name)

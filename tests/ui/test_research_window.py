@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app import audit
+from app.accounts import audit
 from app.research import staging
 from tests.ui.conftest import add_user
 from tests.ui.test_research_support import (PROJECT, cell, close_window, expand, open_window,  # noqa: F401

@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.accounts import User
+from app.accounts.accounts import User
 from tests.ui.conftest import add_user, check_point, click_row, row_of, tick
-from ui.action_bar import action_states
-from ui.worklist_model import SELECT, column_index
+from ui.worklist.action_bar import action_states
+from ui.worklist.model import SELECT, column_index
 
 CHECK = Qt.ItemDataRole.CheckStateRole
 

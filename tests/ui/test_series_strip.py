@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from ui import thumbnails
-from ui.thumbnails import CANNOT_DECODE, IMAGE, NO_PIXELS, to_qimage
+from ui.worklist import thumbnails
+from ui.worklist.thumbnails import CANNOT_DECODE, IMAGE, NO_PIXELS, to_qimage
 
 
 def _pixels(pixmap) -> np.ndarray:
@@ -57,7 +57,8 @@ def test_undecodable_file_gets_a_placeholder(qtbot, window):
     cards = _select(qtbot, window, "ACC003")
     # Spoil the stored file of the MR series' middle image: the header stays,
     # the pixel data is cut off.
-    from app import store, worklist
+    from app import store
+    from app.worklist import query as worklist
     db = window.home.connect()
     try:
         instances = worklist.instances_of(db, cards[0].series_uid)
@@ -89,7 +90,7 @@ def test_to_qimage_copies_the_buffer():
 
 
 def test_render_series_off_the_window(loaded_home, dicom_folder):
-    from app import worklist
+    from app.worklist import query as worklist
     db = loaded_home.connect()
     try:
         study = dicom_folder[1]["ACC001"]

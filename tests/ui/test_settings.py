@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from app.errors import NotFound
 from app.net import nodes
 from tests.ui.conftest import add_user
-from ui.listener_status import SETTING
+from ui.net.listener_status import SETTING
 
 WAIT = 10000  # ms; never reached when green
 

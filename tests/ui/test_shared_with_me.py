@@ -7,9 +7,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app import sharing
+from app.worklist import sharing
 from tests.ui.conftest import add_user, row_of, tick
-from ui.send_dialog import SendDialog
+from ui.net.send_dialog import SendDialog
 
 
 def _click(widget) -> None:

@@ -8,9 +8,9 @@ from PySide6.QtTest import QTest
 
 from app.changes import locks
 from tests.ui.conftest import add_user, row_of, tick
-from ui.assign_dialog import AssignDialog
-from ui.delete_dialog import DeleteDialog
-from ui.worklist_model import column_index
+from ui.worklist.assign_dialog import AssignDialog
+from ui.changes.delete_dialog import DeleteDialog
+from ui.worklist.model import column_index
 
 
 def _click(widget) -> None:
@@ -144,11 +144,11 @@ def test_columns_hide_move_and_are_remembered(qtbot, make_window, loaded_home):
 
 
 def test_burn_opens_the_burn_dialog_and_missing_parts_are_explained(qtbot, window, monkeypatch):
-    import ui.burn_dialog
-    from ui import study_actions
+    import ui.export.burn_dialog
+    from ui.worklist import study_actions
 
     opened = []
-    monkeypatch.setattr(ui.burn_dialog, "open_burn_dialog",
+    monkeypatch.setattr(ui.export.burn_dialog, "open_burn_dialog",
                         lambda parent, home, user, uids: opened.append((parent, uids)))
     tick(window, row_of(window, accession="ACC001"))
     _click(window.bar.buttons["burn"])
@@ -181,8 +181,8 @@ def test_download_opens_the_export_dialog_anonymised(qtbot, window):
 
 def test_send_picks_a_node_and_sends(qtbot, window, loaded_home, monkeypatch):
     from app.net import nodes, send
-    from ui import send_dialog
-    from ui.send_dialog import SendDialog
+    from ui.net import send_dialog
+    from ui.net.send_dialog import SendDialog
 
     db = loaded_home.connect()
     try:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from app import audit
+from app.accounts import audit
 from app.net import nodes
 from tests.net.conftest import self_signed
 from tests.ui.conftest import add_user
-from ui.settings_dialog import SettingsDialog
+from ui.shell.settings_dialog import SettingsDialog
 
 WAIT = 15000  # ms; never reached when green
 
@@ -66,7 +66,7 @@ def test_a_certificate_and_key_picked_in_the_dialog_are_checked_and_saved(qtbot,
     assert [e.text() for e in page.edits.values()] == ["", "", ""] and not page.listen_check.isChecked()
     # the file pickers fill the fields
     picked = iter([str(cert), str(key), str(cert)])
-    monkeypatch.setattr("ui.tls_page.QFileDialog.getOpenFileName",
+    monkeypatch.setattr("ui.shell.tls_page.QFileDialog.getOpenFileName",
                         lambda *args: (next(picked), "PEM files (*.pem *.crt *.cer *.key)"))
     for name in ("certificate", "key", "ca"):
         page.browse[name].click()

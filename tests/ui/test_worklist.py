@@ -5,11 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
-from app.worklist import Query
+from app.worklist.query import Query
 from tests.ui.conftest import shown_names
 from ui import formatting
 from ui.jobs import JobRunner
-from ui.worklist_model import COLUMNS, WorklistModel
+from ui.worklist.model import COLUMNS, WorklistModel
 
 
 def _column(key: str) -> int:

@@ -1,7 +1,7 @@
 """What the research window asks of the core, as plain functions for jobs.
 
 Each function opens its own connection (one per job, ARCHITECTURE.md), calls
-app.research and app.worklist, and returns plain data. No Qt here: these run
+app.research and app.worklist.query, and returns plain data. No Qt here: these run
 on pool threads through ui/jobs.py and never touch a widget.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from app.accounts import User
+from app.accounts.accounts import User
 from app.home import Home
 from app.research import projects, rt_tree, staging
-from app.worklist import Query, series_of, studies
+from app.worklist.query import Query, series_of, studies
 
 APPROVED = "APPROVED"
 PLAN_MODALITIES = {"RTPLAN", "RTION"}

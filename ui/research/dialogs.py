@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QVBoxLayout, QWidget)
 
-from app.accounts import User
+from app.accounts.accounts import User
 from app.home import Home
 from ui.jobs import JobRunner
 from ui.research import data

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
                                QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
-from app.accounts import User
+from app.accounts.accounts import User
 from app.home import Home
 from ui import formatting
 from ui.jobs import UNKNOWN, Job, JobRunner

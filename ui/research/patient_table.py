@@ -18,7 +18,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QSize, Qt, 
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QPushButton, QTreeView, QWidget
 
-from app.accounts import User
+from app.accounts.accounts import User
 from app.home import Home
 from ui import formatting
 from ui.jobs import JobRunner

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QCompleter, QGridLayout, QLabel, QLineEdit, QPushButton,
                                QWidget)
 
-from app.accounts import User
+from app.accounts.accounts import User
 from app.home import Home
 from app.research.projects import FIND_LIMIT, BulkResult
 from ui.jobs import JobRunner

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QSizePolicy, QVBoxLayout,
                                QWidget)
 
-from app.accounts import User
+from app.accounts.accounts import User
 from app.home import Home
 from ui.jobs import JobRunner
 from ui.research import data

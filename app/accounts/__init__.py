@@ -1,0 +1,1 @@
+"""Accounts, privileges and the audit trail."""

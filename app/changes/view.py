@@ -1,0 +1,231 @@
+"""What the Content Manager shows, as plain data: a query-by-example search as
+a tree (patient -> study -> series), the preview a reallocation's
+confirmation shows, and the change history in words.
+
+Scopes: ``patients`` ("All patients") shows every study of each patient the
+query finds, so a series can be dragged onto another study of the same
+patient; ``studies`` ("All studies") shows only the studies that match.
+``admin`` ("Admin", content managers only) is "All patients" over every
+study in the cache whatever its state: trashed ones too, beside those locked
+by others and the migrated ones, each study carrying its state (``state``,
+``locked_by``, ``migrated``), so misfiled data can be found wherever it is.
+Dragging still obeys the rules (app.changes.reallocate): a locked or
+migrated study refuses with its reason, a trashed one must be restored first.
+Asking for the Admin scope without the content-management privilege is
+refused, and the refusal audited.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+from app.changes import ai
+from app.accounts.accounts import User
+from app.changes import iocm, journal, migrated, reallocate, rules
+from app.home import Home
+from app.errors import NotAllowed, RuleRefused
+from app.worklist.query import Query, search, study_uids
+
+PATIENTS, STUDIES, ADMIN = "patients", "studies", "admin"
+ADMIN_PRIVILEGE = "content-management"
+LIMIT = 200   # studies a search shows; narrow the query for more
+
+_STUDY = """
+SELECT s.study_instance_uid, s.patient_pk, p.patient_id, p.issuer_of_patient_id, p.patient_name,
+       p.patient_birth_date, p.patient_sex, s.study_date, s.study_time, s.accession_number,
+       s.study_description, s.modalities, s.series_count, s.instance_count,
+       s.ai_rescan_pending, s.source_node, l.user, s.state
+FROM studies s JOIN patients p ON p.id = s.patient_pk
+LEFT JOIN locks l ON l.study_instance_uid = s.study_instance_uid
+"""
+
+
+def admin_search(db, user: User, q: Query, limit: Optional[int] = None) -> list[str]:
+    """The Admin scope's search: studies of any state (trashed too) that match
+    *q*, for a user with the content-management privilege; audited as a Query,
+    a refusal as a failed one."""
+    from app.accounts import audit
+    from app.db import transaction
+
+    asked = {f: v for f, v in vars(q).items() if v}
+    if not isinstance(user, User) or not user.can(ADMIN_PRIVILEGE):
+        name = getattr(user, "name", str(user))
+        why = (f"user {name}: the Content Manager's Admin scope (every study, trashed, locked and "
+               f"migrated ones too) needs the {ADMIN_PRIVILEGE} privilege")
+        if isinstance(user, User):
+            why += f"; has roles {', '.join(sorted(user.roles)) or 'none'}"
+        with transaction(db):
+            audit.record(db, name, "query", audit.QUERY, outcome=rules.REFUSED_NO_PRIVILEGE, objects=[],
+                         detail=f"Content Manager Admin scope refused: {asked or 'all'}")
+        raise NotAllowed(why)
+    uids = study_uids(db, q, limit=limit, any_state=True)
+    with transaction(db):
+        audit.record(db, user.name, "query", audit.QUERY, objects=[],
+                     detail=f"Content Manager Admin scope (all states) {asked or 'all'}: "
+                            f"{len(uids)} studies")
+    return uids
+
+
+def search_tree(db, user, q: Query, scope: str = PATIENTS, limit: int = LIMIT) -> dict:
+    """``{"patients": [{..., "studies": [{..., "series": [...]}]}], "studies": n,
+    "truncated": bool}``; studies newest first, patients in order of their newest.
+    *user*: the :class:`User` (a name is enough for the two ordinary scopes;
+    the Admin scope checks the User's privilege)."""
+    if scope == ADMIN:
+        uids = admin_search(db, user, q, limit=limit + 1)
+    else:
+        uids = search(db, getattr(user, "name", user), q, limit=limit + 1)
+    truncated = len(uids) > limit
+    uids = uids[:limit]
+    if scope in (PATIENTS, ADMIN) and uids:
+        found = set(uids)
+        states = "" if scope == ADMIN else "state = 'active' AND "
+        pks = _chunked_rows(db, "SELECT DISTINCT patient_pk FROM studies WHERE study_instance_uid IN ({})", uids)
+        uids += [u for (u,) in _chunked_rows(
+            db, f"SELECT study_instance_uid FROM studies WHERE {states}patient_pk IN ({{}})"
+            " ORDER BY study_date DESC, study_time DESC", [pk for (pk,) in pks]) if u not in found]
+    studies = {row[0]: row for row in _chunked_rows(db, _STUDY + " WHERE s.study_instance_uid IN ({})", uids)}
+    series: dict[str, list[dict]] = {}
+    for row in _chunked_rows(db, "SELECT study_instance_uid, series_instance_uid, modality, series_number,"
+                             " series_description, instance_count FROM series WHERE study_instance_uid"
+                             " IN ({}) ORDER BY series_number IS NULL, series_number, series_instance_uid", uids):
+        series.setdefault(row[0], []).append({
+            "series_uid": row[1], "modality": row[2], "number": row[3], "description": row[4],
+            "instance_count": row[5], "study_uid": row[0]})
+    patients: dict[int, dict] = {}
+    ordered = sorted((studies[u] for u in uids if u in studies), key=lambda r: (r[7], r[8]), reverse=True)
+    for row in ordered:
+        patient = patients.setdefault(row[1], {
+            "pk": row[1], "patient_id": row[2], "issuer": row[3], "name": row[4],
+            "birth_date": row[5], "sex": row[6], "studies": []})
+        patient["studies"].append({
+            "study_uid": row[0], "patient_pk": row[1], "date": row[7], "time": row[8],
+            "accession": row[9], "description": row[10],
+            "modalities": [m for m in row[11].split("\\") if m], "series_count": row[12],
+            "instance_count": row[13], "ai_rescan_pending": bool(row[14]), "source_node": row[15],
+            "locked_by": row[16], "migrated": migrated.reason(db, row[0]),
+            "trashed": row[17] == "trashed", "state": row[17],
+            "series": series.get(row[0], [])})
+    return {"patients": list(patients.values()), "studies": len(ordered), "truncated": truncated}
+
+
+def _chunked_rows(db, sql: str, values: list) -> list[tuple]:
+    out: list[tuple] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        out += db.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall()
+    return out
+
+
+
+# -- the confirmation --------------------------------------------------------------------
+
+
+def study_card(db, study_uid: str) -> dict:
+    row = db.execute(_STUDY + " WHERE s.study_instance_uid = ?", [study_uid]).fetchone()
+    return {"study_uid": row[0], "patient_id": row[2], "issuer": row[3], "patient_name": row[4],
+            "birth_date": row[5], "sex": row[6], "date": row[7], "accession": row[9],
+            "description": row[10], "source_node": row[15], "locked_by": row[16]}
+
+
+def series_card(db, series_uid: str) -> dict:
+    row = db.execute("SELECT series_instance_uid, modality, series_number, series_description,"
+                     " instance_count, study_instance_uid FROM series WHERE series_instance_uid = ?",
+                     [series_uid]).fetchone()
+    return {"series_uid": row[0], "modality": row[1], "number": row[2], "description": row[3],
+            "instance_count": row[4], "study_uid": row[5]}
+
+
+@dataclass
+class Preview:
+    """Everything the confirmation shows before a reallocation."""
+
+    series: list[dict]
+    sources: list[dict]
+    destination: dict
+    preflight: rules.Preflight
+    dependents: list[dict] = field(default_factory=list)
+    ai_results: list[dict] = field(default_factory=list)
+    ai_rescan: str = ""
+    iocm: bool = False
+    node: Optional[str] = None
+
+    @property
+    def different_patients(self) -> bool:
+        return self.preflight.different_patients
+
+
+def preview(home: Home, db, user: User, series: list[str], destination: str) -> Preview:
+    """Check the rules that refuse outright (raising, as the move would) and
+    gather the pre-flight identity check, the dependents and the AI results."""
+    # a drag refused here (no privilege, locked, migrated, in the trash) is audited as
+    # the reallocation itself would be: the attempt was made
+    with rules.audited_refusal(db, user, "reallocate", list(series) + [destination]):
+        rules.require(user, "content-management", "reallocate series")
+        _refuse_trashed(db, series, destination)
+        series_uids, destination, sources = reallocate.check(db, user, series, destination)
+    cfg = ai.config(home, db)
+    found = reallocate.followers(home, db, series_uids, cfg)
+    result = Preview([series_card(db, s) for s in series_uids], [study_card(db, s) for s in sources],
+                     study_card(db, destination), reallocate.preflight(db, sources, destination),
+                     [series_card(db, s) for s in found.dependents],
+                     [dict(series_card(db, s), why=why) for s, why in found.ai_results],
+                     ai.describe_rescan(cfg) if found.ai_results else "",
+                     bool(home.settings().get("iocm")))
+    result.node = next((s["source_node"] for s in result.sources if s["source_node"]),
+                       result.destination["source_node"])
+    return result
+
+
+def _refuse_trashed(db, series: list[str], destination: str) -> None:
+    """A study in the trash (shown by the Admin scope) is neither source nor
+    destination: it must be restored first. Said plainly, naming the study."""
+    sides = [("destination", destination)] + [
+        ("source", row[0]) for row in (db.execute(
+            "SELECT study_instance_uid FROM series WHERE series_instance_uid = ?", [s]).fetchone()
+            for s in series) if row]
+    for side, uid in sides:
+        row = db.execute("SELECT state, accession_number FROM studies WHERE study_instance_uid = ?",
+                         [uid]).fetchone()
+        if row and row[0] == "trashed":
+            named = f"{row[1]} ({uid})" if row[1] else uid
+            raise RuleRefused(f"study {named}: in the trash; it can be neither source nor "
+                              f"destination ({side} here). Restore it first (View > Trash in the main window, or "
+                              f"`studydesk trash restore {uid}`)")
+
+
+TITLES = iocm.REJECTION_TITLES
+
+
+# -- history -----------------------------------------------------------------------------
+
+
+def history(db, limit: int = 50) -> list[dict]:
+    """journal.history's rows (newest first, at most *limit*), each with a
+    ``description`` in words: for a reallocation, the series and the
+    accession numbers it went from and to."""
+    rows = journal.history(db)[:limit]
+    for row in rows:
+        row["description"] = _describe(db, row)
+    return rows
+
+
+def _describe(db, row: dict) -> str:
+    if row["action"] == "undo":
+        return f"undo of change {row['undoes']}"
+    if row["action"] != "reallocate":
+        return (row.get("summary") or "")[:160]
+    studies, after_series = (json.loads(v or "null") for v in db.execute(
+        "SELECT json_extract(plan, '$.before.studies'), json_extract(plan, '$.after.series')"
+        " FROM changes WHERE change_id = ?", [row["change_id"]]).fetchone())
+    if not after_series:
+        return (row.get("summary") or "")[:160]
+    accession = {s["study_instance_uid"]: s["accession_number"] or s["study_instance_uid"][-12:]
+                 for s in studies or []}
+    names = [f"{s['modality']} #{s['series_number']} {s['series_description']}".strip()
+             for s in after_series]
+    dest_uid = after_series[0]["study_instance_uid"]
+    source = [acc for uid, acc in accession.items() if uid != dest_uid] or ["?"]
+    return f"{', '.join(names)}: {', '.join(source)} \u2192 {accession.get(dest_uid, '?')}"

@@ -1,0 +1,1 @@
+"""Importing files, folders, ZIPs, discs and the demo set into the cache."""

@@ -1,0 +1,1 @@
+"""The outbox: objects waiting to be sent, its administration, its sending."""

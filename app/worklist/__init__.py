@@ -1,0 +1,1 @@
+"""The worklist: searching the cache, assignments, shares."""

@@ -1,0 +1,1 @@
+"""Scripts that take the screenshots in docs/screenshots/."""

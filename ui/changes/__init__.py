@@ -1,0 +1,1 @@
+"""Changes to clinical data: Content Manager, merge drawer, history, trash."""

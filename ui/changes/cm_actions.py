@@ -1,0 +1,289 @@
+"""What the Content Manager does, each as a job through the one adapter (ui/jobs.py).
+
+Reallocation: a read job checks the rules and gathers the preview (a refusal
+names the rule at once, before any confirmation), the confirmation dialog
+asks, a writer job moves; when it cleared AI results, the rescan request is
+sent at once as a background job (a failure in a box that does not block,
+the entry left in the outbox for a retry). Undo, locks, the migrated mark and "Request AI
+rescan" are writer jobs too. After each change ``changed()`` makes the
+window search again in both panes and reload the history.
+
+Menus are built here and returned unshown (the window pops them up), so
+tests trigger their actions directly.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+from app.changes import ai
+from app.changes import view as content
+from app.accounts.accounts import PRIVILEGES, User
+from app.changes import iocm, journal, locks, migrated
+from app.changes.reallocate import reallocate_series
+from app.home import Home
+from ui.changes.cm_tree import SERIES, STUDY, Node
+from ui.jobs import JobRunner
+from ui.changes.reallocate_dialog import ReallocateDialog, StudyChooser, series_line, study_line
+
+
+def needs(user: User, privilege: str) -> str:
+    """The tooltip of an action the user may not take."""
+    return (f"Needs the {privilege} privilege (roles {', '.join(sorted(PRIVILEGES[privilege]))}); "
+            f"you ({user.name}) have {', '.join(sorted(user.roles)) or 'no role'}")
+
+
+class ContentActions(QObject):
+    changed = Signal()
+    message = Signal(str)
+    rescans_done = Signal(list)   # ai.send_rescans' results, after a reallocation
+
+    def __init__(self, home: Home, user: User, runner: JobRunner, window: QWidget,
+                 studies: Callable[[], list[dict]]):
+        super().__init__(window)
+        self.home, self.user, self.runner, self.window = home, user, runner, window
+        self.studies = studies            # every study the panes show (for the chooser)
+        self.can_manage = user.can("content-management")
+        self.dialog: Optional[QWidget] = None      # the confirmation or chooser, while open
+        self.last_refusal = ""
+        self.last_outcome = None
+        self.last_rescans: list[dict] = []
+        self._boxes: list[QMessageBox] = []
+
+    # -- reallocation --------------------------------------------------------------
+
+    def reallocate(self, series: list[str], destination: str) -> None:
+        """Check and preview, then confirm; the drop and "Reallocate to..." land here."""
+        if not self.can_manage:
+            self.refuse(needs(self.user, "content-management") + ": reallocation refused")
+            return
+        if isinstance(self.dialog, ReallocateDialog):
+            self.message.emit("Answer the open confirmation first")
+            return
+        home, user = self.home, self.user
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:
+                return content.preview(home, db, user, series, destination)
+            finally:
+                db.close()
+
+        self.message.emit("Checking the reallocation...")
+        self.runner.start("Reallocation check", job, kind="read", visible=False,
+                          on_success=self._confirm, on_failure=self.refuse)
+
+    def _confirm(self, preview: content.Preview) -> None:
+        dialog = ReallocateDialog(preview, self.window)
+        dialog.accepted.connect(lambda: self._move(dialog))
+        dialog.finished.connect(lambda _r: self._forget(dialog))
+        self.dialog = dialog
+        dialog.open()
+
+    def _move(self, dialog: ReallocateDialog) -> None:
+        preview = dialog.preview
+        home, user = self.home, self.user
+        series = [s["series_uid"] for s in preview.series]
+        destination = preview.destination["study_uid"]
+        force, reason = preview.different_patients, dialog.reason_text()
+        along, title = dialog.with_dependents(), dialog.rejection_title()
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:
+                return reallocate_series(home, db, user, series, destination, force, reason,
+                                         with_dependents=along, title=title,
+                                         progress=progress, cancel=cancel)
+            finally:
+                db.close()
+
+        what = ", ".join(series_line(s).split("  (")[0] for s in preview.series)
+        self.runner.start(f"Reallocate {what} to {study_line(preview.destination)}", job,
+                          kind="write", on_success=self._moved, on_failure=self.refuse,
+                          summarize=lambda outcome: outcome.messages()[0])
+
+    def _moved(self, outcome) -> None:
+        self.last_outcome = outcome
+        lines = outcome.messages()
+        self.message.emit(" · ".join(lines))
+        self.changed.emit()
+        if len(lines) > 1:  # AI results cleared, a rescan requested, IOCM: tell the user
+            self._box(QMessageBox.Icon.Information, "cmResult", "Series reallocated", "\n\n".join(lines))
+        if outcome.ai_cleared:
+            self.send_rescans(outcome.destination)
+
+    def send_rescans(self, study_uid: str):
+        """The change is done: send its AI rescan request now, in the background.
+        A failure is told in a box that does not block (the study and the node
+        named); the entry stays in the outbox for a retry."""
+        home, user = self.home, self.user
+        return self.runner.start(
+            "Send the AI rescan request", lambda progress, cancel: ai.send_rescans(home, user, study_uid, cancel),
+            kind="read", on_success=self._rescans_sent,
+            on_failure=lambda message: self._rescan_failed(f"The AI rescan request could not be sent: "
+                                                           f"{message}. It stays in the Outbox."),
+            summarize=lambda results: (f"{sum(r['sent'] for r in results)} of {len(results)} AI rescan "
+                                       "requests sent"))
+
+    def _rescans_sent(self, results: list[dict]) -> None:
+        self.last_rescans = results
+        sent = [r["node"] for r in results if r["sent"]]
+        if sent:
+            self.message.emit(f"AI rescan request sent to {', '.join(sent)}")
+        failed = [r for r in results if not r["sent"]]
+        if failed:
+            self._rescan_failed("\n\n".join(ai.failure_message(r) for r in failed))
+        self.rescans_done.emit(results)
+
+    def _rescan_failed(self, text: str) -> None:
+        self.message.emit(text.split("\n")[0])
+        self._box(QMessageBox.Icon.Warning, "cmRescanFailed", "AI rescan not sent", text, modal=False)
+
+    def choose_destination(self, series: list[str], source_study: str) -> None:
+        """"Reallocate to...": pick a study shown in either pane."""
+        seen, studies = set(), []
+        for study in self.studies():
+            if study["study_uid"] not in seen and study["study_uid"] != source_study:
+                seen.add(study["study_uid"])
+                studies.append(study)
+        chooser = StudyChooser(studies, self.window)
+        chooser.accepted.connect(lambda: chooser.chosen() and self.reallocate(series, chooser.chosen()))
+        chooser.finished.connect(lambda _r: self._forget(chooser))
+        self.dialog = chooser
+        chooser.open()
+
+    def _forget(self, dialog: QWidget) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
+    # -- undo and study actions ----------------------------------------------------
+
+    def undo(self, change_id: int) -> None:
+        home, user = self.home, self.user
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:  # the journal checks the privilege of the User
+                new_id = journal.undo(home, db, change_id, user, "", progress, cancel)
+                iocm.sweep_staging(home, db)  # an undone IOCM change's files are not needed
+                return new_id
+            finally:
+                db.close()
+
+        self.runner.start(f"Undo change {change_id}", job, kind="write",
+                          on_success=lambda new_id: self._done(f"Change {change_id} undone (change {new_id})"),
+                          on_failure=self.refuse, summarize=lambda new_id: f"undone (change {new_id})")
+
+    def study_action(self, title: str, act: Callable, done: Callable[[object], str]) -> None:
+        home = self.home
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:
+                return act(db)
+            finally:
+                db.close()
+
+        self.runner.start(title, job, kind="write", visible=False,
+                          on_success=lambda result: self._done(done(result)), on_failure=self.refuse)
+
+    def lock(self, uid: str) -> None:
+        self.study_action("Lock study", lambda db: locks.lock(db, self.user, uid),
+                          lambda _r: "Study locked")
+
+    def unlock(self, uid: str) -> None:
+        self.study_action("Unlock study", lambda db: locks.unlock(db, self.user, uid),
+                          lambda _r: "Study unlocked")
+
+    def mark_migrated(self, uid: str, flag: bool) -> None:
+        self.study_action("Migrated mark", lambda db: migrated.mark(db, self.user, uid, flag),
+                          lambda r: f"Study marked migrated ({r['reason']})" if r["reason"]
+                          else "Migrated mark cleared")
+
+    def request_rescan(self, uid: str) -> None:
+        self.study_action("Request AI rescan",
+                          lambda db: ai.request_rescan(self.home, db, self.user, uid),
+                          lambda r: r["message"])
+
+    def _done(self, text: str) -> None:
+        self.message.emit(text)
+        self.changed.emit()
+
+    # -- refusals and notices --------------------------------------------------------
+
+    def refuse(self, message: str) -> None:
+        """A rule (or a failure) said no: one box naming it, never blocking the loop."""
+        self.last_refusal = message
+        text = message
+        if "locked by" in message:
+            text += "\n\nThe holder or an admin can release it: right-click the study, \"Unlock study\"."
+        self.message.emit(f"Refused: {message}")
+        self._box(QMessageBox.Icon.Warning, "cmRefusal", "Not done", text)
+
+    def _box(self, icon, name: str, title: str, text: str, modal: bool = True) -> None:
+        box = QMessageBox(icon, "Content Manager", title, QMessageBox.StandardButton.Ok, self.window)
+        box.setObjectName(name)
+        box.setInformativeText(text)
+        box.finished.connect(lambda _r: self._boxes.remove(box) if box in self._boxes else None)
+        self._boxes.append(box)
+        if modal:
+            box.open()
+        else:  # a notice: the window stays usable while it is shown
+            box.setWindowModality(Qt.WindowModality.NonModal)
+            box.show()
+
+    def boxes(self) -> list[QMessageBox]:
+        return list(self._boxes)
+
+    # -- menus --------------------------------------------------------------------------
+
+    def menu(self, node: Node, selected_series: list[str]) -> QMenu:
+        menu = QMenu(self.window)
+        menu.setToolTipsVisible(True)
+        if node.kind == SERIES:
+            series = selected_series if node.uid in selected_series else [node.uid]
+            action = self._action(menu, "Reallocate to...", lambda: self.choose_destination(
+                series, node.parent.uid), self.can_manage, needs(self.user, "content-management"))
+            action.setObjectName("reallocateTo")
+        elif node.kind == STUDY:
+            self._study_menu(menu, node.data)
+        return menu
+
+    def _study_menu(self, menu: QMenu, study: dict) -> None:
+        uid, holder = study["study_uid"], study.get("locked_by")
+        admin = "admin" in self.user.roles
+        if holder:
+            self._action(menu, f"Unlock study (locked by {holder})", lambda: self.unlock(uid),
+                         holder == self.user.name or admin,
+                         f"Only {holder} or an admin can unlock it").setObjectName("unlockStudy")
+        else:
+            self._action(menu, "Lock study", lambda: self.lock(uid), True, "").setObjectName("lockStudy")
+        self._action(menu, "Request AI rescan", lambda: self.request_rescan(uid), self.can_manage,
+                     needs(self.user, "content-management")).setObjectName("requestRescan")
+        menu.addSeparator()
+        why = study.get("migrated")
+        if why and "legacy" in why:
+            self._action(menu, "Migrated: from a legacy archive", lambda: None, False,
+                         f"Migrated because {why}; it cannot be unmarked")
+        elif why:
+            self._action(menu, "Clear migrated mark", lambda: self.mark_migrated(uid, False),
+                         self.user.can("configure"), needs(self.user, "configure")
+                         ).setObjectName("unmarkMigrated")
+        else:
+            self._action(menu, "Mark study migrated", lambda: self.mark_migrated(uid, True),
+                         self.user.can("configure"), needs(self.user, "configure")
+                         ).setObjectName("markMigrated")
+
+    @staticmethod
+    def _action(menu: QMenu, text: str, slot: Callable, enabled: bool, refusal: str) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(lambda _checked=False: slot())
+        action.setEnabled(enabled)
+        if not enabled and refusal:
+            action.setToolTip(refusal)
+        return action

@@ -1,0 +1,1 @@
+"""Leaving the workstation: ZIP download and disc burning."""

@@ -1,0 +1,1 @@
+"""Remote nodes: query/retrieve source, send, listener, nodes page."""

@@ -1,0 +1,209 @@
+"""The Nodes page of the settings dialog: the remote DICOM nodes, what each
+is for, and an Echo button that shows the round-trip.
+
+Standalone (the settings dialog embeds it later): ``NodesPage(home, user,
+runner)``. Reading, adding and removing nodes and the C-ECHO run as jobs
+(app/net), so the window never waits on the disk or the network.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from app.accounts.accounts import User
+from app.home import Home
+from app.net import client, nodes
+from ui.jobs import JobRunner
+
+COLUMNS = ("Name", "AE title", "Host", "Port", "TLS", "For")
+
+
+class NodesPage(QWidget):
+    """``echoed(name, text)`` after each echo (the text the page shows)."""
+
+    echoed = Signal(str, str)
+    loaded = Signal()
+
+    def __init__(self, home: Home, user: User, runner: Optional[JobRunner] = None,
+                 parent: Optional[QWidget] = None):
+        super().__init__(parent)
+        self.setObjectName("nodesPage")
+        self.home, self.user = home, user
+        self.runner = runner or JobRunner(self, error_parent=self)
+        self.nodes: list[nodes.Node] = []
+        self.loads = 0  # how many times the list arrived
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("nodesTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.echo_button = QPushButton("Echo")
+        self.echo_button.setObjectName("echoButton")
+        self.echo_button.setToolTip("C-ECHO the selected node and show the round-trip")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setObjectName("removeButton")
+        self.echo_result = QLabel("")
+        self.echo_result.setObjectName("echoResult")
+        self.echo_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for button in (self.echo_button, self.remove_button):
+            button.setEnabled(False)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.echo_button.clicked.connect(self.echo_selected)
+        self.remove_button.clicked.connect(self._remove_selected)
+
+        row = QHBoxLayout()
+        row.addWidget(self.echo_button)
+        row.addWidget(self.echo_result, 1)
+        row.addWidget(self.remove_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(self._local_text()))
+        layout.addWidget(self.table, 1)
+        layout.addLayout(row)
+        layout.addWidget(self._add_form())
+        self.refresh()
+
+    # -- the form -----------------------------------------------------------------------------
+
+    def _add_form(self) -> QGroupBox:
+        box = QGroupBox("Add a node")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("pacs")
+        self.aet_edit = QLineEdit()
+        self.aet_edit.setMaxLength(16)
+        self.aet_edit.setPlaceholderText("ORTHANC")
+        self.host_edit = QLineEdit()
+        self.host_edit.setPlaceholderText("pacs.hospital.org or 10.0.0.5")
+        self.port_edit = QSpinBox()
+        self.port_edit.setRange(1, 65535)
+        self.port_edit.setValue(104)
+        self.tls_check = QCheckBox("TLS")
+        self.purpose_checks = {p: QCheckBox(p) for p in nodes.PURPOSES}
+        for purpose in nodes.DEFAULT_PURPOSES:
+            self.purpose_checks[purpose].setChecked(True)
+        purposes = QHBoxLayout()
+        for check in self.purpose_checks.values():
+            purposes.addWidget(check)
+        self.add_button = QPushButton("Add")
+        self.add_button.setObjectName("addButton")
+        self.add_button.clicked.connect(self.add_from_form)
+        self.form_note = QLabel("")
+        self.form_note.setObjectName("formNote")
+        self.form_note.setWordWrap(True)
+        form = QFormLayout(box)
+        form.addRow("Name", self.name_edit)
+        form.addRow("AE title", self.aet_edit)
+        form.addRow("Host", self.host_edit)
+        form.addRow("Port", self.port_edit)
+        form.addRow("", self.tls_check)
+        form.addRow("For", purposes)
+        form.addRow(self.add_button, self.form_note)
+        box.setEnabled(self.user.can("configure"))
+        if not self.user.can("configure"):
+            box.setToolTip("Only an admin configures nodes")
+        return box
+
+    def _local_text(self) -> str:
+        try:
+            aet, port = nodes.local_ae(self.home)
+        except Exception as e:  # noqa: BLE001 - a bad setting is shown, not fatal
+            return f"This workstation: {e}"
+        return f"This workstation: AE title {aet}, listening on port {port}"
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        home = self.home
+        self.runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
+                          visible=False, on_success=self._show, on_failure=self.form_note.setText)
+
+    def _show(self, found: list) -> None:
+        self.nodes = list(found)
+        self.table.setRowCount(len(self.nodes))
+        for r, node in enumerate(self.nodes):
+            values = (node.name, node.aet, node.host, str(node.port), "yes" if node.tls else "",
+                      ", ".join(node.purposes))
+            for c, value in enumerate(values):
+                self.table.setItem(r, c, QTableWidgetItem(value))
+        self._selection_changed()
+        self.loads += 1
+        self.loaded.emit()
+
+    def selected(self) -> Optional[nodes.Node]:
+        rows = self.table.selectionModel().selectedRows()
+        return self.nodes[rows[0].row()] if rows else None
+
+    def select(self, name: str) -> None:
+        for r, node in enumerate(self.nodes):
+            if node.name == name:
+                self.table.selectRow(r)
+
+    def _selection_changed(self) -> None:
+        node = self.selected()
+        self.echo_button.setEnabled(node is not None)
+        self.remove_button.setEnabled(node is not None and self.user.can("configure"))
+
+    def echo_selected(self) -> None:
+        node = self.selected()
+        if node is None:
+            return
+        home, name = self.home, node.name
+        self.echo_button.setEnabled(False)
+        self.echo_result.setText(f"Echoing {name}...")
+
+        def done(ms: float) -> None:
+            self._echoed(name, f"{name} answered in {ms:.1f} ms")
+
+        self.runner.start(f"Echo {name}", lambda progress, cancel: client.echo(home, name), kind="read",
+                          visible=False, on_success=done,
+                          on_failure=lambda message: self._echoed(name, f"{name}: no answer: {message}"))
+
+    def _echoed(self, name: str, text: str) -> None:
+        self.echo_result.setText(text)
+        self._selection_changed()
+        self.echoed.emit(name, text)
+
+    def add_from_form(self) -> None:
+        home, user = self.home, self.user
+        values = (self.name_edit.text(), self.aet_edit.text(), self.host_edit.text(), self.port_edit.value(),
+                  self.tls_check.isChecked(), [p for p, c in self.purpose_checks.items() if c.isChecked()])
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:
+                return nodes.add_node(db, user, *values)
+            finally:
+                db.close()
+
+        def done(node: nodes.Node) -> None:
+            self.form_note.setText(f"Added {node}")
+            for edit in (self.name_edit, self.aet_edit, self.host_edit):
+                edit.clear()
+            self.refresh()
+
+        self.runner.start("Add node", job, kind="write", visible=False, on_success=done,
+                          on_failure=self.form_note.setText)
+
+    def _remove_selected(self) -> None:
+        node = self.selected()
+        if node is None:
+            return
+        home, user, name = self.home, self.user, node.name
+
+        def job(progress, cancel):
+            db = home.connect()
+            try:
+                nodes.remove_node(db, user, name)
+            finally:
+                db.close()
+
+        self.runner.start("Remove node", job, kind="write", visible=False,
+                          on_success=lambda _: self.refresh(), on_failure=self.form_note.setText)

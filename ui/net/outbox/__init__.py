@@ -1,0 +1,1 @@
+"""The outbox window, its model, dialogs and status-bar indicator."""

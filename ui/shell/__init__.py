@@ -1,0 +1,1 @@
+"""The main window's frame: menus, tools, jobs panel, settings, importing."""

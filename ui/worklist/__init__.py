@@ -1,0 +1,1 @@
+"""The worklist: its model, view, bars, card, thumbnails and actions."""

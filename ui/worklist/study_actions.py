@@ -1,0 +1,191 @@
+"""What the action bar and the row menu do: each action a job, never a wait.
+
+Changes to studies (assign, delete, lock, unlock) run on the cache-writing
+pool, one at a time, through the window's one job runner. An action over
+several studies goes study by study and ends with what was done and what
+was refused, each with its reason (like the command line's exit 6).
+
+Download, Burn and Send open dialogs that other parts of the workstation
+provide (ui.export.export_dialog, ui.export.burn_dialog, ui.net.send_dialog); they are
+imported when used, and :func:`unavailable` tells the bar which are missing
+so it can disable them with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Callable, Optional
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from app.worklist import assignments
+from app.accounts.accounts import User
+from app.changes import locks, trash
+from app.errors import Cancelled, StudyDeskError
+from app.home import Home
+from ui.jobs import Job, JobRunner
+
+# action key -> (module, function) of the dialog another part provides
+DIALOGS = {
+    "download": ("ui.export.export_dialog", "open_export_dialog"),
+    "burn": ("ui.export.burn_dialog", "open_burn_dialog"),
+    "send": ("ui.net.send_dialog", "open_send_dialog"),
+}
+DIALOG_NAMES = {"download": "The export dialog", "burn": "The disc burning dialog",
+                "send": "Sending to DICOM nodes"}
+
+
+def dialog_function(key: str) -> tuple[Optional[Callable], str]:
+    """The dialog opener for *key*, or None and why it is not there."""
+    module_name, function = DIALOGS[key]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        return None, f"{DIALOG_NAMES[key]} is not part of this installation ({e})."
+    opener = getattr(module, function, None)
+    if opener is None:
+        return None, f"{DIALOG_NAMES[key]} is not part of this installation ({module_name}.{function})."
+    reason = getattr(module, "unavailable", lambda: "")()  # a module may say it cannot work here
+    return (None, reason) if reason else (opener, "")
+
+
+def unavailable() -> dict[str, str]:
+    """Action key -> why its dialog cannot be opened (only the missing ones)."""
+    out = {}
+    for key in DIALOGS:
+        opener, reason = dialog_function(key)
+        if opener is None:
+            out[key] = reason
+    return out
+
+
+def batch_job(home: Home, title: str, study_uids: list[str], step: Callable) -> Callable:
+    """A job applying ``step(db, uid)`` to each study; refusals are collected,
+    not raised, so one locked study does not stop the others."""
+
+    def job(progress, cancel):
+        done, refused = [], []
+        db = home.connect()
+        try:
+            for n, uid in enumerate(study_uids):
+                cancel.check()
+                progress(n / len(study_uids), f"{title}: {n + 1} of {len(study_uids)}")
+                try:
+                    step(db, uid)
+                except Cancelled:
+                    raise
+                except StudyDeskError as e:
+                    refused.append((uid, e.message))
+                else:
+                    done.append(uid)
+        finally:
+            db.close()
+        return {"done": done, "refused": refused}
+
+    return job
+
+
+def outcome(verb: str, result: dict) -> str:
+    done, refused = len(result["done"]), len(result["refused"])
+    text = f"{verb} {done} stud{'ies' if done != 1 else 'y'}"
+    return text + (f"; {refused} refused" if refused else "")
+
+
+class StudyActions(QObject):
+    """Starts the study jobs of one window.
+
+    ``changed(kind, uids)`` after a job that changed studies ended (the
+    window refreshes the worklist, the history and the tick set);
+    ``message(text)`` for the status bar.
+    """
+
+    changed = Signal(str, list)
+    message = Signal(str)
+
+    def __init__(self, home: Home, user: User, runner: JobRunner, window: QWidget):
+        super().__init__(window)
+        self.home, self.user, self.runner, self.window = home, user, runner, window
+        self._boxes: list[QMessageBox] = []
+
+    # -- changes -----------------------------------------------------------------
+
+    def assign(self, study_uids: list[str], to: Optional[str]) -> Job:
+        user = self.user
+        verb = f"Assigned to {to}:" if to else "Unassigned"
+        return self._batch("assign", "Assign" if to else "Unassign", study_uids,
+                           lambda db, uid: assignments.assign(db, user, uid, to), verb)
+
+    def delete(self, study_uids: list[str], reason: str = "") -> Job:
+        home, user = self.home, self.user
+        return self._batch("delete", "Delete", study_uids,
+                           lambda db, uid: trash.delete(home, db, user, uid, reason), "Moved to the trash:")
+
+    def lock(self, study_uids: list[str]) -> Job:
+        user = self.user
+        return self._batch("lock", "Lock", study_uids, lambda db, uid: locks.lock(db, user, uid), "Locked")
+
+    def unlock(self, study_uids: list[str]) -> Job:
+        user = self.user
+        return self._batch("unlock", "Unlock", study_uids, lambda db, uid: locks.unlock(db, user, uid),
+                           "Unlocked")
+
+    def _batch(self, kind: str, title: str, study_uids: list[str], step: Callable, verb: str) -> Job:
+        count = len(study_uids)
+        name = f"{title} {count} stud{'ies' if count != 1 else 'y'}"
+        job = self.runner.start(name, batch_job(self.home, title, list(study_uids), step), kind="write",
+                                summarize=lambda r: outcome(verb, r),
+                                on_success=lambda r: self._done(kind, title, verb, r),
+                                on_cancel=lambda: self.message.emit(f"{title} cancelled"))
+        # done or not, some studies may have changed before a cancel or failure
+        job.finished.connect(lambda: self.changed.emit(kind, list(study_uids)))
+        return job
+
+    def _done(self, kind: str, title: str, verb: str, result: dict) -> None:
+        self.message.emit(outcome(verb, result))
+        if result["refused"]:
+            self.show_refusals(title, result["refused"])
+
+    def show_refusals(self, title: str, refused: list[tuple[str, str]]) -> QMessageBox:
+        were = "studies were" if len(refused) != 1 else "study was"
+        box = QMessageBox(QMessageBox.Icon.Warning, "StudyDesk", f"{title}: {len(refused)} {were} refused.",
+                          QMessageBox.StandardButton.Ok, self.window)
+        box.setObjectName("refusals")
+        box.setInformativeText("\n".join(message for _uid, message in refused[:8])
+                               + ("\n..." if len(refused) > 8 else ""))
+        box.setDetailedText("\n".join(f"{uid}: {message}" for uid, message in refused))
+        box.finished.connect(lambda _r, b=box: self._boxes.remove(b) if b in self._boxes else None)
+        self._boxes.append(box)
+        box.open()
+        return box
+
+    # -- dialogs of other parts ------------------------------------------------------
+
+    def open_dialog(self, key: str, study_uids: list[str], **options) -> bool:
+        """Open the Download / Burn / Send dialog; False (with a message) when missing."""
+        opener, reason = dialog_function(key)
+        if opener is None:
+            self.message.emit(reason)
+            return False
+        accepted = inspect.signature(opener).parameters
+        extra = {k: v for k, v in options.items() if k in accepted}
+        if "runner" in accepted:
+            extra["runner"] = self.runner
+        dialog = opener(self.window, self.home, self.user, list(study_uids), **extra)
+        if options.get("anonymize") and not {"anonymize", "anonymise"} & set(extra):
+            _choose_anonymised(dialog or _newest_child(self.window, "exportDialog"))
+        return True
+
+
+def _newest_child(window: QWidget, name: str) -> Optional[QWidget]:
+    found = [w for w in window.findChildren(QWidget, name) if w.isVisible()]
+    return found[-1] if found else None
+
+
+def _choose_anonymised(dialog: Optional[QWidget]) -> None:
+    """The bar's "Anonymised" toggle preselects the export dialog's anonymised
+    mode (for a dialog whose opener takes no such argument)."""
+    choice = getattr(dialog, "anonymize", None)
+    if choice is not None and hasattr(choice, "setChecked"):
+        choice.setChecked(True)
