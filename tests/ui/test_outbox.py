@@ -183,3 +183,21 @@ def test_a_send_to_a_node_that_is_down_says_what_failed(qtbot, make_window, corr
                     {r["state"] for r in ow.model.entries()} == {outbox.FAILED}, timeout=WAIT)
     assert all("cannot connect" in r["last_error"] and r["attempts"] == 1 for r in ow.model.entries())
     assert ow.send_button.isEnabled()   # a retry
+
+
+def test_a_change_written_elsewhere_shows_through_the_broadcast(qtbot, make_window, corrected, admin):
+    """A discard made by another window's job (not this window's buttons) that
+    announces OUTBOX: the open Outbox and the status bar follow, unasked."""
+    from app.net.outbox import admin as outbox_admin
+    from ui.cache_events import OUTBOX, CacheChange
+
+    window = make_window(corrected)
+    ow = open_outbox(qtbot, window)
+    qtbot.waitUntil(lambda: window.outbox_label.text() == "Outbox: 3 waiting", timeout=WAIT)
+    note = next(r["id"] for r in ow.model.entries() if r["reason"] == "IOCM: rejection note")
+    window.runner.write(corrected, "Discard elsewhere",
+                        lambda db, progress, cancel: outbox_admin.discard(db, admin, [note], "made elsewhere"),
+                        changed=CacheChange.of(OUTBOX))
+    qtbot.waitUntil(lambda: ow.model.rowCount() == 2 and not ow.is_loading(), timeout=WAIT)
+    assert note not in [r["id"] for r in ow.model.entries()]
+    qtbot.waitUntil(lambda: window.outbox_label.text() == "Outbox: 2 waiting", timeout=WAIT)

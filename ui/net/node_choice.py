@@ -1,6 +1,6 @@
 """A dialog that asks for one of the configured DICOM nodes.
 
-The nodes are read in a job (app.net.nodes.nodes_of); a subclass decides
+The nodes are read in a job (app.net.nodes.list_nodes); a subclass decides
 which of them to offer and what to say about the rest (:meth:`offer`). A
 double click or the dialog's button emits ``chosen(node_name)``.
 """
@@ -58,8 +58,8 @@ class NodeChoiceDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(buttons)
         self.loaded = False
-        runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
-                     visible=False, on_success=self._loaded, on_failure=self.note.setText)
+        runner.read(home, "Nodes", lambda db, progress, cancel: nodes.list_nodes(db),
+                    on_success=self._loaded, on_failure=self.note.setText)
 
     def offer(self, found: list) -> tuple[list, str]:
         """The nodes to list, in order, and the note below them."""

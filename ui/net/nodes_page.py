@@ -3,7 +3,10 @@ is for, and an Echo button that shows the round-trip.
 
 Standalone (the settings dialog embeds it later): ``NodesPage(home, user,
 runner)``. Reading, adding and removing nodes and the C-ECHO run as jobs
-(app/net), so the window never waits on the disk or the network.
+(app/net), so the window never waits on the disk or the network. The list
+reads again on every ``cache_changed(NODES)`` broadcast of its home
+(ui/cache_events.py): its own Add and Remove announce one, as does any other
+view that changes the nodes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFormLayout, QGroup
 from app.accounts.accounts import User
 from app.home import Home
 from app.net import client, nodes
+from ui.cache_events import NODES, CacheChange, events_of
 from ui.jobs import JobRunner
 
 COLUMNS = ("Name", "AE title", "Host", "Port", "TLS", "For")
@@ -69,6 +73,7 @@ class NodesPage(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(row)
         layout.addWidget(self._add_form())
+        events_of(home).cache_changed.connect(self._cache_changed)
         self.refresh()
 
     # -- the form -----------------------------------------------------------------------------
@@ -121,9 +126,12 @@ class NodesPage(QWidget):
     # -- jobs ------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        home = self.home
-        self.runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
-                          visible=False, on_success=self._show, on_failure=self.form_note.setText)
+        self.runner.read(self.home, "Nodes", lambda db, progress, cancel: nodes.list_nodes(db),
+                         on_success=self._show, on_failure=self.form_note.setText)
+
+    def _cache_changed(self, change: CacheChange) -> None:
+        if change.touches(NODES):
+            self.refresh()
 
     def _show(self, found: list) -> None:
         self.nodes = list(found)
@@ -172,38 +180,23 @@ class NodesPage(QWidget):
         self.echoed.emit(name, text)
 
     def add_from_form(self) -> None:
-        home, user = self.home, self.user
+        user = self.user
         values = (self.name_edit.text(), self.aet_edit.text(), self.host_edit.text(), self.port_edit.value(),
                   self.tls_check.isChecked(), [p for p, c in self.purpose_checks.items() if c.isChecked()])
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return nodes.add_node(db, user, *values)
-            finally:
-                db.close()
 
         def done(node: nodes.Node) -> None:
             self.form_note.setText(f"Added {node}")
             for edit in (self.name_edit, self.aet_edit, self.host_edit):
                 edit.clear()
-            self.refresh()
 
-        self.runner.start("Add node", job, kind="write", visible=False, on_success=done,
+        self.runner.write(self.home, "Add node", lambda db, progress, cancel: nodes.add_node(db, user, *values),
+                          changed=CacheChange.of(NODES), visible=False, on_success=done,
                           on_failure=self.form_note.setText)
 
     def _remove_selected(self) -> None:
         node = self.selected()
         if node is None:
             return
-        home, user, name = self.home, self.user, node.name
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                nodes.remove_node(db, user, name)
-            finally:
-                db.close()
-
-        self.runner.start("Remove node", job, kind="write", visible=False,
-                          on_success=lambda _: self.refresh(), on_failure=self.form_note.setText)
+        user, name = self.user, node.name
+        self.runner.write(self.home, "Remove node", lambda db, progress, cancel: nodes.remove_node(db, user, name),
+                          changed=CacheChange.of(NODES), visible=False, on_failure=self.form_note.setText)

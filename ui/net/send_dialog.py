@@ -15,10 +15,11 @@ from typing import Optional
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QListWidgetItem, QMessageBox, QWidget
 
-from app.worklist import sharing
-from app.accounts.accounts import User
+from app.accounts.accounts import User, list_users
 from app.home import Home
 from app.net import send
+from app.worklist import sharing
+from ui.cache_events import SHARES, CacheChange
 from ui.jobs import Job, JobRunner
 from ui.net.node_choice import NodeChoiceDialog
 
@@ -60,8 +61,8 @@ class SendDialog(NodeChoiceDialog):
         layout.insertWidget(layout.count() - 1, self.note)
         self.nodes.currentItemChanged.connect(lambda item, _old: self._follow(item))
         self._follow(None)
-        runner.start("Users", lambda progress, cancel: _user_names(home), kind="read", visible=False,
-                     on_success=self._users_loaded, on_failure=lambda _m: self._users_loaded([]))
+        runner.read(home, "Users", lambda db, progress, cancel: [u.name for u in list_users(db)],
+                    on_success=self._users_loaded, on_failure=lambda _m: self._users_loaded([]))
 
     def offer(self, found: list) -> tuple[list, str]:
         # nodes that take images first; a node for other purposes may still accept a store
@@ -122,28 +123,11 @@ class SendDialog(NodeChoiceDialog):
         self.send_button.setText("Share" if to_user else "Send")
 
 
-def _user_names(home: Home) -> list[str]:
-    from app.accounts.accounts import list_users
-
-    db = home.connect()
-    try:
-        return [u.name for u in list_users(db)]
-    finally:
-        db.close()
-
-
 def start_share(parent: QWidget, home: Home, user: User, runner: JobRunner, study_uids: list[str],
                 with_user: str, note: str) -> Job:
     """Share the studies with a user of this workstation (app.worklist.sharing): they show
     in that user's Shared with me view with the note."""
     uids = list(study_uids)
-
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            return sharing.share(db, user, uids, with_user, note)
-        finally:
-            db.close()
 
     def text(done: dict) -> str:
         count = len(done["shared"])
@@ -153,7 +137,9 @@ def start_share(parent: QWidget, home: Home, user: User, runner: JobRunner, stud
         if hasattr(parent, "show_message"):
             parent.show_message(text(result))
 
-    return runner.start(f"Share with {with_user}", job, kind="write", summarize=text, on_success=done)
+    return runner.write(home, f"Share with {with_user}",
+                        lambda db, progress, cancel: sharing.share(db, user, uids, with_user, note),
+                        changed=CacheChange.of(SHARES, study_uids=uids), summarize=text, on_success=done)
 
 
 def start_send(parent: QWidget, home: Home, user: User, runner: JobRunner, study_uids: list[str],

@@ -2,11 +2,12 @@
 entries), hidden while nothing waits; a click opens the Outbox window.
 
 :class:`OutboxCounter` reads the counts in a job (the GUI thread never waits
-on the disk) and emits ``counted(status)``; anything that may change the
-outbox calls :meth:`OutboxCounter.refresh` (a Content Manager reallocation, an
-undo, a send, an assignment or a discard), and so does the main window when
-it becomes active again (a command line run meanwhile). Refreshes asked for
-while one is under way are folded into one more read.
+on the disk) and emits ``counted(status)``. It reads again on every
+``cache_changed(OUTBOX)`` broadcast of its home (a send, an assignment, a
+discard, a reallocation or undo that queues or withdraws entries), and when
+:meth:`OutboxCounter.refresh` is called: the main window does when it becomes
+active again (a command line run meanwhile). Refreshes asked for while one is
+under way are folded into one more read.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.net.outbox import queue as outbox
 from app.home import Home
+from app.net.outbox import queue as outbox
+from ui.cache_events import OUTBOX, CacheChange, events_of
 from ui.jobs import Job, JobRunner
 
 
@@ -34,6 +36,7 @@ class OutboxCounter(QObject):
         self.reads = 0          # answers received (tests wait on it)
         self._job: Optional[Job] = None
         self._again = False
+        events_of(home).cache_changed.connect(self._cache_changed)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -49,11 +52,15 @@ class OutboxCounter(QObject):
         if self._job is not None:
             self._again = True
             return
-        home = self.home
-        self._job = self.runner.start("Outbox count", lambda progress, cancel: outbox.status_of(home),
-                                      kind="read", visible=False, on_success=self._read,
-                                      on_failure=lambda _message: None)
+        self._job = self.runner.read(self.home, "Outbox count",
+                                     lambda db, progress, cancel: {"counts": outbox.counts(db),
+                                                                   "by_node": outbox.waiting_by_node(db)},
+                                     on_success=self._read, on_failure=lambda _message: None)
         self._job.finished.connect(self._done)
+
+    def _cache_changed(self, change: CacheChange) -> None:
+        if change.touches(OUTBOX):
+            self.refresh()
 
     def _read(self, status: dict) -> None:
         self.status = status
