@@ -323,7 +323,7 @@ def _one(ctx: _Context, source, all_uids: dict) -> tuple[dict, Optional[bytes]]:
         if done is not None:  # the byte-level path kept only a few attributes
             ds = pydicom.dcmread(io.BytesIO(output), force=True, stop_before_pixels=True)
         if "fields" in ctx.want:
-            from app.export.dicomdir import record_fields
+            from app.dicom.records import record_fields
 
             outcome["fields"] = record_fields(ds)
         if "header" in ctx.want:

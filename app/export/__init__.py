@@ -23,6 +23,7 @@ from app.accounts.accounts import User
 from app.db import transaction
 from app.deid import Deidentifier, Needle, Profile, pipeline
 from app.deid.pipeline import REPORT_HTML, REPORT_JSON, ResidualIdentifiers  # noqa: F401
+from app.dicom.records import record_fields
 from app.errors import BadInput, StudyDeskError
 from app.export import dicomdir as dicomdir_module
 from app.export import plan
@@ -155,7 +156,7 @@ def _plain(items: list[plan.Item], target: ZipTarget, dicomdir: bool, progress, 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     header = pydicom.dcmread(item.path, stop_before_pixels=True, force=True)
-                entries.append((name, dicomdir_module.record_fields(header)))
+                entries.append((name, record_fields(header)))
             target.add_file(name, Path(item.path))
             written += 1
         except (OSError, ValueError, pydicom.errors.InvalidDicomError) as e:

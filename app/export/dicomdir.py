@@ -13,49 +13,12 @@ import io
 from typing import Optional
 
 import pydicom
-from pydicom import fileset
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
 from app.dicom.meta import file_meta_dataset
 from app.export.names import check_member
-
-
-def _text(ds: Dataset, keyword: str, fallback: str = "") -> str:
-    value = ds.get(keyword, "")
-    return str(value) if value not in (None, "") else fallback
-
-
-def record_fields(ds: Dataset) -> dict:
-    """What the directory records of one instance need (picklable)."""
-    leaf_type = "IMAGE"
-    leaf = Dataset()
-    try:
-        leaf_type = fileset._four_level_record_type(ds)  # noqa: SLF001 - pydicom's own choice
-        leaf = fileset.DIRECTORY_RECORDERS[leaf_type](ds)
-    except Exception:  # noqa: BLE001 - a record pydicom cannot build: a plain IMAGE record
-        leaf_type, leaf = "IMAGE", Dataset()
-        leaf.InstanceNumber = _text(ds, "InstanceNumber", "1")
-    return {
-        "patient": {"PatientID": _text(ds, "PatientID", "UNKNOWN"),
-                    "PatientName": _text(ds, "PatientName")},
-        "study": {"StudyInstanceUID": _text(ds, "StudyInstanceUID"),
-                  "StudyDate": _text(ds, "StudyDate", "19000101"),
-                  "StudyTime": _text(ds, "StudyTime", "000000"),
-                  "StudyID": _text(ds, "StudyID", "0"),
-                  "StudyDescription": _text(ds, "StudyDescription"),
-                  "AccessionNumber": _text(ds, "AccessionNumber")},
-        "series": {"SeriesInstanceUID": _text(ds, "SeriesInstanceUID"),
-                   "Modality": _text(ds, "Modality", "OT"),
-                   "SeriesNumber": _text(ds, "SeriesNumber", "0")},
-        "leaf_type": leaf_type,
-        "leaf": leaf,
-        "sop_class": _text(ds, "SOPClassUID"),
-        "sop_instance": _text(ds, "SOPInstanceUID"),
-        "transfer_syntax": str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "")
-                               or ExplicitVRLittleEndian),
-    }
 
 
 def _record(kind: str, values: dict) -> Dataset:
@@ -76,7 +39,7 @@ class _Node:
 
 
 def build(entries: list[tuple[str, dict]], instance_uid: str, file_set_id: str = "STUDYDESK") -> bytes:
-    """A DICOMDIR for ``(member name, record_fields(...))`` pairs."""
+    """A DICOMDIR for ``(member name, app.dicom.records.record_fields(...))`` pairs."""
     roots: dict[str, _Node] = {}
     for member, fields in entries:
         check_member(member)
