@@ -242,15 +242,15 @@ def meta_findings(data: bytes, uids: dict, hidden: list) -> None:
     (read by the shared strict reader), as far as it reads."""
     from pydicom.datadict import keyword_for_tag
 
-    from app.dicom import elements, files
+    from app.dicom import element_rules, files
 
     if data[128:132] != b"DICM":
         return
     try:
         meta, _, _ = files.read_meta(data, 132)
-    except (elements.Malformed, elements.NotCovered):
+    except (element_rules.Malformed, element_rules.NotCovered):
         return  # the strict reader refuses the file elsewhere
     for tag, vr, _, value, length, _ in meta:
         if vr == "UI":  # not the version (OB), AE titles, the implementation's name
-            keyword = keyword_for_tag(tag) or elements.describe(tag)
+            keyword = keyword_for_tag(tag) or element_rules.describe(tag)
             value_findings(tag, vr, data[value:value + length], keyword, uids, hidden)

@@ -51,9 +51,9 @@ from pydicom.uid import UID
 from app.deid import engine
 from app.deid.engine import (BINARY, CLEAN, EMPTY, ITEMS, KEEP, PATIENT, PATIENT_NAME, REMOVE,
                              UIDS, Deidentifier, Rule)
-from app.dicom import elements as dicom_elements
+from app.dicom import element_rules
 from app.dicom import files as dicom_files
-from app.dicom.elements import LONG_VRS, UNDEFINED
+from app.dicom.element_rules import LONG_VRS, UNDEFINED
 from app.dicom.meta import file_meta
 from app.deid.identifiers import Needle, element_needles, identifying
 
@@ -136,9 +136,9 @@ def refuse_unsound(data: bytes) -> Optional[dicom_files.ParsedFile]:
     unread. None when the reader does not cover the encoding."""
     try:
         return dicom_files.parse_file(data, implicit_vr=_implicit_vr)
-    except dicom_elements.Malformed as e:
+    except element_rules.Malformed as e:
         raise Refused(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
-    except dicom_elements.NotCovered:
+    except element_rules.NotCovered:
         return None
 
 

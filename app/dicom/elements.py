@@ -57,60 +57,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Optional
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR
 
-UNDEFINED = 0xFFFFFFFF
-ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-PIXEL_DATA = 0x7FE00010
-PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
-CHARACTER_SET = 0x00080005
-MAX_DEPTH = 500           # sequences inside sequences; a valid 200-deep file is read
-
-VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB",
-                 "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM",
-                 "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"})
-LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-# the size of one value of the VRs that are numbers (PS3.5 6.2); read in
-# implicit VR (or as UN) by the dictionary's VR
-_UNITS = {"AT": 4, "FL": 4, "FD": 8, "SL": 4, "SS": 2, "SV": 8, "UL": 4, "US": 2, "UV": 8,
-          "US or SS": 2}
-# an explicit VR's bytes -> (VR, whether its length takes 4 bytes, its number size)
-_EXPLICIT = {vr.encode("ascii"): (vr, vr in LONG_VRS, _UNITS.get(vr, 0)) for vr in VRS}
-_NO_VR = (None, False, 0)
-
-_ROWS, _COLUMNS, _FRAMES = 0x00280010, 0x00280011, 0x00280008
-_SAMPLES, _PHOTOMETRIC, _BITS = 0x00280002, 0x00280004, 0x00280100
-_REPRESENTATION, _PROVIDER_URL = 0x00280103, 0x00287FE0
-_IMAGE_TAGS = frozenset({_ROWS, _COLUMNS, _FRAMES, _SAMPLES, _PHOTOMETRIC, _BITS, _REPRESENTATION,
-                         _PROVIDER_URL})
-_WATCHED = _IMAGE_TAGS | PIXEL_TAGS | {CHARACTER_SET}
-# what Pixel Data needs beside it (Image Pixel module, type 1; pydicom needs
-# Bits Allocated and Pixel Representation to read some values in implicit VR)
-_PIXEL_NEEDS = ((_ROWS, "Rows"), (_COLUMNS, "Columns"), (_BITS, "BitsAllocated"),
-                (_REPRESENTATION, "PixelRepresentation"))
-
-
-class Malformed(ValueError):
-    """The file breaks one of the rules; ``str(e)`` names the byte offset and
-    the element. *truncated*: the file (or inflated data set) ends too early."""
-
-    def __init__(self, message: str, offset: int, truncated: bool = False):
-        super().__init__(message)
-        self.offset = offset
-        self.truncated = truncated
-
-
-class NotCovered(Exception):
-    """An encoding this reader does not walk; the caller decides (pydicom, or a refusal)."""
-
-
-def describe(tag: int) -> str:
-    """``(3006,0039) ROIContourSequence``; the keyword left out when unknown."""
-    keyword = keyword_for_tag(tag) if tag >> 16 != 0xFFFE else {
-        ITEM: "Item", ITEM_END: "ItemDelimitationItem", SEQUENCE_END: "SequenceDelimitationItem",
-    }.get(tag, "")
-    text = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-    return f"{text} {keyword}" if keyword else text
+from app.dicom.element_rules import (_EXPLICIT, _NO_VR, _UNITS, CHARACTER_SET, ITEM, ITEM_END,
+                                     MAX_DEPTH, PIXEL_DATA, PIXEL_TAGS, SEQUENCE_END, UNDEFINED,
+                                     Malformed, describe)
+from app.dicom.image_rules import _WATCHED, _check_attributes, _check_image, _check_native
 
 
 @lru_cache(maxsize=4096)
@@ -410,69 +362,3 @@ def _fragments(data, head, pos: int, value: int, limit: int, what: str, fail) ->
                        f"{'an undefined length' if length == UNDEFINED else f'{length} bytes'}, "
                        f"{_text(what)} ends at byte {limit}", at, limit)
         at += 8 + length
-
-
-def _number(data, entry, little: bool) -> Optional[int]:
-    """A US value (or an IS one) of the image attributes, None if unusable."""
-    if entry is None:
-        return None
-    vr, value, length = entry
-    if vr == "IS":
-        try:
-            return int(float(bytes(data[value:value + length]).split(b"\\")[0].strip(b" \x00")))
-        except ValueError:
-            return None
-    if length < 2 or vr not in (None, "US", "SS", "UN", "OW", "OB"):
-        return None
-    return struct.unpack_from("<H" if little else ">H", data, value)[0]
-
-
-def pixels_needed(data, image: dict, little: bool = True) -> Optional[int]:
-    """The bytes native pixel data needs by the image attributes in *image*
-    ({tag: (vr, value, length)}), or None when they do not say."""
-    rows = _number(data, image.get(_ROWS), little)
-    columns = _number(data, image.get(_COLUMNS), little)
-    bits = _number(data, image.get(_BITS), little)
-    if not rows or not columns or not bits:
-        return None
-    frames_entry = image.get(_FRAMES)
-    frames = None
-    if frames_entry is not None:
-        vr = frames_entry[0] or "IS"
-        frames = _number(data, (vr, *frames_entry[1:]), little)
-    samples = _number(data, image.get(_SAMPLES), little) or 1
-    count = rows * columns * max(frames or 1, 1) * samples
-    photometric = image.get(_PHOTOMETRIC)
-    if photometric is not None and samples == 3:
-        _, value, length = photometric
-        if bytes(data[value:value + length]).strip(b" \x00") in (b"YBR_FULL_422", b"YBR_PARTIAL_422"):
-            count = count * 2 // 3  # two samples a pixel are stored (PS3.3 C.7.6.3.1.2)
-    return (count * bits + 7) // 8
-
-
-def _check_attributes(ds: _Set, pos: int) -> None:
-    """Pixel Data needs the image's description in its own data set."""
-    image = ds.image or {}
-    missing = [name for tag, name in _PIXEL_NEEDS if tag not in image]
-    if missing:
-        raise Malformed(f"(7FE0,0010) PixelData at byte {pos} without {', '.join(missing)} "
-                        "before it in its data set", pos)
-
-
-def _check_native(data, ds: _Set, tag: int, pos: int, length: int, little: bool) -> None:
-    if ds.image is None:
-        return
-    needed = pixels_needed(data, ds.image, little)
-    if needed is not None and length < needed:
-        raise Malformed(f"{describe(tag)} at byte {pos} holds {length} bytes, the image "
-                        f"(Rows x Columns x frames x samples x Bits Allocated) needs {needed}",
-                        pos, truncated=True)
-
-
-def _check_image(ds: _Set, end: int) -> None:
-    image = ds.image
-    if (image is None or ds.pixels or _PROVIDER_URL in image
-            or not {_ROWS, _COLUMNS, _BITS} <= image.keys()):
-        return
-    raise Malformed(f"an image (Rows, Columns, Bits Allocated) without its (7FE0,0010) PixelData: "
-                    f"the data set ends at byte {end}", end, truncated=True)

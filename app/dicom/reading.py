@@ -26,7 +26,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement, empty_value_for_VR
 from pydicom.tag import BaseTag
 
-from app.dicom import elements, files
+from app.dicom import element_rules, files
 from app.dicom.columns import (INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS,
                                STUDY_COLUMNS, extract, text_value)
 
@@ -37,7 +37,7 @@ _UID_CHARS = re.compile(r"^[0-9A-Za-z._-]+$")
 _WANTED_TAGS = frozenset(
     tag_for_keyword(keyword) for columns in (PATIENT_COLUMNS, STUDY_COLUMNS, SERIES_COLUMNS,
                                              INSTANCE_COLUMNS) for keyword in columns.values()
-) | {elements.CHARACTER_SET}
+) | {element_rules.CHARACTER_SET}
 _META_TAGS = frozenset({0x00020002, 0x00020003, 0x00020010})  # the SOP class and instance, the syntax
 
 
@@ -114,9 +114,9 @@ def _read(data) -> Header:
         raise Unreadable("not DICOM: no 'DICM' prefix at byte 128 and no DICOM element at the start")
     try:
         parsed = files.parse_file(data)
-    except elements.Malformed as e:
+    except element_rules.Malformed as e:
         raise Unreadable(f"{'truncated' if e.truncated else 'malformed'}: {e}") from e
-    except elements.NotCovered as e:
+    except element_rules.NotCovered as e:
         raise Unreadable(f"unsupported encoding: {e}") from e
     ds = _dataset(parsed)
     header = _header(ds, size, _transfer_syntax(parsed))
@@ -214,7 +214,7 @@ def _check_complete(parsed: files.ParsedFile, sop_class: str) -> None:
     for group in groups:
         if not any(tag in present for tag in group):
             name = pydicom.uid.UID(sop_class).name if sop_class else "DICOM"
-            raise Unreadable(f"truncated: the {name} object has no {elements.describe(group[0])}, "
+            raise Unreadable(f"truncated: the {name} object has no {element_rules.describe(group[0])}, "
                              f"which it requires: the data set ends at byte {len(parsed.data)}")
 
 

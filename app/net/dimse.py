@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 from pynetdicom import dsutils
 
-from app.dicom import elements as dicom_elements
+from app.dicom import element_rules
 from app.dicom import files as dicom_files
 from app.dicom import meta as dicom_meta
 from app.net import wire
@@ -440,7 +440,7 @@ def read_meta(path: Path) -> Optional[tuple[int, dict[str, str]]]:
         return None
     try:
         found, pos, _ = dicom_files.read_meta(head, 132)
-    except (dicom_elements.Malformed, dicom_elements.NotCovered):
+    except (element_rules.Malformed, element_rules.NotCovered):
         return None
     names = {0x00020002: "MediaStorageSOPClassUID", 0x00020003: "MediaStorageSOPInstanceUID",
              0x00020010: "TransferSyntaxUID"}

@@ -17,7 +17,7 @@ from pydicom.sequence import Sequence
 
 from app.deid import Deidentifier, Profile
 from app.deid.raw import RawDeidentifier, Refused, refuse_unsound
-from app.dicom import elements, files, meta
+from app.dicom import element_rules, files, meta
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from app.importing.importer import Preparer
 from app.importing.sources import Source
@@ -73,10 +73,10 @@ def test_a_valid_200_deep_image_is_read_alike_from_disk_and_from_memory(tmp_path
 
 
 def test_nesting_past_the_limit_is_refused_alike_naming_where(tmp_path):
-    results = every_way(tmp_path, nested(elements.MAX_DEPTH + 1))
+    results = every_way(tmp_path, nested(element_rules.MAX_DEPTH + 1))
     assert all(r == results[0] for r in results)
     assert results[0].startswith("refused: malformed: (0040,A730) ContentSequence at byte ")
-    assert f"deeper than {elements.MAX_DEPTH}" in results[0]
+    assert f"deeper than {element_rules.MAX_DEPTH}" in results[0]
 
 
 def test_a_character_set_encoded_as_us_is_refused_alike_naming_it(tmp_path):
@@ -116,7 +116,7 @@ def test_every_bundled_file_reads_alike_every_way(tmp_path):
 
 
 def refusal(data: bytes) -> str:
-    with pytest.raises(elements.Malformed) as caught:
+    with pytest.raises(element_rules.Malformed) as caught:
         files.parse_file(data)
     return str(caught.value)
 

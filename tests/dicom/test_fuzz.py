@@ -38,7 +38,7 @@ from pydicom.tag import BaseTag
 
 from app.deid import Deidentifier, Profile
 from app.deid.raw import RawDeidentifier, Refused, Unsupported
-from app.dicom import elements, files, reading
+from app.dicom import element_rules, files, reading
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from tests.deid.conftest import readable_test_files
 from tests.factories import ct_dataset
@@ -72,7 +72,7 @@ KNOWN_RULES = {
     r"holds \d+ bytes, the image .* needs \d+": "pixel data short of Rows x Columns x frames x samples x bits",
     r"without (Rows|Columns|BitsAllocated|PixelRepresentation)": "pixel data without the Image Pixel module (PS3.3 C.7.6.3)",
     r"an image .* without its \(7FE0,0010\) PixelData": "an image without its pixel data",
-    r"nests sequences deeper than \d+ levels": "nesting past the reader's limit (elements.MAX_DEPTH)",
+    r"nests sequences deeper than \d+ levels": "nesting past the reader's limit (element_rules.MAX_DEPTH)",
     r"no data set after the File Meta Information": "a file of File Meta Information alone",
     r"File Meta Information not in explicit VR": "File Meta Information must be explicit VR little endian (PS3.10 7.1)",
     r"a command group \(0000\) at byte \d+ in a file": "command elements are not stored in files (PS3.10 7.1)",
@@ -87,9 +87,9 @@ def pydicom_tree(data: bytes):
     """pydicom's full read: {tag: element} at every level, every value converted.
     pydicom recurses a few frames a level: past about 150 levels it needs a
     higher recursion limit than Python's default (the reader takes up to
-    elements.MAX_DEPTH)."""
+    element_rules.MAX_DEPTH)."""
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 40 * elements.MAX_DEPTH))
+    sys.setrecursionlimit(max(limit, 40 * element_rules.MAX_DEPTH))
     try:
         return _pydicom_tree(data)
     finally:
@@ -133,8 +133,8 @@ def our_tree(data: bytes) -> dict:
                 out[tag] = ("sq", [walk(i) for i in items])
                 continue
             raw = bytes(buffer[value:value + length])
-            if tag == elements.PIXEL_DATA and raw.endswith(DELIMITER) and value - start in (8, 12):
-                if struct.unpack_from(order + "L", buffer, value - 4)[0] == elements.UNDEFINED:
+            if tag == element_rules.PIXEL_DATA and raw.endswith(DELIMITER) and value - start in (8, 12):
+                if struct.unpack_from(order + "L", buffer, value - 4)[0] == element_rules.UNDEFINED:
                     raw = raw[:-8]  # pydicom's value of encapsulated pixel data stops before it
             out[tag] = ("raw", vr, raw, implicit, little)
         return out
@@ -145,7 +145,7 @@ def our_tree(data: bytes) -> dict:
 def differences(ours: dict, theirs: dict, where: str = "") -> list[str]:
     problems = []
     for tag in sorted(set(ours) | set(theirs)):
-        here = f"{where}{elements.describe(tag)}"
+        here = f"{where}{element_rules.describe(tag)}"
         if tag not in ours or tag not in theirs:
             problems.append(f"{here} only in {'ours' if tag in ours else 'pydicom'}")
             continue
@@ -252,7 +252,7 @@ def headers(data: bytes) -> list[tuple[int, object, int, int]]:
     return out
 
 
-VRS = sorted(elements.VRS)
+VRS = sorted(element_rules.VRS)
 KINDS = ["cut", "cut", "length", "length", "huge", "vr", "un", "flip", "delete", "insert", "nest"]
 
 
@@ -285,7 +285,7 @@ def mutate(data: bytes, spots: list, rng: random.Random) -> tuple[str, bytes]:
         pos = rng.randrange(start, len(b))
         b[pos:pos] = bytes(rng.choice([1, 2, 4, 8]))
     elif kind == "nest":  # sequences spliced in before an element, closed or not
-        depth = rng.choice([1, 5, 50, 300, elements.MAX_DEPTH + 1])
+        depth = rng.choice([1, 5, 50, 300, element_rules.MAX_DEPTH + 1])
         leaf = struct.pack("<HH2sH", 0x0008, 0x0100, b"SH", 2) + b"X "
         b[start:start] = opening(depth) + leaf + closing(rng.choice([depth, depth, depth - 1]))
     return kind, bytes(b)
@@ -306,7 +306,7 @@ def corpus(tmp_path_factory) -> list[tuple[str, bytes, list]]:
     for name, data in files:
         try:
             out.append((name, data, headers(data)))
-        except (elements.Malformed, elements.NotCovered):
+        except (element_rules.Malformed, element_rules.NotCovered):
             out.append((name, data, []))  # refused as it is (a truncated test file): cuts only
     return out
 
@@ -346,7 +346,7 @@ def test_mutants_are_read_as_pydicom_reads_them_or_refused_for_a_known_rule(corp
         began = time.monotonic()
         try:
             ours = ("ok", our_tree(mutant))
-        except (elements.Malformed, elements.NotCovered) as e:
+        except (element_rules.Malformed, element_rules.NotCovered) as e:
             ours = ("refused", str(e))
         try:
             with warnings.catch_warnings():
