@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from app.cli import Context
+from app.cli.context import Context
 from app.errors import BadInput
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Optional
 
-from app.cli import EXIT_PARTIAL, Context, _run_job, _table
+from app.cli.context import EXIT_PARTIAL, Context, run_job, table
 from app.errors import NotAllowed, StudyDeskError
 
 
@@ -83,7 +83,7 @@ def _change_done(ctx: Context, change_id: int, text: str) -> int:
 def cmd_merge_studies(ctx: Context) -> int:
     from app.changes.merge import merge_studies
 
-    change_id = _run_job(ctx, lambda progress, cancel: merge_studies(
+    change_id = run_job(ctx, lambda progress, cancel: merge_studies(
         ctx.home, ctx.db, ctx.user, ctx.args.source, ctx.args.destination, ctx.args.force,
         ctx.args.reason or "", progress, cancel))
     return _change_done(ctx, change_id, "studies merged")
@@ -99,7 +99,7 @@ def cmd_merge_patients(ctx: Context) -> int:
 
     source = _patient_ref(ctx.args.source, ctx.args.source_issuer or ctx.args.issuer)
     destination = _patient_ref(ctx.args.destination, ctx.args.dest_issuer or ctx.args.issuer)
-    change_id = _run_job(ctx, lambda progress, cancel: merge_patients(
+    change_id = run_job(ctx, lambda progress, cancel: merge_patients(
         ctx.home, ctx.db, ctx.user, source, destination, ctx.args.force,
         ctx.args.reason or "", progress, cancel))
     return _change_done(ctx, change_id, "patients merged")
@@ -130,7 +130,7 @@ def _each(ctx: Context, uids: list[str], act, describe=lambda d: f"change {d.get
 def cmd_reallocate(ctx: Context) -> int:
     from app.changes.reallocate import reallocate_series
 
-    outcome = _run_job(ctx, lambda progress, cancel: reallocate_series(
+    outcome = run_job(ctx, lambda progress, cancel: reallocate_series(
         ctx.home, ctx.db, ctx.user, ctx.args.series_uid, ctx.args.to, ctx.args.force,
         ctx.args.reason or "", with_dependents=ctx.args.with_dependents,
         title=ctx.args.rejection_title, progress=progress, cancel=cancel))
@@ -194,7 +194,7 @@ def cmd_trash(ctx: Context) -> int:
     if ctx.args.trash_command == "list":
         ctx.user.require("read")
         rows = trash.trashed(ctx.db)
-        ctx.emit(rows, lambda: _table(rows, [
+        ctx.emit(rows, lambda: table(rows, [
             ("Patient", "patient_name", 24), ("Date", "study_date", 8), ("Accession", "accession", 12),
             ("Img", "instance_count", 5), ("Trashed", "trashed_at", 19), ("By", "trashed_by", 10),
             ("Study UID", "study_uid", 64)]))
@@ -239,7 +239,7 @@ def cmd_history(ctx: Context) -> int:
 def cmd_undo(ctx: Context) -> int:
     from app.changes import journal
 
-    change_id = _run_job(ctx, lambda progress, cancel: journal.undo(
+    change_id = run_job(ctx, lambda progress, cancel: journal.undo(
         ctx.home, ctx.db, ctx.args.change_id, ctx.user, ctx.args.reason or "", progress, cancel))
     ctx.emit({"change_id": change_id, "undone": ctx.args.change_id},
              f"change {ctx.args.change_id} undone (change {change_id})")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sys
 
+from app.cli.context import run_job
+
 
 def add_commands(command, common) -> None:
     p = command("export", cmd_export, "ZIP of studies, optionally anonymised (PS3.15 Basic Profile)")
@@ -35,12 +37,11 @@ def add_commands(command, common) -> None:
 
 
 def cmd_export(ctx) -> int:
-    from app.cli import _run_job
     from app.export import ResidualIdentifiers, export_zip
 
     args = ctx.args
     try:
-        result = _run_job(ctx, lambda progress, cancel: export_zip(
+        result = run_job(ctx, lambda progress, cancel: export_zip(
             ctx.home, ctx.user, args.study_uids, args.zip, anonymize=args.anonymize,
             options=args.option, dicomdir=args.dicomdir, override_reason=args.override_reason,
             progress=progress, cancel=cancel))

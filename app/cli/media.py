@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.cli import Context, _run_job, _table
+from app.cli.context import Context, run_job, table
 
 
 def _ask_for_disc(number: int, total: int) -> bool:
@@ -39,7 +39,7 @@ def cmd_burn(ctx: Context) -> int:
     options = BurnOptions(label=args.label or "", web=not args.no_web, anonymise=args.anonymize,
                           deid_options=tuple(args.option or ()), verify=not args.no_verify,
                           medium=medium(args.medium) if args.medium else None)
-    result = _run_job(ctx, lambda progress, cancel: burn(
+    result = run_job(ctx, lambda progress, cancel: burn(
         ctx.home, ctx.user, args.study_uids, iso_path=Path(args.iso) if args.iso else None,
         device=args.device, options=options, next_disc=_ask_for_disc, progress=progress,
         cancel=cancel))
@@ -59,7 +59,7 @@ def cmd_drives(ctx: Context) -> int:
 
     ctx.user.require("export", "list disc drives")
     rows = [d.to_json() for d in for_system().drives()]
-    ctx.emit(rows, lambda: _table(rows, [("Device", "device", 24), ("Drive", "name", 40)])
+    ctx.emit(rows, lambda: table(rows, [("Device", "device", 24), ("Drive", "name", 40)])
              if rows else "no disc drive found")
     return 0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from app.cli import EXIT_PARTIAL, _add_qbe, _query, _run_job, _table
+from app.cli.context import EXIT_PARTIAL, add_qbe, qbe_query, run_job, table
 
 
 def cmd_node(ctx) -> int:
@@ -32,7 +32,7 @@ def cmd_node(ctx) -> int:
         return 0
     ctx.user.require("read")
     rows = [n.to_json() for n in nodes.list_nodes(ctx.db)]
-    ctx.emit(rows, lambda: _table([dict(r, purposes=r["purposes"], tls="yes" if r["tls"] else "")
+    ctx.emit(rows, lambda: table([dict(r, purposes=r["purposes"], tls="yes" if r["tls"] else "")
                                    for r in rows], [
         ("Name", "name", 16), ("AE title", "aet", 16), ("Host", "host", 24), ("Port", "port", 5),
         ("TLS", "tls", 3), ("Purposes", "purposes", 40)]))
@@ -43,15 +43,15 @@ def cmd_query(ctx) -> int:
     from app.net.client import query_series, query_studies
 
     if ctx.args.series:
-        rows = _run_job(ctx, lambda progress, cancel: query_series(
+        rows = run_job(ctx, lambda progress, cancel: query_series(
             ctx.home, ctx.user, ctx.args.node, ctx.args.series, cancel))
-        ctx.emit(rows, lambda: _table(rows, [
+        ctx.emit(rows, lambda: table(rows, [
             ("#", "number", 4), ("Mod", "modality", 8), ("Description", "description", 32),
             ("Img", "instance_count", 5), ("Series UID", "series_uid", 64)]))
         return 0
-    rows = _run_job(ctx, lambda progress, cancel: query_studies(
-        ctx.home, ctx.user, ctx.args.node, _query(ctx.args), cancel))
-    ctx.emit(rows, lambda: _table(rows, [
+    rows = run_job(ctx, lambda progress, cancel: query_studies(
+        ctx.home, ctx.user, ctx.args.node, qbe_query(ctx.args), cancel))
+    ctx.emit(rows, lambda: table(rows, [
         ("Patient", "patient_name", 24), ("ID", "patient_id", 12), ("Date", "study_date", 8),
         ("Accession", "accession", 12), ("Mod", "modalities", 8), ("Description", "description", 28),
         ("Img", "instance_count", 5), ("Here", "in_cache", 5), ("Study UID", "study_uid", 64)]))
@@ -83,7 +83,7 @@ def cmd_retrieve(ctx) -> int:
 
     if ctx.args.series:
         return _retrieve_series(ctx)
-    result = _run_job(ctx, lambda progress, cancel: retrieve(
+    result = run_job(ctx, lambda progress, cancel: retrieve(
         ctx.home, ctx.user, ctx.args.node, ctx.args.study_uids, ctx.args.method, progress, cancel))
     for uid in result.not_found:
         print(f"not found: study {uid}: the node has no instances of it", file=sys.stderr)
@@ -102,7 +102,7 @@ def _retrieve_series(ctx) -> int:
 
     if len(ctx.args.study_uids) != 1:
         raise BadInput("retrieve --series: give the one study the series belong to")
-    result = _run_job(ctx, lambda progress, cancel: retrieve_series(
+    result = run_job(ctx, lambda progress, cancel: retrieve_series(
         ctx.home, ctx.user, ctx.args.node, ctx.args.study_uids[0], ctx.args.series, ctx.args.method,
         progress, cancel))
     for uid in result.series_not_found:
@@ -119,7 +119,7 @@ def _retrieve_series(ctx) -> int:
 def cmd_send(ctx) -> int:
     from app.net.send import send_studies
 
-    result = _run_job(ctx, lambda progress, cancel: send_studies(
+    result = run_job(ctx, lambda progress, cancel: send_studies(
         ctx.home, ctx.user, ctx.args.study_uids, ctx.args.to, progress, cancel))
     ctx.emit(result.to_json(), lambda: (
         f"{result.sent} instances sent to {result.node}"
@@ -131,9 +131,9 @@ def cmd_send(ctx) -> int:
 def cmd_worklist(ctx) -> int:
     from app.net.mwl import fetch_worklist
 
-    rows = _run_job(ctx, lambda progress, cancel: fetch_worklist(
+    rows = run_job(ctx, lambda progress, cancel: fetch_worklist(
         ctx.home, ctx.user, ctx.args.node, ctx.args.patient_id or "", cancel))
-    ctx.emit(rows, lambda: _table(rows, [
+    ctx.emit(rows, lambda: table(rows, [
         ("Patient", "patient_name", 24), ("ID", "patient_id", 12), ("Date", "date", 8),
         ("Time", "time", 6), ("Mod", "modality", 4), ("Description", "description", 30),
         ("Location", "location", 16)]))
@@ -179,7 +179,7 @@ def _outbox_text(rows: list[dict], filtered: bool) -> str:
                   node=r["node"] or "(none)", note=r["discard_reason"] or r["last_error"],
                   patient=" ".join(filter(None, (r["patient_name"], f"({r['patient_id']})"
                                                  if r["patient_id"] else "")))) for r in rows]
-    return _table(shown, OUTBOX_COLUMNS)
+    return table(shown, OUTBOX_COLUMNS)
 
 
 def _outbox_changed(ctx, outcome, verb: str) -> int:
@@ -204,7 +204,7 @@ def cmd_outbox(ctx) -> int:
     if action == "send":
         from app.net.outbox.send import send_outbox
 
-        result = _run_job(ctx, lambda progress, cancel: send_outbox(
+        result = run_job(ctx, lambda progress, cancel: send_outbox(
             ctx.home, ctx.user, ctx.args.node, progress, cancel))
         if result.held:
             print(f"note: {result.held} entries held (no node): `studydesk outbox assign --all-held "
@@ -283,7 +283,7 @@ def add_commands(command, common) -> None:
 
     p = command("query", cmd_query, "C-FIND studies on a node (same QBE flags as `studies`)")
     p.add_argument("node", metavar="NAME")
-    _add_qbe(p)
+    add_qbe(p)
     p.add_argument("--series", metavar="STUDY_UID", help="list one study's series instead")
 
     p = command("retrieve", cmd_retrieve, "fetch studies from a node into the cache")

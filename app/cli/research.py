@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from app.cli import Context
+from app.cli.context import EXIT_PARTIAL, Context, run_job
 
 
 def cmd_project(ctx: Context) -> int:
@@ -30,10 +30,9 @@ def cmd_project(ctx: Context) -> int:
     elif sub == "find":
         return _find(ctx)
     elif sub == "export":
-        from app.cli import _run_job
         from app.research import staging
 
-        result = _run_job(ctx, lambda progress, cancel: staging.export_project(
+        result = run_job(ctx, lambda progress, cancel: staging.export_project(
             ctx.home, ctx.db, ctx.user, args.name, args.zip, args.subject, progress, cancel))
         ctx.emit(result, f"{result['instances']} instances written to {result['zip']}")
     elif sub == "reidentify":
@@ -69,7 +68,6 @@ def _find(ctx: Context) -> int:
 
 
 def cmd_stage(ctx: Context) -> int:
-    from app.cli import EXIT_PARTIAL, _run_job
     from app.research import staging
 
     args = ctx.args
@@ -84,7 +82,7 @@ def cmd_stage(ctx: Context) -> int:
         for item in risky:
             print(f"  \u2022 {item['modality']} {item['label']}: plan \u201c{item['plan']}\u201d is "
                   f"{item['approval'] or 'without approval status'}", file=sys.stderr)
-    result = _run_job(ctx, lambda progress, cancel: staging.stage(
+    result = run_job(ctx, lambda progress, cancel: staging.stage(
         ctx.home, ctx.db, ctx.user, args.name, args.series_uids, args.with_references,
         progress, cancel))
     for item in result.failed:
@@ -94,7 +92,7 @@ def cmd_stage(ctx: Context) -> int:
     sent_failed = []
     if args.to:
         ready = result.staged + [s["series_uid"] for s in result.skipped]
-        sent = _run_job(ctx, lambda progress, cancel: staging.send_staged(
+        sent = run_job(ctx, lambda progress, cancel: staging.send_staged(
             ctx.home, ctx.db, ctx.user, args.name, ready, args.to, progress, cancel))
         document["sent"] = sent.to_json()
         sent_failed = sent.failed

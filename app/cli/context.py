@@ -1,0 +1,174 @@
+"""What every command shares: the Context (the home, the acting user, JSON or text
+output), progress on the terminal, tables, the query-by-example options of
+`studies` and `query`, exit codes, and the mapping of errors to exit codes.
+
+Kept light to import: `studydesk --help` loads this module and must stay fast and
+Qt-free, so the heavier parts of app/ are imported inside the functions."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from typing import Any, Callable, Optional
+
+from app.errors import Cancelled, StudyDeskError
+from app.startup import open_home
+
+EXIT_PARTIAL = 6
+
+
+class Context:
+    """What every command gets: the home, the acting user, output helpers."""
+
+    def __init__(self, args: argparse.Namespace):
+        from app.home import os_login
+
+        self.args = args
+        self.json = getattr(args, "json", False)
+        self.home = open_home(getattr(args, "home", None))
+        self.user_name = getattr(args, "user", None) or os.environ.get("STUDYDESK_USER") or os_login()
+        self._db = None
+        self._user = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = self.home.connect()
+        return self._db
+
+    @property
+    def user(self):
+        if self._user is None:
+            from app.accounts import accounts
+
+            self._user = accounts.authenticate(self.db, self.user_name, _password_from_env_or_prompt)
+        return self._user
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    def emit(self, document: Any, text: Callable[[], str] | str | None = None) -> None:
+        if self.json:
+            json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+            sys.stdout.write("\n")
+        elif text is not None:
+            out = text() if callable(text) else text
+            if out:
+                print(out)
+
+    def progress(self):
+        return TerminalProgress() if sys.stderr.isatty() else None
+
+
+def _password_from_env_or_prompt() -> Optional[str]:
+    if "STUDYDESK_PASSWORD" in os.environ:
+        return os.environ["STUDYDESK_PASSWORD"]
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    return None
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self) -> None:
+        self._shown = False
+
+    def __call__(self, fraction, message: str = "") -> None:
+        width = 30
+        if fraction is None:
+            bar = " " * width
+            pct = "   "
+        else:
+            filled = int(width * max(0.0, min(1.0, fraction)))
+            bar = "#" * filled + "." * (width - filled)
+            pct = f"{int(fraction * 100):3d}%"
+        sys.stderr.write(f"\r[{bar}] {pct} {message[:60]:<60}")
+        sys.stderr.flush()
+        self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run_job(ctx: Context, job: Callable):
+    """Run a job inline; Ctrl+C cancels it like the window's Cancel button."""
+    from app.jobs import CancelToken
+
+    bar = ctx.progress()
+    cancel = CancelToken()
+    try:
+        return job(bar, cancel)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise Cancelled("cancelled by the user")
+    finally:
+        if bar:
+            bar.done()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command; every failure becomes one line on stderr and its exit code."""
+    ctx = None
+    try:
+        ctx = Context(args)
+        return args.func(ctx)
+    except Cancelled as e:
+        print(f"studydesk: {e}", file=sys.stderr)
+        return 1
+    except StudyDeskError as e:
+        print(f"studydesk: {e}", file=sys.stderr)
+        if e.detail:
+            print(e.detail, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("studydesk: interrupted", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. `studydesk studies | head`
+        sys.stderr.close()
+        return 0
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, int]]) -> str:
+    def cell(value, width):
+        if isinstance(value, list):
+            value = ",".join(value)
+        text = "" if value is None else str(value)
+        return text[:width].ljust(width)
+
+    lines = ["  ".join(cell(title, w) for title, _, w in columns)]
+    for row in rows:
+        lines.append("  ".join(cell(row.get(key), w) for _, key, w in columns))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def add_qbe(p: argparse.ArgumentParser) -> None:
+    """The query-by-example flags, the same for the cache (`studies`) and a node (`query`)."""
+    p.add_argument("--patient-id")
+    p.add_argument("--patient-name")
+    p.add_argument("--accession")
+    p.add_argument("--modality")
+    p.add_argument("--description")
+    p.add_argument("--date-from", metavar="YYYYMMDD")
+    p.add_argument("--date-to", metavar="YYYYMMDD")
+    p.add_argument("--assigned-to", metavar="USER")
+
+
+def qbe_query(args) -> "Any":
+    """The worklist Query of the `add_qbe` flags."""
+    from app.worklist.query import Query
+
+    return Query(patient_id=args.patient_id or "", patient_name=args.patient_name or "",
+                 accession=args.accession or "", modality=args.modality or "",
+                 description=args.description or "", date_from=args.date_from or "",
+                 date_to=args.date_to or "", assigned_to=args.assigned_to or "",
+                 shared_with=getattr(args, "shared_with", None) or "")
