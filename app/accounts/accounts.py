@@ -53,6 +53,15 @@ class User:
         return {"name": self.name, "roles": sorted(self.roles), "password": self.has_password}
 
 
+def require_user(user: object, what: str) -> User:
+    """*user* must be the acting :class:`User`, never a bare name: a name is
+    not a proof of privileges, so a caller that has only ``user.name`` at
+    hand fails here, before anything is read or written."""
+    if not isinstance(user, User):
+        raise TypeError(f"{what}: needs the acting User, not {type(user).__name__} {user!r}")
+    return user
+
+
 def hash_password(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)

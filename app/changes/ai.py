@@ -38,7 +38,7 @@ import pydicom
 from app import store
 from app.accounts import audit
 from app.net.outbox import queue as outbox
-from app.accounts.accounts import User
+from app.accounts.accounts import User, require_user
 from app.db import transaction
 from app.home import Home
 from app.worklist.query import resolve_study_uid
@@ -147,7 +147,7 @@ def describe_rescan(cfg: AiConfig) -> str:
 def request_rescan(home: Home, db, user: User, study: str, reason: str = "") -> dict:
     """'Request AI rescan' on a study, by hand (when a reallocation was
     interrupted, or results look stale). Audited."""
-    user.require("content-management", "request an AI rescan")
+    require_user(user, "request an AI rescan").require("content-management", "request an AI rescan")
     uid = resolve_study_uid(db, study)
     cfg = config(home, db)
     rows = rescan_entries(cfg, uid, reason or "requested by hand")
@@ -167,6 +167,7 @@ def send_rescans(home: Home, user: User, study: str, cancel=None) -> list[dict]:
     from app.errors import Cancelled, StudyDeskError
     from app.net.send import send_studies
 
+    require_user(user, "send AI rescan requests")
     db = home.connect()
     try:
         waiting = [e for e in outbox.entries(db, state=(outbox.QUEUED, outbox.FAILED), study=study)

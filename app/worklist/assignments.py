@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from app.accounts import audit
-from app.accounts.accounts import User, get_user
+from app.accounts.accounts import User, get_user, require_user
 from app.db import transaction
 from app.errors import RuleRefused
 from app.worklist.query import resolve_study_uid
@@ -13,7 +13,7 @@ from app.worklist.query import resolve_study_uid
 
 def assign(db, actor: User, study: str, to: Optional[str]) -> str:
     """Assign *study* to the radiologist *to* (None unassigns). Returns the UID."""
-    actor.require("assign", "assign studies")
+    require_user(actor, "assign studies").require("assign", "assign studies")
     uid = resolve_study_uid(db, study)
     if to is not None:
         reader = get_user(db, to)  # NotFound (exit 4) for an unknown user
