@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import pydicom
 import pytest
+from PySide6.QtWidgets import QPushButton
 
 from app import store
 from app.accounts import accounts
 from tests.ui.cm_helpers import (close_cm, confirm, confirmation, drag_and_drop, open_cm, search,
                                  series_node, study_node, tree_of)
+
+
+def undo_newest(qtbot, cm) -> None:
+    """Undo in the history panel the way a user does: the newest change is
+    selected, Undo asks, the answer is Undo."""
+    qtbot.waitUntil(cm.history.undo_button.isEnabled, timeout=20000)
+    cm.history.undo_button.click()
+    box = cm.history.question
+    assert box is not None and "Undo puts it back" in box.informativeText()
+    box.findChild(QPushButton, "confirmButton").click()
 
 
 @pytest.fixture
@@ -67,19 +78,19 @@ def test_drag_series_onto_study_then_undo(qtbot, cm, loaded_home):
         ds = pydicom.dcmread(store.absolute(loaded_home, path))
         assert (ds.AccessionNumber, ds.StudyDescription) == ("ACC002", "CT HEAD")
     db.close()
-    qtbot.waitUntil(lambda: cm.history.rows and cm.history.rows[0]["action"] == "reallocate")
-    row = cm.history.rows[0]
-    assert row["description"] == "CT #2 Lung 1mm: ACC001 \u2192 ACC002"
+    qtbot.waitUntil(lambda: cm.history.changes and cm.history.changes[0]["action"] == "reallocate")
+    row = cm.history.changes[0]
+    assert row["what"].startswith("Moved series 'Lung 1mm' (2 images) from study 'CT CHEST 2024-01-10' "
+                                  "(ACC001) to 'CT HEAD 2023-03-05' (ACC002)")
     assert row["reason"] == "filed under the wrong exam"
-    assert cm.history.undo.isEnabled()
-    cm.history.undo.click()
-    qtbot.waitUntil(lambda: cm.history.rows and cm.history.rows[0]["action"] == "undo"
+    undo_newest(qtbot, cm)
+    qtbot.waitUntil(lambda: cm.history.changes and cm.history.changes[0]["action"] == "undo"
                     and not cm.is_busy(), timeout=20000)
-    assert tree_of(left) == {"ACC001": ["Axial 5mm", "Lung 1mm", "Contours"]}
-    assert tree_of(right) == {"ACC002": ["Head axial"]}
-    assert cm.history.rows[1]["undone"]
-    cm.history.select(cm.history.rows[1]["change_id"])
-    assert not cm.history.undo.isEnabled()
+    qtbot.waitUntil(lambda: tree_of(left) == {"ACC001": ["Axial 5mm", "Lung 1mm", "Contours"]}
+                    and tree_of(right) == {"ACC002": ["Head axial"]}, timeout=20000)
+    assert cm.history.changes[1]["undone"]
+    cm.history.select_change(cm.history.changes[1]["change_id"])
+    assert not cm.history.undo_button.isEnabled()
 
 
 def test_same_pane_drop_and_own_study_refused(qtbot, cm):
@@ -182,7 +193,7 @@ def test_read_only_user_cannot_drag(qtbot, qapp, loaded_home, admin):
         assert not action.isEnabled() and "content-management privilege" in action.toolTip()
         assert not window.reallocate_action.isEnabled()
         assert "(read only)" in window.user_label.text()
-        assert not window.history.undo.isEnabled()
+        assert not window.history.undo_button.isEnabled()
     finally:
         close_cm(window)
 

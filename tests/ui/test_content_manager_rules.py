@@ -7,6 +7,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from PySide6.QtWidgets import QPushButton
 
 from app import store
 from app.accounts import accounts
@@ -18,6 +19,16 @@ from tests.ui.cm_helpers import (cached_uid, close_cm, confirm, confirmation, dr
                                  search, series_node, study_node, tree_of)
 
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
+
+
+def undo_newest(qtbot, cm) -> None:
+    """Undo in the history panel the way a user does: the newest change is
+    selected, Undo asks, the answer is Undo."""
+    qtbot.waitUntil(cm.history.undo_button.isEnabled, timeout=20000)
+    cm.history.undo_button.click()
+    box = cm.history.question
+    assert box is not None and "Undo puts it back" in box.informativeText()
+    box.findChild(QPushButton, "confirmButton").click()
 
 
 @pytest.fixture
@@ -218,8 +229,8 @@ def test_iocm_mode_renews_uids_and_undoes(qtbot, cm, loaded_home):
     (note, _, path) = outcome.renewal.notes[0]
     kos = pydicom.dcmread(store.absolute(loaded_home, path))
     assert kos.ConceptNameCodeSequence[0].CodeValue == "113037"
-    cm.history.undo.click()
-    qtbot.waitUntil(lambda: cm.history.rows and cm.history.rows[0]["action"] == "undo"
+    undo_newest(qtbot, cm)
+    qtbot.waitUntil(lambda: cm.history.changes and cm.history.changes[0]["action"] == "undo"
                     and not cm.is_busy(), timeout=20000)
     assert series_node(left, "Lung 1mm").uid == lung
     assert "Lung 1mm" not in tree_of(right)["ACC002"]

@@ -89,11 +89,12 @@ def test_confirm_merges_then_history_undoes(qtbot, window):
     change = history.selected_change()
     assert change["action"] == "merge-studies" and not change["undone"]
     assert history.table.item(0, 3).text() == "Merge studies"
-    assert "DOE, John" in history.table.item(0, 5).text()
+    assert history.table.item(0, 4).text() == ("Merged study 'CT HEAD 2023-03-05' (ACC002) (1 series, "
+                                               "2 images) into 'CT CHEST 2024-01-10' (ACC001) of DOE, John")
     assert window.history_dock.isVisible()
     assert "History undoes it" in window.last_message
     box = history.ask_undo()
-    assert box.isVisible()
+    assert box.isVisible() and "Study 'CT HEAD 2023-03-05' (ACC002) is split out again" in box.informativeText()
     with qtbot.waitSignal(history.changed, timeout=30000):
         _click(box.findChild(type(history.undo_button), "confirmButton"))
     qtbot.waitUntil(lambda: window.model.rowCount() == 4 and not window.model.is_searching())

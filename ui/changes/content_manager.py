@@ -5,7 +5,8 @@ query-by-example fields and a patient -> study -> series tree (ui/changes/cm_pan
 Dragging a series onto a study in either pane, or "Reallocate to..." on the
 series' context menu, checks the rules, shows the confirmation with the
 pre-flight identity check and runs the move as a job (ui/changes/cm_actions.py);
-both panes search again and the history below shows the change with Undo.
+both panes search again and the history below (the same panel as the main
+window's History dock, ui/changes/history_panel.py) shows the change with Undo.
 
 ``open_content_manager(parent, home, user)`` opens it (Tools > Content
 Manager... in the main window); it reuses the parent's job runner when the
@@ -24,10 +25,11 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QSizePolicy, QSplitter, QWidg
 
 from app.accounts.accounts import User
 from app.home import Home
+from ui.cache_events import PATIENTS, STUDIES, TRASH, CacheChange, events_of
 from ui.changes.cm_actions import ContentActions, needs
-from ui.changes.cm_history import HistoryPanel
 from ui.changes.cm_pane import ContentPane
 from ui.changes.cm_tree import Node
+from ui.changes.history_panel import HistoryPanel
 from ui.jobs import JobRunner
 from ui.worklist.thumbnails import ThumbnailLoader
 
@@ -41,7 +43,7 @@ STYLE = """
 #cmToolbar QToolButton { padding: 4px 10px; border-radius: 3px; }
 #cmToolbar QToolButton:checked { background: #1e4d73; color: #ffffff; }
 #cmToolbar QToolButton:hover { background: #22262b; }
-#cmPane, #cmHistory { border-top: 1px solid #23272c; }
+#cmPane, #historyPanel { border-top: 1px solid #23272c; }
 QSplitter::handle:horizontal { width: 3px; }
 """
 
@@ -62,7 +64,7 @@ class ContentManager(QMainWindow):
                       for name in ("Left pane", "Right pane")]
         self.actions = ContentActions(home, user, self.runner, self,
                                       lambda: [s for p in self.visible_panes() for s in p.studies()])
-        self.history = HistoryPanel(home, self.runner, user.can("content-management"))
+        self.history = HistoryPanel(home, user, self.runner)
 
         self.pane_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.pane_splitter.setObjectName("cmPanes")
@@ -86,11 +88,11 @@ class ContentManager(QMainWindow):
             pane.menu_requested.connect(self._popup_menu)
         self.actions.changed.connect(self.refresh)
         self.actions.message.connect(self.show_message)
-        self.history.undo_requested.connect(self.actions.undo)
+        self.history.message.connect(self.show_message)
+        events_of(home).cache_changed.connect(self._cache_changed)
         self.resize(1600, 960)
         for pane in self.panes:
             pane.search()
-        self.history.reload()
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Content Manager")
@@ -147,7 +149,14 @@ class ContentManager(QMainWindow):
     def refresh(self) -> None:
         for pane in self.panes:
             pane.refresh()
-        self.history.reload()
+        self.history.refresh()
+
+    def _cache_changed(self, change: CacheChange) -> None:
+        """A change made here or in another window of the home (an undo in
+        either history panel, a merge in the main window): search again."""
+        if change.touches(STUDIES, PATIENTS, TRASH):
+            for pane in self.panes:
+                pane.refresh()
 
     def is_busy(self) -> bool:
         return any(p.is_searching() for p in self.panes) or self.history.is_loading()
