@@ -13,7 +13,8 @@ the old instances. The corrected instances and the note are queued in the
 outbox for the node the study came from.
 
 How it rides on the journal: :func:`renew` turns a reallocation plan into an
-IOCM plan. The new files are written to ``staging/p<pid>-<token>/`` first;
+IOCM plan. The new files are written (by app.changes.rewrite, the one file
+rewriter, with the UID map) to ``staging/p<pid>-<token>/`` first;
 the plan then *moves* them into place, so the change commits, recovers after
 a crash and undoes like any other (an undo moves them back to staging, where
 :func:`sweep_staging` removes them once nothing can need them). The old files
@@ -23,8 +24,6 @@ the old SOP Instance UIDs are re-keyed (and back).
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -35,15 +34,13 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
-import pydicom
 from pydicom.dataset import Dataset
-from pydicom.datadict import dictionary_VR
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from app import parallel, store
 from app.net.outbox import queue as outbox
 from app.changes.journal import PARALLEL_MIN, FileOp, Plan
-from app.changes.plans import rows_in
+from app.changes.rewrite import rewrite_chunk
 from app.dicom.meta import file_meta_dataset
 from app.home import Home
 from app.jobs import CancelToken, Progress, no_progress
@@ -55,7 +52,6 @@ REJECTION_TITLES = {
     "113037": "Rejected for Patient Safety Reasons",
 }
 DEFAULT_TITLE = "113038"
-PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 CHUNK = 16
 _ACTIVE: set[str] = set()   # staging folders this process is filling or applying now
 
@@ -86,73 +82,6 @@ class Renewal:
     def release(self) -> None:
         """The change is applied (or failed): its staging folder may be swept."""
         _ACTIVE.discard(self.folder)
-
-
-# -- the UID map applied to one file -------------------------------------------------------
-
-
-def _vr(raw, tag) -> Optional[str]:
-    if raw.VR:
-        return raw.VR
-    try:  # implicit VR: the dictionary's (a private tag's is unknown: not a UID we made)
-        return dictionary_VR(tag)
-    except KeyError:
-        return None
-
-
-def remap(ds: Dataset, uid_map: dict[str, str]) -> None:
-    """Replace every UI value found in *uid_map*, at any depth. Only UI and SQ
-    elements are decoded; the others are written back as they were read."""
-    for tag in list(ds.keys()):
-        if tag in PIXEL_TAGS or _vr(ds.get_item(tag), tag) not in ("UI", "SQ"):
-            continue
-        elem = ds[tag]
-        if elem.VR == "SQ":
-            for item in elem.value or []:
-                remap(item, uid_map)
-        elif elem.VR == "UI" and elem.value:
-            value = elem.value
-            if isinstance(value, str):
-                if value in uid_map:
-                    elem.value = uid_map[value]
-            else:
-                values = [str(v) for v in value]
-                if any(v in uid_map for v in values):
-                    elem.value = [uid_map.get(v, v) for v in values]
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None and str(meta.get("MediaStorageSOPInstanceUID", "")) in uid_map:
-        meta.MediaStorageSOPInstanceUID = uid_map[str(meta.MediaStorageSOPInstanceUID)]
-
-
-def rewrite_file(source: Path, target: Path, attrs: dict[str, str],
-                 uid_map: dict[str, str]) -> tuple[int, str]:
-    """*source* to *target* with *attrs* set (as app.changes.rewrite does) and
-    the UID map applied; pixel data as it was. Returns size and SHA-256."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with open(source, "rb") as f:
-            has_prefix = f.read(132)[128:132] == b"DICM"
-        ds = pydicom.dcmread(source, force=not has_prefix)
-        for keyword, value in attrs.items():
-            if value in ("", None):
-                if keyword in ds:
-                    ds[keyword].value = ""
-            elif keyword in ds:
-                ds[keyword].value = value
-            else:
-                ds.add_new(keyword, dictionary_VR(keyword), value)
-        remap(ds, uid_map)
-        buffer = io.BytesIO()
-        ds.save_as(buffer, enforce_file_format=False)
-    data = buffer.getvalue()
-    with open(target, "wb") as f:
-        f.write(data)
-    return len(data), hashlib.sha256(data).hexdigest()
-
-
-def rewrite_chunk(tasks: list[tuple[str, str, dict, dict]]) -> list[tuple[int, str]]:
-    """The unit of work for worker processes (app.parallel)."""
-    return [rewrite_file(Path(s), Path(t), attrs, uid_map) for s, t, attrs, uid_map in tasks]
 
 
 # -- the rejection note --------------------------------------------------------------------
@@ -250,16 +179,19 @@ def _staging_folder(home: Home) -> str:
     return f"{STAGING}/{name}"
 
 
-def renew(home: Home, db, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
-          progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> Renewal:
+def renew(home: Home, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
+          progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None, *,
+          measurements: list[dict], patients: dict[int, dict]) -> Renewal:
     """Rewrite *plan* (a reallocation to *destination*) in place for IOCM;
-    write the new files to staging. The caller applies the plan, and calls
-    ``discard()`` on the result if that fails."""
+    write the new files to staging (through app.changes.rewrite, the UID map
+    applied). *measurements*: the rows on the instances that may move, to be
+    re-keyed; *patients*: the source studies' patient rows, for the notes
+    (both as the reallocation planned them). The caller sweeps staging
+    first, applies the plan, and calls ``discard()`` on the result if that fails."""
     if title not in REJECTION_TITLES:
         raise ValueError(f"rejection note title {title}: one of {', '.join(REJECTION_TITLES)}")
     progress = progress or no_progress
     cancel = cancel or CancelToken()
-    sweep_staging(home, db)
     ops = [op for op in plan.files if op.kind == "rewrite"]
     moved_series = plan.after["series"]
     old_instances = {r["sop_instance_uid"]: r for r in plan.before["instances"]}
@@ -299,11 +231,11 @@ def renew(home: Home, db, plan: Plan, destination: str, title: str = DEFAULT_TIT
                 instances[done]["size"], instances[done]["sha256"] = size, sha
                 done += 1
             progress(0.8 * done / max(1, len(tasks)), f"Renewing {done} of {len(tasks)}")
-        _add_notes(home, db, plan, result, sources, old_instances, title, relative, files)
+        _add_notes(home, plan, result, sources, old_instances, patients, title, relative, files)
     except BaseException:
         result.discard()
         raise
-    measurements = rows_in(db, "measurements", "sop_instance_uid", result.renewed)
+    measurements = [m for m in measurements if m["sop_instance_uid"] in uid_map]
     plan.before["measurements"] = measurements
     plan.after["measurements"] = [dict(m, sop_instance_uid=uid_map[m["sop_instance_uid"]])
                                   for m in measurements]
@@ -311,7 +243,7 @@ def renew(home: Home, db, plan: Plan, destination: str, title: str = DEFAULT_TIT
                             for s in moved_series]
     plan.after["instances"] = instances
     plan.files = [op for op in plan.files if op.kind != "rewrite"] + files
-    result.node = _node_of(db, sorted(sources) + [destination])
+    result.node = _node_of(plan, sorted(sources) + [destination])
     queue = [outbox.entry(outbox.STORE, result.node, destination, sop=row["sop_instance_uid"],
                           reason="IOCM: corrected instance") for row in instances]
     queue += [outbox.entry(outbox.STORE, result.node, study_uid, sop=sop, path=path,
@@ -324,9 +256,9 @@ def renew(home: Home, db, plan: Plan, destination: str, title: str = DEFAULT_TIT
     return result
 
 
-def _add_notes(home: Home, db, plan: Plan, result: Renewal, sources: set[str],
-               old_instances: dict[str, dict], title: str, relative: str,
-               files: list[FileOp]) -> None:
+def _add_notes(home: Home, plan: Plan, result: Renewal, sources: set[str],
+               old_instances: dict[str, dict], patients: dict[int, dict], title: str,
+               relative: str, files: list[FileOp]) -> None:
     """One rejection note per source study, staged, moved to the outbox folder."""
     series_study = {s["series_instance_uid"]: s["study_instance_uid"] for s in plan.before["series"]}
     studies = {s["study_instance_uid"]: s for s in plan.before["studies"]}
@@ -335,7 +267,7 @@ def _add_notes(home: Home, db, plan: Plan, result: Renewal, sources: set[str],
         rejected = [r for sop, r in old_instances.items()
                     if sop in renewed and series_study[r["series_instance_uid"]] == study_uid]
         study = studies[study_uid]
-        patient = dict(zip(*_patient(db, study["patient_pk"])))
+        patient = patients[study["patient_pk"]]
         note = rejection_note(patient, study, rejected, title, plan.reason)
         staged = f"{relative}/note-{len(result.notes)}.dcm"
         with warnings.catch_warnings():
@@ -347,19 +279,10 @@ def _add_notes(home: Home, db, plan: Plan, result: Renewal, sources: set[str],
         result.notes.append((str(note.SOPInstanceUID), study_uid, final))
 
 
-def _patient(db, pk: int) -> tuple[list[str], tuple]:
-    cur = db.execute("SELECT * FROM patients WHERE id = ?", [pk])
-    return [d[0] for d in cur.description], cur.fetchone()
-
-
-def _node_of(db, study_uids: list[str]) -> Optional[str]:
+def _node_of(plan: Plan, study_uids: list[str]) -> Optional[str]:
     """The node the study came from (the first source that has one)."""
-    for uid in study_uids:
-        row = db.execute("SELECT source_node FROM studies WHERE study_instance_uid = ?",
-                         [uid]).fetchone()
-        if row and row[0]:
-            return row[0]
-    return None
+    nodes = {s["study_instance_uid"]: s["source_node"] for s in plan.before["studies"]}
+    return next((nodes[uid] for uid in study_uids if nodes.get(uid)), None)
 
 
 def sweep_staging(home: Home, db) -> int:

@@ -178,8 +178,8 @@ def _rewrite_files(home: Home, plan: Plan, change_id: int, staged: list[tuple[Pa
 
 
 def apply(home: Home, db, plan: Plan, progress: Optional[Progress] = None,
-          cancel: Optional[CancelToken] = None, undoes: Optional[int] = None) -> int:
-    """Apply *plan* (see the module docstring); returns the change id."""
+          cancel: Optional[CancelToken] = None, undoes: Optional[int] = None, check=lambda db: None) -> int:
+    """Apply *plan* (see the module docstring); returns the change id. *check(db)*: see _commit."""
     progress = progress or no_progress
     cancel = cancel or CancelToken()
     with transaction(db):
@@ -200,7 +200,7 @@ def apply(home: Home, db, plan: Plan, progress: Optional[Progress] = None,
         for row in plan.after.get("instances", []):
             if row["sop_instance_uid"] in written:
                 row["size"], row["sha256"] = written[row["sop_instance_uid"]]
-        _commit(home, db, plan, change_id, staged, undoes)
+        _commit(home, db, plan, change_id, staged, undoes, check)
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -214,10 +214,11 @@ def apply(home: Home, db, plan: Plan, progress: Optional[Progress] = None,
 
 
 def _commit(home: Home, db, plan: Plan, change_id: int, staged: list[tuple[Path, Path]],
-            undoes: Optional[int]) -> None:
+            undoes: Optional[int], check: Callable) -> None:
     done: list[tuple[Path, Path]] = []         # (from, to) renames made so far
     try:
         with transaction(db):
+            check(db)  # the plan's own condition (app.changes.reallocate): raising rolls back
             _transition(db, plan.before, plan.after)
             for tmp, final in staged:
                 os.replace(tmp, final)

@@ -1,24 +1,32 @@
-"""Reallocating a series to another study (the Content Manager's drag).
+"""Reallocating a series to another study (the Content Manager's drag), planned once.
 
 The series' instances take the destination's Patient and Study module
 attributes; the series leaves its study; a source study left empty
-disappears (and comes back on undo). Series in the same study that refer
-to the moved one (an RTSTRUCT on a CT, a plan on the structure set, a dose
-on the plan, SEG/SR/KOS on images) are its *dependents*: the caller lists
-them and may move them along, so references never point across patients.
+disappears (and comes back on undo). Series that refer to the moved one are
+its *dependents* (app/changes/dependents.py): the user moves them along or
+leaves them; AI results among them are not moved but cleared (files to the
+trash, rows removed) with a rescan of the destination requested in the same
+transaction (app/changes/ai.py). With the ``iocm`` setting on, the moved
+instances are renewed (app/changes/iocm.py). Measurements on moved images
+follow them (they are keyed by SOP Instance UID; IOCM re-keys them).
 
-The rules, in the order they are checked: the content-management privilege
-(exit 3); locks by another user on either side, and migrated studies
-(app.changes.migrated) on either side (exit 5); different patients need
-``force`` and a reason (exit 5).
+Two steps, as the window runs them (the command line runs both at once,
+:func:`reallocate_series`):
 
-AI results among the dependents (app/changes/ai.py) are not moved: they are stale.
-The change set clears them (files to the trash, rows removed) and requests a
-rescan of the destination study in the same transaction, so an interrupted
-job leaves neither half done; "Request AI rescan" on a study
-(``ai.request_rescan``) asks again by hand. With the ``iocm`` setting on,
-the moved instances are renewed (app.changes.iocm). One change in the
-journal, undoable; one audit entry (110103) naming source and destination.
+1. :func:`plan_reallocation` (a read): the rules that refuse outright, in
+   this order: the content-management privilege (exit 3); a study in the
+   trash, locks by another user and migrated studies (app.changes.migrated)
+   on either side (exit 5). Then the pre-flight identity check, the
+   dependents and AI results (each candidate file read once), the rows the
+   change touches and their fingerprint (app/changes/touched.py). The
+   result is what the confirmation shows and what the write applies.
+2. :func:`apply_reallocation` (the write): different patients need
+   ``force`` and a reason (exit 5); privilege, locks, migration and the
+   fingerprint are checked again, before the files are written and once
+   more inside the transaction that commits, and the confirmed plan is
+   applied exactly, or refused naming what changed since the preview. One
+   change in the journal, undoable; one audit entry (110103) naming source
+   and destination; every refusal audited too.
 """
 
 from __future__ import annotations
@@ -28,153 +36,165 @@ from pathlib import PurePosixPath
 from typing import Optional
 
 from app import store
-from app.changes import ai
 from app.accounts.accounts import User
-from app.changes import iocm, journal, migrated, rules
+from app.changes import ai, dependents, iocm, journal, locks, migrated, rules, touched
 from app.changes.journal import FileOp, Plan
-from app.changes.plans import patient_attrs, rewrite_instances, rows_in, snapshot, study_attrs
-from app.dicom.references import read_references
-from app.errors import BadInput
+from app.changes.plans import patient_attrs, rewrite_instances, study_attrs
+from app.errors import BadInput, RuleRefused
 from app.home import Home
 from app.jobs import CancelToken, Progress
 from app.worklist.query import resolve_series_uid, resolve_study_uid
 
-IMAGE_LIKE_MODALITIES = {"CT", "MR", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "OT", "SC"}
-
-
-def dependents(home: Home, db, series_uid: str) -> list[str]:
-    """Series of the same study whose objects refer, directly or through
-    each other, to *series_uid* (in dependency order)."""
-    study = db.execute("SELECT study_instance_uid FROM series WHERE series_instance_uid = ?",
-                       [series_uid]).fetchone()[0]
-    others = [r for r in db.execute(
-        "SELECT series_instance_uid, modality, frame_of_reference_uid FROM series"
-        " WHERE study_instance_uid = ? AND series_instance_uid != ?", [study, series_uid])]
-    refs: dict[str, tuple[set[str], set[str]]] = {}
-    for uid, modality, _ in others:
-        if modality in IMAGE_LIKE_MODALITIES:
-            continue  # images refer to nothing we move along
-        instances, series = set(), set()
-        for (path,) in db.execute("SELECT path FROM instances WHERE series_instance_uid = ?", [uid]):
-            found = read_references(store.absolute(home, path))
-            instances |= found.instances
-            series |= found.series
-        refs[uid] = (instances, series)
-    moving_series = {series_uid}
-    moving_sops = {s for (s,) in db.execute(
-        "SELECT sop_instance_uid FROM instances WHERE series_instance_uid = ?", [series_uid])}
-    order: list[str] = []
-    changed = True
-    while changed:
-        changed = False
-        for uid, (inst, ser) in refs.items():
-            if uid in moving_series:
-                continue
-            if inst & moving_sops or ser & moving_series:
-                order.append(uid)
-                moving_series.add(uid)
-                moving_sops |= {s for (s,) in db.execute(
-                    "SELECT sop_instance_uid FROM instances WHERE series_instance_uid = ?", [uid])}
-                changed = True
-    return order
+PRIVILEGE = "content-management"
 
 
 @dataclass
-class Followers:
-    dependents: list[str] = field(default_factory=list)            # move along, or stay
-    ai_results: list[tuple[str, str]] = field(default_factory=list)  # (series, why): cleared
+class Reallocation:
+    """A reallocation planned once: what the confirmation shows and what the write applies."""
+
+    series: list[str]                       # asked to move
+    destination: str
+    sources: list[str]
+    preflight: rules.Preflight
+    dependents: list[str]                   # refer to them: moved along when the user says so
+    ai_results: list[tuple[str, str]]       # (series, why): cleared, a rescan requested
+    ai: ai.AiConfig
+    iocm: bool                              # renew UIDs (the setting when planned)
+    attrs: dict[str, str]                   # the destination's Patient and Study attributes
+    rows: touched.Touched                   # as they were when planned
+    fingerprint: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def different_patients(self) -> bool:
+        return self.preflight.different_patients
+
+    def moving(self, with_dependents: bool) -> list[str]:
+        return self.series + (self.dependents if with_dependents else [])
 
 
-def followers(home: Home, db, series_uids: list[str], cfg: Optional[ai.AiConfig] = None) -> Followers:
-    """The dependents of all *series_uids*, AI results set apart."""
-    cfg = cfg or ai.config(home, db)
-    found: list[str] = []
-    for uid in series_uids:
-        found += [d for d in dependents(home, db, uid) if d not in found and d not in series_uids]
-    out = Followers()
-    for uid in found:
-        why = ai.series_reason(home, db, uid, cfg)
-        if why:
-            out.ai_results.append((uid, why))
-        else:
-            out.dependents.append(uid)
-    return out
+def plan_reallocation(home: Home, db, user: User, series: list[str] | str,
+                      destination: str) -> Reallocation:
+    """Check the rules that refuse outright (audited when they do) and plan the move."""
+    asked = [series] if isinstance(series, str) else list(series)
+    with rules.audited_refusal(db, user, "reallocate", asked + [destination]):
+        rules.require(user, PRIVILEGE, "reallocate series")
+        series_uids, destination, sources = _resolve(db, asked, destination)
+        rules.check_locks(db, user, sources + [destination])
+        migrated.check(db, sources + [destination])
+    cfg = ai.config(home, db)
+    found = dependents.find(home, db, series_uids, sources, cfg)
+    cleared = [uid for uid, _ in found.ai_results]
+    rows = touched.read(db, sources, destination, series_uids + found.dependents + cleared,
+                        series_uids + found.dependents)
+    dest_study = rows.studies[destination]
+    attrs = dict(patient_attrs(rows.patients[dest_study["patient_pk"]]), **study_attrs(dest_study))
+    planned = Reallocation(series_uids, destination, sources, _preflight(rows, sources, destination),
+                           found.dependents, found.ai_results, cfg, bool(home.settings().get("iocm")),
+                           attrs, rows)
+    planned.fingerprint = rows.fingerprint()
+    return planned
 
 
-def check(db, user: User, series: list[str] | str, destination: str) -> tuple[list[str], str, list[str]]:
-    """The rules that refuse outright; returns (series, destination, sources)."""
-    rules.require(user, "content-management", "reallocate series")
-    series_uids = [resolve_series_uid(db, s) for s in ([series] if isinstance(series, str) else series)]
-    destination = resolve_study_uid(db, destination)
-    sources = sorted({row[0] for row in (db.execute(
-        "SELECT study_instance_uid FROM series WHERE series_instance_uid = ?", [uid]).fetchone()
-        for uid in series_uids)})
+def _resolve(db, asked: list[str], destination: str) -> tuple[list[str], str, list[str]]:
+    series_uids = [resolve_series_uid(db, s) for s in asked]
+    destination = resolve_study_uid(db, destination, include_trashed=True)  # refused below
+    sources = sorted({db.execute("SELECT study_instance_uid FROM series WHERE series_instance_uid = ?",
+                                 [uid]).fetchone()[0] for uid in series_uids})
     if sources == [destination]:
         raise BadInput(f"reallocate: series {series_uids[0]} is already in study {destination}")
-    for uid in sources:
-        if db.execute("SELECT state FROM studies WHERE study_instance_uid = ?", [uid]).fetchone()[0] \
-                != "active":
-            raise BadInput(f"reallocate: study {uid} is in the trash")
-    rules.check_locks(db, user, sources + [destination])
-    migrated.check(db, sources + [destination])
+    for side, uid in [("destination", destination)] + [("source", s) for s in sources]:
+        row = db.execute("SELECT state, accession_number FROM studies WHERE study_instance_uid = ?",
+                         [uid]).fetchone()
+        if row[0] == "trashed":
+            named = f"{row[1]} ({uid})" if row[1] else uid
+            raise RuleRefused(f"study {named}: in the trash; it can be neither source nor destination "
+                              f"({side} here). Restore it first (View > Trash in the main window, or "
+                              f"`studydesk trash restore {uid}`)")
     return series_uids, destination, sources
 
 
-def preflight(db, sources: list[str], destination: str) -> rules.Preflight:
-    dest_side = rules.study_patient(db, destination)
+def _preflight(rows: touched.Touched, sources: list[str], destination: str) -> rules.Preflight:
+    def side(uid: str) -> dict:
+        study = rows.studies[uid]
+        patient = rows.patients[study["patient_pk"]]
+        return {"pk": patient["id"], "patient_id": patient["patient_id"],
+                "issuer": patient["issuer_of_patient_id"], "name": patient["patient_name"],
+                "birth_date": patient["patient_birth_date"], "sex": patient["patient_sex"],
+                "study_date": study["study_date"]}
+
     result = rules.Preflight()
     for uid in sources:
-        result.flags += rules.preflight(rules.study_patient(db, uid), dest_side,
-                                        same_record_expected=True).flags
+        result.flags += rules.preflight(side(uid), side(destination), same_record_expected=True).flags
     return result
 
 
-def plan_reallocate(db, user: User, series: list[str] | str, destination: str,
-                    force: bool = False, reason: str = "", *, clear: list[str] = (),
-                    rescan: Optional[ai.AiConfig] = None) -> tuple[Plan, rules.Preflight]:
-    """The change set. *clear*: series (AI results) to remove; *rescan*: the
-    AI configuration to request a rescan of the destination with."""
-    series_uids, destination, sources = check(db, user, series, destination)
-    flags = preflight(db, sources, destination)
-    rules.require_force(flags, force, f"reallocation of series {', '.join(series_uids)} "
-                                      f"to study {destination}")
-    dest_study = snapshot(db, "studies", "study_instance_uid = ?", [destination])[0]
-    dest_patient = snapshot(db, "patients", "id = ?", [dest_study["patient_pk"]])[0]
-    series_rows = rows_in(db, "series", "series_instance_uid", series_uids)
-    instances = rows_in(db, "instances", "series_instance_uid", series_uids)
-    attrs = dict(patient_attrs(dest_patient), **study_attrs(dest_study))
-    new_instances, ops = rewrite_instances(instances, attrs, destination)
-    new_series = [dict(s, study_instance_uid=destination) for s in series_rows]
-    cleared_series = rows_in(db, "series", "series_instance_uid", list(clear))
-    cleared, trash_ops = _to_trash(rows_in(db, "instances", "series_instance_uid", list(clear)))
-    leaving = series_uids + list(clear)
-    emptied = [uid for uid in sources if not db.execute(
-        f"SELECT 1 FROM series WHERE study_instance_uid = ? AND series_instance_uid NOT IN"
-        f" ({','.join('?' * len(leaving))}) LIMIT 1", [uid, *leaving]).fetchone()]
-    source_rows = rows_in(db, "studies", "study_instance_uid", sources)
-    kept_sources = [row for row in source_rows if row["study_instance_uid"] not in emptied]
-    dest_after = dict(dest_study, ai_rescan_pending=1) if clear and rescan else dest_study
-    objects = [("study", uid) for uid in sources] + [("study", destination)] + \
+# -- the write ------------------------------------------------------------------------------
+
+
+def recheck(db, user: User, planned: Reallocation) -> None:
+    """Refuse (exit 3 or 5) when the plan no longer holds: the user's
+    privilege, locks and migrated marks on either side, the touched rows."""
+    rules.require(user, PRIVILEGE, "reallocate series")
+    since = "since you opened the preview"
+    for uid in planned.sources + [planned.destination]:
+        label = touched.study_label(planned.rows.studies[uid])
+        holder = locks.holder(db, uid)
+        if holder and holder != user.name:
+            raise RuleRefused(f"study {label} was locked by {holder} {since}; they or an admin "
+                              "must unlock it. Nothing was changed")
+        why = migrated.reason(db, uid)
+        if why:
+            raise RuleRefused(f"study {label} was marked migrated {since} ({why}): it can be neither "
+                              "source nor destination. Nothing was changed")
+    rows = planned.rows
+    now = touched.read(db, planned.sources, planned.destination, list(rows.series),
+                       planned.series + planned.dependents)
+    said = touched.changes(rows, now) if now.fingerprint() != planned.fingerprint else []
+    if said:
+        raise RuleRefused("the reallocation was not made: " + "; ".join(said)
+                          + ". Nothing was changed; drag the series again to see the new preview")
+
+
+def journal_plan(planned: Reallocation, user: User, moving: list[str], reason: str,
+                 with_clearing: bool = True) -> Plan:
+    """The change set of the confirmed plan, from the rows as planned (the
+    fingerprint vouches that they still are)."""
+    rows, destination = planned.rows, planned.destination
+    clear = [uid for uid, _ in planned.ai_results] if with_clearing else []
+    instances = [row for uid in moving for row in rows.instances[uid]]
+    new_instances, ops = rewrite_instances(instances, planned.attrs, destination)
+    series_rows = [rows.series[uid] for uid in moving]
+    cleared = [row for uid in clear for row in rows.instances[uid]]
+    leaving = moving + clear
+    emptied = [uid for uid in planned.sources if set(rows.members[uid]) <= set(leaving)]
+    source_rows = [rows.studies[uid] for uid in planned.sources]
+    dest_study = rows.studies[destination]
+    dest_after = dict(dest_study, ai_rescan_pending=1) if clear else dest_study
+    objects = [("study", uid) for uid in planned.sources] + [("study", destination)] + \
         [("series", uid) for uid in leaving] + \
         [("instance", i["sop_instance_uid"]) for i in instances + cleared]
-    summary = (f"series {', '.join(series_uids)} ({len(instances)} instances) from source study "
-               f"{', '.join(sources)} to destination study {destination}"
+    flags = planned.preflight
+    summary = (f"series {', '.join(moving)} ({len(instances)} instances) from source study "
+               f"{', '.join(planned.sources)} to destination study {destination}"
                + (f"; source study {', '.join(emptied)} left empty and removed" if emptied else "")
                + (f"; pre-flight: {flags.describe()}" if flags.flags else "")
                + (f"; AI results cleared: series {', '.join(clear)}" if clear else "")
-               + (f"; AI rescan requested: {ai.describe_rescan(rescan)}" if clear and rescan else ""))
+               + (f"; AI rescan requested: {ai.describe_rescan(planned.ai)}" if clear else ""))
     plan = Plan("reallocate", user.name, reason, objects,
-                before={"studies": source_rows + [dest_study], "series": series_rows + cleared_series,
+                before={"studies": source_rows + [dest_study],
+                        "series": series_rows + [rows.series[uid] for uid in clear],
                         "instances": instances + cleared},
-                after={"studies": kept_sources + [dest_after], "series": new_series,
+                after={"studies": [r for r in source_rows if r["study_instance_uid"] not in emptied]
+                       + [dest_after],
+                       "series": [dict(s, study_instance_uid=destination) for s in series_rows],
                        "instances": new_instances},
-                files=ops + trash_ops, summary=summary)
-    if clear and rescan:
-        plan.after["outbox"] = ai.rescan_entries(rescan, destination, "series reallocated into the study")
-    return plan, flags
+                files=ops + _to_trash(cleared), summary=summary)
+    if clear:
+        plan.after["outbox"] = ai.rescan_entries(planned.ai, destination, "series reallocated into the study")
+    return plan
 
 
-def _to_trash(instances: list[dict]) -> tuple[list[dict], list[FileOp]]:
+def _to_trash(instances: list[dict]) -> list[FileOp]:
     """The files of cleared objects go to the trash (kept for undo)."""
     ops = []
     for row in instances:
@@ -182,7 +202,7 @@ def _to_trash(instances: list[dict]) -> tuple[list[dict], list[FileOp]]:
             name = PurePosixPath(row["path"]).name
             target = PurePosixPath("trash", "cleared", store.safe_uid(row["series_instance_uid"]), name)
             ops.append(FileOp("move", row["sop_instance_uid"], row["path"], str(target)))
-    return instances, ops
+    return ops
 
 
 @dataclass
@@ -196,6 +216,7 @@ class Outcome:
     ai_cleared: list[tuple[str, str]] = field(default_factory=list)
     ai_rescan: str = ""
     renewal: Optional[iocm.Renewal] = None
+    sources: list[str] = field(default_factory=list)
 
     def messages(self) -> list[str]:
         out = [f"{len(self.series)} series reallocated (change {self.change_id})"]
@@ -220,39 +241,38 @@ class Outcome:
                     "node": renewal.node, "queued": renewal.queued}}
 
 
-def reallocate_series(home: Home, db, user: User, series: list[str] | str, destination: str,
-                      force: bool = False, reason: str = "", *, with_dependents: bool = False,
-                      use_iocm: Optional[bool] = None, title: str = iocm.DEFAULT_TITLE,
-                      progress: Optional[Progress] = None,
-                      cancel: Optional[CancelToken] = None) -> Outcome:
-    """Check, clear AI results, move (with the dependents when asked), renew
-    in IOCM mode (default: the ``iocm`` setting), apply as one change."""
-    with rules.audited_refusal(db, user, "reallocate",
-                               ([series] if isinstance(series, str) else list(series)) + [destination]):
-        series_uids, destination, _ = check(db, user, series, destination)
-    iocm.sweep_staging(home, db)  # what undone IOCM changes left (see app.changes.iocm)
-    cfg = ai.config(home, db)
-    found = followers(home, db, series_uids, cfg)
-    moving = series_uids + (found.dependents if with_dependents else [])
-    clear = [uid for uid, _ in found.ai_results]
-    with rules.audited_refusal(db, user, "reallocate", moving + [destination]):
-        plan, _ = plan_reallocate(db, user, moving, destination, force, reason, clear=clear, rescan=cfg)
-    outcome = Outcome(0, moving, destination, [] if with_dependents else found.dependents,
-                      found.ai_results, ai.describe_rescan(cfg) if clear else "")
-    if use_iocm if use_iocm is not None else bool(home.settings().get("iocm")):
-        outcome.renewal = iocm.renew(home, db, plan, destination, title, progress, cancel)
-        apply_progress = _scaled(progress, 0.8)
-    else:
+def apply_reallocation(home: Home, db, user: User, planned: Reallocation, *,
+                       with_dependents: bool = False, force: bool = False, reason: str = "",
+                       title: str = iocm.DEFAULT_TITLE, progress: Optional[Progress] = None,
+                       cancel: Optional[CancelToken] = None) -> Outcome:
+    """Apply the confirmed plan (moving the dependents along when asked), or
+    refuse because something changed since it was planned, saying what."""
+    moving = planned.moving(with_dependents)
+    with rules.audited_refusal(db, user, "reallocate", moving + [planned.destination]):
+        rules.require_force(planned.preflight, force, f"reallocation of series {', '.join(moving)} "
+                                                      f"to study {planned.destination}")
+        recheck(db, user, planned)
+        iocm.sweep_staging(home, db)  # what undone IOCM changes left (see app.changes.iocm)
+        plan = journal_plan(planned, user, moving, reason)
+        outcome = Outcome(0, moving, planned.destination, [] if with_dependents else planned.dependents,
+                          planned.ai_results, ai.describe_rescan(planned.ai) if planned.ai_results else "",
+                          sources=planned.sources)
         apply_progress = progress
-    try:
-        outcome.change_id = journal.apply(home, db, plan, apply_progress, cancel)
-    except BaseException:
-        if outcome.renewal:
-            outcome.renewal.discard()
-        raise
-    finally:
-        if outcome.renewal:
-            outcome.renewal.release()
+        if planned.iocm:
+            outcome.renewal = iocm.renew(home, plan, planned.destination, title, progress, cancel,
+                                         measurements=planned.rows.measurements,
+                                         patients=planned.rows.patients)
+            apply_progress = _scaled(progress, 0.8)
+        try:
+            outcome.change_id = journal.apply(home, db, plan, apply_progress, cancel,
+                                              check=lambda db: recheck(db, user, planned))
+        except BaseException:
+            if outcome.renewal:
+                outcome.renewal.discard()
+            raise
+        finally:
+            if outcome.renewal:
+                outcome.renewal.release()
     return outcome
 
 
@@ -261,6 +281,19 @@ def _scaled(progress: Optional[Progress], start: float) -> Optional[Progress]:
         return None
     return lambda fraction, message="": progress(
         None if fraction is None else start + (1 - start) * fraction, message)
+
+
+def reallocate_series(home: Home, db, user: User, series: list[str] | str, destination: str,
+                      force: bool = False, reason: str = "", *, with_dependents: bool = False,
+                      use_iocm: Optional[bool] = None, title: str = iocm.DEFAULT_TITLE,
+                      progress: Optional[Progress] = None,
+                      cancel: Optional[CancelToken] = None) -> Outcome:
+    """Plan and apply at once (the command line); *use_iocm* overrides the setting."""
+    planned = plan_reallocation(home, db, user, series, destination)
+    if use_iocm is not None:
+        planned.iocm = use_iocm
+    return apply_reallocation(home, db, user, planned, with_dependents=with_dependents, force=force,
+                              reason=reason, title=title, progress=progress, cancel=cancel)
 
 
 def reallocate(home: Home, db, user: User, series: list[str] | str, destination: str,

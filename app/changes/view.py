@@ -25,7 +25,7 @@ from app.changes import ai
 from app.accounts.accounts import User
 from app.changes import iocm, journal, migrated, reallocate, rules
 from app.home import Home
-from app.errors import NotAllowed, RuleRefused
+from app.errors import NotAllowed
 from app.worklist.query import Query, search, study_uids
 
 PATIENTS, STUDIES, ADMIN = "patients", "studies", "admin"
@@ -140,7 +140,8 @@ def series_card(db, series_uid: str) -> dict:
 
 @dataclass
 class Preview:
-    """Everything the confirmation shows before a reallocation."""
+    """Everything the confirmation shows before a reallocation, and the plan
+    it confirms (``plan``: what the write job applies, app.changes.reallocate)."""
 
     series: list[dict]
     sources: list[dict]
@@ -151,6 +152,7 @@ class Preview:
     ai_rescan: str = ""
     iocm: bool = False
     node: Optional[str] = None
+    plan: Optional[reallocate.Reallocation] = None
 
     @property
     def different_patients(self) -> bool:
@@ -158,42 +160,20 @@ class Preview:
 
 
 def preview(home: Home, db, user: User, series: list[str], destination: str) -> Preview:
-    """Check the rules that refuse outright (raising, as the move would) and
-    gather the pre-flight identity check, the dependents and the AI results."""
-    # a drag refused here (no privilege, locked, migrated, in the trash) is audited as
-    # the reallocation itself would be: the attempt was made
-    with rules.audited_refusal(db, user, "reallocate", list(series) + [destination]):
-        rules.require(user, "content-management", "reallocate series")
-        _refuse_trashed(db, series, destination)
-        series_uids, destination, sources = reallocate.check(db, user, series, destination)
-    cfg = ai.config(home, db)
-    found = reallocate.followers(home, db, series_uids, cfg)
-    result = Preview([series_card(db, s) for s in series_uids], [study_card(db, s) for s in sources],
-                     study_card(db, destination), reallocate.preflight(db, sources, destination),
-                     [series_card(db, s) for s in found.dependents],
-                     [dict(series_card(db, s), why=why) for s, why in found.ai_results],
-                     ai.describe_rescan(cfg) if found.ai_results else "",
-                     bool(home.settings().get("iocm")))
+    """Plan the reallocation (the rules that refuse outright raise, audited,
+    as the move would) and describe it: the pre-flight identity check, the
+    dependents and the AI results, as cards."""
+    planned = reallocate.plan_reallocation(home, db, user, series, destination)
+    result = Preview([series_card(db, s) for s in planned.series],
+                     [study_card(db, s) for s in planned.sources],
+                     study_card(db, planned.destination), planned.preflight,
+                     [series_card(db, s) for s in planned.dependents],
+                     [dict(series_card(db, s), why=why) for s, why in planned.ai_results],
+                     ai.describe_rescan(planned.ai) if planned.ai_results else "",
+                     planned.iocm, plan=planned)
     result.node = next((s["source_node"] for s in result.sources if s["source_node"]),
                        result.destination["source_node"])
     return result
-
-
-def _refuse_trashed(db, series: list[str], destination: str) -> None:
-    """A study in the trash (shown by the Admin scope) is neither source nor
-    destination: it must be restored first. Said plainly, naming the study."""
-    sides = [("destination", destination)] + [
-        ("source", row[0]) for row in (db.execute(
-            "SELECT study_instance_uid FROM series WHERE series_instance_uid = ?", [s]).fetchone()
-            for s in series) if row]
-    for side, uid in sides:
-        row = db.execute("SELECT state, accession_number FROM studies WHERE study_instance_uid = ?",
-                         [uid]).fetchone()
-        if row and row[0] == "trashed":
-            named = f"{row[1]} ({uid})" if row[1] else uid
-            raise RuleRefused(f"study {named}: in the trash; it can be neither source nor "
-                              f"destination ({side} here). Restore it first (View > Trash in the main window, or "
-                              f"`studydesk trash restore {uid}`)")
 
 
 TITLES = iocm.REJECTION_TITLES

@@ -8,7 +8,8 @@ import pytest
 from app import store
 from app.accounts import accounts
 from app.changes import journal
-from app.changes.reallocate import dependents, reallocate
+from app.changes import ai, dependents
+from app.changes.reallocate import reallocate
 from app.errors import RuleRefused
 from app.importing.importer import import_paths
 from tests.factories import write_series
@@ -87,11 +88,16 @@ def test_dependents_of_a_planning_ct(home, tmp_path, admin):
     import_paths(home, [tmp_path / "demo"], admin)
     db = home.connect()
     rows = list(db.execute("SELECT series_instance_uid, modality FROM series ORDER BY series_number"))
+    study = db.execute("SELECT study_instance_uid FROM series WHERE modality = 'RTPLAN'").fetchone()[0]
+
+    def follow(series_uid: str) -> list[str]:
+        found = dependents.find(home, db, [series_uid], [study], ai.config(home, db))
+        return [m for uid in found.dependents for u, m in rows if u == uid]
+
     ct = [uid for uid, m in rows if m == "CT"][0]
-    follow = dependents(home, db, ct)
-    modalities = [m for uid in follow for u, m in rows if u == uid]
+    modalities = follow(ct)
     assert sorted(modalities) == ["RTDOSE", "RTDOSE", "RTPLAN", "RTPLAN", "RTSTRUCT"]
     assert modalities[0] == "RTSTRUCT"                  # in dependency order
     plan = [uid for uid, m in rows if m == "RTPLAN"][0]
-    assert [m for uid in dependents(home, db, plan) for u, m in rows if u == uid] == ["RTDOSE"]
+    assert follow(plan) == ["RTDOSE"]
     db.close()

@@ -1,12 +1,16 @@
 """What the Content Manager does, each as a job through the one adapter (ui/jobs.py).
 
-Reallocation: a read job checks the rules and gathers the preview (a refusal
-names the rule at once, before any confirmation), the confirmation dialog
-asks, a writer job moves; when it cleared AI results, the rescan request is
-sent at once as a background job (a failure in a box that does not block,
-the entry left in the outbox for a retry). Undo, locks, the migrated mark and "Request AI
-rescan" are writer jobs too. After each change ``changed()`` makes the
-window search again in both panes and reload the history.
+Reallocation, planned once: a read job (``runner.read``) checks the rules and
+plans the move (app.changes.reallocate through app.changes.view.preview: a
+refusal names the rule at once, before any confirmation); the confirmation
+dialog shows the preview; a write job (``runner.write``) applies exactly the
+plan the user confirmed, or refuses naming what changed since. When it
+cleared AI results, the rescan request is sent at once as a background job
+(a failure in a box that does not block, the entry left in the outbox for a
+retry). Undo, locks, the migrated mark and "Request AI rescan" are write
+jobs too. Each write broadcasts what it changed (ui/cache_events.py), and
+``changed()`` makes the window search again in both panes and reload the
+history.
 
 Menus are built here and returned unshown (the window pops them up), so
 tests trigger their actions directly.
@@ -20,12 +24,12 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
-from app.changes import ai
-from app.changes import view as content
 from app.accounts.accounts import PRIVILEGES, User
-from app.changes import iocm, journal, locks, migrated
-from app.changes.reallocate import reallocate_series
+from app.changes import ai, iocm, journal, locks, migrated
+from app.changes import view as content
+from app.changes.reallocate import Outcome, apply_reallocation
 from app.home import Home
+from ui.cache_events import JOURNAL, OUTBOX, STUDIES, CacheChange
 from ui.changes.cm_tree import SERIES, STUDY, Node
 from ui.jobs import JobRunner
 from ui.changes.reallocate_dialog import ReallocateDialog, StudyChooser, series_line, study_line
@@ -65,17 +69,10 @@ class ContentActions(QObject):
             self.message.emit("Answer the open confirmation first")
             return
         home, user = self.home, self.user
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return content.preview(home, db, user, series, destination)
-            finally:
-                db.close()
-
         self.message.emit("Checking the reallocation...")
-        self.runner.start("Reallocation check", job, kind="read", visible=False,
-                          on_success=self._confirm, on_failure=self.refuse)
+        self.runner.read(home, "Reallocation check",
+                         lambda db, progress, cancel: content.preview(home, db, user, series, destination),
+                         on_success=self._confirm, on_failure=self.refuse)
 
     def _confirm(self, preview: content.Preview) -> None:
         dialog = ReallocateDialog(preview, self.window)
@@ -85,25 +82,21 @@ class ContentActions(QObject):
         dialog.open()
 
     def _move(self, dialog: ReallocateDialog) -> None:
+        """Apply the plan the dialog showed, with the user's answers."""
         preview = dialog.preview
-        home, user = self.home, self.user
-        series = [s["series_uid"] for s in preview.series]
-        destination = preview.destination["study_uid"]
-        force, reason = preview.different_patients, dialog.reason_text()
-        along, title = dialog.with_dependents(), dialog.rejection_title()
+        home, user, planned = self.home, self.user, preview.plan
+        answers = dict(with_dependents=dialog.with_dependents(), force=preview.different_patients,
+                       reason=dialog.reason_text(), title=dialog.rejection_title())
 
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return reallocate_series(home, db, user, series, destination, force, reason,
-                                         with_dependents=along, title=title,
-                                         progress=progress, cancel=cancel)
-            finally:
-                db.close()
+        def changed(outcome: Outcome) -> CacheChange:
+            kinds = (STUDIES, JOURNAL) + ((OUTBOX,) if outcome.renewal or outcome.ai_cleared else ())
+            return CacheChange.of(*kinds, study_uids=[*outcome.sources, outcome.destination])
 
         what = ", ".join(series_line(s).split("  (")[0] for s in preview.series)
-        self.runner.start(f"Reallocate {what} to {study_line(preview.destination)}", job,
-                          kind="write", on_success=self._moved, on_failure=self.refuse,
+        self.runner.write(home, f"Reallocate {what} to {study_line(preview.destination)}",
+                          lambda db, progress, cancel: apply_reallocation(
+                              home, db, user, planned, progress=progress, cancel=cancel, **answers),
+                          changed=changed, on_success=self._moved, on_failure=self.refuse,
                           summarize=lambda outcome: outcome.messages()[0])
 
     def _moved(self, outcome) -> None:
@@ -166,49 +159,39 @@ class ContentActions(QObject):
     def undo(self, change_id: int) -> None:
         home, user = self.home, self.user
 
-        def job(progress, cancel):
-            db = home.connect()
-            try:  # the journal checks the privilege of the User
-                new_id = journal.undo(home, db, change_id, user, "", progress, cancel)
-                iocm.sweep_staging(home, db)  # an undone IOCM change's files are not needed
-                return new_id
-            finally:
-                db.close()
+        def job(db, progress, cancel):  # the journal checks the privilege of the User
+            new_id = journal.undo(home, db, change_id, user, "", progress, cancel)
+            iocm.sweep_staging(home, db)  # an undone IOCM change's files are not needed
+            return new_id
 
-        self.runner.start(f"Undo change {change_id}", job, kind="write",
+        self.runner.write(home, f"Undo change {change_id}", job,
+                          changed=CacheChange.of(STUDIES, JOURNAL, OUTBOX),
                           on_success=lambda new_id: self._done(f"Change {change_id} undone (change {new_id})"),
                           on_failure=self.refuse, summarize=lambda new_id: f"undone (change {new_id})")
 
-    def study_action(self, title: str, act: Callable, done: Callable[[object], str]) -> None:
-        home = self.home
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return act(db)
-            finally:
-                db.close()
-
-        self.runner.start(title, job, kind="write", visible=False,
+    def study_action(self, title: str, act: Callable, done: Callable[[object], str], uid: str,
+                     *kinds: str) -> None:
+        self.runner.write(self.home, title, lambda db, progress, cancel: act(db),
+                          changed=CacheChange.of(STUDIES, *kinds, study_uids=[uid]), visible=False,
                           on_success=lambda result: self._done(done(result)), on_failure=self.refuse)
 
     def lock(self, uid: str) -> None:
         self.study_action("Lock study", lambda db: locks.lock(db, self.user, uid),
-                          lambda _r: "Study locked")
+                          lambda _r: "Study locked", uid)
 
     def unlock(self, uid: str) -> None:
         self.study_action("Unlock study", lambda db: locks.unlock(db, self.user, uid),
-                          lambda _r: "Study unlocked")
+                          lambda _r: "Study unlocked", uid)
 
     def mark_migrated(self, uid: str, flag: bool) -> None:
         self.study_action("Migrated mark", lambda db: migrated.mark(db, self.user, uid, flag),
                           lambda r: f"Study marked migrated ({r['reason']})" if r["reason"]
-                          else "Migrated mark cleared")
+                          else "Migrated mark cleared", uid)
 
     def request_rescan(self, uid: str) -> None:
         self.study_action("Request AI rescan",
                           lambda db: ai.request_rescan(self.home, db, self.user, uid),
-                          lambda r: r["message"])
+                          lambda r: r["message"], uid, OUTBOX)
 
     def _done(self, text: str) -> None:
         self.message.emit(text)

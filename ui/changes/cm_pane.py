@@ -172,16 +172,10 @@ class ContentPane(QFrame):
         self._searching = True
         self.count.setText("Searching...")
 
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return content.search_tree(db, user, query, scope)
-            finally:
-                db.close()
-
-        self.runner.start(f"Content search ({self.name})", job, kind="read", visible=False,
-                          on_success=lambda tree: self._found(generation, tree),
-                          on_failure=lambda message: self._failed(generation, message))
+        self.runner.read(home, f"Content search ({self.name})",
+                         lambda db, progress, cancel: content.search_tree(db, user, query, scope),
+                         on_success=lambda tree: self._found(generation, tree),
+                         on_failure=lambda message: self._failed(generation, message))
 
     def _found(self, generation: int, tree: dict) -> None:
         if generation != self._generation:
