@@ -1,13 +1,15 @@
-"""What the research window asks of the core, as plain functions for jobs.
+"""What the research window reads from the core beyond a single core call,
+as plain functions of a connection for jobs.
 
-Each function opens its own connection (one per job, ARCHITECTURE.md), calls
-app.research and app.worklist.query, and returns plain data. No Qt here: these run
-on pool threads through ui/jobs.py and never touch a widget.
+Each function takes the connection its job was given (``runner.read``,
+ui/jobs.py, opens and closes it), calls app.research and app.worklist.query,
+and returns plain data. Single core calls (``projects.subjects``,
+``staging.stage`` ...) run in the jobs as they are. No Qt here: these run on
+pool threads and never touch a widget.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Iterator
 
 from app.accounts.accounts import User
@@ -19,49 +21,23 @@ APPROVED = "APPROVED"
 PLAN_MODALITIES = {"RTPLAN", "RTION"}
 
 
-@contextmanager
-def connection(home: Home) -> Iterator:
-    db = home.connect()
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def visible_projects(home: Home, user: User) -> list[dict]:
+def visible_projects(db, user: User) -> list[dict]:
     """The projects *user* may work in, each with the user's role in it
     ("admin", "member", or "" for a workstation admin who is not a member)."""
-    with connection(home) as db:
-        out = []
-        for row in projects.list_projects(db):
-            role = projects.member_role(db, row["project"], user) or ""
-            if role or "admin" in user.roles:
-                out.append({**row, "role": role})
-        return out
+    out = []
+    for row in projects.list_projects(db):
+        role = projects.member_role(db, row["project"], user) or ""
+        if role or "admin" in user.roles:
+            out.append({**row, "role": role})
+    return out
 
 
-def all_subjects(home: Home, user: User, project: str) -> list[dict]:
-    with connection(home) as db:
-        return projects.subjects(db, user, project)
-
-
-def find_subjects(home: Home, user: User, project: str, text: str) -> list[dict]:
-    with connection(home) as db:
-        return projects.find(db, user, project, text)
-
-
-def bulk_search(home: Home, user: User, project: str, text: str) -> projects.BulkResult:
-    with connection(home) as db:
-        return projects.bulk(db, user, project, text)
-
-
-def subject_studies(home: Home, user: User, project: str, patient_id: str) -> list[dict]:
+def subject_studies(db, user: User, project: str, patient_id: str) -> list[dict]:
     """A subject's studies in the cache with their staging summary:
     ``staged_series`` (series with at least one staged instance), ``series``,
     ``staged_instances``/``instances`` and ``pseudonymised``."""
-    with connection(home) as db:
-        rows = [s for s in studies(db, Query(patient_id=patient_id)) if s["patient_id"] == patient_id]
-        state = staging.staging_state(db, user, project, patient_id)
+    rows = [s for s in studies(db, Query(patient_id=patient_id)) if s["patient_id"] == patient_id]
+    state = staging.staging_state(db, user, project, patient_id)
     out = []
     for study in rows:
         mine = [s for s in state if s["study_uid"] == study["study_uid"]]
@@ -75,42 +51,19 @@ def subject_studies(home: Home, user: User, project: str, patient_id: str) -> li
     return out
 
 
-def study_state(home: Home, user: User, project: str, patient_id: str, study_uid: str) -> dict:
+def study_state(db, user: User, project: str, patient_id: str, study_uid: str) -> dict:
     """Staging state of one study's series, by Series Instance UID."""
-    with connection(home) as db:
-        rows = staging.staging_state(db, user, project, patient_id)
+    rows = staging.staging_state(db, user, project, patient_id)
     return {r["series_uid"]: r for r in rows if r["study_uid"] == study_uid}
 
 
-def study_detail(home: Home, user: User, project: str, patient_id: str, study_uid: str) -> dict:
+def study_detail(home: Home, db, user: User, project: str, patient_id: str, study_uid: str) -> dict:
     """Everything the Edit dialog shows: the study's series (with their
-    staging state) and the RT tree (radiotherapy-related series only)."""
-    with connection(home) as db:
-        series = series_of(db, study_uid)
-        roots = rt_tree.build(home, db, study_uid, rt_only=True)
-    return {"series": series, "state": study_state(home, user, project, patient_id, study_uid),
-            "tree": roots}
-
-
-def stage(home: Home, user: User, project: str, series_uids: list[str], references: bool,
-          progress, cancel) -> staging.StageResult:
-    with connection(home) as db:
-        return staging.stage(home, db, user, project, series_uids, references, progress, cancel)
-
-
-def create_project(home: Home, user: User, name: str) -> dict:
-    with connection(home) as db:
-        return projects.create(db, user, name)
-
-
-def enrol(home: Home, user: User, project: str, patient_id: str, pid: str, subject: str) -> dict:
-    with connection(home) as db:
-        return projects.enrol(db, user, project, patient_id, pid, subject)
-
-
-def reidentify(home: Home, user: User, project: str, pid: str, reason: str) -> dict:
-    with connection(home) as db:
-        return projects.reidentify(db, user, project, pid, reason)
+    staging state) and the RT tree (radiotherapy-related series only; read
+    from the files under *home*)."""
+    return {"series": series_of(db, study_uid),
+            "state": study_state(db, user, project, patient_id, study_uid),
+            "tree": rt_tree.build(home, db, study_uid, rt_only=True)}
 
 
 # -- pure helpers over an RT tree (no disk: safe on the GUI thread) -----------------

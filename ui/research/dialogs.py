@@ -1,7 +1,9 @@
 """The research window's small dialogs: New project, Enrol subject,
-Re-identify. Each runs its core call as a writer job (ui/jobs.py) and shows
-a refusal inline, so the user can correct the field and try again;
-``succeeded(result)`` after the job, then the dialog closes.
+Re-identify. Each runs its core call as a writer job (``runner.write``,
+ui/jobs.py) and shows a refusal inline, so the user can correct the field
+and try again; ``succeeded(result)`` after the job, then the dialog closes.
+A new project or subject is announced (``cache_changed(PROJECTS)``) to every
+research view; a re-identification changes nothing they show.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, Q
 
 from app.accounts.accounts import User
 from app.home import Home
+from app.research import projects
+from ui.cache_events import PROJECTS, CacheChange
 from ui.jobs import JobRunner
-from ui.research import data
 
 
 class JobDialog(QDialog):
@@ -69,12 +72,13 @@ class JobDialog(QDialog):
     def submit(self) -> None:
         raise NotImplementedError
 
-    def run(self, title: str, fn: Callable) -> None:
+    def run(self, title: str, fn: Callable, changed: Optional[CacheChange]) -> None:
+        """``fn(db)`` as a writer job on the dialog's home (subclasses set ``home``)."""
         self.busy = True
         self.validate()
         self.error.hide()
-        self.runner.start(title, lambda p, c: fn(), kind="write", visible=False,
-                          on_success=self._done, on_failure=self._refused)
+        self.runner.write(self.home, title, lambda db, progress, cancel: fn(db), changed=changed,
+                          visible=False, on_success=self._done, on_failure=self._refused)
 
     def _done(self, result) -> None:
         self.busy = False
@@ -100,8 +104,9 @@ class NewProjectDialog(JobDialog):
         return bool(self.name.text().strip())
 
     def submit(self) -> None:
-        home, user, name = self.home, self.user, self.name.text().strip()
-        self.run(f"Create project {name}", lambda: data.create_project(home, user, name))
+        user, name = self.user, self.name.text().strip()
+        self.run(f"Create project {name}", lambda db: projects.create(db, user, name),
+                 CacheChange.of(PROJECTS))
 
 
 class EnrolDialog(JobDialog):
@@ -120,9 +125,10 @@ class EnrolDialog(JobDialog):
         return all(e.text().strip() for e in (self.patient_id, self.pid, self.subject))
 
     def submit(self) -> None:
-        home, user, project = self.home, self.user, self.project
+        user, project = self.user, self.project
         values = [e.text().strip() for e in (self.patient_id, self.pid, self.subject)]
-        self.run(f"Enrol {values[1]} in {project}", lambda: data.enrol(home, user, project, *values))
+        self.run(f"Enrol {values[1]} in {project}", lambda db: projects.enrol(db, user, project, *values),
+                 CacheChange.of(PROJECTS))
 
 
 class ReidentifyDialog(JobDialog):
@@ -151,6 +157,6 @@ class ReidentifyDialog(JobDialog):
                     and self.reason.toPlainText().strip())
 
     def submit(self) -> None:
-        home, user, project = self.home, self.user, self.project
+        user, project = self.user, self.project
         pid, reason = self.pid.text().strip(), self.reason.toPlainText().strip()
-        self.run(f"Re-identify {pid}", lambda: data.reidentify(home, user, project, pid, reason))
+        self.run(f"Re-identify {pid}", lambda db: projects.reidentify(db, user, project, pid, reason), None)

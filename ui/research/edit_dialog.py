@@ -3,11 +3,10 @@ stage them into the active project, see at one glance whether staging is
 finished.
 
 Loading (the series, their staging state, the RT tree read from the files)
-and staging run as jobs through ui/jobs.py; staging is a writer job with
-progress and Cancel. When a job ends the staged state is read again and
-``staged(study_uid)`` tells the research window to refresh the study row.
-A tick that includes a plan that is not APPROVED (or a dose of one) asks
-before staging.
+runs as read jobs through ui/jobs.py; staging (ui/research/edit_staging.py)
+is a writer job with progress and Cancel. The staged state is read again on
+every ``cache_changed(PROJECTS)`` broadcast that names this study (or no
+study), whichever window staged.
 """
 
 from __future__ import annotations
@@ -15,16 +14,20 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QCheckBox, QDialog, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from app.accounts.accounts import User
 from app.home import Home
 from ui import formatting
-from ui.jobs import UNKNOWN, Job, JobRunner
+from ui.cache_events import PROJECTS, CacheChange, events_of
+from ui.jobs import Job, JobRunner
 from ui.research import data
-from ui.research.rt_tree_view import RtTreeModel, RtTreeView
-from ui.research.series_table import PAGE_SIZE, SeriesTable, Ticks
+from ui.research.edit_staging import StagingActions
+from ui.research.rt_tree_model import RtTreeModel
+from ui.research.rt_tree_view import RtTreeView
+from ui.research.series_state import Ticks
+from ui.research.series_table import PAGE_SIZE, SeriesTable
 
 LEGEND = ("Plans show their approval: <span style='color:#5fb878'>APPROVED</span>, "
           "<b style='color:#d08a4a'>UNAPPROVED</b> or <b style='color:#d25a5a'>REJECTED</b> "
@@ -32,10 +35,9 @@ LEGEND = ("Plans show their approval: <span style='color:#5fb878'>APPROVED</span
           "a partial tick is what \u201cWith references\u201d adds.")
 
 
-class EditDialog(QDialog):
+class EditDialog(StagingActions, QDialog):
     loaded = Signal()
     state_refreshed = Signal()
-    staged = Signal(str)                 # study UID, after a staging job ended
     staging_finished = Signal(str)       # succeeded, failed or cancelled
 
     def __init__(self, home: Home, user: User, project: str, subject: dict, study: dict,
@@ -57,6 +59,7 @@ class EditDialog(QDialog):
         self.ticks.changed.connect(self._update_summary)
         self.references.toggled.connect(self._references_toggled)
         self.resize(1000, 640)
+        events_of(home).cache_changed.connect(self._cache_changed)
         self.load()
 
     # -- layout ----------------------------------------------------------------------------
@@ -147,10 +150,9 @@ class EditDialog(QDialog):
         home, user, project = self.home, self.user, self.project
         patient_id, study_uid = self.study["patient_id"], self.study["study_uid"]
         self._loading = True
-        self.runner.start("Research: read study",
-                          lambda p, c: data.study_detail(home, user, project, patient_id, study_uid),
-                          kind="read", visible=False, on_success=self._loaded,
-                          on_failure=self._load_failed)
+        self.runner.read(home, "Research: read study",
+                         lambda db, p, c: data.study_detail(home, db, user, project, patient_id, study_uid),
+                         on_success=self._loaded, on_failure=self._load_failed)
 
     def is_loading(self) -> bool:
         return self._loading
@@ -177,10 +179,14 @@ class EditDialog(QDialog):
     def refresh_state(self) -> None:
         home, user, project = self.home, self.user, self.project
         patient_id, study_uid = self.study["patient_id"], self.study["study_uid"]
-        self.runner.start("Research: staging state",
-                          lambda p, c: data.study_state(home, user, project, patient_id, study_uid),
-                          kind="read", visible=False, on_success=self._state_read,
-                          on_failure=lambda m: self.message.setText(f"Could not read the state: {m}"))
+        self.runner.read(home, "Research: staging state",
+                         lambda db, p, c: data.study_state(db, user, project, patient_id, study_uid),
+                         on_success=self._state_read,
+                         on_failure=lambda m: self.message.setText(f"Could not read the state: {m}"))
+
+    def _cache_changed(self, change: CacheChange) -> None:
+        if change.touches(PROJECTS) and (not change.study_uids or self.study["study_uid"] in change.study_uids):
+            self.refresh_state()
 
     def _state_read(self, state: dict) -> None:
         self.state = state
@@ -228,88 +234,3 @@ class EditDialog(QDialog):
         if self.references.isChecked():
             uids |= data.needed(self.rt_model.roots, uids)
         return uids
-
-    # -- staging ----------------------------------------------------------------------------
-
-    def stage(self, confirmed: bool = False) -> None:
-        """Stage the ticked series; asks first when a plan that is not approved
-        (or a dose of one) is among them."""
-        uids = self.ticked()
-        if not uids or self.job is not None:
-            return
-        risky = data.unapproved(self.rt_model.roots, self._to_stage(uids))
-        if risky and not confirmed:
-            self._confirm_unapproved(risky)
-            return
-        self._start(uids, self.references.isChecked())
-
-    def _confirm_unapproved(self, risky: list) -> None:
-        lines = "\n".join(f"\u2022 {node.modality} {node.label}: plan \u201c{plan.label}\u201d is "
-                          f"{plan.approval or 'without approval status'}" for node, plan in risky)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Stage a plan that is not approved?",
-                          "Some series to stage are, or belong to, a plan that is not approved "
-                          f"for treatment:\n\n{lines}", QMessageBox.StandardButton.NoButton, self)
-        box.setObjectName("unapprovedConfirm")
-        go = box.addButton("Stage anyway", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda button: button is go and self.stage(confirmed=True))
-        box.finished.connect(box.deleteLater)
-        self.confirm_box = box
-        box.open()
-
-    def _start(self, uids: list[str], references: bool) -> None:
-        home, user, project = self.home, self.user, self.project
-        self.job = self.runner.start(
-            f"Stage {len(uids)} series into {project}",
-            lambda progress, cancel: data.stage(home, user, project, uids, references, progress, cancel),
-            kind="write", on_success=self._succeeded, on_failure=self._failed,
-            on_cancel=self._cancelled,
-            summarize=lambda r: f"{len(r.staged)} staged, {len(r.skipped)} already staged, "
-                                f"{len(r.failed)} failed")
-        self.job.progress.connect(self._progress)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.message.setText("Waiting for other writers\u2026")
-        self.cancel_button.setEnabled(True)
-        self.stage_button.setEnabled(False)
-        self.verdict.setText("Staging\u2026")
-        self._set_level("running")
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.message.setText("Cancelling\u2026")
-
-    def is_staging(self) -> bool:
-        return self.job is not None
-
-    def _progress(self, fraction: float, message: str) -> None:
-        if fraction == UNKNOWN:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 100)
-            self.progress.setValue(int(fraction * 100))
-        self.message.setText(message)
-
-    def _succeeded(self, result) -> None:
-        self.result_text = (f"{len(result.staged)} series staged, {len(result.skipped)} already "
-                            f"staged, {len(result.failed)} failed")
-        if result.failed:
-            self.result_text += f": {result.failed[0]['reason']}"
-        self._ended("succeeded", self.result_text)
-
-    def _failed(self, message: str) -> None:
-        self._ended("failed", f"Staging failed: {message}")
-
-    def _cancelled(self) -> None:
-        self._ended("cancelled", "Staging cancelled; what was staged before is kept")
-
-    def _ended(self, outcome: str, text: str) -> None:
-        self.job = None
-        self.progress.hide()
-        self.cancel_button.setEnabled(False)
-        self.message.setText(text)
-        self._update_summary()
-        self.refresh_state()
-        self.staged.emit(self.study["study_uid"])
-        self.staging_finished.emit(outcome)

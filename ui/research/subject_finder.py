@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QGridLayout, QLabel, QLine
 
 from app.accounts.accounts import User
 from app.home import Home
+from app.research import projects
 from app.research.projects import FIND_LIMIT, BulkResult
 from ui.jobs import JobRunner
-from ui.research import data
 
 DELAY_MS = 250
 
@@ -127,11 +127,10 @@ class SubjectFinder(QWidget):
             return
         home, user, project = self.home, self.user, self.project
         self._searching += 1
-        self.runner.start("Research: find subject",
-                          lambda p, c: data.find_subjects(home, user, project, text),
-                          kind="read", visible=False,
-                          on_success=lambda subjects: self._found(generation, text, subjects),
-                          on_failure=lambda message: self._found(generation, text, [], message))
+        self.runner.read(home, "Research: find subject",
+                         lambda db, p, c: projects.find(db, user, project, text),
+                         on_success=lambda subjects: self._found(generation, text, subjects),
+                         on_failure=lambda message: self._found(generation, text, [], message))
 
     def _found(self, generation: int, text: str, subjects: list[dict], error: str = "") -> None:
         self._searching -= 1
@@ -189,10 +188,9 @@ class SubjectFinder(QWidget):
         home, user, project = self.home, self.user, self.project
         self._searching += 1
         self.bulk_button.setEnabled(False)
-        self.runner.start("Research: bulk search",
-                          lambda p, c: data.bulk_search(home, user, project, text),
-                          kind="read", visible=False, on_success=self._bulk_done,
-                          on_failure=self._bulk_failed)
+        self.runner.read(home, "Research: bulk search",
+                         lambda db, p, c: projects.bulk(db, user, project, text),
+                         on_success=self._bulk_done, on_failure=self._bulk_failed)
 
     def _bulk_done(self, result: BulkResult) -> None:
         self._searching -= 1

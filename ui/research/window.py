@@ -4,7 +4,10 @@ per study the Edit dialog that stages series into the project.
 
 ``open_research_window(parent, home, user)`` opens it (or raises the one
 already open); it reuses the parent's job runner when the parent has one, so
-staging shows in the jobs panel and queues behind other writers.
+staging shows in the jobs panel and queues behind other writers. The window
+reads again what a ``cache_changed`` broadcast of its home names
+(ui/cache_events.py): the projects and the staged studies on PROJECTS, the
+expanded subjects' studies on STUDIES. Its commands: window_commands.py.
 """
 
 from __future__ import annotations
@@ -13,20 +16,22 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QSizePolicy, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QSizePolicy, QVBoxLayout, QWidget
 
 from app.accounts.accounts import User
 from app.home import Home
+from app.research import projects
+from ui.cache_events import PROJECTS, STUDIES, CacheChange, events_of
 from ui.jobs import JobRunner
 from ui.research import data
-from ui.research.dialogs import EnrolDialog, NewProjectDialog, ReidentifyDialog
 from ui.research.edit_dialog import EditDialog
-from ui.research.patient_table import PatientModel, PatientTable
+from ui.research.patient_model import PatientModel
+from ui.research.patient_table import PatientTable
 from ui.research.subject_finder import SubjectFinder
+from ui.research.window_commands import ResearchCommands
 
 
-class ResearchWindow(QMainWindow):
+class ResearchWindow(ResearchCommands, QMainWindow):
     projects_loaded = Signal()
     subjects_shown = Signal()
 
@@ -40,6 +45,7 @@ class ResearchWindow(QMainWindow):
         self._own_runner = runner is None
         self.runner = runner if runner is not None else JobRunner(self, error_parent=self)
         self.project, self.role = "", ""
+        self._wanted = ""  # the project to select when the projects are read next
         self.projects: list[dict] = []
         self.dialogs: dict[str, EditDialog] = {}
         self._loading = 0
@@ -64,6 +70,7 @@ class ResearchWindow(QMainWindow):
         self.table.edit_requested.connect(self.open_edit)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_actions())
         self.resize(1400, 820)
+        events_of(home).cache_changed.connect(self._cache_changed)
         self.load_projects()
 
     def _build_toolbar(self) -> None:
@@ -105,13 +112,21 @@ class ResearchWindow(QMainWindow):
     def load_projects(self, select: str = "") -> None:
         home, user = self.home, self.user
         self._loading += 1
-        self.runner.start("Research: projects", lambda p, c: data.visible_projects(home, user),
-                          kind="read", visible=False,
-                          on_success=lambda rows: self._projects(rows, select or self.project),
-                          on_failure=lambda m: self._projects([], "", m))
+        self.runner.read(home, "Research: projects", lambda db, p, c: data.visible_projects(db, user),
+                         on_success=lambda rows: self._projects(rows, select or self._wanted or self.project),
+                         on_failure=lambda m: self._projects([], "", m))
+
+    def select_project(self, name: str) -> None:
+        """Make *name* the active project when the projects are read next
+        (a new one: its creation's broadcast reads them)."""
+        self._wanted = name
+        if name in [r["project"] for r in self.projects]:
+            self.load_projects(select=name)
 
     def _projects(self, rows: list[dict], select: str, error: str = "") -> None:
         self._loading -= 1
+        if select == self._wanted:
+            self._wanted = ""
         self.projects = rows
         self.project_box.blockSignals(True)
         self.project_box.clear()
@@ -165,10 +180,9 @@ class ResearchWindow(QMainWindow):
             return
         home, user, project = self.home, self.user, self.project
         self._loading += 1
-        self.runner.start("Research: subjects", lambda p, c: data.all_subjects(home, user, project),
-                          kind="read", visible=False,
-                          on_success=lambda rows: self._all(project, rows),
-                          on_failure=lambda m: self._all(project, [], m))
+        self.runner.read(home, "Research: subjects", lambda db, p, c: projects.subjects(db, user, project),
+                         on_success=lambda rows: self._all(project, rows),
+                         on_failure=lambda m: self._all(project, [], m))
 
     def _all(self, project: str, rows: list[dict], error: str = "") -> None:
         self._loading -= 1
@@ -196,63 +210,15 @@ class ResearchWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.status.setText(text)
 
-    # -- commands --------------------------------------------------------------------------
-
-    def open_edit(self, subject: dict, study: dict) -> EditDialog:
-        key = f"{self.project}/{study['study_uid']}"
-        dialog = self.dialogs.get(key)
-        if dialog is None:
-            dialog = EditDialog(self.home, self.user, self.project, subject, study, self.runner, self)
-            dialog.staged.connect(self.model.reload_study)
-            dialog.staging_finished.connect(lambda outcome: self.show_message(
-                f"Staging {outcome}; see the Edit dialog for the state"))
-            self.dialogs[key] = dialog
-        dialog.show()
-        dialog.raise_()
-        dialog.activateWindow()
-        return dialog
-
-    def selected_subject(self) -> Optional[dict]:
-        return self.model.subject_of(self.table.currentIndex())
-
-    def new_project(self) -> NewProjectDialog:
-        dialog = NewProjectDialog(self.home, self.user, self.runner, self)
-        dialog.succeeded.connect(lambda result: self.load_projects(select=result["project"]))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        return dialog
-
-    def enrol(self) -> EnrolDialog:
-        dialog = EnrolDialog(self.home, self.user, self.project, self.runner, self)
-        dialog.succeeded.connect(self._enrolled)
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        return dialog
-
-    def _enrolled(self, subject: dict) -> None:
-        self.load_projects()  # the subject count in the selector
-        self.show_subjects([subject], f"Enrolled {subject['subject']}")
-
-    def reidentify(self) -> Optional[ReidentifyDialog]:
-        if self.role != "admin":
-            return None
-        subject = self.selected_subject()
-        dialog = ReidentifyDialog(self.home, self.user, self.project, subject["pid"] if subject else "",
-                                  self.runner, self)
-        dialog.succeeded.connect(self._reidentified)
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        return dialog
-
-    def _reidentified(self, subject: dict) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Re-identified",
-                          f"PID {subject['pid']} (StudySubjectID {subject['subject']}) is clinical "
-                          f"patient {subject['patient_id']}.", QMessageBox.StandardButton.Ok, self)
-        box.setInformativeText("This re-identification and its reason are in the audit trail.")
-        box.setObjectName("reidentified")
-        box.finished.connect(box.deleteLater)
-        self.reidentified_box = box
-        box.open()
+    def _cache_changed(self, change: CacheChange) -> None:
+        if change.touches(PROJECTS):
+            self.load_projects()  # new projects, subject counts
+        if change.touches(PROJECTS, STUDIES):
+            if change.study_uids:
+                for uid in change.study_uids:
+                    self.model.reload_study(uid)
+            else:
+                self.model.reload_loaded()
 
     # -- closing ---------------------------------------------------------------------------
 
