@@ -8,38 +8,30 @@ does not list is handled by its VR (PS3.15 E.1.1 Note 4): dates follow the
 date option, person names are emptied, instance UIDs go through the UID map
 like the listed ones, and text keeps its value with any identifying value of
 the patient removed. Pixel data is never decoded or touched.
+
+What each element becomes is decided in :mod:`app.deid.rules` and carried
+out by :mod:`app.deid.walk` (the pydicom path) or :mod:`app.deid.raw` (the
+bytes); this module holds the export's state: keys, pseudonyms, offsets, report.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from pydicom.datadict import dictionary_keyword, dictionary_VR
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from app import __version__
-from app.deid import iod, private, values
+from app.deid import values
 from app.deid.identifiers import Needle, Needles, collect
 from app.deid.keys import PSEUDONYM_PREFIX, Keyring
 from app.deid.report import Report
-from app.deid.table import CURVE, OVERLAY_COMMENTS, OVERLAY_DATA, Profile
+from app.deid.rules import PATIENT_NAME, Rules
+from app.deid.table import Profile
+from app.deid.walk import _Walk
 from app.dicom.meta import file_meta_dataset
 
-PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
-PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 STANDARD_UID_ROOT = "1.2.840.10008."
-FREE_TEXT_VRS = frozenset({"ST", "LT", "UT", "UC"})
-BINARY_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
-CLEANED_TEXT_VRS = frozenset({"AE", "CS", "SH", "LO", "ST", "LT", "UT", "UC", "UR"})
-STRUCTURAL_UIDS = frozenset({
-    "CodingSchemeUID", "ContextGroupExtensionCreatorUID", "ContextUID", "MappingResourceUID",
-    "CreatorVersionUID", "PrivateInformationCreatorUID", "RepositoryUniqueID", "HomeCommunityID",
-    "RetrieveLocationUID", "SegmentationTemplateUID", "SelectorUIValue", "ImplementationClassUID",
-})
 VOCABULARY = " ".join([
     "DICOM PS3.15 Basic Application Level Confidentiality Profile Table E.1-1 edition options",
     "Basic Application Confidentiality Profile Retain Longitudinal Temporal Information Full",
@@ -214,249 +206,3 @@ def _encodings(ds: Dataset) -> list[str]:
         return convert_encodings(ds.get("SpecificCharacterSet", "ISO_IR 6") or "ISO_IR 6")
     except Exception:  # noqa: BLE001 - an unknown character set: fall back to Latin-1
         return ["iso8859"]
-
-
-# What an element's rule comes down to (Rules.decide); the pydicom walk below
-# and the byte-level path (app/deid/raw.py) carry out the same operations.
-KEEP = "keep"          # as it is
-PATIENT = "patient"    # top-level name and ID: the pseudonym is set after the walk
-CLEAN = "clean"        # text: the patient's identifying values removed
-REMOVE = "remove"
-EMPTY = "empty"        # zero length (an empty sequence for SQ)
-DUMMY = "dummy"        # a value that carries nothing
-ITEMS = "items"        # a sequence: its items walked (Rule.dummy: with dummies)
-UIDS = "uids"          # through the UID map
-SHIFT = "shift"        # dates moved by the patient's offset
-BINARY = "binary"      # removed when an identifying value is in its bytes
-
-
-@dataclass(frozen=True)
-class Rule:
-    op: str
-    dummy: bool = False            # ITEMS: replace free text in the items
-    action: Optional[str] = None   # the table's action, for the report's counts
-    graphics: bool = False         # C on curve, overlay or binary data: reported as kept
-
-
-class Rules:
-    """The profile turned into one Rule per (tag, VR, parent, dummy, SOP Class),
-    decided once per export and then looked up."""
-
-    def __init__(self, profile: Profile):
-        self.profile = profile
-        self.dates = profile.dates
-        self._memo: dict = {}
-
-    def decide(self, tag: int, vr: str, parent: Optional[int], dummy: bool, sop_class: str) -> Rule:
-        key = (tag, vr, parent, dummy, sop_class)
-        rule = self._memo.get(key)
-        if rule is None:
-            rule = self._memo[key] = self._decide(tag, vr, parent, dummy, sop_class)
-        return rule
-
-    def _decide(self, tag: int, vr: str, parent, dummy: bool, sop_class: str) -> Rule:
-        group, element = tag >> 16, tag & 0xFFFF
-        key = tag
-        if group & 0xFF00 == 0x5000:
-            key = CURVE
-        elif group & 0xFF00 == 0x6000 and element in (0x3000, 0x4000):
-            key = OVERLAY_DATA if element == 0x3000 else OVERLAY_COMMENTS
-        action = self.profile.action(key)
-        if action is None:
-            return self._unlisted(tag, vr, dummy)
-        if "/" in action:
-            action = iod.resolve(action, tag, sop_class, parent)
-        patient = tag in (PATIENT_NAME, PATIENT_ID) and parent is None
-        if action == "X":
-            return Rule(REMOVE, action=action)
-        if action == "Z":
-            return Rule(PATIENT if patient and vr != "SQ" else EMPTY, action=action)
-        if action == "D":
-            if vr == "SQ":
-                return Rule(ITEMS, True, action)
-            if patient:
-                return Rule(PATIENT, action=action)
-            return Rule(UIDS if vr == "UI" else DUMMY, action=action)
-        if action == "U":
-            return Rule(ITEMS if vr == "SQ" else UIDS, dummy, action)
-        if action == "C":
-            graphics = key in (CURVE, OVERLAY_DATA) or vr in ("OB", "OW", "UN")
-            return Rule(self._clean(vr), dummy, action, graphics)
-        # K
-        if vr == "SQ":
-            return Rule(ITEMS, dummy, action)
-        return Rule(CLEAN if vr in CLEANED_TEXT_VRS or vr == "PN" else KEEP, action=action)
-
-    def _clean(self, vr: str) -> str:
-        if vr == "SQ":
-            return ITEMS
-        if vr in ("DA", "DT", "TM"):
-            return self._date(vr)
-        if vr == "UI":
-            return UIDS
-        return CLEAN if vr in CLEANED_TEXT_VRS or vr == "PN" else KEEP
-
-    def _date(self, vr: str) -> str:
-        if self.dates == "kept" or vr == "TM":
-            return KEEP
-        return EMPTY if self.dates == "removed" else SHIFT
-
-    def _unlisted(self, tag: int, vr: str, dummy: bool) -> Rule:
-        if vr == "SQ":
-            return Rule(ITEMS, dummy)
-        if vr == "UI":
-            keyword = dictionary_keyword(tag) if known_tag(tag) else ""
-            if ("ClassUID" in keyword or "Classes" in keyword or "TransferSyntax" in keyword
-                    or keyword in STRUCTURAL_UIDS):
-                return Rule(KEEP)
-            return Rule(UIDS)
-        if vr in ("DA", "DT", "TM"):
-            if self.dates == "shifted":
-                return Rule(self._date(vr))
-            return Rule(EMPTY if self.dates == "removed" else KEEP)
-        if vr == "PN":
-            return Rule(DUMMY if dummy else EMPTY)
-        if dummy and vr in FREE_TEXT_VRS:
-            return Rule(DUMMY)
-        if vr in CLEANED_TEXT_VRS:
-            return Rule(CLEAN)
-        if vr == "UN" and not known_tag(tag):
-            return Rule(REMOVE)  # an unknown public element: nothing tells what it holds
-        if vr in BINARY_VRS:
-            return Rule(BINARY)  # e.g. a name inside an ICC profile: bytes cannot be cleaned
-        return Rule(KEEP)
-
-
-class _Walk:
-    """One pass over one dataset (and its sequences)."""
-
-    def __init__(self, d: Deidentifier, needles: Needles, sop_class: str, days: int):
-        self.d, self.needles, self.sop_class, self.days = d, needles, sop_class, days
-        self.rules, self.report = d.rules, d.report
-
-    def dataset(self, ds: Dataset, parent: Optional[int], dummy: bool) -> None:
-        keep_private = private.safe_tags(ds) if self.d.safe_private else set()
-        for tag in [int(t) for t in ds.keys()]:  # plain ints: BaseTag compares in Python
-            group, element = tag >> 16, tag & 0xFFFF
-            if tag in PIXEL_TAGS and parent is None:
-                continue
-            if group & 1:
-                if tag in keep_private:
-                    self.report.private_kept += not private.is_creator(tag)
-                    vr = _vr(ds, tag)
-                    if vr == "SQ":
-                        self._items(ds, tag, dummy)
-                    elif vr in CLEANED_TEXT_VRS or vr == "PN":
-                        self._clean_text(ds, tag)
-                else:
-                    del ds[tag]
-                    self.report.private_removed += 1
-                continue
-            if group in (0x0000, 0x0002) or element == 0x0000:
-                del ds[tag]
-                continue
-            vr = _vr(ds, tag)
-            rule = self.rules.decide(tag, vr, parent, dummy, self.sop_class)
-            if rule.action:
-                self.report.actions[rule.action] += 1
-            if rule.graphics:
-                self.report.graphics_kept.append(f"({group:04X},{element:04X})")
-            self.carry_out(ds, tag, vr, rule)
-
-    def carry_out(self, ds: Dataset, tag: int, vr: str, rule: Rule) -> None:
-        """Do what *rule* says to the element *tag* of *ds*."""
-        op = rule.op
-        if op in (KEEP, PATIENT):
-            return
-        if op == REMOVE:
-            del ds[tag]
-        elif op == CLEAN:
-            self._clean_text(ds, tag)
-        elif op == EMPTY:
-            ds[tag].value = Sequence() if vr == "SQ" else values.empty(vr)
-        elif op == DUMMY:
-            ds[tag].value = values.dummy(vr)
-        elif op == ITEMS:
-            self._items(ds, tag, rule.dummy)
-        elif op == UIDS:
-            self._uids(ds, tag)
-        elif op == SHIFT:
-            self._shift(ds, tag, vr)
-        elif op == BINARY and self._binary_identifies(ds, tag):
-            del ds[tag]
-            self.report.text_cleaned += 1
-
-    # -- value helpers -----------------------------------------------------------
-
-    def _items(self, ds: Dataset, tag: int, dummy: bool) -> None:
-        for item in ds[tag].value or ():
-            self.dataset(item, tag, dummy)
-
-    def _uids(self, ds: Dataset, tag: int) -> None:
-        elem = ds[tag]
-        if elem.value in (None, ""):
-            return
-        if isinstance(elem.value, str):
-            new = self.d.uid(elem.value)
-            changed = new != elem.value
-            elem.value = new
-        else:
-            old = list(elem.value)
-            new_values = [self.d.uid(v) for v in old]
-            changed = new_values != old
-            elem.value = new_values
-        if changed:
-            self.report.uids_replaced += 1
-
-    def _shift(self, ds: Dataset, tag: int, vr: str) -> None:
-        elem = ds[tag]
-        new, bad = values.shift_value(vr, elem.value, self.days)
-        elem.value = new
-        self.report.dates_shifted += 1
-        self.report.dates_unreadable += bad
-
-    def _binary_identifies(self, ds: Dataset, tag: int) -> bool:
-        value = ds.get_item(tag).value
-        return bool(self.needles) and isinstance(value, (bytes, bytearray)) \
-            and self.needles.in_binary(bytes(value))
-
-    def _clean_text(self, ds: Dataset, tag: int) -> None:
-        if not self.needles:
-            return
-        raw = ds.get_item(tag)
-        if isinstance(raw, RawDataElement) and (raw.value is None
-                                                or not self.needles.maybe_in(raw.value)):
-            return
-        elem = ds[tag]
-        value = elem.value
-        if value is None or value == "":
-            return
-        if isinstance(value, bytes):
-            return
-        if not isinstance(value, (list, tuple, MultiValue)):
-            text = str(value)
-            if self.needles.found_in(text):
-                elem.value = self.needles.clean(text)
-                self.report.text_cleaned += 1
-            return
-        texts = [str(v) for v in value]
-        if any(self.needles.found_in(t) for t in texts):
-            elem.value = [self.needles.clean(t) for t in texts]
-            self.report.text_cleaned += 1
-
-
-def known_tag(tag: int) -> bool:
-    try:
-        dictionary_VR(tag)
-        return True
-    except KeyError:
-        return False
-
-
-def _vr(ds: Dataset, tag: int) -> str:
-    """The element's VR without decoding its value when the file states it;
-    otherwise (implicit VR, UN) as pydicom resolves it from its dictionaries."""
-    vr = getattr(ds.get_item(tag), "VR", None)
-    if vr and vr != "UN":
-        return vr
-    return ds[tag].VR

@@ -52,7 +52,8 @@ from app import parallel
 from app.deid.engine import VOCABULARY, Deidentifier
 from app.deid.findings import findings_of_dataset, findings_of_elements, meta_findings
 from app.deid.identifiers import Needle, Needles, _name_parts
-from app.deid.raw import RawDeidentifier, Unsupported, refuse_unsound
+from app.deid.raw import RawDeidentifier
+from app.deid.raw_parse import Unsupported, refuse_unsound
 from app.dicom.files import pixel_data_end
 from app.errors import RuleRefused, StudyDeskError
 from app.jobs import CancelToken, Progress, no_progress

@@ -15,7 +15,8 @@ import pytest
 from pydicom.dataset import Dataset
 
 from app.deid import Deidentifier, Profile
-from app.deid.raw import RawDeidentifier, Refused, Unsupported
+from app.deid.raw import RawDeidentifier
+from app.deid.raw_parse import Refused, Unsupported
 from tests.deid.conftest import readable_test_files
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -16,7 +16,8 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.sequence import Sequence
 
 from app.deid import Deidentifier, Profile
-from app.deid.raw import RawDeidentifier, Refused, refuse_unsound
+from app.deid.raw import RawDeidentifier
+from app.deid.raw_parse import Refused, refuse_unsound
 from app.dicom import element_rules, files, meta
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from app.importing.importer import Preparer

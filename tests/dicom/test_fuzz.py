@@ -37,7 +37,8 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
 from app.deid import Deidentifier, Profile
-from app.deid.raw import RawDeidentifier, Refused, Unsupported
+from app.deid.raw import RawDeidentifier
+from app.deid.raw_parse import Refused, Unsupported
 from app.dicom import element_rules, files, reading
 from app.dicom.reading import Unreadable, read_header, read_header_in_memory
 from tests.deid.conftest import readable_test_files
