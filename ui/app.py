@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import closing
 from typing import Optional
 
 from PySide6.QtCore import QDir, QTimer
@@ -79,13 +80,14 @@ def password_source(name: str):
 
 
 def resolve_user(home: Home, name: Optional[str] = None) -> User:
-    """``--user``, else $STUDYDESK_USER, else the login name (as the CLI does)."""
+    """``--user``, else $STUDYDESK_USER, else the login name (as the CLI does).
+
+    The one read of the window side that runs in place, not as a job: it comes
+    before the window and its job runner, and the password prompt it may show
+    belongs on the GUI thread."""
     name = name or os.environ.get("STUDYDESK_USER") or os_login()
-    db = home.connect()
-    try:
+    with closing(home.connect()) as db:
         return accounts.authenticate(db, name, password_source(name))
-    finally:
-        db.close()
 
 
 def run(args: argparse.Namespace) -> int:

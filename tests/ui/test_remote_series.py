@@ -13,7 +13,7 @@ from app.net import nodes
 from tests.factories import uid
 from tests.net import conftest as net_fixtures
 from tests.ui.test_remote import choose_pacs, remote_window, search_remote, start_retrieve  # noqa: F401
-from ui.net.remote_series import CACHED, DESCRIPTION, IMAGES, MODALITY, NUMBER, TICK, RemoteSeriesModel
+from ui.net.remote_series_model import CACHED, DESCRIPTION, IMAGES, MODALITY, NUMBER, TICK, RemoteSeriesModel
 from ui.worklist.model import STATUS
 
 pytestmark = pytest.mark.network

@@ -95,8 +95,8 @@ def test_render_series_off_the_window(loaded_home, dicom_folder):
     try:
         study = dicom_folder[1]["ACC001"]
         series = worklist.series_of(db, study)
+        thumb = thumbnails.render_series(loaded_home, db, series[0]["series_uid"])
+        assert thumb.status == IMAGE and not thumb.image.isNull()
+        assert thumbnails.render_series(loaded_home, db, series[2]["series_uid"]).status == NO_PIXELS
     finally:
         db.close()
-    thumb = thumbnails.render_series(loaded_home, series[0]["series_uid"])
-    assert thumb.status == IMAGE and not thumb.image.isNull()
-    assert thumbnails.render_series(loaded_home, series[2]["series_uid"]).status == NO_PIXELS

@@ -5,9 +5,9 @@ With a query-retrieve node chosen in the scope bar, Search runs C-FIND on it
 the worklist area shows the answer: the same table (a
 :class:`~ui.worklist.view.WorklistView` with the local view's column layout)
 over the remote model, with the retrieve bar under it. Retrieve runs
-``retrieve.retrieve`` as a writer job (it records into the cache through the
-importer's path) with progress from the sub-operation counts; afterwards the
-local worklist is searched again and the "In cache" column updated.
+``retrieve.retrieve`` as a writer job (ui/net/remote_retrieve.py) with
+progress from the sub-operation counts; its end is broadcast, and the "In
+cache" column follows the broadcast like every other view of the cache.
 
 Beside the series strip, :class:`~ui.net.remote_series.RemoteSeriesPane` lists
 the highlighted study's series as the node has them (C-FIND at SERIES
@@ -15,34 +15,41 @@ level); its button retrieves the ticked series only
 (``retrieve_series.retrieve_series``), by the method chosen in the bar.
 
 The local table keeps its own model and selection: switching back finds the
-local worklist as it was left.
+local worklist as it was left. The source works with the parts it is given
+(the series strip, the local table for its column layout, a parent for
+dialogs) and tells the window through signals: ``message(text)`` for the
+status bar, ``status(text)`` for the count label, ``nodes_listed(nodes)``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, Signal
 from PySide6.QtGui import QAction, QFont, QFontMetrics
-from PySide6.QtWidgets import QMenu, QMessageBox, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QStackedWidget, QTableView, QVBoxLayout, QWidget
 
-from app.worklist import query as worklist
+from app.accounts.accounts import User
+from app.home import Home
 from app.net import nodes
-from app.net.retrieve import study as net_retrieve
 from app.net.retrieve import series as net_series
+from app.net.retrieve import study as net_retrieve
+from app.worklist import query as worklist
 from app.worklist.query import Query
 from ui import formatting
-from ui.worklist.action_bar import privilege_reason
-from ui.jobs import Job
+from ui.cache_events import NODES, STUDIES, CacheChange, events_of
+from ui.jobs import Job, JobRunner
 from ui.net.remote_model import STATUS_TITLE, RemoteModel
+from ui.net.remote_retrieve import problems_box, start_retrieve, summary
 from ui.net.remote_series import RemoteSeriesPane
 from ui.net.retrieve_bar import RetrieveBar
-from ui.worklist.selection import TickSet
+from ui.worklist.action_bar import privilege_reason
 from ui.worklist.model import STATUS, column_index
+from ui.worklist.selection import TickSet
+from ui.worklist.series_strip import SeriesStrip
 from ui.worklist.view import PLAIN_HEADER_PADDING, WorklistView
 
-if TYPE_CHECKING:
-    from ui.shell.main_window import MainWindow
+__all__ = ["RemoteSource", "source_pages", "summary"]
 
 HIDDEN = ("assigned_to",)  # local workflow state a node does not have
 NOT_CACHED = "Not in the cache: its thumbnails show here once retrieved"
@@ -70,37 +77,27 @@ def source_pages(table: QWidget, bar: QWidget, remote_page: QWidget) -> QStacked
     return pages
 
 
-def summary(result: net_retrieve.RetrieveResult) -> str:
-    if isinstance(result, net_series.SeriesRetrieveResult):
-        count = len(result.series) - len(result.series_not_found)
-        what, missing = f"{count} series", len(result.series_not_found)
-    else:
-        studies = len(result.studies) - len(result.not_found)
-        what, missing = f"{studies} stud{'ies' if studies != 1 else 'y'}", len(result.not_found)
-    text = (f"Retrieved {result.retrieved} image{'s' if result.retrieved != 1 else ''} of "
-            f"{what} from {result.node} by C-{result.method.upper()}")
-    if result.already_present:
-        text += f", {result.already_present} already here"
-    if result.failed:
-        text += f", {len(result.failed)} failed"
-    if missing:
-        text += f", {missing} not on the node"
-    return text
-
-
 class RemoteSource(QObject):
     """The remote page of the worklist area (:attr:`page`) and what it does."""
 
-    def __init__(self, window: "MainWindow"):
-        super().__init__(window)
-        self.w = window
+    message = Signal(str)  # a line for the status bar
+    status = Signal(str)  # the count label's text while a node is the source
+    nodes_listed = Signal(list)  # the configured nodes, for the source selector
+
+    def __init__(self, home: Home, user: User, runner: JobRunner, *, strip: SeriesStrip,
+                 local_view: QTableView, parent: QWidget):
+        """*strip* follows the highlighted remote study; *local_view* lends
+        its column layout; dialogs open over *parent*."""
+        super().__init__(parent)
+        self.home, self.user, self.runner = home, user, runner
+        self.strip, self.local_view, self.parent_widget = strip, local_view, parent
         self.ticks = TickSet(self)
-        self.model = RemoteModel(window.home, window.runner, window.user, self, ticks=self.ticks)
+        self.model = RemoteModel(home, runner, user, self, ticks=self.ticks)
         self.view = WorklistView(self.model)
         self.view.setObjectName("remoteWorklist")
         self.bar = RetrieveBar()
         self.page = _page("remotePage", self.view, self.bar)
-        self.series_pane = RemoteSeriesPane(window.home, window.user, window.runner,
+        self.series_pane = RemoteSeriesPane(home, user, runner,
                                             method_text=self.bar.method_box.currentText)
         self.series_pane.hide()
         self.series_pane.retrieve_requested.connect(
@@ -117,6 +114,7 @@ class RemoteSource(QObject):
         self.model.searched.connect(self._searched)
         self.model.search_failed.connect(self._failed)
         self.model.search_cancelled.connect(lambda: self._say("Query cancelled"))
+        events_of(home).cache_changed.connect(self._cache_changed)
         self.update_bar()
 
     @property
@@ -131,10 +129,10 @@ class RemoteSource(QObject):
 
     def load_nodes(self) -> None:
         """List the configured nodes in the scope bar's source selector (a job)."""
-        home, scope = self.w.home, self.w.scope
-        self.w.runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
-                            visible=False, on_success=scope.set_nodes,
-                            on_failure=lambda message: self.w.show_message(f"Nodes: {message}"))
+        home = self.home
+        self.runner.start("Nodes", lambda progress, cancel: nodes.nodes_of(home), kind="read",
+                          visible=False, on_success=self.nodes_listed.emit,
+                          on_failure=lambda message: self.message.emit(f"Nodes: {message}"))
 
     def activate(self, node: str, query: Query) -> None:
         """Show *node*: its last answer is gone; the QBE query runs at once
@@ -145,8 +143,8 @@ class RemoteSource(QObject):
             self._copy_layout()
             self.series_pane.show_study(node, None)
         self.series_pane.show()
-        self.w.strip.show_study(None)
-        self.w.strip.heading.setText(NOT_CACHED)
+        self.strip.show_study(None)
+        self.strip.heading.setText(NOT_CACHED)
         self.search(query)
         self.update_bar()
 
@@ -160,7 +158,7 @@ class RemoteSource(QObject):
         """The local table's column order and widths, without its workflow
         columns, and room for the In cache title."""
         header = self.view.horizontalHeader()
-        header.restoreState(self.w.table.horizontalHeader().saveState())
+        header.restoreState(self.local_view.horizontalHeader().saveState())
         for key in HIDDEN:
             header.setSectionHidden(column_index(key), True)
         bold = QFont(header.font())
@@ -192,11 +190,11 @@ class RemoteSource(QObject):
 
     def _failed(self, message: str) -> None:
         self._say("Query failed")
-        self.w.show_message(f"Query of {self.node} failed: {message}")
+        self.message.emit(f"Query of {self.node} failed: {message}")
 
     def _say(self, text: str) -> None:
         if self.active:
-            self.w.count_label.setText(text)
+            self.status.emit(text)
 
     # -- the highlighted study and the bar -----------------------------------------------
 
@@ -217,7 +215,7 @@ class RemoteSource(QObject):
         if current.isValid():
             row = self.model.study(current.row())
             label = formatting.person_name(row.get("patient_name")) or row.get("accession") or ""
-        reason = privilege_reason(self.w.user, "network", "Retrieving studies")
+        reason = privilege_reason(self.user, "network", "Retrieving studies")
         self.bar.show_state(len(self.ticks), label or None, reason)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -230,16 +228,16 @@ class RemoteSource(QObject):
             formatting.dicom_date(row.get("study_date")), row.get("description"))))
         self.series_pane.show_study(self.node, row["study_uid"], heading)
         if row.get("in_cache"):
-            self.w.strip.show_study(row["study_uid"], heading + "  ·  in the cache")
+            self.strip.show_study(row["study_uid"], heading + "  ·  in the cache")
         else:
-            self.w.strip.show_study(None)
-            self.w.strip.heading.setText(NOT_CACHED)
+            self.strip.show_study(None)
+            self.strip.heading.setText(NOT_CACHED)
 
     def row_menu(self, row: int, pos: Optional[QPoint] = None) -> QMenu:
         uid = self.model.study_uid(row)
         uids = self.ticks.uids() if uid in self.ticks else [uid] if uid else []
         count = f" {len(uids)} studies" if len(uids) > 1 else ""
-        why = privilege_reason(self.w.user, "network", "Retrieving studies")
+        why = privilege_reason(self.user, "network", "Retrieving studies")
         menu = QMenu(self.view)
         menu.setObjectName("remoteRowMenu")
         menu.setToolTipsVisible(True)
@@ -264,17 +262,9 @@ class RemoteSource(QObject):
         if not uids or not self.node:
             return None
         method = method or self.bar.method()
-        home, user, node = self.w.home, self.w.user, self.node
-
-        def job(progress, cancel):
-            return net_retrieve.retrieve(home, user, node, uids, method, progress, cancel)
-
-        self.w.show_message(f"Retrieving {len(uids)} stud{'ies' if len(uids) != 1 else 'y'} "
-                            f"from {node} by C-{method.upper()}...")
-        running = self.w.runner.start(f"Retrieve from {node}", job, kind="write", summarize=summary,
-                                      on_success=self._retrieved)
-        running.finished.connect(self.w.cache_changed)  # a cancelled retrieve keeps what arrived too
-        return running
+        self.message.emit(f"Retrieving {len(uids)} stud{'ies' if len(uids) != 1 else 'y'} "
+                          f"from {self.node} by C-{method.upper()}...")
+        return start_retrieve(self.runner, self.home, self.user, self.node, uids, method, self._retrieved)
 
     def retrieve_series(self, study_uid: str, series_uids: list[str],
                         method: Optional[str] = None) -> Optional[Job]:
@@ -283,56 +273,34 @@ class RemoteSource(QObject):
         if not series_uids or not self.node:
             return None
         method = method or self.bar.method()
-        home, user, node, series = self.w.home, self.w.user, self.node, list(series_uids)
-
-        def job(progress, cancel):
-            return net_series.retrieve_series(home, user, node, study_uid, series, method, progress, cancel)
-
-        self.w.show_message(f"Retrieving {len(series)} series from {node} by C-{method.upper()}...")
-        running = self.w.runner.start(f"Retrieve series from {node}", job, kind="write", summarize=summary,
-                                      on_success=self._retrieved)
-        running.finished.connect(self.w.cache_changed)
-        return running
+        self.message.emit(f"Retrieving {len(series_uids)} series from {self.node} by C-{method.upper()}...")
+        return start_retrieve(self.runner, self.home, self.user, self.node, [study_uid], method,
+                              self._retrieved, series_uids=series_uids)
 
     def _retrieved(self, result: net_retrieve.RetrieveResult) -> None:
         self.last_result = result
-        self.w.show_message(summary(result))
-        problems = [f"{f.get('sop_instance_uid', '')}: {f.get('reason', '')}" for f in result.failed]
-        problems += [f"study {uid}: not on {result.node}" for uid in result.not_found]
-        if isinstance(result, net_series.SeriesRetrieveResult):
-            problems += [f"series {uid}: not on {result.node}" for uid in result.series_not_found]
-            if self.series_pane.study_uid in result.studies:
-                self.series_pane.model.clear_ticks()
-        if problems:
-            box = QMessageBox(QMessageBox.Icon.Warning, "StudyDesk",
-                              f"Retrieve from {result.node}: {len(problems)} problem"
-                              f"{'s' if len(problems) != 1 else ''}.", QMessageBox.StandardButton.Ok,
-                              self.w)
-            box.setObjectName("retrieveProblems")
-            box.setInformativeText("Run Retrieve again to fetch only what is missing.")
-            box.setDetailedText("\n".join(problems))
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            self.problems_box = box
-            box.open()
+        self.message.emit(summary(result))
+        if isinstance(result, net_series.SeriesRetrieveResult) and self.series_pane.study_uid in result.studies:
+            self.series_pane.model.clear_ticks()
+        self.problems_box = problems_box(result, self.parent_widget) or self.problems_box
+
+    def _cache_changed(self, change: CacheChange) -> None:
+        if change.touches(STUDIES):
+            self.update_cached()
+        if change.touches(NODES):
+            self.load_nodes()
 
     def update_cached(self, uids: Optional[list[str]] = None) -> None:
         """Read how much of *uids* (default: every listed study) the cache holds."""
         uids = list(uids if uids is not None else self.model.uids())
         if not uids or not self.active:
             return
-        home = self.w.home
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return {row["study_uid"]: row["instance_count"] or 0 for row in worklist.study_rows(db, uids)}
-            finally:
-                db.close()
+        def job(db, progress, cancel):
+            return {row["study_uid"]: row["instance_count"] or 0 for row in worklist.study_rows(db, uids)}
 
         def done(counts: dict) -> None:
             self.model.set_cached({uid: counts.get(uid, 0) for uid in uids})
             self._current_changed(self.view.currentIndex(), QModelIndex())
             self.series_pane.update_cached()
 
-        self.w.runner.start("Cache counts", job, kind="read", visible=False, on_success=done,
-                            on_failure=lambda _m: None)
+        self.runner.read(self.home, "Cache counts", job, on_success=done, on_failure=lambda _m: None)

@@ -1,9 +1,11 @@
 """Importing from the window: File menu actions, drag and drop, the outcome.
 
 Every way in ends in :meth:`Importer.import_paths`, which runs
-app.importing.importer.import_paths as a cache-writing job (one at a time), then puts a
-summary in the status bar and, when inputs were refused, lists each refused
-path with its reason in a dialog.
+app.importing.importer.import_paths as a cache-writing job (one at a time;
+it opens connections of its own, so through ``runner.start``), broadcasts
+the studies it recorded (ui/cache_events.py), then puts a summary in the
+status bar and, when inputs were refused, lists each refused path with its
+reason in a dialog.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QFi
 from app.accounts.accounts import User
 from app.home import Home
 from app.importing.importer import ImportResult, import_paths
+from ui.cache_events import STUDIES, CacheChange, announce
 from ui.jobs import Job, JobRunner
 
 
@@ -76,8 +79,7 @@ class RefusedDialog(QDialog):
 class Importer(QObject):
     """Owns the import actions of one window."""
 
-    imported = Signal(object)  # ImportResult, after the status bar summary
-    changed = Signal()  # an import ended (any outcome): the cache may hold new studies
+    imported = Signal(object)  # ImportResult, after the broadcast and the status bar summary
     message = Signal(str)  # a line for the status bar
 
     def __init__(self, home: Home, user: User, runner: JobRunner, window: QWidget):
@@ -147,13 +149,18 @@ class Importer(QObject):
 
         running = self.runner.start(f"Import {names}", job, kind="write",
                                     on_success=lambda result: self._done(result, on_done),
-                                    on_cancel=lambda: self.message.emit("Import cancelled"),
-                                    summarize=summary)
-        # Batches recorded before a cancel or a failure stay in the cache.
-        running.finished.connect(self.changed)
+                                    on_cancel=self._cancelled, summarize=summary)
+        # Batches recorded before a failure stay in the cache: which studies, unknown.
+        running.failed.connect(lambda _message: announce(home, CacheChange.of(STUDIES)))
         return running
 
+    def _cancelled(self) -> None:
+        announce(self.home, CacheChange.of(STUDIES))  # batches recorded before the cancel stay
+        self.message.emit("Import cancelled")
+
     def _done(self, result: ImportResult, on_done) -> None:
+        if result.studies:
+            announce(self.home, CacheChange.of(STUDIES, study_uids=result.studies))
         self.message.emit(summary(result))
         if result.rejected:
             dialog = RefusedDialog(result, self.window)

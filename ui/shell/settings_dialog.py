@@ -17,7 +17,7 @@ Reading and writing the settings run as jobs.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
@@ -200,15 +200,15 @@ class SettingsDialog(QDialog):
         self.tls.saved.connect(self.tls_saved)
 
 
-def open_settings(window, dialog: Optional[SettingsDialog] = None) -> SettingsDialog:
-    """Show the window's settings dialog (*dialog*, or a new one): node
-    changes reach the source selector, a new AE title or port, or new TLS
-    settings, restart a running listener."""
+def open_settings(home: Home, user: User, runner: JobRunner, parent: QWidget, restart_listener: Callable,
+                  dialog: Optional[SettingsDialog] = None) -> SettingsDialog:
+    """Show the settings dialog (*dialog*, or a new one over *parent*): a new
+    AE title or port, or new TLS settings, call *restart_listener()*. Node
+    changes reach the source selector through the home's broadcast."""
     if dialog is None:
-        dialog = SettingsDialog(window.home, window.user, window.runner, window)
-        dialog.nodes_changed.connect(window.scope.set_nodes)
-        dialog.workstation_saved.connect(lambda _aet, _port: window.listener.restart())
-        dialog.tls_saved.connect(lambda _values: window.listener.restart())
+        dialog = SettingsDialog(home, user, runner, parent)
+        dialog.workstation_saved.connect(lambda _aet, _port: restart_listener())
+        dialog.tls_saved.connect(lambda _values: restart_listener())
     dialog.show()
     dialog.raise_()
     return dialog

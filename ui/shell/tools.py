@@ -3,8 +3,9 @@ Research windows it opens, the demo set it imports, Help > About, and
 files dropped on the window (imported).
 
 A mixin of :class:`ui.shell.main_window.MainWindow`; it uses the window's home,
-user, runner, outbox, settings_dialog, importer, show_message, refresh and
-_studies_changed."""
+user, runner, outbox, settings_dialog, importer and show_message. The tools'
+writes reach the worklist through the home's broadcast (ui/cache_events.py),
+not through the window."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app import __version__
-from ui.shell.importing import local_paths, summary
+from ui.cache_events import STUDIES, CacheChange, announce
 from ui.jobs import Job
+from ui.shell.importing import local_paths, summary
 
 
 class WindowTools:
@@ -25,12 +27,7 @@ class WindowTools:
         except ImportError as e:
             self.show_message(f"The Content Manager is not part of this installation ({e})")
             return
-        manager = open_content_manager(self, self.home, self.user)
-        changed = getattr(getattr(manager, "actions", None), "changed", None)
-        if changed is not None and not getattr(manager, "_worklist_follows", False):
-            # its reallocations and undos change what the worklist and history show
-            changed.connect(lambda: self._studies_changed("content", []))
-            manager._worklist_follows = True
+        open_content_manager(self, self.home, self.user)
 
     def open_outbox(self):
         """Tools > Outbox..., or a click on the status bar's "Outbox: N waiting"."""
@@ -42,7 +39,8 @@ class WindowTools:
         """Edit > Settings...: the nodes and this workstation (non-modal, one at a time)."""
         from ui.shell.settings_dialog import open_settings
 
-        self.settings_dialog = open_settings(self, self.settings_dialog)
+        self.settings_dialog = open_settings(self.home, self.user, self.runner, self, self.listener.restart,
+                                             self.settings_dialog)
         return self.settings_dialog
 
     def open_research(self) -> None:
@@ -51,7 +49,8 @@ class WindowTools:
         open_research_window(self, self.home, self.user)
 
     def start_demo(self, patients: int = 6) -> Job:
-        """Generate and import the demo set as a writer job, then refresh."""
+        """Generate and import the demo set as a writer job (it opens its own
+        connections), then broadcast the new studies."""
         from app.importing.demo import import_demo
 
         home, user = self.home, self.user
@@ -61,10 +60,9 @@ class WindowTools:
 
         self.show_message("Generating the demo studies...")
         demo = self.runner.start("Demo studies", job, kind="write",
-                                 on_success=lambda result: self.show_message(
-                                     f"Demo: {summary(result)}"),
+                                 on_success=lambda result: self.show_message(f"Demo: {summary(result)}"),
                                  summarize=summary)
-        demo.finished.connect(self.refresh)
+        demo.finished.connect(lambda: announce(home, CacheChange.of(STUDIES)))  # a cancel keeps some
         return demo
 
     def about(self) -> None:

@@ -3,25 +3,40 @@
 Keeps the action bar in step with the tick set, turns bar clicks and the
 row menu into dialogs and jobs (ui/worklist/study_actions.py), opens the merge
 drawer, and reads the rows of ticked studies the model has not fetched
-(after Ctrl+A over a long list) in a job.
+(after Ctrl+A over a long list) in a job. When the cache broadcasts a change
+to studies, the ticked studies' rows are read again (locks, patients) and
+those gone from the cache are unticked.
+
+It works with the parts it is given (the tick set, the model and view, the
+bar, the study jobs, a parent for dialogs and two callables of the window),
+not with the window itself.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QWidget
 
+from app.accounts.accounts import User
+from app.home import Home
 from app.worklist import query as worklist
-from ui.worklist import study_actions
-from ui.worklist.action_bar import action_states, privilege_reason
-from ui.worklist.assign_dialog import AssignDialog
+from ui.cache_events import PATIENTS, STUDIES, CacheChange, events_of
 from ui.changes.delete_dialog import DeleteDialog
+from ui.jobs import JobRunner
+from ui.worklist import study_actions
+from ui.worklist.action_bar import ActionBar, action_states, privilege_reason
+from ui.worklist.assign_dialog import AssignDialog
+from ui.worklist.model import WorklistModel
+from ui.worklist.selection import TickSet
+from ui.worklist.study_actions import StudyActions
 
-if TYPE_CHECKING:
-    from ui.shell.main_window import MainWindow
+
+def _rows_of(study_uids: list[str]) -> Callable:
+    """A read job's body: the worklist rows of *study_uids*."""
+    return lambda db, progress, cancel: worklist.study_rows(db, study_uids)
 
 
 class WorklistActions(QObject):
@@ -29,16 +44,26 @@ class WorklistActions(QObject):
 
     dialog_opened = Signal(object)
 
-    def __init__(self, window: "MainWindow"):
-        super().__init__(window)
-        self.w = window
+    def __init__(self, home: Home, user: User, runner: JobRunner, *, ticks: TickSet,
+                 model: WorklistModel, view: QWidget, bar: ActionBar, actions: StudyActions,
+                 parent: QWidget, open_merge: Callable[[str, list], None],
+                 show_history: Callable[[], None]):
+        """*open_merge(mode, sides)* opens the merge drawer; *show_history()*
+        raises the history dock; dialogs open over *parent*."""
+        super().__init__(parent)
+        self.home, self.user, self.runner = home, user, runner
+        self.ticks, self.model, self.view, self.bar, self.actions = ticks, model, view, bar, actions
+        self.parent_widget = parent
+        self._open_merge, self._show_history = open_merge, show_history
         self.dialog = None  # the assign or delete dialog last opened
         self.menu: Optional[QMenu] = None
         self._unavailable: Optional[dict[str, str]] = None
         self._loading_rows = False
-        window.ticks.changed.connect(self.update_bar)
-        window.bar.triggered.connect(self.trigger)
-        window.bar.unselect.connect(window.ticks.clear)
+        ticks.changed.connect(self.update_bar)
+        bar.triggered.connect(self.trigger)
+        bar.unselect.connect(ticks.clear)
+        actions.changed.connect(self._study_job_ended)
+        events_of(home).cache_changed.connect(self._cache_changed)
 
     # -- the bar ------------------------------------------------------------------------
 
@@ -48,13 +73,13 @@ class WorklistActions(QObject):
         return self._unavailable
 
     def update_bar(self) -> None:
-        ticks, model = self.w.ticks, self.w.model
+        ticks, model = self.ticks, self.model
         if not len(ticks):
-            self.w.bar.show_state(0, 0, {})
+            self.bar.show_state(0, 0, {})
             return
         hidden = sum(1 for uid in ticks.uids() if not model.contains(uid))
-        self.w.bar.show_state(len(ticks), hidden,
-                              action_states(self.w.user, ticks.rows(), self.unavailable()))
+        self.bar.show_state(len(ticks), hidden,
+                            action_states(self.user, ticks.rows(), self.unavailable()))
         if ticks.missing():
             self.load_missing_rows()
 
@@ -62,49 +87,40 @@ class WorklistActions(QObject):
         if self._loading_rows:
             return
         self._loading_rows = True
-        home, uids = self.w.home, self.w.ticks.missing()
-
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return worklist.study_rows(db, uids)
-            finally:
-                db.close()
-
-        self.w.runner.start("Ticked studies", job, kind="read", visible=False,
-                            on_success=self._rows_loaded,
-                            on_failure=lambda _m: setattr(self, "_loading_rows", False))
+        uids = self.ticks.missing()
+        self.runner.read(self.home, "Ticked studies", _rows_of(uids), on_success=self._rows_loaded,
+                         on_failure=lambda _m: setattr(self, "_loading_rows", False))
 
     def _rows_loaded(self, rows: list[dict]) -> None:
         self._loading_rows = False
         found = {r["study_uid"] for r in rows}
-        self.w.ticks.update_rows(rows)
-        gone = [uid for uid in self.w.ticks.missing() if uid not in found]
-        self.w.ticks.discard(gone)  # no longer in the cache (merged away, erased)
+        self.ticks.update_rows(rows)
+        gone = [uid for uid in self.ticks.missing() if uid not in found]
+        self.ticks.discard(gone)  # no longer in the cache (merged away, erased)
+
+    def _cache_changed(self, change: CacheChange) -> None:
+        if change.touches(STUDIES, PATIENTS):
+            self.reload_ticked_rows()
+
+    def _study_job_ended(self, kind: str, study_uids: list) -> None:
+        if kind == "delete":
+            self.ticks.discard(study_uids)  # at once, not when the rows are read again
 
     def reload_ticked_rows(self) -> None:
         """After a change: fresh rows for every ticked study (locks, patients)."""
-        home, uids = self.w.home, self.w.ticks.uids()
+        uids = self.ticks.uids()
         if not uids:
             return
 
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                return worklist.study_rows(db, uids)
-            finally:
-                db.close()
-
         def loaded(rows: list[dict]) -> None:
             found = {r["study_uid"] for r in rows}
-            self.w.ticks.discard([u for u in uids if u not in found])
-            self.w.ticks.update_rows(rows)
+            self.ticks.discard([u for u in uids if u not in found])
+            self.ticks.update_rows(rows)
 
-        self.w.runner.start("Ticked studies", job, kind="read", visible=False, on_success=loaded,
-                            on_failure=lambda _m: None)
+        self.runner.read(self.home, "Ticked studies", _rows_of(uids), on_success=loaded, on_failure=lambda _m: None)
 
     def trigger(self, key: str) -> None:
-        uids = self.w.ticks.uids()
+        uids = self.ticks.uids()
         if not uids:
             return
         if key == "assign":
@@ -114,29 +130,29 @@ class WorklistActions(QObject):
         elif key in ("merge", "merge_patients"):
             self.open_merge("patients" if key == "merge_patients" else "studies")
         elif key == "download":
-            anonymised = self.w.bar.anonymised.isChecked()
-            self.w.actions.open_dialog("download", uids, anonymize=anonymised, anonymise=anonymised)
+            anonymised = self.bar.anonymised.isChecked()
+            self.actions.open_dialog("download", uids, anonymize=anonymised, anonymise=anonymised)
         else:
-            self.w.actions.open_dialog(key, uids)
+            self.actions.open_dialog(key, uids)
 
     # -- dialogs -------------------------------------------------------------------------
 
     def open_assign(self, uids: list[str]) -> AssignDialog:
-        rows = [self.w.ticks.row(u) or self.w.model.study(self.w.model.row_of(u)) for u in uids]
+        rows = [self.ticks.row(u) or self.model.study(self.model.row_of(u)) for u in uids]
         current = {(r or {}).get("assigned_to") for r in rows}
-        dialog = AssignDialog(self.w.home, self.w.runner, self.w.user.name, len(uids),
-                              current.pop() if len(current) == 1 else None, self.w)
-        dialog.chosen.connect(lambda to: self.w.actions.assign(uids, to))
+        dialog = AssignDialog(self.home, self.runner, self.user.name, len(uids),
+                              current.pop() if len(current) == 1 else None, self.parent_widget)
+        dialog.chosen.connect(lambda to: self.actions.assign(uids, to))
         return self._open(dialog)
 
     def open_delete(self, uids: list[str]) -> DeleteDialog:
-        items = [(u, self.w.ticks.row(u) or self._cached_row(u)) for u in uids]
-        dialog = DeleteDialog(items, self.w)
+        items = [(u, self.ticks.row(u) or self._cached_row(u)) for u in uids]
+        dialog = DeleteDialog(items, self.parent_widget)
         dialog.confirmed.connect(lambda reason: self._delete(uids, reason))
         return self._open(dialog)
 
     def _delete(self, uids: list[str], reason: str) -> None:
-        self.w.actions.delete(uids, reason)
+        self.actions.delete(uids, reason)
 
     def _open(self, dialog):
         dialog.finished.connect(dialog.deleteLater)
@@ -146,11 +162,11 @@ class WorklistActions(QObject):
         return dialog
 
     def _cached_row(self, uid: str) -> Optional[dict]:
-        row = self.w.model.row_of(uid)
-        return self.w.model.study(row) if row >= 0 else None
+        row = self.model.row_of(uid)
+        return self.model.study(row) if row >= 0 else None
 
     def open_merge(self, mode: str) -> None:
-        rows = [r for r in self.w.ticks.rows() if r is not None]
+        rows = [r for r in self.ticks.rows() if r is not None]
         if mode == "patients":
             by_patient: dict[tuple, list[dict]] = {}
             for row in rows:  # by record: an ID with two issuers is two patients
@@ -160,26 +176,23 @@ class WorklistActions(QObject):
             sides = [[row] for row in rows]
         if len(sides) != 2:
             return
-        self.w.drawer.panel.open_merge(mode, sides)
-        self.w.drawer.show()
-        self.w.drawer.raise_()
-        self.w.resizeDocks([self.w.drawer], [430], Qt.Orientation.Horizontal)
+        self._open_merge(mode, sides)
 
     # -- the row menu ------------------------------------------------------------------
 
     def targets(self, row: int) -> list[str]:
         """The ticked studies when the row is one of them, else the row's study."""
-        uid = self.w.model.study_uid(row)
-        if uid in self.w.ticks:
-            return self.w.ticks.uids()
+        uid = self.model.study_uid(row)
+        if uid in self.ticks:
+            return self.ticks.uids()
         return [uid] if uid else []
 
     def row_menu(self, row: int, pos: Optional[QPoint] = None) -> QMenu:
         uids = self.targets(row)
-        rows = [self.w.ticks.row(u) or self._cached_row(u) or {} for u in uids]
-        me, admin = self.w.user.name, "admin" in self.w.user.roles
+        rows = [self.ticks.row(u) or self._cached_row(u) or {} for u in uids]
+        me, admin = self.user.name, "admin" in self.user.roles
         count = f" {len(uids)} studies" if len(uids) > 1 else " study"
-        menu = QMenu(self.w.table)
+        menu = QMenu(self.view)
         menu.setObjectName("rowMenu")
         menu.setToolTipsVisible(True)
         holders = [r.get("locked_by") for r in rows]
@@ -192,19 +205,19 @@ class WorklistActions(QObject):
              else "Not locked")
         self._add(menu, "lock", "Lock" + count, lock_why,
                   "Lock: changes by other users are refused until you unlock",
-                  lambda: self.w.actions.lock(uids))
+                  lambda: self.actions.lock(uids))
         self._add(menu, "unlock", "Unlock" + count, unlock_why, "Release the lock",
-                  lambda: self.w.actions.unlock(uids))
+                  lambda: self.actions.unlock(uids))
         menu.addSeparator()
         self._add(menu, "assign", "Assign" + count + "...",
-                  privilege_reason(self.w.user, "assign", "Assigning studies"),
+                  privilege_reason(self.user, "assign", "Assigning studies"),
                   "Assign to a reading radiologist", lambda: self.open_assign(uids))
-        states = action_states(self.w.user, rows, self.unavailable())
+        states = action_states(self.user, rows, self.unavailable())
         self._add(menu, "delete", "Delete" + count + "...", states["delete"],
                   "Move to the trash", lambda: self.open_delete(uids))
         menu.addSeparator()
         self._add(menu, "history", "Show history", "", "The change journal",
-                  self.w.show_history)
+                  self._show_history)
         self.menu = menu
         if pos is not None:
             menu.popup(pos)

@@ -20,13 +20,9 @@ from ui.jobs import JobRunner
 READER_ROLE = "radiologist"
 
 
-def radiologists(home: Home) -> list[str]:
+def radiologists(db) -> list[str]:
     """Job body: the names of accounts with the radiologist role."""
-    db = home.connect()
-    try:
-        return [u.name for u in accounts.list_users(db) if READER_ROLE in u.roles]
-    finally:
-        db.close()
+    return [u.name for u in accounts.list_users(db) if READER_ROLE in u.roles]
 
 
 class AssignDialog(QDialog):
@@ -71,8 +67,8 @@ class AssignDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(buttons)
         self.loaded = False
-        runner.start("Accounts", lambda p, c: radiologists(home), kind="read", visible=False,
-                     on_success=self._loaded, on_failure=self.status.setText)
+        runner.read(home, "Accounts", lambda db, progress, cancel: radiologists(db),
+                    on_success=self._loaded, on_failure=self.status.setText)
 
     def _loaded(self, names: list[str]) -> None:
         names = sorted(names, key=lambda n: (n != self.me, n.lower()))

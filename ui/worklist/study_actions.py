@@ -1,9 +1,11 @@
 """What the action bar and the row menu do: each action a job, never a wait.
 
-Changes to studies (assign, delete, lock, unlock) run on the cache-writing
-pool, one at a time, through the window's one job runner. An action over
-several studies goes study by study and ends with what was done and what
-was refused, each with its reason (like the command line's exit 6).
+Changes to studies (assign, delete, lock, unlock) run as ``runner.write``
+jobs (one at a time, a connection of their own) and end with one broadcast
+of what they changed (ui/cache_events.py): every view of the home refreshes
+from that, none is refreshed here. An action over several studies goes
+study by study and ends with what was done and what was refused, each with
+its reason (like the command line's exit 6).
 
 Download, Burn and Send open dialogs that other parts of the workstation
 provide (ui.export.export_dialog, ui.export.burn_dialog, ui.net.send_dialog); they are
@@ -25,6 +27,7 @@ from app.accounts.accounts import User
 from app.changes import locks, trash
 from app.errors import Cancelled, StudyDeskError
 from app.home import Home
+from ui.cache_events import JOURNAL, OUTBOX, STUDIES, TRASH, CacheChange, announce
 from ui.jobs import Job, JobRunner
 
 # action key -> (module, function) of the dialog another part provides
@@ -61,30 +64,33 @@ def unavailable() -> dict[str, str]:
     return out
 
 
-def batch_job(home: Home, title: str, study_uids: list[str], step: Callable) -> Callable:
-    """A job applying ``step(db, uid)`` to each study; refusals are collected,
-    not raised, so one locked study does not stop the others."""
+def batch_job(title: str, study_uids: list[str], step: Callable) -> Callable:
+    """A write applying ``step(db, uid)`` to each study (``fn(db, progress,
+    cancel)`` for ``runner.write``); refusals are collected, not raised, so
+    one locked study does not stop the others."""
 
-    def job(progress, cancel):
+    def job(db, progress, cancel):
         done, refused = [], []
-        db = home.connect()
-        try:
-            for n, uid in enumerate(study_uids):
-                cancel.check()
-                progress(n / len(study_uids), f"{title}: {n + 1} of {len(study_uids)}")
-                try:
-                    step(db, uid)
-                except Cancelled:
-                    raise
-                except StudyDeskError as e:
-                    refused.append((uid, e.message))
-                else:
-                    done.append(uid)
-        finally:
-            db.close()
+        for n, uid in enumerate(study_uids):
+            cancel.check()
+            progress(n / len(study_uids), f"{title}: {n + 1} of {len(study_uids)}")
+            try:
+                step(db, uid)
+            except Cancelled:
+                raise
+            except StudyDeskError as e:
+                refused.append((uid, e.message))
+            else:
+                done.append(uid)
         return {"done": done, "refused": refused}
 
     return job
+
+
+# what each batch changes, for the broadcast (a delete is journaled and may
+# queue IOCM corrections in the outbox)
+CHANGES = {"assign": (STUDIES,), "lock": (STUDIES,), "unlock": (STUDIES,),
+           "delete": (STUDIES, TRASH, JOURNAL, OUTBOX)}
 
 
 def outcome(verb: str, result: dict) -> str:
@@ -96,8 +102,8 @@ def outcome(verb: str, result: dict) -> str:
 class StudyActions(QObject):
     """Starts the study jobs of one window.
 
-    ``changed(kind, uids)`` after a job that changed studies ended (the
-    window refreshes the worklist, the history and the tick set);
+    ``changed(kind, uids)`` after a study job ended, its change already
+    broadcast (the tick set forgets deleted studies; tests wait on it);
     ``message(text)`` for the status bar.
     """
 
@@ -134,11 +140,17 @@ class StudyActions(QObject):
     def _batch(self, kind: str, title: str, study_uids: list[str], step: Callable, verb: str) -> Job:
         count = len(study_uids)
         name = f"{title} {count} stud{'ies' if count != 1 else 'y'}"
-        job = self.runner.start(name, batch_job(self.home, title, list(study_uids), step), kind="write",
+        home, change = self.home, CacheChange.of(*CHANGES[kind], study_uids=study_uids)
+
+        def cancelled() -> None:
+            announce(home, change)  # the studies done before the cancel stay changed
+            self.message.emit(f"{title} cancelled")
+
+        job = self.runner.write(home, name, batch_job(title, list(study_uids), step), changed=change,
                                 summarize=lambda r: outcome(verb, r),
                                 on_success=lambda r: self._done(kind, title, verb, r),
-                                on_cancel=lambda: self.message.emit(f"{title} cancelled"))
-        # done or not, some studies may have changed before a cancel or failure
+                                on_cancel=cancelled)
+        job.failed.connect(lambda _message: announce(home, change))  # so may a failure's
         job.finished.connect(lambda: self.changed.emit(kind, list(study_uids)))
         return job
 

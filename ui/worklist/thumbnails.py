@@ -51,15 +51,11 @@ def to_qimage(pixels: np.ndarray) -> QImage:
     return QImage(pixels.data, width, height, line, fmt).copy()
 
 
-def render_series(home: Home, series_uid: str, max_size: int = SIZE) -> Thumbnail:
-    """Runs on a pool thread: its own connection, no widgets."""
+def render_series(home: Home, db, series_uid: str, max_size: int = SIZE) -> Thumbnail:
+    """Runs on a pool thread (a read job's connection *db*), no widgets."""
     from app.dicom.render import render_preview
 
-    db = home.connect()
-    try:
-        instances = worklist.instances_of(db, series_uid)
-    finally:
-        db.close()
+    instances = worklist.instances_of(db, series_uid)
     if not instances:
         return Thumbnail(MISSING, message="no instances in the cache")
     middle = instances[len(instances) // 2]
@@ -96,12 +92,12 @@ class ThumbnailLoader(QObject):
         if series_uid not in self._pending:
             home = self.home
 
-            def job(progress, cancel):
+            def job(db, progress, cancel):
                 cancel.check()
-                return render_series(home, series_uid)
+                return render_series(home, db, series_uid)
 
-            self._pending[series_uid] = self.runner.start(
-                "Thumbnail", job, kind="preview", visible=False,
+            self._pending[series_uid] = self.runner.read(
+                home, "Thumbnail", job, kind="preview",
                 on_success=lambda thumb, uid=series_uid: self._done(uid, thumb),
                 on_failure=lambda message, uid=series_uid: self._done(
                     uid, Thumbnail(CANNOT_DECODE, message=message)))
