@@ -9,8 +9,11 @@ pre-flight identity check (app.changes.rules) on the cards: amber for a
 difference to look at, red for what looks like a different patient, which
 needs a typed reason (it goes into the journal and the audit trail, and
 lets the merge go ahead as ``--force --reason`` does on the command line).
-Confirm runs the merge as a cache-writing job with its progress here;
-Cancel stops it (nothing changes) or closes the drawer.
+Confirm runs the merge as a cache write (``runner.write``) with its
+progress here, which announces the studies it changed to every view of the
+home; Cancel stops it (nothing changes) or closes the drawer. The widgets
+and how they are drawn are ui/changes/merge_view.py; the work on the cache
+is ui/changes/merge_jobs.py.
 """
 
 from __future__ import annotations
@@ -18,28 +21,21 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QScrollArea, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDockWidget, QWidget
 
 from app.accounts.accounts import User
 from app.changes import merge
 from app.home import Home
-from ui import formatting
+from ui.cache_events import JOURNAL, PATIENTS, STUDIES, CacheChange
+from ui.changes.merge_cards import MergeCard
+from ui.changes.merge_jobs import (default_destination, merge_write, preflight_read, proposal_read,
+                                   series_read)
+from ui.changes.merge_view import LEVEL_TEXT, MergeView
 from ui.jobs import Job, JobRunner
-from ui.changes.merge_cards import MergeCard, patient_line
-from ui.changes.merge_jobs import (_default_destination, merge_job, preflight_job, proposal_job,
-                           series_job)
 from ui.worklist.thumbnails import ThumbnailLoader
 
-LEVEL_TEXT = {
-    "ok": "Pre-flight check: same patient, nothing differs.",
-    "amber": "Pre-flight check: some details differ. Look at the flags before you merge.",
-    "red": "Pre-flight check: these look like different patients. "
-           "Merge only if you are sure, and say why.",
-}
 
-
-class MergePanel(QFrame):
+class MergePanel(MergeView):
     """``merged(change_id, mode, source, destination)`` after a merge;
     ``checked(level)`` when a pre-flight result is shown; ``closed()``."""
 
@@ -49,86 +45,19 @@ class MergePanel(QFrame):
 
     def __init__(self, home: Home, user: User, runner: JobRunner, parent: Optional[QWidget] = None):
         super().__init__(parent)
-        self.setObjectName("mergePanel")
         self.home, self.user, self.runner = home, user, runner
         self.thumbnails = ThumbnailLoader(home, runner, self)
         self.thumbnails.ready.connect(self._thumbnail)
         self.mode = "studies"
-        self.cards: list[MergeCard] = []
         self.destination = 1
         self.check = None  # the last Preflight shown
         self.refusal = ""  # why the merge cannot go ahead (lock, migrated, privilege)
+        self.proposal = None  # the KeepProposal shown (patient merges)
         self.job: Optional[Job] = None
         self._generation = 0
-
-        self.title = QLabel()
-        self.title.setObjectName("drawerTitle")
-        self.patient = QLabel()
-        self.patient.setObjectName("drawerPatient")
-        self.patient.setWordWrap(True)
-        self._cards_box = QVBoxLayout()
-        self._cards_box.setSpacing(8)
-        self.banner = QLabel()
-        self.banner.setObjectName("preflight")
-        self.banner.setWordWrap(True)
-        self.proposal_label = QLabel()
-        self.proposal_label.setObjectName("mergeProposal")
-        self.proposal_label.setWordWrap(True)
-        self.proposal_label.hide()
-        self.proposal = None  # the KeepProposal shown (patient merges)
-        self.reason_label = QLabel("Reason")
-        self.reason_label.setObjectName("reasonLabel")
-        self.reason = QLineEdit()
-        self.reason.setObjectName("mergeReason")
         self.reason.textChanged.connect(self._update_buttons)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        self.progress.setFixedHeight(8)
-        self.progress.hide()
-        self.status = QLabel()
-        self.status.setObjectName("drawerStatus")
-        self.status.setWordWrap(True)
-        self.confirm = QPushButton("Confirm merge")
-        self.confirm.setObjectName("confirmMerge")
         self.confirm.clicked.connect(self.run)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.setObjectName("cancelMerge")
         self.cancel.clicked.connect(self._cancel)
-
-        content = QWidget()
-        content.setObjectName("drawerContent")
-        inner = QVBoxLayout(content)
-        inner.setContentsMargins(12, 10, 12, 10)
-        inner.setSpacing(8)
-        inner.addWidget(self.title)
-        inner.addWidget(self.patient)
-        inner.addWidget(self.proposal_label)
-        inner.addLayout(self._cards_box)
-        inner.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setObjectName("drawerScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(content)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel)
-        buttons.addStretch(1)
-        buttons.addWidget(self.confirm)
-        foot = QFrame()
-        foot.setObjectName("drawerFoot")
-        foot_layout = QVBoxLayout(foot)
-        foot_layout.setContentsMargins(12, 8, 12, 10)
-        foot_layout.setSpacing(6)
-        for widget in (self.banner, self.reason_label, self.reason, self.progress, self.status):
-            foot_layout.addWidget(widget)
-        foot_layout.addLayout(buttons)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(scroll, 1)
-        layout.addWidget(foot)
 
     # -- what to merge --------------------------------------------------------------------
 
@@ -138,29 +67,12 @@ class MergePanel(QFrame):
         if self.busy():
             return
         self.mode = mode
-        for card in self.cards:
-            self._cards_box.removeWidget(card)
-            card.hide()
-            card.deleteLater()
-        self.cards = [MergeCard(mode, rows, self) for rows in sides]
+        self.show_sides(mode, sides)
         for i, card in enumerate(self.cards):
-            self._cards_box.addWidget(card)
             card.make_destination.connect(lambda i=i: self.set_destination(i))
             self._load_series(card)
-        self.title.setText("Merge patients" if mode == "patients" else "Merge studies")
-        first = sides[0][0]
-        if mode == "patients":
-            self.patient.setText("Every study of the source patient takes the destination's "
-                                 "patient attributes; the source patient record disappears.")
-        else:
-            name = formatting.person_name(first.get("patient_name")) or "(no name)"
-            self.patient.setText(f"{name}\n{patient_line(first)}")
-        self.reason.clear()
-        self.status.clear()
-        self.progress.hide()
-        self.destination = _default_destination(sides)
+        self.destination = default_destination(sides)
         self.proposal = None
-        self.proposal_label.hide()
         if mode == "patients":
             self._propose()
         else:
@@ -174,14 +86,14 @@ class MergePanel(QFrame):
             card.set_role(False)
             card.button.setEnabled(False)
         self.check, self.refusal = None, ""
-        self._show_banner("", "Choosing which record to keep...")
+        self.show_banner("", "Choosing which record to keep...")
         self.confirm.setEnabled(False)
         self._generation += 1
         generation = self._generation
         first, second = (card.key for card in self.cards)
-        self.runner.start("Merge proposal", proposal_job(self.home, first, second), kind="read",
-                          visible=False, on_success=lambda p: self._proposed(generation, p),
-                          on_failure=lambda _m: self._proposed(generation, None))
+        self.runner.read(self.home, "Merge proposal", proposal_read(self.home, first, second),
+                         on_success=lambda p: self._proposed(generation, p),
+                         on_failure=lambda _m: self._proposed(generation, None))
 
     def _proposed(self, generation: int, proposal) -> None:
         if generation != self._generation:
@@ -211,16 +123,14 @@ class MergePanel(QFrame):
             card.set_flags([], as_source=False)
         self._show_proposal()
         self.check, self.refusal = None, ""
-        self._show_banner("", "Checking the two sides...")
+        self.show_banner("", "Checking the two sides...")
         self._update_buttons()
         self._generation += 1
         generation = self._generation
-        self.runner.start("Merge pre-flight",
-                          preflight_job(self.home, self.user, self.mode, self.source_key(),
-                                        self.destination_key()),
-                          kind="read", visible=False,
-                          on_success=lambda result: self._checked(generation, result),
-                          on_failure=lambda message: self._refused(generation, message))
+        self.runner.read(self.home, "Merge pre-flight",
+                         preflight_read(self.user, self.mode, self.source_key(), self.destination_key()),
+                         on_success=lambda result: self._checked(generation, result),
+                         on_failure=lambda message: self._refused(generation, message))
 
     def _show_proposal(self) -> None:
         proposal = self.proposal
@@ -231,11 +141,7 @@ class MergePanel(QFrame):
         followed = self.destination_key() == proposal.keep
         if not followed:
             text += f"\nYou chose to keep {merge.shown_ref(self.destination_key(), self.source_key())} instead."
-        self.proposal_label.setText(text)
-        self.proposal_label.setProperty("followed", followed)
-        self.proposal_label.style().unpolish(self.proposal_label)
-        self.proposal_label.style().polish(self.proposal_label)
-        self.proposal_label.show()
+        self.show_proposal(text, followed)
 
     def _checked(self, generation: int, result) -> None:
         if generation != self._generation:
@@ -245,7 +151,7 @@ class MergePanel(QFrame):
         for i, card in enumerate(self.cards):
             card.set_flags(check.flags, as_source=i != self.destination)
             card.set_study_count(counts.get(card.key))
-        self._show_banner(check.level, LEVEL_TEXT[check.level])
+        self.show_banner(check.level, LEVEL_TEXT[check.level])
         self._update_buttons()
         self.checked.emit(check.level)
 
@@ -253,25 +159,16 @@ class MergePanel(QFrame):
         if generation != self._generation:
             return
         self.refusal = message
-        self._show_banner("refused", f"This merge is not possible: {message}")
+        self.show_banner("refused", f"This merge is not possible: {message}")
         self._update_buttons()
         self.checked.emit("refused")
-
-    def _show_banner(self, level: str, text: str) -> None:
-        self.banner.setText(text)
-        self.banner.setProperty("level", level)
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
 
     def reason_required(self) -> bool:
         return self.check is not None and self.check.level == "red"
 
     def _update_buttons(self) -> None:
         required = self.reason_required()
-        self.reason_label.setText("Reason (required: different patients)" if required
-                                  else "Reason (optional)")
-        self.reason.setPlaceholderText("Why these are the same patient" if required
-                                       else "Kept in the journal and the audit trail")
+        self.show_reason_needed(required)
         why = ""
         if self.busy():
             why = "The merge is running."
@@ -303,26 +200,23 @@ class MergePanel(QFrame):
         self.progress.show()
         self.status.setText(f"Merging {what} {merge.shown_ref(source, destination)} into "
                             f"{merge.shown_ref(destination, source)}...")
-        self.job = self.runner.start(
-            f"Merge {what}s",
-            merge_job(self.home, self.user, mode, source, destination,
-                      force=self.reason_required(), reason=self.reason.text().strip()),
-            kind="write", summarize=lambda change_id: f"Done (change {change_id})",
+        self.job = self.runner.write(
+            self.home, f"Merge {what}s",
+            merge_write(self.home, self.user, mode, source, destination,
+                        force=self.reason_required(), reason=self.reason.text().strip()),
+            changed=self._change(), summarize=lambda change_id: f"Done (change {change_id})",
             on_success=lambda change_id: self._merged(change_id, mode, source, destination),
             on_failure=self._failed, on_cancel=self._cancelled)
-        self.job.progress.connect(self._progress)
+        self.job.progress.connect(self.show_progress)
         self.job.finished.connect(self._update_buttons)
         self._update_buttons()
         return self.job
 
-    def _progress(self, fraction: float, message: str) -> None:
-        if fraction < 0:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(fraction * 1000))
-        if message:
-            self.status.setText(message)
+    def _change(self) -> CacheChange:
+        """What a merge changes: the two studies, or (patients) every study
+        of the source record, which the drawer does not list: all rows."""
+        studies = [] if self.mode == "patients" else [card.key for card in self.cards]
+        return CacheChange.of(STUDIES, PATIENTS, JOURNAL, study_uids=studies)
 
     def _merged(self, change_id: int, mode: str, source: str, destination: str) -> None:
         self.progress.setRange(0, 1000)
@@ -348,9 +242,9 @@ class MergePanel(QFrame):
 
     def _load_series(self, card: MergeCard) -> None:
         uid = card.rows[0]["study_uid"]
-        self.runner.start("Series", series_job(self.home, uid), kind="read", visible=False,
-                          on_success=lambda rows, c=card: self._series(c, rows),
-                          on_failure=lambda _m: None)
+        self.runner.read(self.home, "Series", series_read(uid),
+                         on_success=lambda rows, c=card: self._series(c, rows),
+                         on_failure=lambda _m: None)
 
     def _series(self, card: MergeCard, rows: list[dict]) -> None:
         if card not in self.cards:

@@ -1,76 +1,57 @@
-"""The merge drawer's background work: job bodies for the identity check, the merge,
-the keep proposal and a study's series, and the default destination side."""
+"""The merge drawer's work on the cache, each a function of ``(db, progress,
+cancel)`` for ``runner.read`` / ``runner.write`` (ui/jobs.py: the runner
+opens and closes the connection): the identity check, the keep proposal, a
+study's series and the merge itself; and the default destination side."""
 
 from __future__ import annotations
 
-from app.worklist import query as worklist
 from app.accounts.accounts import User
 from app.changes import merge
 from app.home import Home
+from app.worklist import query as worklist
 
 
-def preflight_job(home: Home, user: User, mode: str, source: str, destination: str):
-    """Job body: the identity check (forced, so a red check is returned, not raised),
+def preflight_read(user: User, mode: str, source: str, destination: str):
+    """The identity check (forced, so a red check is returned, not raised),
     and for patients the number of studies each has."""
 
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            plan = merge.plan_merge_patients if mode == "patients" else merge.plan_merge_studies
-            _plan, check = plan(db, user, source, destination, force=True)
-            counts = {}
-            if mode == "patients":
-                counts = {pid: worklist.patient_card(db, pid)["study_count"]
-                          for pid in (source, destination)}
-            return check, counts
-        finally:
-            db.close()
+    def read(db, progress, cancel):
+        plan = merge.plan_merge_patients if mode == "patients" else merge.plan_merge_studies
+        _plan, check = plan(db, user, source, destination, force=True)
+        counts = {}
+        if mode == "patients":
+            counts = {pid: worklist.patient_card(db, pid)["study_count"]
+                      for pid in (source, destination)}
+        return check, counts
 
-    return job
+    return read
 
 
-def merge_job(home: Home, user: User, mode: str, source: str, destination: str, force: bool,
-              reason: str):
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            run = merge.merge_patients if mode == "patients" else merge.merge_studies
-            return run(home, db, user, source, destination, force=force, reason=reason,
-                       progress=progress, cancel=cancel)
-        finally:
-            db.close()
+def merge_write(home: Home, user: User, mode: str, source: str, destination: str, force: bool,
+                reason: str):
+    """The merge (app.changes.merge); returns the change id."""
 
-    return job
+    def write(db, progress, cancel):
+        run = merge.merge_patients if mode == "patients" else merge.merge_studies
+        return run(home, db, user, source, destination, force=force, reason=reason,
+                   progress=progress, cancel=cancel)
+
+    return write
 
 
-def proposal_job(home: Home, first: str, second: str):
-    """Job body: which of two patient records to keep, and why (app.changes.merge)."""
+def proposal_read(home: Home, first: str, second: str):
+    """Which of two patient records to keep, and why (app.changes.merge)."""
     settings = home.settings().get("merge", {})
     configured = settings.get("secondary_issuers", "") if isinstance(settings, dict) else ""
     issuers = configured if isinstance(configured, list) else str(configured or "").split(",")
-
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            return merge.propose_keep(db, first, second, issuers)
-        finally:
-            db.close()
-
-    return job
+    return lambda db, progress, cancel: merge.propose_keep(db, first, second, issuers)
 
 
-def series_job(home: Home, study_uid: str):
-    def job(progress, cancel):
-        db = home.connect()
-        try:
-            return worklist.series_of(db, study_uid)
-        finally:
-            db.close()
-
-    return job
+def series_read(study_uid: str):
+    return lambda db, progress, cancel: worklist.series_of(db, study_uid)
 
 
-def _default_destination(sides: list[list[dict]]) -> int:
+def default_destination(sides: list[list[dict]]) -> int:
     """Study merges: keep the side with more studies, then more images (ties:
     the first ticked). Patient merges start here and then follow the core's
     proposal (:func:`app.changes.merge.propose_keep`)."""
