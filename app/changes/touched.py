@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 from app.changes.plans import rows_in
 
 
+# Counts the cache derives from the rows below a study or series; the commit
+# recomputes them (catalog.refresh_counts), so an instance added to a series
+# that does not move changes nothing the plan relies on. Whatever changes them
+# in a series that moves shows in its instances' digest.
+COUNTS = frozenset({"series_count", "instance_count", "size_bytes", "modalities"})
+
+
 @dataclass
 class Touched:
     studies: dict[str, dict] = field(default_factory=dict)          # sources and destination
@@ -27,9 +34,9 @@ class Touched:
     measurements: list[dict] = field(default_factory=list)          # on the instances that may move
 
     def fingerprint(self) -> dict[str, str]:
-        out = {f"study {uid}": _digest(row) for uid, row in self.studies.items()}
+        out = {f"study {uid}": _digest(row, COUNTS) for uid, row in self.studies.items()}
         out.update({f"patient {pk}": _digest(row) for pk, row in self.patients.items()})
-        out.update({f"series {uid}": _digest(row) for uid, row in self.series.items()})
+        out.update({f"series {uid}": _digest(row, COUNTS) for uid, row in self.series.items()})
         out.update({f"instances {uid}": _digest(sorted(rows, key=lambda r: r["sop_instance_uid"]))
                     for uid, rows in self.instances.items()})
         out.update({f"members {uid}": _digest(sorted(uids)) for uid, uids in self.members.items()})
@@ -37,7 +44,9 @@ class Touched:
         return out
 
 
-def _digest(value) -> str:
+def _digest(value, leave_out: frozenset = frozenset()) -> str:
+    if leave_out:
+        value = {k: v for k, v in value.items() if k not in leave_out}
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
