@@ -11,8 +11,8 @@ window's History dock, ui/changes/history_panel.py) shows the change with Undo.
 ``open_content_manager(parent, home, user)`` opens it (Tools > Content
 Manager... in the main window); it reuses the parent's job runner when the
 parent has one, so its jobs show in the jobs panel and writers queue behind
-imports. ``python -m ui.changes.content_manager [OUT.png]`` saves a screenshot of the
-split window on a fresh demo home (tools/screenshots/content_manager.py; under ``xvfb-run -a``).
+imports. ``python -m tools.screenshots.content_manager [OUT.png]`` saves a
+screenshot of the split window on a fresh demo home (under ``xvfb-run -a``).
 """
 
 from __future__ import annotations
@@ -204,11 +204,3 @@ def open_content_manager(parent: Optional[QWidget], home: Home, user: User) -> C
     window.raise_()
     window.activateWindow()
     return window
-
-
-if __name__ == "__main__":
-    import sys
-
-    from tools.screenshots.content_manager import main
-
-    sys.exit(main(sys.argv[1:]))
