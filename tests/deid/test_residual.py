@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from app.cli import main
-from app.deid import Deidentifier, Needle, Needles, Profile, pipeline
+from app.deid import Deidentifier, Needle, Needles, Profile, pipeline, worker
 from app.export import ResidualIdentifiers, export_zip
 from app.importing.importer import import_paths
 from tests.factories import ct_dataset, uid, write
@@ -128,8 +128,8 @@ def test_every_original_uid_of_the_input_is_searched(tmp_path):
     meta_only = str(ds.SOPInstanceUID)[:-3] + "999"  # in the File Meta Information alone
     path.write_bytes(path.read_bytes().replace(str(ds.SOPInstanceUID).encode(), meta_only.encode(), 1))
     deid = Deidentifier(Profile([]))
-    pipeline.init(deid.state())
-    done = pipeline.process_chunk([pipeline.Source(0, str(path), "x")])
+    worker.init(deid.state())
+    done = worker.process_chunk([pipeline.Source(0, str(path), "x")])
     assert "error" not in done["files"][0]
     found = set(done["uids"])
     assert {str(ds.SOPInstanceUID), str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID),
@@ -179,8 +179,8 @@ def test_a_uid_written_with_another_vr_is_still_an_original_uid(tmp_path):
     data = path.read_bytes()
     at = data.find(b"\x20\x00\x52\x00UI")
     path.write_bytes(data[:at + 4] + b"LO" + data[at + 6:])
-    pipeline.init(Deidentifier(Profile([])).state())
-    done = pipeline.process_chunk([pipeline.Source(0, str(path), "x")])
+    worker.init(Deidentifier(Profile([])).state())
+    done = worker.process_chunk([pipeline.Source(0, str(path), "x")])
     assert "error" not in done["files"][0]
     assert uid("PXV1", "frame") in done["uids"]
 
