@@ -129,26 +129,36 @@ def where_clause(q: Query, any_state: bool = False) -> tuple[str, list]:
     return " AND ".join(where), params
 
 
-def study_uids(db, q: Query, sort: str = "study_date", descending: bool = True,
-               limit: Optional[int] = None, any_state: bool = False) -> list[str]:
-    """The ids of matching studies, sorted in SQL (for lazy table models)."""
+def ids_sql(q: Query, sort: str = "study_date", descending: bool = True,
+            limit: Optional[int] = None, any_state: bool = False,
+            select: str = "s.study_instance_uid") -> tuple[str, list]:
+    """The sorted search as SQL selecting *select* (UIDs, or rowids: app/worklist/ids.py)."""
     if sort not in SORT_COLUMNS:
         raise BadInput(f"sort {sort!r}: one of {', '.join(SORT_COLUMNS)}")
     where, params = where_clause(q, any_state)
-    columns = SORT_COLUMNS[sort]
     direction = "DESC" if descending else "ASC"
-    keys = columns if isinstance(columns, tuple) else (columns,)
+    keys = sort_keys(sort)
     if _only_unindexed_text(q):
-        # '*text*' filters are checked row by row: let SQLite filter first and
-        # sort what is left, not walk the sort index over every study
+        # '*text*' is checked row by row: filter first, then sort what is left
         keys = tuple("+" + k for k in keys)
-    order = ", ".join(f"{k} {direction}" for k in keys + ("s.study_instance_uid",))
-    join = ""
-    if "p." in where or "p." in order:
-        join = " JOIN patients p ON p.id = s.patient_pk"
-    sql = f"SELECT s.study_instance_uid FROM studies s{join} WHERE {where} ORDER BY {order}"
+    order = ", ".join(f"{k} {direction}" for k in keys)
+    join = " JOIN patients p ON p.id = s.patient_pk" if "p." in where + order else ""
+    sql = f"SELECT {select} FROM studies s{join} WHERE {where} ORDER BY {order}"
     if limit:
         sql += f" LIMIT {int(limit)}"
+    return sql, params
+
+
+def sort_keys(sort: str) -> tuple[str, ...]:
+    """The columns a sort orders by, the Study Instance UID last (ties)."""
+    columns = SORT_COLUMNS[sort]
+    return (columns if isinstance(columns, tuple) else (columns,)) + ("s.study_instance_uid",)
+
+
+def study_uids(db, q: Query, sort: str = "study_date", descending: bool = True,
+               limit: Optional[int] = None, any_state: bool = False) -> list[str]:
+    """The ids of matching studies, sorted in SQL (for lazy table models)."""
+    sql, params = ids_sql(q, sort, descending, limit, any_state)
     return [uid for (uid,) in db.execute(sql, params)]
 
 
@@ -357,15 +367,20 @@ def age_of(birth_date: str, today: date) -> Optional[int]:
 def search(db, user: str, q: Query, sort: str = "study_date", descending: bool = True,
            limit: Optional[int] = None) -> list[str]:
     """:func:`study_uids` with its Query audit entry (PS3.15 A.5.3.10)."""
+    uids = study_uids(db, q, sort, descending, limit)
+    record_search(db, user, q, len(uids))
+    return uids
+
+
+def record_search(db, user: str, q: Query, found: int) -> None:
+    """The Query audit entry of a search that found *found* studies."""
     from app.accounts import audit
     from app.db import transaction
 
-    uids = study_uids(db, q, sort, descending, limit)
     asked = {f.name: getattr(q, f.name) for f in fields(q) if getattr(q, f.name)}
     with transaction(db):
         audit.record(db, user, "query", audit.QUERY, objects=[],
-                     detail=f"local worklist {asked or 'all'}: {len(uids)} studies")
-    return uids
+                     detail=f"local worklist {asked or 'all'}: {found} studies")
 
 
 def open_patient_card(db, user: str, patient_id: str, issuer: Optional[str] = None) -> dict:

@@ -40,7 +40,7 @@ def test_rows_are_formatted_and_fetched_lazily(qtbot, loaded_home):
     model = WorklistModel(loaded_home, runner, "")
     try:
         _searched(qtbot, model, lambda: model.search(Query(patient_id="P002"), audit=False))
-        assert model._rows == {}  # nothing fetched before the view asks
+        assert model.cached_rows() == 0  # nothing fetched before the view asks
         first = _column("patient_name")
         row = [model.data(model.index(0, c)) for c in range(first, model.columnCount())]
         assert row[:5] == ["SMITH, Anna", "P002", "1975-11-22", "2022-06-15", "ACC003"]

@@ -26,7 +26,7 @@ from app.net import client
 from app.worklist.query import Query
 from ui.jobs import Job, JobRunner
 from ui.worklist.selection import TickSet
-from ui.worklist.model import COLUMNS, STATUS, WorklistModel
+from ui.worklist.study_table import COLUMNS, STATUS, StudyTableModel
 
 CACHED_COLOUR = QColor("#6cc08b")
 PARTIAL_COLOUR = QColor("#e0b050")
@@ -62,7 +62,7 @@ def cache_tooltip(row: dict) -> str:
     return "Not in the cache: Retrieve it to read it here"
 
 
-class RemoteModel(WorklistModel):
+class RemoteModel(StudyTableModel):
     """Rows of the last query of :attr:`node`. ``searched(count)`` when an
     answer is in place, ``search_failed(message)``, ``search_cancelled()``."""
 

@@ -1,126 +1,70 @@
-"""The worklist table model: study ids from an SQL search, rows fetched lazily.
+"""The local worklist model: a compact list of rowids, rows fetched by window,
+refreshed by what changed.
 
-Like Anki's browser table: the model keeps the ordered ``_ids`` of the last
-search and fetches row dicts in blocks around the rows the view asks for,
-caching them. SQL filters and sorts (app.worklist.query); the model never sorts in
-Python.
+Like Anki's browser table, the model keeps only the ordered ids of the last
+search: the SQLite rowids of the matching studies in one ``array('q')``
+(8 bytes a row: a million studies take 8 MB, app/worklist/ids.py). The rows
+the view asks for are fetched a block at a time around the asked row and
+kept in a small LRU (:data:`CACHE_ROWS`). SQL filters and sorts; the model
+never sorts in Python.
 
-Ticks (ui/worklist/selection.py) live beside the rows: column 0 carries a check
-state for a ticked row and for the row the user clicked last (its box is
-revealed there), and none elsewhere, so the boxes appear only where the
-user is working.
+It follows the home's broadcast (ui/cache_events.py) itself: a write that
+names its studies re-reads only those (app/worklist/refresh.py works out on
+a pool thread where each now belongs) and the model replays the answer as
+row removals, moves, inserts and updates, so the current row, the selection
+and the ticks stay; a write that does not name its studies searches again.
 
-Threads: the search (the ids query, which may scan the whole cache) runs as a
-read job on a pool thread. The block fetch of visible rows runs on the GUI
-thread on purpose: it is a handful of primary-key lookups on indexed columns
-(at most BLOCK rows), cheaper than a round trip through a worker, and the view
-needs the values synchronously in data().
+Threads: searches and refreshes run as read jobs (runner.read); the GUI
+thread only swaps in or replays their answers, one refresh at a time. The
+block fetch of visible rows runs on the GUI thread on purpose: at most
+BLOCK primary-key lookups, cheaper than a round trip through a worker, and
+the view needs the values synchronously in data().
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from array import array
+from collections import OrderedDict
+from typing import Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+import numpy as np
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Signal
 
-from app.worklist import query as worklist
 from app.home import Home
-from app.worklist.query import Query
-from ui import formatting
-from ui.worklist import status_icons
+from app.worklist import ids, refresh
+from app.worklist.query import Query, record_search
+from ui.cache_events import PATIENTS, SHARES, STUDIES, TRASH, CacheChange, events_of
 from ui.jobs import JobRunner
 from ui.worklist.selection import TickSet
+from ui.worklist.study_table import (  # noqa: F401  (the names the views import from here)
+    COLUMNS, DEFAULT_SORT, FIXED, SELECT, STATUS, STUDY_UID_ROLE, TICK_HELP, Column, StudyTableModel,
+    column_index, display, tooltip)
 
 BLOCK = 100  # rows fetched per block
-STUDY_UID_ROLE = Qt.ItemDataRole.UserRole + 1
+CACHE_ROWS = 2000  # rows kept (a few screens); the rest are fetched again when shown
+TICK_NOW = 20_000  # Ctrl+A on up to this many rows ticks at once; more are listed by a job
+KINDS = (STUDIES, PATIENTS, SHARES, TRASH)  # the changes the worklist's rows follow
 
 
-@dataclass(frozen=True)
-class Column:
-    title: str
-    key: str
-    sort: Optional[str]  # key of app.worklist.query.SORT_COLUMNS, None: not sortable
-    numeric: bool = False
+class WorklistModel(StudyTableModel):
+    """Rows of the last search of the cache. ``search()`` and ``sort()`` are
+    asynchronous; ``searched(count)`` when the rows are in place, after a
+    search or a refresh. ``updated(uids)`` after a refresh by what changed,
+    with the studies it re-read; ``queries`` counts the full searches."""
 
-
-COLUMNS = (
-    Column("", "select", None),
-    Column("Status", "status", None),
-    Column("Patient name", "patient_name", "patient_name"),
-    Column("Patient ID", "patient_id", "patient_id"),
-    Column("Birth date", "patient_birth_date", "birth_date"),
-    Column("Study date", "study_date", "study_date"),
-    Column("Accession", "accession", "accession"),
-    Column("Modalities", "modalities", "modalities"),
-    Column("Description", "description", "description"),
-    Column("Series", "series_count", "series_count", numeric=True),
-    Column("Images", "instance_count", "instance_count", numeric=True),
-    Column("Assigned to", "assigned_to", "assigned_to"),
-)
-DEFAULT_SORT = ("study_date", True)
-SELECT, STATUS = 0, 1  # logical indexes of the tick and status columns
-FIXED = ("select",)  # columns that can be neither hidden nor moved
-TICK_HELP = ("Click a row to reveal its box; tick to select it.\n"
-             "Space toggles, Ctrl+A ticks every listed study, Esc clears.")
-
-
-def column_index(key: str) -> int:
-    return next(i for i, c in enumerate(COLUMNS) if c.key == key)
-
-
-def display(column: Column, row: dict) -> str:
-    if column.key in ("select", "status"):
-        return ""
-    value = row.get(column.key)
-    if column.key == "patient_name":
-        return formatting.person_name(value)
-    if column.key in ("study_date", "patient_birth_date"):
-        return formatting.dicom_date(value)
-    if column.key == "modalities":
-        return formatting.modalities(value)
-    if column.numeric:
-        return formatting.count(value)
-    return "" if value is None else str(value)
-
-
-def tooltip(column: Column, row: dict) -> str:
-    if column.key == "select":
-        return TICK_HELP
-    if column.key == "patient_name":
-        return str(row.get("patient_name") or "")
-    if column.key == "study_date":
-        time = formatting.dicom_time(row.get("study_time"))
-        return f"{formatting.dicom_date(row.get('study_date'))} {time}".strip()
-    if column.key == "assigned_to" and row.get("assigned_to"):
-        return f"Assigned to {row['assigned_to']} for reading"
-    return display(column, row)
-
-
-class WorklistModel(QAbstractTableModel):
-    """Rows of the last search. ``search()`` and ``sort()`` are asynchronous:
-    ``searched(count)`` is emitted when the new ids are in place."""
-
-    searched = Signal(int)
-    search_failed = Signal(str)
+    updated = Signal(list)
 
     def __init__(self, home: Home, runner: JobRunner, user: str = "", parent=None,
                  ticks: Optional[TickSet] = None):
-        super().__init__(parent)
-        self.home = home
-        self.runner = runner
-        self.user = user
-        self.ticks = ticks if ticks is not None else TickSet(self)
-        self.ticks.toggled.connect(self._tick_toggled)
-        self._revealed: Optional[str] = None  # the study whose box shows although unticked
-        self.query = Query()
-        self.sort_key, self.descending = DEFAULT_SORT
-        self._ids: list[str] = []
-        self._positions: dict[str, int] = {}  # uid -> row, for row_of on large lists
-        self._rows: dict[str, dict] = {}
-        self._generation = 0
-        self._pending = 0
+        super().__init__(home, runner, user, parent, ticks=ticks)
+        self._rowids = array("q")
+        self._cache: OrderedDict[int, dict] = OrderedDict()  # rowid -> row, least recent first
+        self._rowid_of: dict[str, int] = {}  # uid -> rowid of the cached rows
+        self._waiting: dict[str, None] = {}  # studies named by changes not applied yet
+        self._refreshing = False
+        self.queries = 0
         self._db = None  # GUI-thread connection for block fetches, opened on first use
+        events_of(home).cache_changed.connect(self._cache_changed)
 
     # -- searching ------------------------------------------------------------
 
@@ -131,137 +75,216 @@ class WorklistModel(QAbstractTableModel):
         if query is not None:
             self.query = query
         q, key, descending, user = self.query, self.sort_key, self.descending, self.user
-        home = self.home
         self._generation += 1
         generation = self._generation
         self._pending += 1
+        self.queries += 1
 
-        def job(progress, cancel):
-            db = home.connect()
-            try:
-                if audit and user:
-                    return worklist.search(db, user, q, sort=key, descending=descending)
-                return worklist.study_uids(db, q, sort=key, descending=descending)
-            finally:
-                db.close()
+        def job(db, progress, cancel):
+            rowids = ids.study_rowids(db, q, key, descending)
+            if audit and user:
+                record_search(db, user, q, len(rowids))
+            return rowids
 
-        self.runner.start("Search", job, kind="read", visible=False,
-                          on_success=lambda ids: self._searched(generation, ids),
-                          on_failure=lambda message: self._search_failed(generation, message))
+        self.runner.read(self.home, "Search", job,
+                         on_success=lambda rowids: self._searched(generation, rowids),
+                         on_failure=lambda message: self._search_failed(generation, message))
 
     def refresh(self) -> None:
-        """The same query again (after an import), without an audit entry."""
+        """The same query again, without an audit entry."""
         self.search(None, audit=False)
 
     def is_searching(self) -> bool:
-        return self._pending > 0
+        return self._pending > 0 or self._refreshing or bool(self._waiting)
 
-    def _searched(self, generation: int, ids: list[str]) -> None:
-        self._pending -= 1
-        if generation != self._generation:
-            return  # a newer search was started meanwhile
-        self.beginResetModel()
-        self._ids = list(ids)
-        self._positions = {uid: row for row, uid in enumerate(self._ids)}
-        self._rows.clear()
-        self.endResetModel()
-        self.searched.emit(len(self._ids))
-
-    def _search_failed(self, generation: int, message: str) -> None:
+    def _searched(self, generation: int, rowids: array) -> None:
         self._pending -= 1
         if generation == self._generation:
-            self.search_failed.emit(message)
+            self._reset(rowids)
+            self.searched.emit(len(rowids))
+        self._next_refresh()
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS) or COLUMNS[column].sort is None:
-            return
-        key = COLUMNS[column].sort
-        descending = order == Qt.SortOrder.DescendingOrder
-        if (key, descending) == (self.sort_key, self.descending):
-            return
-        self.sort_key, self.descending = key, descending
-        self.search(None, audit=False)
+    def _search_failed(self, generation: int, message: str) -> None:
+        super()._search_failed(generation, message)
+        self._next_refresh()
 
-    def sort_column(self) -> int:
-        return next(i for i, c in enumerate(COLUMNS) if c.sort == self.sort_key)
+    def _reset(self, rowids: array) -> None:
+        self.beginResetModel()
+        self._rowids = rowids
+        self._cache.clear()
+        self._rowid_of.clear()
+        self.endResetModel()
+
+    # -- refreshing by what changed ---------------------------------------------------
+
+    def _cache_changed(self, change: CacheChange) -> None:
+        if not change.touches(*KINDS):
+            return
+        if not change.study_uids:
+            self.refresh()
+            return
+        self._waiting.update(dict.fromkeys(change.study_uids))
+        self._next_refresh()
+
+    def _next_refresh(self) -> None:
+        """Re-read the studies named so far, unless a search or a refresh is
+        under way (it comes back here when it lands)."""
+        if self._refreshing or self._pending or not self._waiting:
+            return
+        uids, self._waiting = list(self._waiting), {}
+        self._refreshing = True
+        listed = np.frombuffer(self._rowids, dtype=np.int64).copy() if self._rowids else \
+            np.empty(0, dtype=np.int64)  # a copy: the job never sees the list change under it
+        known = {uid: self._rowid_of[uid] for uid in uids if uid in self._rowid_of}
+        q, key, descending, generation = self.query, self.sort_key, self.descending, self._generation
+
+        def job(db, progress, cancel):
+            plan = refresh.plan(db, listed, q, key, descending, uids, known)
+            self._add_shares(db, list(plan.rows.values()), q)
+            return plan
+
+        self.runner.read(self.home, "Refresh worklist", job,
+                         on_success=lambda plan: self._refreshed(generation, uids, plan),
+                         on_failure=lambda message: self._refresh_failed(message))
+
+    def _refreshed(self, generation: int, uids: list[str], plan: refresh.Plan) -> None:
+        self._refreshing = False
+        if generation != self._generation:  # a search replaced the list meanwhile: again, on it
+            self._waiting.update(dict.fromkeys(uids))
+            self._next_refresh()
+            return
+        for rowid in plan.gone + [self._rowid_of[u] for u in uids if u in self._rowid_of]:
+            self._forget(rowid)
+        for rowid, row in plan.rows.items():
+            self._remember(rowid, row)
+        if plan.steps is None:
+            self._reset(plan.rowids)
+        else:
+            self._replay(plan.steps)
+            if self._rowids != plan.rowids:  # never expected; the list must end right
+                self._reset(plan.rowids)
+        self.ticks.update_rows(list(plan.rows.values()))
+        self.updated.emit(uids)
+        self.searched.emit(len(self._rowids))
+        self._next_refresh()
+
+    def _refresh_failed(self, message: str) -> None:
+        self._refreshing = False
+        self.search_failed.emit(message)
+        self.refresh()
+
+    def _replay(self, steps: list[tuple]) -> None:
+        root, last = QModelIndex(), len(COLUMNS) - 1
+        for step in steps:
+            kind, row = step[0], step[1]
+            if kind == "remove":
+                self.beginRemoveRows(root, row, row)
+                del self._rowids[row]
+                self.endRemoveRows()
+            elif kind == "move":
+                before = step[2]
+                self.beginMoveRows(root, row, row, root, before)
+                rowid = self._rowids.pop(row)
+                self._rowids.insert(before - 1 if before > row else before, rowid)
+                self.endMoveRows()
+            elif kind == "insert":
+                self.beginInsertRows(root, row, row)
+                self._rowids.insert(row, step[2])
+                self.endInsertRows()
+            else:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     # -- rows -----------------------------------------------------------------
 
+    def rowids(self) -> array:
+        """The listed rowids, in order (the list itself: do not change it)."""
+        return self._rowids
+
+    def cached_rows(self) -> int:
+        """How many rows the model holds (at most CACHE_ROWS, whatever the list's length)."""
+        return len(self._cache)
+
     def study_uid(self, row: int) -> Optional[str]:
-        return self._ids[row] if 0 <= row < len(self._ids) else None
+        return self.study(row).get("study_uid")
 
     def row_of(self, study_uid: str) -> int:
-        return self._positions.get(study_uid, -1)
-
-    def contains(self, study_uid: str) -> bool:
-        return study_uid in self._positions
+        if not study_uid or not self._rowids:
+            return -1
+        rowid = self._rowid_of.get(study_uid)
+        if rowid is None:
+            rowid = ids.rowid_of(self._connection(), study_uid)
+        hits = np.flatnonzero(np.frombuffer(self._rowids, dtype=np.int64) == rowid)
+        return int(hits[0]) if len(hits) else -1
 
     def study(self, row: int) -> dict:
-        """The row dict (fetched with its block when not cached)."""
-        uid = self.study_uid(row)
-        if uid is None:
+        """The row dict (fetched with its block when not cached; {} for a
+        row past the end or one whose study vanished)."""
+        if not 0 <= row < len(self._rowids):
             return {}
-        if uid not in self._rows:
+        rowid = self._rowids[row]
+        item = self._cache.get(rowid)
+        if item is None:
             self._fetch_block(row)
-        return self._rows.get(uid, {})
+            item = self._cache.get(rowid, {})
+        else:
+            self._cache.move_to_end(rowid)
+        return item
+
+    def row_if_cached(self, row: int) -> Optional[dict]:
+        return self._cache.get(self._rowids[row]) if 0 <= row < len(self._rowids) else None
 
     def _fetch_block(self, row: int) -> None:
         # GUI thread, by design: a few primary-key lookups (see the module doc).
         start = max(0, row - BLOCK // 4)
-        uids = [u for u in self._ids[start:start + BLOCK] if u not in self._rows]
-        if self._db is None:
-            self._db = self.home.connect()
-        found = worklist.study_rows(self._db, uids)
-        if self.query.shared_with:  # "Shared with me": who shared each and the note
+        wanted = [r for r in self._rowids[start:start + BLOCK] if r not in self._cache]
+        db = self._connection()
+        found = ids.rows_of(db, wanted)
+        self._add_shares(db, list(found.values()), self.query)
+        for rowid in wanted:  # a study gone since the search keeps an empty row
+            self._remember(rowid, found.get(rowid, {}))
+        if found:
+            self.ticks.update_rows(list(found.values()))  # ticked studies: their freshest rows
+
+    @staticmethod
+    def _add_shares(db, rows: list[dict], q: Query) -> None:
+        if q.shared_with and rows:  # "Shared with me": who shared each and the note
             from ui.worklist.shared_view import add_shares
 
-            add_shares(self._db, self.query.shared_with, found)
-        for item in found:
-            self._rows[item["study_uid"]] = item
-        for uid in uids:  # vanished since the search (deleted): keep the row empty
-            self._rows.setdefault(uid, {"study_uid": uid})
-        if found:
-            self.ticks.update_rows(found)  # ticked studies: their freshest rows
+            add_shares(db, q.shared_with, rows)
 
-    def row_if_cached(self, row: int) -> Optional[dict]:
-        uid = self.study_uid(row)
-        return self._rows.get(uid) if uid is not None else None
+    def _remember(self, rowid: int, row: dict) -> None:
+        self._forget(rowid)
+        self._cache[rowid] = row
+        if row.get("study_uid"):
+            self._rowid_of[row["study_uid"]] = rowid
+        while len(self._cache) > CACHE_ROWS:
+            self._forget(next(iter(self._cache)))
+
+    def _forget(self, rowid: int) -> None:
+        row = self._cache.pop(rowid, None)
+        if row and self._rowid_of.get(row.get("study_uid")) == rowid:
+            del self._rowid_of[row["study_uid"]]
+
+    def _connection(self):
+        if self._db is None:
+            self._db = self.home.connect()
+        return self._db
 
     # -- ticks ------------------------------------------------------------------
 
-    def reveal(self, study_uid: Optional[str]) -> None:
-        """Show the (unticked) box of *study_uid*: the row the user clicked."""
-        if study_uid == self._revealed:
-            return
-        old, self._revealed = self._revealed, study_uid
-        for uid in (old, study_uid):
-            self._repaint_tick(uid)
-
-    def revealed(self) -> Optional[str]:
-        return self._revealed
-
-    def toggle_row(self, row: int) -> None:
-        uid = self.study_uid(row)
-        if uid is not None:
-            self.ticks.toggle(uid, self.row_if_cached(row))
-
     def tick_all(self) -> None:
-        """Tick every study of the current search (rows not fetched yet come later)."""
-        self.ticks.add((uid, self._rows.get(uid)) for uid in self._ids)
-
-    def _tick_toggled(self, study_uids: list[str]) -> None:
-        if len(study_uids) > 64 and self._ids:  # Ctrl+A, Esc on many: one repaint of the column
-            self.dataChanged.emit(self.index(0, SELECT), self.index(len(self._ids) - 1, SELECT),
-                                  [Qt.ItemDataRole.CheckStateRole])
+        """Tick every listed study: at once for a list of up to TICK_NOW, by a
+        job for a longer one (its UIDs are read off the GUI thread)."""
+        if len(self._rowids) <= TICK_NOW:
+            self._tick(ids.uids_of(self._connection(), self._rowids))
             return
-        for uid in study_uids:
-            self._repaint_tick(uid)
+        listed = array("q", self._rowids)
+        self.runner.read(self.home, "Tick every study", lambda db, p, c: ids.uids_of(db, listed),
+                         on_success=self._tick)
 
-    def _repaint_tick(self, study_uid: Optional[str]) -> None:
-        row = self.row_of(study_uid) if study_uid else -1
-        if row >= 0:
-            index = self.index(row, SELECT)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+    def _tick(self, uids: list[str]) -> None:
+        rows = {row.get("study_uid"): row for row in self._cache.values()}
+        self.ticks.add((uid, rows.get(uid)) for uid in uids)
 
     def close(self) -> None:
         if self._db is not None:
@@ -271,78 +294,4 @@ class WorklistModel(QAbstractTableModel):
     # -- QAbstractTableModel ---------------------------------------------------
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._ids)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        column = COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.title
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int((Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft)
-                       | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column.key == "select":
-                return TICK_HELP
-            if column.key == "status":
-                return "Locked, assigned, staged for research, AI re-scan pending, migrated"
-            if column.sort is None:
-                return f"{column.title} (not sortable)"
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._ids):
-            return None
-        if not 0 <= index.column() < len(COLUMNS):
-            return None
-        column = COLUMNS[index.column()]
-        if column.key == "select" and role == Qt.ItemDataRole.CheckStateRole:
-            uid = self._ids[index.row()]
-            if uid in self.ticks:
-                return Qt.CheckState.Checked
-            return Qt.CheckState.Unchecked if uid == self._revealed else None
-        if column.key == "status" and role == Qt.ItemDataRole.DecorationRole:
-            return status_icons.pixmap(status_icons.states(self.study(index.row()), self.user))
-        if column.key == "status" and role == Qt.ItemDataRole.ToolTipRole:
-            return status_icons.describe(self.study(index.row()), self.user) or None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return display(column, self.study(index.row()))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            row = self.study(index.row())
-            shared = row.get("shared_by") and f"Shared by {row['shared_by']}" + (
-                f": {row['share_note']}" if row.get("share_note") else "")
-            return "\n".join(filter(None, (tooltip(column, row), shared)))
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int((Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft)
-                       | Qt.AlignmentFlag.AlignVCenter)
-        if role == STUDY_UID_ROLE:
-            return self._ids[index.row()]
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-        if index.column() == SELECT:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
-
-    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any,
-                role: int = Qt.ItemDataRole.EditRole) -> bool:
-        """The box of column 0: ticking and unticking (the view's delegate calls this)."""
-        if (not index.isValid() or index.column() != SELECT
-                or role != Qt.ItemDataRole.CheckStateRole or not 0 <= index.row() < len(self._ids)):
-            return False
-        uid = self._ids[index.row()]
-        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
-        if checked:
-            self.ticks.tick(uid, self.row_if_cached(index.row()))
-        else:
-            self.ticks.untick(uid)
-        return True
+        return 0 if parent.isValid() else len(self._rowids)

@@ -1,0 +1,286 @@
+"""What the local worklist and a node's answer share: the columns, how a
+row shows, and the ticks.
+
+:class:`StudyTableModel` holds its rows as a list of Study Instance UIDs
+with their row dicts, which suits a bounded answer held whole (the Remote
+source, ui/net/remote_model.py). The local worklist (ui/worklist/model.py)
+keeps a compact list of rowids instead and fetches rows by window; both
+answer the same questions (``study_uid``, ``row_of``, ``study``), so the
+view, the ticks and the actions do not care which one they show.
+
+Ticks (ui/worklist/selection.py) live beside the rows: column 0 carries a check
+state for a ticked row and for the row the user clicked last (its box is
+revealed there), and none elsewhere, so the boxes appear only where the
+user is working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from app.home import Home
+from app.worklist.query import Query
+from ui import formatting
+from ui.worklist import status_icons
+from ui.jobs import JobRunner
+from ui.worklist.selection import TickSet
+
+STUDY_UID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    key: str
+    sort: Optional[str]  # key of app.worklist.query.SORT_COLUMNS, None: not sortable
+    numeric: bool = False
+
+
+COLUMNS = (
+    Column("", "select", None),
+    Column("Status", "status", None),
+    Column("Patient name", "patient_name", "patient_name"),
+    Column("Patient ID", "patient_id", "patient_id"),
+    Column("Birth date", "patient_birth_date", "birth_date"),
+    Column("Study date", "study_date", "study_date"),
+    Column("Accession", "accession", "accession"),
+    Column("Modalities", "modalities", "modalities"),
+    Column("Description", "description", "description"),
+    Column("Series", "series_count", "series_count", numeric=True),
+    Column("Images", "instance_count", "instance_count", numeric=True),
+    Column("Assigned to", "assigned_to", "assigned_to"),
+)
+DEFAULT_SORT = ("study_date", True)
+SELECT, STATUS = 0, 1  # logical indexes of the tick and status columns
+FIXED = ("select",)  # columns that can be neither hidden nor moved
+TICK_HELP = ("Click a row to reveal its box; tick to select it.\n"
+             "Space toggles, Ctrl+A ticks every listed study, Esc clears.")
+
+
+def column_index(key: str) -> int:
+    return next(i for i, c in enumerate(COLUMNS) if c.key == key)
+
+
+def display(column: Column, row: dict) -> str:
+    if column.key in ("select", "status"):
+        return ""
+    value = row.get(column.key)
+    if column.key == "patient_name":
+        return formatting.person_name(value)
+    if column.key in ("study_date", "patient_birth_date"):
+        return formatting.dicom_date(value)
+    if column.key == "modalities":
+        return formatting.modalities(value)
+    if column.numeric:
+        return formatting.count(value)
+    return "" if value is None else str(value)
+
+
+def tooltip(column: Column, row: dict) -> str:
+    if column.key == "select":
+        return TICK_HELP
+    if column.key == "patient_name":
+        return str(row.get("patient_name") or "")
+    if column.key == "study_date":
+        time = formatting.dicom_time(row.get("study_time"))
+        return f"{formatting.dicom_date(row.get('study_date'))} {time}".strip()
+    if column.key == "assigned_to" and row.get("assigned_to"):
+        return f"Assigned to {row['assigned_to']} for reading"
+    return display(column, row)
+
+
+class StudyTableModel(QAbstractTableModel):
+    """Rows of the last search, as a list of UIDs with their rows.
+    ``searched(count)`` when the rows of a search (or of a refresh) are in
+    place; ``search_failed(message)``."""
+
+    searched = Signal(int)
+    search_failed = Signal(str)
+
+    def __init__(self, home: Home, runner: JobRunner, user: str = "", parent=None,
+                 ticks: Optional[TickSet] = None):
+        super().__init__(parent)
+        self.home = home
+        self.runner = runner
+        self.user = user
+        self.ticks = ticks if ticks is not None else TickSet(self)
+        self.ticks.toggled.connect(self._tick_toggled)
+        self._revealed: Optional[str] = None  # the study whose box shows although unticked
+        self.query = Query()
+        self.sort_key, self.descending = DEFAULT_SORT
+        self._ids: list[str] = []
+        self._positions: dict[str, int] = {}  # uid -> row
+        self._rows: dict[str, dict] = {}
+        self._generation = 0
+        self._pending = 0
+
+    # -- searching (the subclass asks its source) -----------------------------------
+
+    def search(self, query: Optional[Query] = None, audit: bool = True) -> None:
+        raise NotImplementedError
+
+    def is_searching(self) -> bool:
+        return self._pending > 0
+
+    def _search_failed(self, generation: int, message: str) -> None:
+        self._pending -= 1
+        if generation == self._generation:
+            self.search_failed.emit(message)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS) or COLUMNS[column].sort is None:
+            return
+        key = COLUMNS[column].sort
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (key, descending) == (self.sort_key, self.descending):
+            return
+        self.sort_key, self.descending = key, descending
+        self.search(None, audit=False)
+
+    def sort_column(self) -> int:
+        return next(i for i, c in enumerate(COLUMNS) if c.sort == self.sort_key)
+
+    # -- rows -----------------------------------------------------------------
+
+    def study_uid(self, row: int) -> Optional[str]:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def row_of(self, study_uid: str) -> int:
+        return self._positions.get(study_uid, -1)
+
+    def contains(self, study_uid: str) -> bool:
+        return self.row_of(study_uid) >= 0
+
+    def study(self, row: int) -> dict:
+        """The row dict ({} past the end)."""
+        uid = self.study_uid(row)
+        return self._rows.get(uid, {}) if uid is not None else {}
+
+    def row_if_cached(self, row: int) -> Optional[dict]:
+        uid = self.study_uid(row)
+        return self._rows.get(uid) if uid is not None else None
+
+    # -- ticks ------------------------------------------------------------------
+
+    def reveal(self, study_uid: Optional[str]) -> None:
+        """Show the (unticked) box of *study_uid*: the row the user clicked."""
+        if study_uid == self._revealed:
+            return
+        old, self._revealed = self._revealed, study_uid
+        for uid in (old, study_uid):
+            self._repaint_tick(uid)
+
+    def revealed(self) -> Optional[str]:
+        return self._revealed
+
+    def toggle_row(self, row: int) -> None:
+        uid = self.study_uid(row)
+        if uid is not None:
+            self.ticks.toggle(uid, self.row_if_cached(row))
+
+    def tick_all(self) -> None:
+        """Tick every study of the current search (rows not fetched yet come later)."""
+        self.ticks.add((uid, self._rows.get(uid)) for uid in self._ids)
+
+    def _tick_toggled(self, study_uids: list[str]) -> None:
+        if len(study_uids) > 8 and self.rowCount():  # Ctrl+A, Esc on many: one repaint of the column
+            self.dataChanged.emit(self.index(0, SELECT), self.index(self.rowCount() - 1, SELECT),
+                                  [Qt.ItemDataRole.CheckStateRole])
+            return
+        for uid in study_uids:
+            self._repaint_tick(uid)
+
+    def _repaint_tick(self, study_uid: Optional[str]) -> None:
+        row = self.row_of(study_uid) if study_uid else -1
+        if row >= 0:
+            index = self.index(row, SELECT)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+
+    def close(self) -> None:
+        """Let go of what the model holds open (the local model: its connection)."""
+
+    # -- QAbstractTableModel ---------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        column = COLUMNS[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.title
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int((Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft)
+                       | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column.key == "select":
+                return TICK_HELP
+            if column.key == "status":
+                return "Locked, assigned, staged for research, AI re-scan pending, migrated"
+            if column.sort is None:
+                return f"{column.title} (not sortable)"
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < self.rowCount():
+            return None
+        if not 0 <= index.column() < len(COLUMNS):
+            return None
+        column = COLUMNS[index.column()]
+        if column.key == "select" and role == Qt.ItemDataRole.CheckStateRole:
+            uid = self.study_uid(index.row())
+            if uid is None:
+                return None
+            if uid in self.ticks:
+                return Qt.CheckState.Checked
+            return Qt.CheckState.Unchecked if uid == self._revealed else None
+        if column.key == "status" and role == Qt.ItemDataRole.DecorationRole:
+            return status_icons.pixmap(status_icons.states(self.study(index.row()), self.user))
+        if column.key == "status" and role == Qt.ItemDataRole.ToolTipRole:
+            return status_icons.describe(self.study(index.row()), self.user) or None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return display(column, self.study(index.row()))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            row = self.study(index.row())
+            shared = row.get("shared_by") and f"Shared by {row['shared_by']}" + (
+                f": {row['share_note']}" if row.get("share_note") else "")
+            return "\n".join(filter(None, (tooltip(column, row), shared)))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int((Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft)
+                       | Qt.AlignmentFlag.AlignVCenter)
+        if role == STUDY_UID_ROLE:
+            return self.study_uid(index.row())
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        if index.column() == SELECT:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any,
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """The box of column 0: ticking and unticking (the view's delegate calls this)."""
+        if (not index.isValid() or index.column() != SELECT
+                or role != Qt.ItemDataRole.CheckStateRole or not 0 <= index.row() < self.rowCount()):
+            return False
+        uid = self.study_uid(index.row())
+        if uid is None:
+            return False
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        if checked:
+            self.ticks.tick(uid, self.row_if_cached(index.row()))
+        else:
+            self.ticks.untick(uid)
+        return True
