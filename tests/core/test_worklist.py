@@ -131,3 +131,73 @@ def test_query_plan_uses_indexes(db):
             "EXPLAIN QUERY PLAN SELECT s.study_instance_uid FROM studies s JOIN patients p"
             f" ON p.id = s.patient_pk WHERE {where}", params))
         assert "SCAN s" not in plan, (query, plan)
+
+
+# -- the compact list and its refresh by what changed (app/worklist/ids.py, refresh.py) --
+
+def _replayed(listed: list[int], steps: list[tuple]) -> list[int]:
+    """The steps as a table model replays them, on a plain list."""
+    rows = list(listed)
+    for step in steps:
+        if step[0] == "remove":
+            del rows[step[1]]
+        elif step[0] == "move":
+            rowid = rows.pop(step[1])
+            rows.insert(step[2] - 1 if step[2] > step[1] else step[2], rowid)
+        elif step[0] == "insert":
+            rows.insert(step[1], step[2])
+    return rows
+
+
+def test_rowids_list_what_the_uids_list(db):
+    from app.worklist import ids
+
+    for sort in worklist.SORT_COLUMNS:
+        rowids = ids.study_rowids(db, Query(), sort, descending=False)
+        assert ids.uids_of(db, rowids) == worklist.study_uids(db, Query(), sort, descending=False)
+
+
+@pytest.mark.parametrize("sort", sorted(worklist.SORT_COLUMNS))
+@pytest.mark.parametrize("descending", [True, False])
+def test_refresh_by_what_changed_ends_where_a_new_search_would(db, sort, descending):
+    import numpy as np
+
+    from app.worklist import ids, refresh
+
+    uids = {r["accession"]: r["study_uid"] for r in worklist.studies(db, Query())}
+    db.execute("UPDATE studies SET state = 'trashed' WHERE study_instance_uid = ?", [uids["ACC200"]])
+    listed = ids.study_rowids(db, Query(), sort, descending)
+    known = ids.rowids_of(db, [uids["XY-7"]])
+    # one study changes its sort keys, one leaves the list, one comes back, one vanishes
+    db.execute("UPDATE studies SET assigned_to = 'zed', series_count = 9, instance_count = 0,"
+               " study_date = '20991231', modalities = 'ZZ', accession_norm = '0',"
+               " description_norm = 'A' WHERE study_instance_uid = ?", [uids["ACC101"]])
+    db.execute("UPDATE patients SET patient_name_norm = 'AAA' WHERE id = (SELECT patient_pk"
+               " FROM studies WHERE study_instance_uid = ?)", [uids["ACC101"]])
+    db.execute("UPDATE studies SET state = 'trashed' WHERE study_instance_uid = ?", [uids["ACC300"]])
+    db.execute("UPDATE studies SET state = 'active' WHERE study_instance_uid = ?", [uids["ACC200"]])
+    for sql in ("DELETE FROM instances WHERE series_instance_uid IN (SELECT series_instance_uid"
+                " FROM series WHERE study_instance_uid = ?)",
+                "DELETE FROM series WHERE study_instance_uid = ?",
+                "DELETE FROM studies WHERE study_instance_uid = ?"):
+        db.execute(sql, [uids["XY-7"]])
+    named = [uids[a] for a in ("ACC101", "ACC300", "ACC200", "XY-7")]
+    for hints in (known, {}):  # the vanished study's rowid known to the window, or found by a sweep
+        plan = refresh.plan(db, np.frombuffer(listed, dtype=np.int64), Query(), sort, descending,
+                            named, hints)
+        fresh = ids.study_rowids(db, Query(), sort, descending)
+        assert plan.rowids == fresh
+        assert _replayed(list(listed), plan.steps) == list(fresh)
+        assert sorted(r["study_uid"] for r in plan.rows.values()) == sorted([uids["ACC101"], uids["ACC200"]])
+        assert [s[0] for s in plan.steps].count("remove") == 2  # ACC300 (trashed) and XY-7 (gone)
+
+
+def test_refresh_of_an_unchanged_study_is_an_update_in_place(db):
+    import numpy as np
+
+    from app.worklist import ids, refresh
+
+    listed = ids.study_rowids(db, Query())
+    uid = ids.uids_of(db, listed[2:3])[0]
+    plan = refresh.plan(db, np.frombuffer(listed, dtype=np.int64), Query(), "study_date", True, [uid], {})
+    assert plan.steps == [("update", 2)] and plan.rowids == listed

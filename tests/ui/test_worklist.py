@@ -144,3 +144,65 @@ def test_modality_combo_offers_rt_objects(window):
     items = [combo.itemText(i) for i in range(combo.count())]
     assert {"CT", "MR", "RTSTRUCT", "RTPLAN", "RTDOSE"} <= set(items)
     assert window.qbe.patient_name.placeholderText() == "Doe* or *john"
+
+
+def _accessions(model) -> list[str]:
+    return [model.study(r).get("accession") for r in range(model.rowCount())]
+
+
+def test_a_broadcast_write_updates_exactly_its_rows(qtbot, loaded_home, dicom_folder, admin, tmp_path):
+    """A delete, an import and an assignment announced through the home's
+    broadcast move, add and remove only the studies they name: the current
+    row and the ticks stay, and the list is never searched again."""
+    from app.changes import trash
+    from app.importing.importer import import_paths
+    from app.worklist import assignments
+    from tests.factories import uid, write_series
+    from tests.ui.conftest import add_user
+    from ui.cache_events import STUDIES, TRASH, CacheChange
+    from ui.worklist.model import SELECT
+    from ui.worklist.view import WorklistView
+
+    home, uids = loaded_home, dicom_folder[1]
+    add_user(home, "drlee", ["radiologist"])
+    runner = JobRunner()
+    model = WorklistModel(home, runner, admin.name)
+    view = WorklistView(model)
+    resets = []
+    model.modelReset.connect(lambda: resets.append(1))
+    try:
+        _searched(qtbot, model, lambda: model.search(Query(), audit=False))
+        assert _accessions(model) == ["ACC004", "ACC001", "ACC002", "ACC003"]
+        searches, resets[:] = model.queries, []
+        view.setCurrentIndex(model.index(model.row_of(uids["ACC002"]), 2))
+        model.ticks.tick(uids["ACC001"])
+
+        def write(title, fn, *study_uids, kinds=(STUDIES,)):
+            with qtbot.waitSignal(model.updated, timeout=10000) as blocker:
+                runner.write(home, title, fn, changed=CacheChange.of(*kinds, study_uids=study_uids))
+            assert blocker.args == [list(study_uids)]
+
+        write("Delete", lambda db, p, c: trash.delete(home, db, admin, uids["ACC004"]), uids["ACC004"],
+              kinds=(STUDIES, TRASH))
+        assert _accessions(model) == ["ACC001", "ACC002", "ACC003"]
+        write_series(tmp_path / "new", 2, patient_id="P009", patient_name="NEW^ONE", study="n",
+                     study_date="20231001", accession="NEW1")
+        write("Import", lambda db, p, c: import_paths(home, [tmp_path / "new"], admin), uid("P009", "n"))
+        assert _accessions(model) == ["ACC001", "NEW1", "ACC002", "ACC003"]
+        assert model.study(1)["instance_count"] == 2
+        write("Assign", lambda db, p, c: assignments.assign(db, admin, uids["ACC003"], "drlee"),
+              uids["ACC003"])
+        assigned = _column("assigned_to")
+        assert model.data(model.index(3, assigned)) == "drlee" == model.study(3)["assigned_to"]
+
+        assert model.study_uid(view.currentIndex().row()) == uids["ACC002"]  # the current row stays
+        assert model.ticks.uids() == [uids["ACC001"]]
+        assert model.data(model.index(0, SELECT), Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+        assert model.queries == searches and resets == []  # row by row, never searched again
+        # a write that does not name its studies: the list is searched again
+        _searched(qtbot, model, lambda: runner.write(home, "Something", lambda db, p, c: None,
+                                                     changed=CacheChange.of(STUDIES)))
+        assert model.queries == searches + 1
+    finally:
+        runner.shutdown()
+        model.close()
