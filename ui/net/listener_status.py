@@ -9,17 +9,15 @@ closes. :class:`ListenerLabel` shows it in the status bar ("Listening on
 port N" / "Listener off") with what it received and from which node last;
 its tooltip has the count per sender and the time of the last reception.
 
-Threads: the listener reports on its association threads and its intake
-on its recording thread; both only emit the signals of one long-lived
-:class:`_Relay`, which Qt delivers to the service on the GUI thread (the
-pattern of ui/jobs.py). The running listener is held in a lock-guarded
-:class:`_Slot` that the start job fills, so that a window closing while the
-start job runs still stops what it started.
+Threads (ui/net/listener_threads.py): the listener reports on its
+association threads and its intake on its recording thread; both only emit
+the signals of one long-lived relay, which Qt delivers to the service on the
+GUI thread (the pattern of ui/jobs.py). What the label says:
+ui/net/listener_text.py.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Optional
 
@@ -29,14 +27,12 @@ from PySide6.QtWidgets import QLabel, QWidget
 from app.accounts.accounts import User
 from app.errors import NotFound
 from app.home import Home
-from app.net import tls
-from app.net.intake import Intake
-from app.net.listener import Listener
-from ui.worklist.action_bar import privilege_reason
 from ui.jobs import Job, JobRunner
+from ui.net.listener_text import OFF, ON, STARTING, STOPPING, ListenerText
+from ui.net.listener_threads import ListenerSlot, Relay, start_listener, stop_listener
+from ui.worklist.action_bar import privilege_reason
 
 SETTING = "listener.on_start"  # `config set` takes a TABLE.KEY; a bare new key it refuses
-OFF, STARTING, ON, STOPPING = "off", "starting", "on", "stopping"
 REFRESH_DELAY_MS = 250  # batches recorded within this are one worklist refresh
 
 
@@ -47,54 +43,7 @@ def listen_on_start(home: Home) -> bool:
         return False
 
 
-class _Relay(QObject):
-    """Emitted on listener and intake threads, received on the GUI thread."""
-
-    event = Signal(str, str)  # kind, text
-    recorded = Signal(int, int, str)  # instances recorded by one batch, studies so far, sender
-
-
-class _Slot:
-    """The running listener, set by the start job and taken by a stop."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._listener: Optional[Listener] = None
-
-    def put(self, listener: Listener) -> None:
-        with self._lock:
-            self._listener = listener
-
-    def take(self) -> Optional[Listener]:
-        with self._lock:
-            listener, self._listener = self._listener, None
-            return listener
-
-
-def _reporter(intake: Intake, relay: _Relay):
-    """``intake.on_recorded``: runs on the intake's recording thread, which
-    alone changes ``intake.results`` (one entry per sending node), so the
-    node whose count grew is the batch's sender."""
-    seen: dict = {}
-
-    def recorded(count: int) -> None:
-        sender = ""
-        for node, result in intake.results.items():
-            if result.imported > seen.get(node, 0):
-                sender = node or "an unknown node"
-            seen[node] = result.imported
-        relay.recorded.emit(count, sum(len(r.studies) for r in intake.results.values()), sender)
-
-    return recorded
-
-
-def _stop(listener: Optional[Listener]) -> None:
-    if listener is not None:
-        listener.stop()
-        listener.intake.close()
-
-
-class ListenerService(QObject):
+class ListenerService(ListenerText, QObject):
     """``changed()`` whenever :attr:`state`, the port or the counts change;
     ``received(instances)`` after received instances are recorded (debounced:
     the worklist refreshes once per burst); ``message(text)`` for the status bar."""
@@ -117,8 +66,8 @@ class ListenerService(QObject):
         self.last_time = ""
         self.last_event = ""
         self.error = ""
-        self._slot = _Slot()
-        self._relay = _Relay(self)
+        self._slot = ListenerSlot()
+        self._relay = Relay(self)
         self._relay.event.connect(self._on_event)
         self._relay.recorded.connect(self._on_recorded)
         self._pending = 0
@@ -174,21 +123,9 @@ class ListenerService(QObject):
         self.state, self.error = STARTING, ""
         self.changed.emit()
 
-        def job(progress, cancel):
-            context = tls.server_context(home) if tls.listen_with_tls(home) else None
-            intake = Intake(home, user.name)
-            intake.on_recorded = _reporter(intake, relay)
-            listener = Listener(home, user.name, tls_context=context, intake=intake,
-                                on_event=relay.event.emit)
-            try:
-                listener.start()
-            except BaseException:
-                intake.close()
-                raise
-            slot.put(listener)
-            return listener.port, listener.aet, context is not None
-
-        return self.runner.start("Start listener", job, kind="read", visible=False,
+        return self.runner.start("Start listener",
+                                 lambda progress, cancel: start_listener(home, user, relay, slot),
+                                 kind="read", visible=False,
                                  on_success=self._started, on_failure=self._start_failed)
 
     def _started(self, answer: tuple) -> None:
@@ -210,7 +147,7 @@ class ListenerService(QObject):
         self.state = STOPPING
         self.changed.emit()
         slot = self._slot
-        return self.runner.start("Stop listener", lambda progress, cancel: _stop(slot.take()),
+        return self.runner.start("Stop listener", lambda progress, cancel: stop_listener(slot.take()),
                                  kind="read", visible=False, on_success=self._stopped,
                                  on_failure=self._stop_failed)
 
@@ -230,7 +167,7 @@ class ListenerService(QObject):
         """At close, after the job runner has shut down (no pool is left to
         run a stop): stop here, as the columns' last save does."""
         self._timer.stop()
-        _stop(self._slot.take())
+        stop_listener(self._slot.take())
         self.state = OFF
 
     # -- what it hears -----------------------------------------------------------------
@@ -260,38 +197,6 @@ class ListenerService(QObject):
                               f"({self.studies} stud{'ies' if self.studies != 1 else 'y'} since "
                               "the listener started); the worklist is updated")
             self.received.emit(count)
-
-    def status_text(self) -> str:
-        if self.state == STARTING:
-            return "Starting the listener..."
-        if self.state == STOPPING:
-            return "Stopping the listener..."
-        if self.state != ON:
-            return "Listener off"
-        text = f"Listening on port {self.port}{' (TLS)' if self.tls else ''}"
-        if self.instances:
-            text += (f"  ·  received {self.studies} stud{'ies' if self.studies != 1 else 'y'}"
-                     f" ({self.instances} image{'s' if self.instances != 1 else ''})")
-        if self.last_sender:
-            text += f", last from {self.last_sender}"
-        return text
-
-    def status_tooltip(self) -> str:
-        if self.reason():
-            return self.reason()
-        if self.state != ON:
-            why = f"Not started: {self.error}\n" if self.error else ""
-            return (f"{why}The storage listener receives images sent by configured nodes "
-                    "(Tools > Storage listener; `listener.on_start` starts it with the window)")
-        lines = [f"AE title {self.aet}, port {self.port}; accepts configured nodes only "
-                 "(calling AE title and host must match)"]
-        for sender, count in sorted(self.senders.items()):
-            lines.append(f"From {sender}: {count} image{'s' if count != 1 else ''}")
-        if self.last_sender:
-            lines.append(f"Last received at {self.last_time} from {self.last_sender}")
-        if self.last_event:
-            lines.append(f"Last: {self.last_event}")
-        return "\n".join(lines)
 
 
 class ListenerLabel(QLabel):
