@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from app.accounts import audit
-from app.accounts.accounts import User
+from app.accounts.accounts import User, require_user
 from app.errors import NotAllowed, RuleRefused
 
 # Outcome of a refused attempt (PS3.15 A.5.3 EventOutcomeIndicator):
@@ -26,9 +26,7 @@ REFUSED_BY_RULE = audit.MINOR_FAILURE
 
 def require(user: User, privilege: str, what: str) -> None:
     """*user* must be a User (never a bare name) holding *privilege*."""
-    if not isinstance(user, User):
-        raise TypeError(f"{what}: needs the acting User, not {type(user).__name__} {user!r}")
-    user.require(privilege, what)
+    require_user(user, what).require(privilege, what)
 
 
 def record_refusal(db, user: User | str, action: str, objects: Iterable[str], why: str,
@@ -48,7 +46,9 @@ def audited_refusal(db, user: User, action: str, objects: Iterable[str],
                     event_code: str = audit.INSTANCES_ACCESSED) -> Iterator[None]:
     """Run a change; when it is refused (no privilege, a rule) the attempt
     is written to the audit trail with a failure outcome (see above) and
-    the refusal goes on to the caller unchanged (exit 3 or 5)."""
+    the refusal goes on to the caller unchanged (exit 3 or 5). A bare name
+    instead of the User is refused first, and not audited as if it were one."""
+    require_user(user, action)
     objects = list(objects)
     try:
         yield

@@ -46,7 +46,7 @@ def cache(home, tmp_path, admin):
         "SELECT series_instance_uid, study_instance_uid FROM series")}
     trash.delete(home, db, user, study["A4"], "test")
     change = merge.merge_studies(home, db, user, study["A2"], study["A1"])
-    yield SimpleNamespace(home=home, db=db, study=study, series=series, change=change)
+    yield SimpleNamespace(home=home, db=db, user=user, study=study, series=series, change=change)
     db.close()
 
 
@@ -74,6 +74,11 @@ CALLS = {
     "merge.plan_merge_patients": lambda c, u: merge.plan_merge_patients(c.db, u, "P2", "P1", force=True),
     "reallocate.reallocate": lambda c, u: reallocate.reallocate(
         c.home, c.db, u, c.series[c.study["A3"]], c.study["A1"], force=True),
+    "reallocate.plan_reallocation": lambda c, u: reallocate.plan_reallocation(
+        c.home, c.db, u, c.series[c.study["A3"]], c.study["A1"]),
+    "reallocate.apply_reallocation": lambda c, u: reallocate.apply_reallocation(
+        c.home, c.db, u, reallocate.plan_reallocation(c.home, c.db, c.user, c.series[c.study["A3"]],
+                                                      c.study["A1"]), force=True),
     "reallocate.reallocate_series": lambda c, u: reallocate.reallocate_series(
         c.home, c.db, u, [c.series[c.study["A3"]]], c.study["A1"], force=True, with_dependents=True),
     "trash.delete": lambda c, u: trash.delete(c.home, c.db, u, c.study["A3"], "why"),
@@ -107,6 +112,7 @@ def test_a_change_refuses_a_name_for_a_user_and_writes_nothing(cache, name):
 # calls that only plan, or find nothing to undo here (no lock, mark, assignment or waiting
 # request): with the User they write nothing either
 READ_ONLY = {"merge.plan_merge_studies", "merge.plan_merge_patients", "trash.plan_delete",
+             "reallocate.plan_reallocation",
              "ai.send_rescans", "locks.unlock", "migrated.unmark", "assignments.unassign"}
 
 
@@ -118,3 +124,16 @@ def test_with_the_user_the_same_call_writes(cache, admin, name):
     before = state(cache.home, cache.db)
     CALLS[name](cache, accounts.get_user(cache.db, admin))
     assert state(cache.home, cache.db)["rows"] != before["rows"]
+
+
+def test_a_name_is_refused_before_the_rules_and_never_audited(cache):
+    """Without --force a reallocation to another patient's study is refused
+    by a rule, and that refusal is audited under the user; for a bare name
+    the name is refused first, so no audit entry carries a name that was
+    never checked."""
+    planned = reallocate.plan_reallocation(cache.home, cache.db, cache.user,
+                                           cache.series[cache.study["A3"]], cache.study["A1"])
+    before = state(cache.home, cache.db)
+    with pytest.raises(TypeError, match="needs the acting User, not str 'admin'"):
+        reallocate.apply_reallocation(cache.home, cache.db, NAME, planned)
+    assert state(cache.home, cache.db) == before
