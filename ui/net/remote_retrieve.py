@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from app.accounts.accounts import User
 from app.home import Home
@@ -65,6 +66,23 @@ def problems_box(result: net_retrieve.RetrieveResult, parent: QWidget) -> Option
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def retrieve_menu(parent: QWidget, study_uids: list[str], why: str, retrieve: Callable) -> QMenu:
+    """The remote row menu: Retrieve *study_uids* by C-GET or C-MOVE
+    (``retrieve(uids, method)``); *why* they cannot be ('' when they can)."""
+    count = f" {len(study_uids)} studies" if len(study_uids) > 1 else ""
+    menu = QMenu(parent)
+    menu.setObjectName("remoteRowMenu")
+    menu.setToolTipsVisible(True)
+    for method, text in (("get", f"Retrieve{count} by C-GET"), ("move", f"Retrieve{count} by C-MOVE")):
+        action = QAction(text, menu)
+        action.setObjectName(f"menu_retrieve_{method}")
+        action.setEnabled(not why and bool(study_uids))
+        action.setToolTip(why or "Copy into the cache")
+        action.triggered.connect(lambda _=False, m=method: retrieve(study_uids, m))
+        menu.addAction(action)
+    return menu
 
 
 def start_retrieve(runner: JobRunner, home: Home, user: User, node: str, study_uids: list[str],

@@ -26,8 +26,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, Signal
-from PySide6.QtGui import QAction, QFont, QFontMetrics
-from PySide6.QtWidgets import QMenu, QMessageBox, QStackedWidget, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QMessageBox, QTableView, QWidget
 
 from app.accounts.accounts import User
 from app.home import Home
@@ -39,42 +38,18 @@ from app.worklist.query import Query
 from ui import formatting
 from ui.cache_events import NODES, STUDIES, CacheChange, events_of
 from ui.jobs import Job, JobRunner
-from ui.net.remote_model import STATUS_TITLE, RemoteModel
-from ui.net.remote_retrieve import problems_box, start_retrieve, summary
+from ui.net.remote_model import RemoteModel
+from ui.net.remote_page import copy_layout, page
+from ui.net.remote_retrieve import problems_box, retrieve_menu, start_retrieve, summary
 from ui.net.remote_series import RemoteSeriesPane
 from ui.net.retrieve_bar import RetrieveBar
 from ui.worklist.action_bar import privilege_reason
-from ui.worklist.model import STATUS, column_index
+from ui.worklist.model import column_index
 from ui.worklist.selection import TickSet
 from ui.worklist.series_strip import SeriesStrip
-from ui.worklist.view import PLAIN_HEADER_PADDING, WorklistView
+from ui.worklist.view import WorklistView
 
-__all__ = ["RemoteSource", "source_pages", "summary"]
-
-HIDDEN = ("assigned_to",)  # local workflow state a node does not have
 NOT_CACHED = "Not in the cache: its thumbnails show here once retrieved"
-
-
-def _page(name: str, *widgets: QWidget) -> QWidget:
-    """*widgets* stacked, the first taking the height."""
-    page = QWidget()
-    page.setObjectName(name)
-    layout = QVBoxLayout(page)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(0)
-    for i, widget in enumerate(widgets):
-        layout.addWidget(widget, 1 if i == 0 else 0)
-    return page
-
-
-def source_pages(table: QWidget, bar: QWidget, remote_page: QWidget) -> QStackedWidget:
-    """The worklist area: the local table and its action bar (page 0), the
-    remote page (page 1)."""
-    pages = QStackedWidget()
-    pages.setObjectName("worklistPages")
-    pages.addWidget(_page("localPage", table, bar))
-    pages.addWidget(remote_page)
-    return pages
 
 
 class RemoteSource(QObject):
@@ -96,7 +71,7 @@ class RemoteSource(QObject):
         self.view = WorklistView(self.model)
         self.view.setObjectName("remoteWorklist")
         self.bar = RetrieveBar()
-        self.page = _page("remotePage", self.view, self.bar)
+        self.page = page("remotePage", self.view, self.bar)
         self.series_pane = RemoteSeriesPane(home, user, runner,
                                             method_text=self.bar.method_box.currentText)
         self.series_pane.hide()
@@ -140,7 +115,7 @@ class RemoteSource(QObject):
         if node != self.model.node:
             self.ticks.clear()
             self.model.set_node(node)
-            self._copy_layout()
+            copy_layout(self.local_view, self.view)
             self.series_pane.show_study(node, None)
         self.series_pane.show()
         self.strip.show_study(None)
@@ -153,18 +128,6 @@ class RemoteSource(QObject):
         self.ticks.clear()
         self.series_pane.show_study("", None)
         self.series_pane.hide()
-
-    def _copy_layout(self) -> None:
-        """The local table's column order and widths, without its workflow
-        columns, and room for the In cache title."""
-        header = self.view.horizontalHeader()
-        header.restoreState(self.local_view.horizontalHeader().saveState())
-        for key in HIDDEN:
-            header.setSectionHidden(column_index(key), True)
-        bold = QFont(header.font())
-        bold.setBold(True)
-        title = QFontMetrics(bold).horizontalAdvance(STATUS_TITLE) + PLAIN_HEADER_PADDING
-        header.resizeSection(STATUS, max(header.sectionSize(STATUS), title))
 
     # -- searching ----------------------------------------------------------------------
 
@@ -236,22 +199,11 @@ class RemoteSource(QObject):
     def row_menu(self, row: int, pos: Optional[QPoint] = None) -> QMenu:
         uid = self.model.study_uid(row)
         uids = self.ticks.uids() if uid in self.ticks else [uid] if uid else []
-        count = f" {len(uids)} studies" if len(uids) > 1 else ""
         why = privilege_reason(self.user, "network", "Retrieving studies")
-        menu = QMenu(self.view)
-        menu.setObjectName("remoteRowMenu")
-        menu.setToolTipsVisible(True)
-        for method, text in (("get", f"Retrieve{count} by C-GET"), ("move", f"Retrieve{count} by C-MOVE")):
-            action = QAction(text, menu)
-            action.setObjectName(f"menu_retrieve_{method}")
-            action.setEnabled(not why and bool(uids))
-            action.setToolTip(why or "Copy into the cache")
-            action.triggered.connect(lambda _=False, m=method: self.retrieve(uids, m))
-            menu.addAction(action)
-        self.menu = menu
+        self.menu = retrieve_menu(self.view, uids, why, self.retrieve)
         if pos is not None:
-            menu.popup(pos)
-        return menu
+            self.menu.popup(pos)
+        return self.menu
 
     # -- retrieving ---------------------------------------------------------------------
 

@@ -4,9 +4,9 @@ series strip; the merge drawer on the left; jobs and history docks below.
 The worklist area shows the local cache or, with a node chosen as the
 source in the scope bar, that node's studies (ui/net/remote_source.py) and,
 beside the strip, the highlighted study's series on the node
-(ui/shell/worklist_area.py). The storage listener runs as a background
-service (ui/net/listener_status.py), shown in the status bar
-(ui/shell/status_bar.py).
+(ui/shell/worklist_area.py); the docks are built in ui/shell/docks.py. The
+storage listener runs as a background service (ui/net/listener_status.py),
+shown in the status bar (ui/shell/status_bar.py).
 
 The window builds the parts and hands each the few collaborators it needs.
 No write refreshes a view by hand: every write ends with the home's one
@@ -26,15 +26,15 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 from app.accounts.accounts import User
 from app.home import Home
 from app.worklist.query import Query
-from ui.cache_events import JOURNAL, OUTBOX, PATIENTS, SHARES, STUDIES, CacheChange, announce, events_of
-from ui.changes.history_panel import HistoryPanel, history_dock
-from ui.changes.merge_drawer import MergeDrawer, MergePanel
+from ui.cache_events import PATIENTS, SHARES, STUDIES, CacheChange, announce, events_of
+from ui.changes.delete_dialog import DeleteDialog
 from ui.jobs import JobRunner
 from ui.net.listener_status import ListenerService
 from ui.net.outbox.status import OutboxCounter
-from ui.net.remote_source import RemoteSource, source_pages
+from ui.net.remote_page import source_pages
+from ui.net.remote_source import RemoteSource
+from ui.shell.docks import WindowDocks
 from ui.shell.importing import Importer
-from ui.shell.jobs_panel import jobs_dock
 from ui.shell.menus import MenuCommands, build_menus
 from ui.shell.status_bar import build_status_bar
 from ui.shell.tools import WindowTools
@@ -64,7 +64,7 @@ def _stack(parent: QWidget, *widgets: tuple[QWidget, int]) -> None:
         layout.addWidget(widget, stretch)
 
 
-class MainWindow(WorklistArea, WindowTools, QMainWindow):
+class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
     def __init__(self, home: Home, user: User, parent: Optional[QWidget] = None,
                  temporary_home: bool = False):
         super().__init__(parent)
@@ -90,7 +90,8 @@ class MainWindow(WorklistArea, WindowTools, QMainWindow):
         self._build_docks()
         self.worklist_actions = WorklistActions(
             home, user, self.runner, ticks=self.ticks, model=self.model, view=self.table, bar=self.bar,
-            actions=self.actions, parent=self, open_merge=self._open_merge, show_history=self.show_history)
+            actions=self.actions, parent=self, delete_dialog=DeleteDialog, open_merge=self._open_merge,
+            show_history=self.show_history)
         self.listener = ListenerService(home, user, self.runner, self)
         self.outbox = OutboxCounter(home, self.runner, self)  # "Outbox: N waiting" (ui/net/outbox/status.py)
         self.remote = RemoteSource(home, user, self.runner, strip=self.strip, local_view=self.table, parent=self)
@@ -144,23 +145,6 @@ class MainWindow(WorklistArea, WindowTools, QMainWindow):
         self.outbox.refresh()
 
     # -- layout ------------------------------------------------------------------
-
-    def _build_docks(self) -> None:
-        self.jobs_dock = jobs_dock(self.runner, self)
-        self.jobs_panel = self.jobs_dock.widget()
-        self.history = HistoryPanel(self.home, self.user, self.runner)
-        self.history_dock = history_dock(self.history, self)
-        self.drawer = MergeDrawer(MergePanel(self.home, self.user, self.runner), self)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
-        self.tabifyDockWidget(self.jobs_dock, self.history_dock)
-        self.jobs_dock.raise_()
-        self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
-        # the drawer runs the full height, beside the jobs and history docks
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.drawer)
-        self.drawer.hide()
-        self.resizeDocks([self.drawer], [400], Qt.Orientation.Horizontal)
 
     def _build_central(self) -> None:
         """The QBE bar over a splitter: the scope bar, the banner and the
@@ -229,40 +213,6 @@ class MainWindow(WorklistArea, WindowTools, QMainWindow):
     def _received(self, _count: int) -> None:
         """The listener recorded studies (through the intake's own connections)."""
         announce(self.home, CacheChange.of(STUDIES))
-
-    # -- after changes -----------------------------------------------------------
-
-    def _open_merge(self, mode: str, sides: list) -> None:
-        self.drawer.panel.open_merge(mode, sides)
-        self.drawer.show()
-        self.drawer.raise_()
-        self.resizeDocks([self.drawer], [430], Qt.Orientation.Horizontal)
-
-    def _merged(self, change_id: int, mode: str, source: str, destination: str) -> None:
-        cards = self.drawer.panel.cards
-        merged = [row["study_uid"] for card in cards for row in card.rows]
-        labels = {card.key: card.label() for card in cards}
-        self.ticks.discard(merged)
-        if mode == "studies":
-            self.select_study(destination)  # the merged study stays the current one
-        self.show_message(f"Merged {labels.get(source, source)} into "
-                          f"{labels.get(destination, destination)} (change {change_id}); "
-                          "History undoes it")
-        self.drawer.close()
-        # the merge job opens its own connections: its change is said here
-        announce(self.home, CacheChange.of(STUDIES, PATIENTS, JOURNAL, OUTBOX, study_uids=merged))
-        self.show_history()
-        self._select_after = change_id
-
-    def _history_loaded(self) -> None:
-        if self._select_after is not None and self.history.select_change(self._select_after):
-            self._select_after = None
-
-    def show_history(self, trash: bool = False) -> None:
-        self.history_dock.show()
-        self.history_dock.raise_()
-        self.history.setCurrentIndex(1 if trash else 0)
-        self.resizeDocks([self.history_dock], [240], Qt.Orientation.Vertical)
 
     # -- messages (other tools, drag and drop: ui/shell/tools.py) -----------------------
 

@@ -17,19 +17,18 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, QPoint, Signal
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QDialog, QMenu, QWidget
 
 from app.accounts.accounts import User
 from app.home import Home
 from app.worklist import query as worklist
 from ui.cache_events import PATIENTS, STUDIES, CacheChange, events_of
-from ui.changes.delete_dialog import DeleteDialog
 from ui.jobs import JobRunner
 from ui.worklist import study_actions
-from ui.worklist.action_bar import ActionBar, action_states, privilege_reason
+from ui.worklist.action_bar import ActionBar, action_states
 from ui.worklist.assign_dialog import AssignDialog
 from ui.worklist.model import WorklistModel
+from ui.worklist.row_menu import RowSlots, study_menu
 from ui.worklist.selection import TickSet
 from ui.worklist.study_actions import StudyActions
 
@@ -46,15 +45,17 @@ class WorklistActions(QObject):
 
     def __init__(self, home: Home, user: User, runner: JobRunner, *, ticks: TickSet,
                  model: WorklistModel, view: QWidget, bar: ActionBar, actions: StudyActions,
-                 parent: QWidget, open_merge: Callable[[str, list], None],
-                 show_history: Callable[[], None]):
-        """*open_merge(mode, sides)* opens the merge drawer; *show_history()*
-        raises the history dock; dialogs open over *parent*."""
+                 parent: QWidget, delete_dialog: Callable[[list, QWidget], QDialog],
+                 open_merge: Callable[[str, list], None], show_history: Callable[[], None]):
+        """*delete_dialog(items, parent)* makes the delete confirmation (it
+        belongs to ui/changes, which the shell hands over); *open_merge(mode,
+        sides)* opens the merge drawer; *show_history()* raises the history
+        dock; dialogs open over *parent*."""
         super().__init__(parent)
         self.home, self.user, self.runner = home, user, runner
         self.ticks, self.model, self.view, self.bar, self.actions = ticks, model, view, bar, actions
         self.parent_widget = parent
-        self._open_merge, self._show_history = open_merge, show_history
+        self._delete_dialog, self._open_merge, self._show_history = delete_dialog, open_merge, show_history
         self.dialog = None  # the assign or delete dialog last opened
         self.menu: Optional[QMenu] = None
         self._unavailable: Optional[dict[str, str]] = None
@@ -145,9 +146,9 @@ class WorklistActions(QObject):
         dialog.chosen.connect(lambda to: self.actions.assign(uids, to))
         return self._open(dialog)
 
-    def open_delete(self, uids: list[str]) -> DeleteDialog:
+    def open_delete(self, uids: list[str]) -> QDialog:
         items = [(u, self.ticks.row(u) or self._cached_row(u)) for u in uids]
-        dialog = DeleteDialog(items, self.parent_widget)
+        dialog = self._delete_dialog(items, self.parent_widget)
         dialog.confirmed.connect(lambda reason: self._delete(uids, reason))
         return self._open(dialog)
 
@@ -190,45 +191,10 @@ class WorklistActions(QObject):
     def row_menu(self, row: int, pos: Optional[QPoint] = None) -> QMenu:
         uids = self.targets(row)
         rows = [self.ticks.row(u) or self._cached_row(u) or {} for u in uids]
-        me, admin = self.user.name, "admin" in self.user.roles
-        count = f" {len(uids)} studies" if len(uids) > 1 else " study"
-        menu = QMenu(self.view)
-        menu.setObjectName("rowMenu")
-        menu.setToolTipsVisible(True)
-        holders = [r.get("locked_by") for r in rows]
-        lock_why = "" if any(h is None for h in holders) else \
-            ("Already locked" if len(uids) > 1 else
-             "Locked by you" if holders[0] == me else f"Locked by {holders[0]}")
-        others = [h for h in holders if h and h != me]
-        unlock_why = "" if any(h == me or (h and admin) for h in holders) else \
-            (f"Locked by {others[0]}: only they or an admin can unlock it" if others
-             else "Not locked")
-        self._add(menu, "lock", "Lock" + count, lock_why,
-                  "Lock: changes by other users are refused until you unlock",
-                  lambda: self.actions.lock(uids))
-        self._add(menu, "unlock", "Unlock" + count, unlock_why, "Release the lock",
-                  lambda: self.actions.unlock(uids))
-        menu.addSeparator()
-        self._add(menu, "assign", "Assign" + count + "...",
-                  privilege_reason(self.user, "assign", "Assigning studies"),
-                  "Assign to a reading radiologist", lambda: self.open_assign(uids))
-        states = action_states(self.user, rows, self.unavailable())
-        self._add(menu, "delete", "Delete" + count + "...", states["delete"],
-                  "Move to the trash", lambda: self.open_delete(uids))
-        menu.addSeparator()
-        self._add(menu, "history", "Show history", "", "The change journal",
-                  self._show_history)
-        self.menu = menu
+        slots = RowSlots(lock=lambda: self.actions.lock(uids), unlock=lambda: self.actions.unlock(uids),
+                         assign=lambda: self.open_assign(uids), delete=lambda: self.open_delete(uids),
+                         history=self._show_history)
+        self.menu = study_menu(self.view, self.user, rows, self.unavailable(), slots)
         if pos is not None:
-            menu.popup(pos)
-        return menu
-
-    @staticmethod
-    def _add(menu: QMenu, key: str, text: str, why: str, tip: str, slot) -> QAction:
-        action = QAction(text, menu)
-        action.setObjectName(f"menu_{key}")
-        action.setEnabled(not why)
-        action.setToolTip(why or tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
+            self.menu.popup(pos)
+        return self.menu
