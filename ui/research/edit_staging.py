@@ -1,7 +1,8 @@
-"""Staging from the Edit dialog: the ticked series (and, with "With
-references", what they need) into the active project, as a writer job with
-progress and Cancel; a plan that is not APPROVED (or a dose of one) among
-them asks first.
+"""Staging from the Edit dialog: what the ticks would stage (the ticked
+series and, with "With references", what they need; a warning when a plan
+that is not APPROVED, or a dose of one, is among them), and staging it into
+the active project as a writer job with progress and Cancel, asking first
+about such a plan.
 
 A mixin of :class:`ui.research.edit_dialog.EditDialog`. The job is a
 ``runner.write`` that announces ``cache_changed(PROJECTS, study)``
@@ -21,8 +22,40 @@ from ui.research import data
 
 
 class StagingActions:
-    """Stage, Cancel and their outcome (a mixin: the dialog provides home,
-    user, project, study, runner, the ticks and the widgets)."""
+    """The tick summary, Stage, Cancel and their outcome (a mixin: the dialog
+    provides home, user, project, study, runner, the ticks and the widgets)."""
+
+    # -- what the ticks stage -----------------------------------------------------------------
+
+    def _references_toggled(self, on: bool) -> None:
+        self.rt_model.set_references(on)
+        self._update_summary()
+
+    def ticked(self) -> list[str]:
+        """The ticked series, in the study's series order."""
+        return [s["series_uid"] for s in self.table.model.all_series() if s["series_uid"] in self.ticks]
+
+    def _update_summary(self) -> None:
+        ticked = self.ticked()
+        text = f"{len(ticked)} series ticked" if ticked else "Tick the series to stage"
+        if ticked and self.references.isChecked():
+            added = data.needed(self.rt_model.roots, set(ticked))
+            text += f"; With references adds {len(added)}" if added else "; nothing to add"
+        risky = data.unapproved(self.rt_model.roots, self._to_stage(ticked))
+        if risky:
+            plans = sorted({f"{plan.label} ({plan.approval or 'no approval status'})" for _, plan in risky})
+            text += "  \u00b7  <b style='color:#d08a4a'>\u26a0 includes a plan not approved: " \
+                    + ", ".join(plans) + "</b>"
+        self.summary.setText(text)
+        self.stage_button.setEnabled(bool(ticked) and self.job is None)
+
+    def _to_stage(self, ticked: list[str]) -> set[str]:
+        uids = set(ticked)
+        if self.references.isChecked():
+            uids |= data.needed(self.rt_model.roots, uids)
+        return uids
+
+    # -- staging ----------------------------------------------------------------------------
 
     def stage(self, confirmed: bool = False) -> None:
         """Stage the ticked series; asks first when a plan that is not approved

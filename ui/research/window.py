@@ -7,7 +7,8 @@ already open); it reuses the parent's job runner when the parent has one, so
 staging shows in the jobs panel and queues behind other writers. The window
 reads again what a ``cache_changed`` broadcast of its home names
 (ui/cache_events.py): the projects and the staged studies on PROJECTS, the
-expanded subjects' studies on STUDIES. Its commands: window_commands.py.
+expanded subjects' studies on STUDIES. Its toolbar and commands:
+window_commands.py.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QMainWindow, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from app.accounts.accounts import User
 from app.home import Home
@@ -73,40 +74,6 @@ class ResearchWindow(ResearchCommands, QMainWindow):
         events_of(home).cache_changed.connect(self._cache_changed)
         self.load_projects()
 
-    def _build_toolbar(self) -> None:
-        bar = self.addToolBar("Research")
-        bar.setObjectName("researchToolbar")
-        bar.setMovable(False)
-        caption = QLabel("Active project")
-        caption.setObjectName("toolbarCaption")
-        bar.addWidget(caption)
-        self.project_box = QComboBox()
-        self.project_box.setObjectName("projectSelector")
-        self.project_box.setMinimumWidth(240)
-        self.project_box.currentIndexChanged.connect(self._project_changed)
-        bar.addWidget(self.project_box)
-        self.new_action = self._action(bar, "New project...", "newProject", self.new_project)
-        self.enrol_action = self._action(bar, "Enrol subject...", "enrolSubject", self.enrol)
-        self.reidentify_action = self._action(bar, "Re-identify...", "reidentify", self.reidentify)
-        self.refresh_action = self._action(bar, "Refresh", "refreshResearch", self.refresh)
-        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
-        if not self.user.can("research"):
-            self.new_action.setEnabled(False)
-            self.new_action.setToolTip("Needs the research privilege (roles admin, researcher)")
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
-        self.role_label = QLabel()
-        self.role_label.setObjectName("researchRole")
-        bar.addWidget(self.role_label)
-
-    def _action(self, bar, text: str, name: str, slot) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        action.triggered.connect(lambda: slot())
-        bar.addAction(action)
-        return action
-
     # -- projects --------------------------------------------------------------------------
 
     def load_projects(self, select: str = "") -> None:
@@ -162,15 +129,6 @@ class ResearchWindow(ResearchCommands, QMainWindow):
             return self.user.name
         role = self.role or "workstation admin (not a member)"
         return f"{self.user.name}: {role} of {self.project}"
-
-    def _update_actions(self) -> None:
-        has = bool(self.project)
-        self.enrol_action.setEnabled(has and self.user.can("research"))
-        admin = has and self.role == "admin"
-        self.reidentify_action.setEnabled(admin)
-        self.reidentify_action.setToolTip(
-            "PID to clinical patient, with a typed reason (audited)" if admin
-            else f"Only admins of {self.project or 'the project'} may re-identify subjects")
 
     # -- subjects --------------------------------------------------------------------------
 
