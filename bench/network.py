@@ -206,7 +206,7 @@ def wire_get(port: int, study: str, target: Path) -> int:
     """The C-GET alone, with StudyDesk's association and DIMSE code: data sets
     written to files as in a retrieve, but not recorded in the cache (a
     diagnostic: how the protocol layer compares with getscu's)."""
-    from app.net import association, dimse
+    from app.net import association, dimse, sinks
     from app.net.association import Proposal
     from app.net.client import STUDY_ROOT_GET, UNCOMPRESSED
     from pydicom.dataset import Dataset
@@ -223,7 +223,7 @@ def wire_get(port: int, study: str, target: Path) -> int:
                dataset=dimse.encode_dataset(ds, assoc.contexts[cid][1]))
     received = 0
     while True:
-        m = dimse.receive(assoc, lambda c, cmd: dimse.FileSink(target, cmd["AffectedSOPClassUID"],
+        m = dimse.receive(assoc, lambda c, cmd: sinks.FileSink(target, cmd["AffectedSOPClassUID"],
                                                                cmd["AffectedSOPInstanceUID"], assoc.contexts[c][1],
                                                                "ORTHANC"))
         if m.field == dimse.C_STORE_RQ:

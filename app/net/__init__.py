@@ -9,8 +9,8 @@ Layers, bottom up:
 - ``association``: A-ASSOCIATE request/accept (PDUs from pynetdicom),
   release, abort, presentation contexts.
 - ``dimse``: command sets, messages, data sets streamed from files; received
-  ones held in memory for the intake (:class:`dimse.MemorySink`, C-GET and
-  the listener), a large one going on into a file (:class:`dimse.FileSink`).
+  ones held in memory for the intake (:class:`sinks.MemorySink`, C-GET and
+  the listener), a large one going on into a file (:class:`sinks.FileSink`).
 - ``nodes``, ``tls``: configuration (``nodes`` table, settings).
 - ``client`` (C-ECHO, C-FIND), ``retrieve`` + ``retrieve_plan`` (C-GET,
   C-MOVE), ``send`` (C-STORE), ``outbox_send``, ``mwl`` (worklist),

@@ -55,7 +55,7 @@ from app.importing import importer
 from app.db import transaction
 from app.dicom.reading import Unreadable, read_header_in_memory
 from app.importing.sources import Source
-from app.net import dimse
+from app.net import dimse, sinks
 from app.net.intake_recorder import _Preparer, _Recorder
 
 KNOWN = importer.KNOWN
@@ -142,7 +142,7 @@ class Intake:
 
     def store_data(self, data: memoryview, sop_instance_uid: str, node: Optional[str]) -> Stored:
         """Keep a complete file held in memory by a
-        :class:`~app.net.dimse.MemorySink` (its buffer is given back);
+        :class:`~app.net.sinks.MemorySink` (its buffer is given back);
         returns once it is durable or refused."""
         in_place = False
         with self._turn:
@@ -153,7 +153,7 @@ class Intake:
             except Exception as e:  # noqa: BLE001 - one bad data set must not end the association
                 outcome = _Refusal(f"not kept: {type(e).__name__}: {e}", dimse.OUT_OF_RESOURCES)
             finally:
-                dimse.release(data)
+                sinks.release(data)
         except BaseException:
             with self._turn:
                 self._preparing -= 1

@@ -17,7 +17,7 @@ us, and where C-MOVE delivers.
   (transient) at once.
 - Each association runs on a thread of its own, so several senders can
   store at once; received data sets are held as they arrived
-  (:class:`~app.net.dimse.MemorySink`; a large one goes on into a file),
+  (:class:`~app.net.sinks.MemorySink`; a large one goes on into a file),
   never decoded, and handed to one :class:`~app.net.intake.Intake`. Each
   C-STORE is answered only once its instance is durable (file and
   directory synced, row committed; the intake records the instances of
@@ -26,61 +26,29 @@ us, and where C-MOVE delivers.
   could not be written, with the reason as Error Comment.
 - A sender that aborts or drops the connection mid-instance leaves nothing:
   the partial file is removed, and only complete files reach the intake.
+
+This module holds the sockets, threads and limits; what one association
+gets (the caller judged, C-ECHO and C-STORE answered) is
+:class:`~app.net.storage_scp.StorageSCP`.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from pydicom.uid import AllTransferSyntaxes
-from pynetdicom.service_class import ServiceClass, StorageServiceClass
-from pynetdicom.sop_class import uid_to_service_class
-
 from app import store
-from app.accounts import audit
-from app.db import transaction
 from app.errors import BadInput
-from app.net import association, dimse, nodes
-from app.net.association import Association, Request
-from app.net.client import UNCOMPRESSED, VERIFICATION
-from app.net.intake import Intake, Stored
-from app.net.wire import NetworkError
-
-STORAGE_BRANCH = "1.2.840.10008.5.1.4.1.1."
-_UID = re.compile(r"[0-9]+(\.[0-9]+)+")
-ACCEPTED_SYNTAXES = frozenset(str(ts) for ts in AllTransferSyntaxes)
-MEMORY_LIMIT = 8 << 20  # a received data set larger than this goes on into a file as it arrives
+from app.net import association, nodes
+from app.net.association import Association
+from app.net.intake import Intake
+from app.net.storage_scp import StorageSCP, storage_choice
 
 _running: dict[int, "Listener"] = {}  # port -> listener of this process
 _running_lock = threading.Lock()
-
-
-def is_storage(abstract: str) -> bool:
-    """A storage SOP class, standard or private. A UID that names another
-    known service (query/retrieve, worklist, print...) is not; an unknown
-    UID sent for storage is taken for a private storage class (a vendor's
-    raw data), which the importer records like any instance."""
-    if abstract.startswith(STORAGE_BRANCH):
-        return True
-    service = uid_to_service_class(abstract)
-    return service is StorageServiceClass or (service is ServiceClass and _UID.fullmatch(abstract) is not None)
-
-
-def storage_choice(abstract: str, proposed: list[str]) -> "str | int":
-    """Accept Verification and storage SOP classes, in the first proposed
-    transfer syntax we know (data sets are kept as they arrive)."""
-    if abstract == VERIFICATION:
-        usable = [ts for ts in proposed if ts in UNCOMPRESSED]
-    elif is_storage(abstract):
-        usable = [ts for ts in proposed if ts in ACCEPTED_SYNTAXES]
-    else:
-        return 3
-    return usable[0] if usable else 4
 
 
 @dataclass(frozen=True)
@@ -117,7 +85,7 @@ def running(port: int) -> Optional["Listener"]:
         return _running.get(port)
 
 
-class Listener:
+class Listener(StorageSCP):
     """``Listener(home, user_name).start()`` ... ``stop()``; also a context manager.
 
     ``on_event(kind, text)`` hears about associations (``accepted``,
@@ -320,103 +288,3 @@ class Listener:
                 self._threads.discard(me)
                 if assoc is not None:
                     self._active.discard(assoc)
-
-    def _judge(self, request: Request, caller: dict) -> Optional[int]:
-        if self.limits.check_called_aet and request.called_aet != self.aet:
-            return self._refuse(request, association.REJECT_CALLED_AE,
-                                f"called AE title {request.called_aet!r} is not this workstation's ({self.aet})")
-        db = self.home.connect()
-        try:
-            node = nodes.caller_node(db, request.calling_aet, request.address[0])
-        finally:
-            db.close()
-        if node is None:
-            return self._refuse(request, association.REJECT_CALLING_AE,
-                                "not a configured node (calling AE title and host must match)")
-        caller["node"] = node
-        with self._lock:  # accepted: no longer one to make room from
-            self._asking.pop(threading.current_thread(), None)
-        return None
-
-    def _refuse(self, request: Request, reason: int, why: str) -> int:
-        """Count, report and audit a rejected association (a security alert
-        with a minor-failure outcome, PS3.15 A.5.3.11); returns *reason*."""
-        with self._lock:
-            self.rejected += 1
-        text = f"{request.calling_aet} from {request.address[0]}: {why}"
-        self._event("rejected", text)
-        try:
-            db = self.home.connect()
-            try:
-                with transaction(db):
-                    audit.record(db, self.user_name, "association-rejected", audit.SECURITY_ALERT,
-                                 outcome=audit.MINOR_FAILURE,
-                                 objects=[request.calling_aet, request.address[0]],
-                                 detail=f"{association.reject_text(reason)}: {text}")
-            finally:
-                db.close()
-        except Exception as e:  # noqa: BLE001 - the refusal stands even if the audit could not be written
-            self._event("rejected", f"the refusal above could not be audited: {e}")
-        return reason
-
-    def _associated(self, assoc: Association, node: nodes.Node) -> None:
-        with self._lock:
-            self._active.add(assoc)
-        self._event("accepted", f"{node} ({len(assoc.contexts)} presentation contexts)")
-        count = 0
-        try:
-            while not self._stopping.is_set():
-                message = dimse.receive(assoc, lambda cid, command: self._sink(assoc, cid, command))
-                if message is None:
-                    self._event("released", f"{node.name}: {count} instances")
-                    return
-                count += self._answer(assoc, message, node)
-        except Exception as e:  # noqa: BLE001 - whatever went wrong ends this association only
-            why = str(e) if isinstance(e, NetworkError) else f"{type(e).__name__}: {e}"
-            self._event("aborted", f"{node.name}: {why} (after {count} complete instances; "
-                                   "nothing partial kept)")
-        finally:
-            assoc.wire.close()
-
-    def _sink(self, assoc: Association, context_id: int, command: dict) -> Optional[dimse.MemorySink]:
-        if command.get("CommandField") != dimse.C_STORE_RQ or context_id not in assoc.contexts:
-            return None
-        assert self._folder is not None
-        return dimse.MemorySink(self._folder, command.get("AffectedSOPClassUID", ""),
-                                command.get("AffectedSOPInstanceUID", ""), assoc.contexts[context_id][1],
-                                assoc.calling_aet, limit=MEMORY_LIMIT)
-
-    def _answer(self, assoc: Association, message: dimse.Message, node: nodes.Node) -> int:
-        command = message.command
-        reply = {"MessageIDBeingRespondedTo": command.get("MessageID", 0)}
-        if message.field == dimse.C_ECHO_RQ:
-            dimse.send(assoc, message.context_id, dict(
-                reply, CommandField=dimse.C_ECHO_RSP, AffectedSOPClassUID=VERIFICATION,
-                Status=dimse.SUCCESS))
-            return 0
-        if message.field != dimse.C_STORE_RQ:
-            raise NetworkError(f"{node.name} sent an unexpected command 0x{message.field:04X}")
-        sop = command.get("AffectedSOPInstanceUID", "")
-        if message.file_data is not None:  # answered only once durable (app/net/intake.py)
-            stored = self.intake.store_data(message.file_data, sop, node.name)
-        elif message.path is not None:
-            stored = self.intake.store_file(message.path, sop, node.name)
-        else:
-            stored = Stored(dimse.OUT_OF_RESOURCES, message.sink_error or "no data set")
-        if stored.ok:
-            with self._lock:
-                self.received += 1
-        else:
-            self._event("refused", f"{sop}: {stored.reason}")
-        dimse.send(assoc, message.context_id, dict(
-            reply, CommandField=dimse.C_STORE_RSP, AffectedSOPClassUID=command.get("AffectedSOPClassUID", ""),
-            AffectedSOPInstanceUID=sop, Status=stored.status, **error_comment(stored)))
-        return int(stored.ok)
-
-
-def error_comment(stored: Stored) -> dict:
-    """The reason of a failure status, as its Error Comment (LO: 64 characters)."""
-    if stored.ok or not stored.reason:
-        return {}
-    text = stored.reason.encode("ascii", "replace").decode().replace("\\", "/")
-    return {"ErrorComment": text[:64].rstrip()}

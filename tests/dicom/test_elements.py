@@ -254,10 +254,10 @@ def test_the_file_meta_writer_writes_what_pydicom_writes():
 
 def test_one_implementation_uid_and_name_everywhere(tmp_path):
     from app.media import dicomdir
-    from app.net import association, dimse
+    from app.net import association, sinks
 
     assert association.IMPLEMENTATION_CLASS_UID == meta.IMPLEMENTATION_CLASS_UID
-    received = dimse.file_meta("1.2.840.10008.5.1.4.1.1.2", "1.2.3", "1.2.840.10008.1.2.1")
+    received = sinks.file_meta("1.2.840.10008.5.1.4.1.1.2", "1.2.3", "1.2.840.10008.1.2.1")
     ds = ct_dataset()
     deid = Deidentifier(Profile([]), b"secret")
     deid.apply(ds, deid.needles(ds), label="f")

@@ -11,7 +11,7 @@ import hashlib
 import pydicom
 
 from app import store
-from app.net import dimse
+from app.net import dimse, sinks
 from app.net.intake import Intake
 from app.startup import open_home
 from tests.factories import write_series
@@ -23,7 +23,7 @@ EXPLICIT = "1.2.840.10008.1.2.1"
 def received(path) -> memoryview:
     """A data set as a MemorySink holds it after a C-STORE of *path*."""
     offset, meta = dimse.read_meta(path)
-    sink = dimse.MemorySink(path.parent, meta["MediaStorageSOPClassUID"], meta["MediaStorageSOPInstanceUID"],
+    sink = sinks.MemorySink(path.parent, meta["MediaStorageSOPClassUID"], meta["MediaStorageSOPInstanceUID"],
                             meta["TransferSyntaxUID"], "ORTHANC")
     data = path.read_bytes()[offset:]
     for start in range(0, len(data), 1000):  # as P-DATA fragments
@@ -69,7 +69,7 @@ def test_a_data_set_cut_short_is_refused_and_nothing_is_written(home, admin, tmp
     (path,) = write_series(tmp_path / "in", 1, patient_id="INT2", size=64)
     data = received(path)
     cut = bytearray(data[:len(data) - 100])  # the last fragment arrived, the pixel data is short
-    dimse.release(data)
+    sinks.release(data)
     intake = Intake(home, admin.name, audit_batches=False)
     try:
         intake.add_data(memoryview(cut), "1.2.3.4", "pacs")
@@ -137,7 +137,7 @@ def test_a_refused_data_set_is_answered_with_a_failure_status(home, admin, tmp_p
     (path,) = write_series(tmp_path / "in", 1, patient_id="INT5", size=64)
     data = received(path)
     cut = bytearray(data[:len(data) - 100])
-    dimse.release(data)
+    sinks.release(data)
     intake = Intake(home, admin.name, audit_batches=False)
     try:
         stored = intake.store_data(memoryview(cut), "1.2.3.5", "pacs")
@@ -150,14 +150,14 @@ def test_a_refused_data_set_is_answered_with_a_failure_status(home, admin, tmp_p
 
 
 def test_a_large_data_set_goes_on_into_a_file_and_a_discarded_one_leaves_nothing(tmp_path):
-    sink = dimse.MemorySink(tmp_path, CT, "1.2.3", EXPLICIT, "ORTHANC", limit=4096)
+    sink = sinks.MemorySink(tmp_path, CT, "1.2.3", EXPLICIT, "ORTHANC", limit=4096)
     for _ in range(10):
         sink.write(memoryview(b"\x01" * 1000))
     path = sink.finish()
-    meta = dimse.file_meta(CT, "1.2.3", EXPLICIT, "ORTHANC")
+    meta = sinks.file_meta(CT, "1.2.3", EXPLICIT, "ORTHANC")
     assert path.read_bytes() == meta + b"\x01" * 10000
 
-    sink = dimse.MemorySink(tmp_path, CT, "1.2.4", EXPLICIT, "ORTHANC", limit=4096)
+    sink = sinks.MemorySink(tmp_path, CT, "1.2.4", EXPLICIT, "ORTHANC", limit=4096)
     for _ in range(10):
         sink.write(memoryview(b"\x02" * 1000))
     sink.discard()
@@ -165,25 +165,25 @@ def test_a_large_data_set_goes_on_into_a_file_and_a_discarded_one_leaves_nothing
 
 
 def test_a_buffer_given_back_is_used_again_and_grows_when_it_must():
-    sink = dimse.MemorySink(None, CT, "1.2.5", EXPLICIT, "")
+    sink = sinks.MemorySink(None, CT, "1.2.5", EXPLICIT, "")
     sink.write(memoryview(b"\x03" * 10))
     first = sink.finish()
     buffer = first.obj
-    dimse.release(first)
-    sink = dimse.MemorySink(None, CT, "1.2.6", EXPLICIT, "")
+    sinks.release(first)
+    sink = sinks.MemorySink(None, CT, "1.2.6", EXPLICIT, "")
     big = b"\x04" * (len(buffer) + 10)  # more than the buffer holds
     sink.write(memoryview(big))
     data = sink.finish()
-    assert bytes(data) == dimse.file_meta(CT, "1.2.6", EXPLICIT, "") + big
-    dimse.release(data)
+    assert bytes(data) == sinks.file_meta(CT, "1.2.6", EXPLICIT, "") + big
+    sinks.release(data)
 
 
 def test_the_free_buffers_are_let_go_when_a_transfer_ends():
-    sink = dimse.MemorySink(None, CT, "1.2.7", EXPLICIT, "")
-    dimse.release(sink.finish())
-    assert dimse.BUFFERS.kept > 0
-    dimse.BUFFERS.clear()
-    assert dimse.BUFFERS.kept == 0
+    sink = sinks.MemorySink(None, CT, "1.2.7", EXPLICIT, "")
+    sinks.release(sink.finish())
+    assert sinks.BUFFERS.kept > 0
+    sinks.BUFFERS.clear()
+    assert sinks.BUFFERS.kept == 0
 
 
 def test_the_same_instances_from_several_senders_at_once_are_kept_once_each_with_its_file(
@@ -216,10 +216,10 @@ def test_a_data_set_received_into_a_file_is_moved_into_the_store_once_durable(ho
     whole, cut = write_series(tmp_path / "in", 2, patient_id="INT7", size=64)
     data = received(whole)
     (store.scratch(home) / "a.part").write_bytes(bytes(data))
-    dimse.release(data)
+    sinks.release(data)
     data = received(cut)
     (store.scratch(home) / "b.part").write_bytes(bytes(data[:len(data) - 100]))
-    dimse.release(data)
+    sinks.release(data)
     intake = Intake(home, admin.name, audit_batches=False)
     try:
         kept = intake.store_file(store.scratch(home) / "a.part", "", "pacs")

@@ -16,6 +16,7 @@ from app.net import association, dimse, nodes
 from app.net.association import Proposal
 from app.net.listener import Listener
 from app.net.wire import NetworkError
+from app.startup import open_home
 from tests.factories import uid, write_series
 from tests.net.conftest import _env, _need, self_signed
 
@@ -145,7 +146,7 @@ def test_tls_listener_and_client(home, admin, tmp_path, free_port):
     nodes.add_node(db, admin, "loop", "SECURE", "127.0.0.1", port, tls=True)  # ourselves, over TLS
     db.close()
     write_series(tmp_path / "src", 2, patient_id="TLS1", study="t")
-    receiver_home = type(home).open(tmp_path / "receiver")
+    receiver_home = open_home(tmp_path / "receiver")
     receiver_home.set_setting("aet", "SECURE")  # the node "loop" calls it SECURE
     for key_name in ("tls.certificate", "tls.key", "tls.ca"):
         receiver_home.set_setting(key_name, home.get_setting(key_name))

@@ -15,9 +15,8 @@ from pydicom.uid import (JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExten
 
 from app.errors import BadInput, Cancelled
 from app.jobs import CancelToken, Progress
-from app.net import dimse
+from app.net import dimse, sinks, storage_scp
 from app.net.retrieve import plan as retrieve_plan
-from app.net import listener as listening
 from app.net.association import MAX_CONTEXTS, Association, Proposal
 from app.net.client import (STUDY_ROOT_FIND, STUDY_ROOT_GET, UNCOMPRESSED, Operation, find,
                             open_association, require_context)
@@ -66,7 +65,7 @@ def _stream(home, node: Node, parts: list[Request], classes: list[str], intake: 
         def sink(context_id: int, command: dict):
             if command.get("CommandField") != dimse.C_STORE_RQ or context_id not in assoc.contexts:
                 return None
-            return dimse.MemorySink(folder, command.get("AffectedSOPClassUID", ""),
+            return sinks.MemorySink(folder, command.get("AffectedSOPClassUID", ""),
                                     command.get("AffectedSOPInstanceUID", ""),
                                     assoc.contexts[context_id][1], node.aet)
 
@@ -258,7 +257,7 @@ def _get_one(assoc: Association, cid: int, ts: str, request: Request, sink, inta
                 dimse.send(assoc, answer.context_id, {
                     "CommandField": dimse.C_STORE_RSP, "MessageIDBeingRespondedTo": answer.command.get("MessageID", 0),
                     "AffectedSOPClassUID": answer.command.get("AffectedSOPClassUID", ""),
-                    "AffectedSOPInstanceUID": sop, "Status": stored.status, **listening.error_comment(stored)})
+                    "AffectedSOPInstanceUID": sop, "Status": stored.status, **storage_scp.error_comment(stored)})
                 counter.update({}, received)
             elif answer.field == dimse.C_GET_RSP:
                 counter.update(answer.command, received)

@@ -11,7 +11,7 @@
    own listener, started for the job when this process runs none.
 3. Every received data set goes through :class:`~app.net.intake.Intake`
    (the importer's path). A C-GET holds each data set in memory until it
-   is complete (:class:`~app.net.dimse.MemorySink`) and answers its
+   is complete (:class:`~app.net.sinks.MemorySink`) and answers its
    C-STORE only once the intake has made it durable (file synced, row
    committed), so what the node counts as completed is in the cache
    whatever happens next; a refused data set gets a failure status. A
@@ -34,7 +34,7 @@ from app.accounts.accounts import User
 from app.db import transaction
 from app.errors import BadInput, Cancelled
 from app.jobs import CancelToken, Progress, Throttled, no_progress
-from app.net import dimse
+from app.net import dimse, sinks
 from app.net.retrieve import plan as retrieve_plan
 from app.net import listener as listening
 from app.net.association import Association, Proposal
@@ -144,7 +144,7 @@ def by_get(home, user, node: Node, requests: list[Request], classes: list[str],
         _parallel(home, node, parts, classes, intake, node_failed, progress, cancel, folder, streams)
     finally:
         intake.close()
-        dimse.BUFFERS.clear()
+        sinks.BUFFERS.clear()
         node_failed.update(intake.refused)
 
 
