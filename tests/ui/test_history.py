@@ -85,8 +85,8 @@ def test_one_undo_in_both_windows_confirms_undoes_and_updates_both(qtbot, make_w
 
         # Undo in the Content Manager: asked in words, undone, both windows show it
         said = _undo_through(qtbot, cm.history, moved.change_id)
-        assert "Undo this reallocate series?" in said and "'Lung 1mm'" in said
-        assert "go back to study 'CT CHEST 2024-01-10' (ACC001)" in said and not UID.search(said)
+        assert "Undo this reallocation?" in said and "'Lung 1mm'" in said
+        assert "goes back to study 'CT CHEST 2024-01-10' (ACC001)" in said and not UID.search(said)
         for history in (cm.history, window.history):
             qtbot.waitUntil(lambda h=history: _newest_is_undo_of(h, moved.change_id), timeout=20000)
         qtbot.waitUntil(lambda: "Lung 1mm" in tree_of(cm.panes[0]).get("ACC001", []), timeout=20000)
@@ -94,7 +94,7 @@ def test_one_undo_in_both_windows_confirms_undoes_and_updates_both(qtbot, make_w
 
         # the same from the main window's dock: the Content Manager follows
         said = _undo_through(qtbot, window.history, merged)
-        assert "Undo this merge studies?" in said and "split out again" in said
+        assert "Undo this study merge?" in said and "split out again" in said
         qtbot.waitUntil(lambda: _newest_is_undo_of(cm.history, merged), timeout=20000)
         qtbot.waitUntil(lambda: window.model.rowCount() == 4 and not window.model.is_searching())
         search(qtbot, cm.panes[1], patient_id="P003", scope="All studies")

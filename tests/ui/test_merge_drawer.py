@@ -89,8 +89,8 @@ def test_confirm_merges_then_history_undoes(qtbot, window):
     change = history.selected_change()
     assert change["action"] == "merge-studies" and not change["undone"]
     assert history.table.item(0, 3).text() == "Merge studies"
-    assert history.table.item(0, 4).text() == ("Merged study 'CT HEAD 2023-03-05' (ACC002) (1 series, "
-                                               "2 images) into 'CT CHEST 2024-01-10' (ACC001) of DOE, John")
+    assert history.table.item(0, 5).text() == ("Merged study 'CT HEAD 2023-03-05' (ACC002) into "
+                                               "'CT CHEST 2024-01-10' (ACC001) of DOE, John: 1 series, 2 images")
     assert window.history_dock.isVisible()
     assert "History undoes it" in window.last_message
     box = history.ask_undo()

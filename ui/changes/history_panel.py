@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QDockWidget, QMessageBox, QPushButton, QTabWidget, QWidget
+from PySide6.QtWidgets import (QDockWidget, QHeaderView, QMessageBox, QPushButton, QTabWidget,
+                               QWidget)
 
 from app.accounts.accounts import User
 from app.changes import iocm, journal
@@ -34,7 +35,7 @@ from ui.worklist.action_bar import privilege_reason
 
 __all__ = ["HistoryPanel", "history_dock", "local_time"]
 
-COLUMNS = ["#", "When", "Who", "Change", "What", "Reason"]
+COLUMNS = ["#", "When", "Who", "Change", "Reason", "What"]   # What takes the rest
 EMPTY = "No changes yet. Each merge, reallocation or delete shows here, with Undo."
 
 
@@ -57,7 +58,9 @@ class HistoryPanel(QTabWidget):
         self._keep: Optional[int] = None   # the change to select again after a read
         self.question: Optional[QMessageBox] = None   # the open Undo confirmation
 
-        self.table = make_table(COLUMNS, "historyTable", (44, 150, 90, 130, 560))
+        self.table = make_table(COLUMNS, "historyTable", (44, 160, 90, 140, 220))
+        self.table.setWordWrap(True)   # a change told in full, on two lines if need be
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.undo_button = QPushButton("Undo...")
         self.undo_button.setObjectName("undoButton")
         self.undo_button.clicked.connect(self.ask_undo)
@@ -108,7 +111,7 @@ class HistoryPanel(QTabWidget):
             keep = self._keep if self._keep is not None else self._selected_id()
             self.changes = changes
             rows = [[str(c["change_id"]), local_time(c["time"]), c["user"],
-                     c["label"] + ("  (undone)" if c["undone"] else ""), c["what"], c["reason"] or ""]
+                     c["label"] + ("  (undone)" if c["undone"] else ""), c["reason"] or "", c["what"]]
                     for c in changes]
             fill(self.table, rows, [c["change_id"] for c in changes])
             if not (keep is not None and self.select_change(keep)) and changes:
@@ -175,7 +178,7 @@ class HistoryPanel(QTabWidget):
         if change["undo_what"]:
             said += f"\n\nUndo puts it back: {change['undo_what']}"
         said += "\n\nThe undo is recorded in the history too."
-        self.question = ask(self, f"Undo this {change['label'].lower()}?", said, "Undo",
+        self.question = ask(self, f"Undo this {change['noun']}?", said, "Undo",
                             lambda: self.undo(change["change_id"]))
         self.question.finished.connect(self._forget_question)
         return self.question

@@ -22,20 +22,23 @@ from ui import formatting
 SHOWN = 200  # the newest changes listed
 ACTIONS = {"merge-studies": "Merge studies", "merge-patients": "Merge patients",
            "delete": "Delete", "undo": "Undo", "reallocate": "Reallocate series"}
+NOUNS = {"merge-studies": "study merge", "merge-patients": "patient merge", "delete": "delete",
+         "reallocate": "reallocation"}   # "Undo this reallocation?"
 _PARTS = ("$.before.studies", "$.after.studies", "$.before.series", "$.after.series",
           "$.before.patients")
 
 
 def load_history(db, limit: int = SHOWN) -> list[dict]:
     """journal.history's newest *limit* rows, each with ``label`` (the kind
-    of change), ``what`` (the change in words) and ``undo_what`` (what an
-    undo puts back)."""
+    of change), ``noun`` (the same in a sentence), ``what`` (the change in
+    words) and ``undo_what`` (what an undo puts back)."""
     changes = journal.history(db)[:limit]
     told: dict[int, tuple[str, str, str]] = {}   # change id -> (action, what, undo_what)
     for change in reversed(changes):   # oldest first: an undo finds its change told
         told[change["change_id"]] = (change["action"], *_tell(db, change, told))
     for change in changes:
         change["label"] = ACTIONS.get(change["action"], change["action"].replace("-", " ").capitalize())
+        change["noun"] = NOUNS.get(change["action"], "change")
         _action, change["what"], change["undo_what"] = told[change["change_id"]]
     return changes
 
@@ -93,13 +96,14 @@ def _moved(db, plan: dict) -> tuple[str, str]:
     images = sum(s.get("instance_count") or 0 for s in moved)
     names = ", ".join(_series(s) for s in moved)
     what = f"series {names}" if len(moved) == 1 else f"{len(moved)} series ({names})"
-    origin = " and ".join(_study(s) for s in sources) or "another study"
-    text = (f"Moved {what} ({_count(images, 'image')}) from study {origin} to {_study(target)}"
+    twins = any(_study(s) == _study(target) for s in sources)   # a split exam: tell them by time
+    origin = " and ".join(_study(s, twins) for s in sources) or "another study"
+    text = (f"Moved {what} ({_count(images, 'image')}) from study {origin} to {_study(target, twins)}"
             f"{_of(db, target, plan)}")
     cleared = len(plan["$.before.series"]) - len(moved)
     if cleared > 0:
         text += f"; cleared {_count(cleared, 'AI result series', 'AI result series')}"
-    back = f"{what[0].upper()}{what[1:]} go back to study {origin}"
+    back = f"{what[0].upper()}{what[1:]} {'goes' if len(moved) == 1 else 'go'} back to study {origin}"
     return text, back + (", with the AI results that were cleared." if cleared > 0 else ".")
 
 
@@ -108,10 +112,11 @@ def _merged_studies(db, plan: dict) -> tuple[str, str]:
     if len(studies) < 2:
         return "Merged two studies", "The merged study is split out again."
     source, target = studies[0], studies[1]
-    series = len(plan["$.before.series"])
-    text = (f"Merged study {_study(source)} ({_count(series, 'series', 'series')}, "
-            f"{_count(plan['images'], 'image')}) into {_study(target)}{_of(db, target, plan)}")
-    return text, f"Study {_study(source)} is split out again, with its {_count(series, 'series', 'series')}."
+    twins = _study(source) == _study(target)   # a split exam: tell them by time
+    series = _count(len(plan["$.before.series"]), "series", "series")
+    text = (f"Merged study {_study(source, twins)} into {_study(target, twins)}{_of(db, target, plan)}: "
+            f"{series}, {_count(plan['images'], 'image')}")
+    return text, f"Study {_study(source, twins)} is split out again, with its {series}."
 
 
 def _merged_patients(db, plan: dict) -> tuple[str, str]:
@@ -140,12 +145,15 @@ _TELLERS = {"reallocate": _moved, "merge-studies": _merged_studies,
 # -- names ----------------------------------------------------------------------------
 
 
-def _study(row) -> str:
-    """'CT CHEST 2024-01-10' (ACC001): what a user reads on the worklist."""
+def _study(row, with_time: bool = False) -> str:
+    """'CT CHEST 2024-01-10' (ACC001): what a user reads on the worklist;
+    *with_time* adds the study time, for two studies that read alike."""
     if not row:
         return "(unknown study)"
-    inside = " ".join(p for p in (row.get("study_description", "").strip(),
-                                  formatting.dicom_date(row.get("study_date"))) if p)
+    when = [formatting.dicom_date(row.get("study_date"))]
+    if with_time:
+        when.append(formatting.dicom_time(row.get("study_time")))
+    inside = " ".join(p for p in (row.get("study_description", "").strip(), *when) if p)
     text = f"'{inside}'" if inside else "(no description)"
     accession = (row.get("accession_number") or "").strip()
     return f"{text} ({accession})" if accession else text

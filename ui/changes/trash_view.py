@@ -44,7 +44,7 @@ class TrashView(QWidget):
         self.trashed: list[dict] = []
         self._pending = 0   # reads in flight
         self._generation = 0   # the newest read
-        self.table = make_table(COLUMNS, "trashTable", (170, 90, 90, 100, 200, 160, 80))
+        self.table = make_table(COLUMNS, "trashTable", (170, 90, 100, 100, 200, 165, 80))
         self.restore_button = QPushButton("Restore")
         self.restore_button.setObjectName("restoreButton")
         self.restore_button.clicked.connect(self.restore)
