@@ -145,7 +145,7 @@ def test_columns_hide_move_and_are_remembered(qtbot, make_window, loaded_home):
 
 def test_burn_opens_the_burn_dialog_and_missing_parts_are_explained(qtbot, window, monkeypatch):
     import ui.export.burn_dialog
-    from ui.worklist import study_actions
+    from ui.net import send_dialog
 
     opened = []
     monkeypatch.setattr(ui.export.burn_dialog, "open_burn_dialog",
@@ -153,13 +153,17 @@ def test_burn_opens_the_burn_dialog_and_missing_parts_are_explained(qtbot, windo
     tick(window, row_of(window, accession="ACC001"))
     _click(window.bar.buttons["burn"])
     assert opened == [(window, window.ticks.uids())]
-    missing = study_actions.DIALOGS["send"][0]
-    monkeypatch.setitem(study_actions.DIALOGS, "send", ("ui.no_such_module", "open"))
+    # a dialog that says it cannot work here, and one the window was not given
+    monkeypatch.setattr(send_dialog, "unavailable", lambda: "No node to send to on this network.",
+                        raising=False)
+    monkeypatch.delitem(window.actions.dialogs, "download")
     window.worklist_actions._unavailable = None
     window.worklist_actions.update_bar()
     assert not window.bar.buttons["send"].isEnabled()
-    assert "is not part of this installation" in window.bar.buttons["send"].toolTip()
-    assert missing
+    assert "No node to send to on this network." in window.bar.buttons["send"].toolTip()
+    assert not window.bar.buttons["download"].isEnabled()
+    assert "is not part of this installation" in window.bar.buttons["download"].toolTip()
+    assert window.bar.buttons["burn"].isEnabled()
 
 
 def test_download_opens_the_export_dialog_anonymised(qtbot, window):

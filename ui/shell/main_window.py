@@ -37,6 +37,7 @@ from ui.shell.docks import WindowDocks
 from ui.shell.importing import Importer
 from ui.shell.menus import MenuCommands, build_menus
 from ui.shell.status_bar import build_status_bar
+from ui.shell.study_dialogs import DIALOGS
 from ui.shell.tools import WindowTools
 from ui.shell.worklist_area import WorklistArea
 from ui.worklist.action_bar import ActionBar, privilege_reason
@@ -84,7 +85,7 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         self.bar = ActionBar()
         self.strip = SeriesStrip(home, self.runner)
         self.importer = Importer(home, user, self.runner, self)
-        self.actions = StudyActions(home, user, self.runner, self)
+        self.actions = StudyActions(home, user, self.runner, self, dialogs=DIALOGS)
         self.cards = CardCache(home, self.runner, user.name, self)
         self.card_popup = PatientCardPopup(self.cards, self.table)
         self._build_docks()

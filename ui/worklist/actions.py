@@ -24,7 +24,6 @@ from app.home import Home
 from app.worklist import query as worklist
 from ui.cache_events import PATIENTS, STUDIES, CacheChange, events_of
 from ui.jobs import JobRunner
-from ui.worklist import study_actions
 from ui.worklist.action_bar import ActionBar, action_states
 from ui.worklist.assign_dialog import AssignDialog
 from ui.worklist.model import WorklistModel
@@ -69,8 +68,8 @@ class WorklistActions(QObject):
     # -- the bar ------------------------------------------------------------------------
 
     def unavailable(self) -> dict[str, str]:
-        if self._unavailable is None:  # the optional dialogs are looked up once
-            self._unavailable = study_actions.unavailable()
+        if self._unavailable is None:  # the dialogs' own reasons are asked once
+            self._unavailable = self.actions.unavailable()
         return self._unavailable
 
     def update_bar(self) -> None:

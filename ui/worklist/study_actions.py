@@ -8,16 +8,17 @@ study by study and ends with what was done and what was refused, each with
 its reason (like the command line's exit 6).
 
 Download, Burn and Send open dialogs that other parts of the workstation
-provide (ui.export.export_dialog, ui.export.burn_dialog, ui.net.send_dialog); they are
-imported when used, and :func:`unavailable` tells the bar which are missing
-so it can disable them with the reason.
+provide (ui.export.export_dialog, ui.export.burn_dialog, ui.net.send_dialog):
+the shell hands their table over (ui/shell/study_dialogs.py), since the
+worklist sits below ui/net and ui/export, and :meth:`StudyActions.unavailable`
+tells the bar which cannot be opened here so it can disable them with the reason.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
-from typing import Callable, Optional
+from types import ModuleType
+from typing import Callable, Mapping, Optional
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -30,38 +31,24 @@ from app.home import Home
 from ui.cache_events import JOURNAL, OUTBOX, STUDIES, TRASH, CacheChange, announce
 from ui.jobs import Job, JobRunner
 
-# action key -> (module, function) of the dialog another part provides
-DIALOGS = {
-    "download": ("ui.export.export_dialog", "open_export_dialog"),
-    "burn": ("ui.export.burn_dialog", "open_burn_dialog"),
-    "send": ("ui.net.send_dialog", "open_send_dialog"),
-}
+# action key -> what the user is told the missing part is called
 DIALOG_NAMES = {"download": "The export dialog", "burn": "The disc burning dialog",
                 "send": "Sending to DICOM nodes"}
 
+# action key -> (the module that provides the dialog, the name of its opener)
+Dialogs = Mapping[str, tuple[ModuleType, str]]
 
-def dialog_function(key: str) -> tuple[Optional[Callable], str]:
-    """The dialog opener for *key*, or None and why it is not there."""
-    module_name, function = DIALOGS[key]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        return None, f"{DIALOG_NAMES[key]} is not part of this installation ({e})."
+
+def dialog_function(dialogs: Dialogs, key: str) -> tuple[Optional[Callable], str]:
+    """The dialog opener for *key*, or None and why it cannot be opened here."""
+    if key not in dialogs:
+        return None, f"{DIALOG_NAMES[key]} is not part of this installation."
+    module, function = dialogs[key]
     opener = getattr(module, function, None)
     if opener is None:
-        return None, f"{DIALOG_NAMES[key]} is not part of this installation ({module_name}.{function})."
+        return None, f"{DIALOG_NAMES[key]} is not part of this installation ({module.__name__}.{function})."
     reason = getattr(module, "unavailable", lambda: "")()  # a module may say it cannot work here
     return (None, reason) if reason else (opener, "")
-
-
-def unavailable() -> dict[str, str]:
-    """Action key -> why its dialog cannot be opened (only the missing ones)."""
-    out = {}
-    for key in DIALOGS:
-        opener, reason = dialog_function(key)
-        if opener is None:
-            out[key] = reason
-    return out
 
 
 def batch_job(title: str, study_uids: list[str], step: Callable) -> Callable:
@@ -104,16 +91,29 @@ class StudyActions(QObject):
 
     ``changed(kind, uids)`` after a study job ended, its change already
     broadcast (the tick set forgets deleted studies; tests wait on it);
-    ``message(text)`` for the status bar.
+    ``message(text)`` for the status bar. *dialogs*: the table of the
+    Download, Burn and Send dialogs (ui/shell/study_dialogs.py); an action
+    missing from it is disabled with the reason.
     """
 
     changed = Signal(str, list)
     message = Signal(str)
 
-    def __init__(self, home: Home, user: User, runner: JobRunner, window: QWidget):
+    def __init__(self, home: Home, user: User, runner: JobRunner, window: QWidget,
+                 dialogs: Optional[Dialogs] = None):
         super().__init__(window)
         self.home, self.user, self.runner, self.window = home, user, runner, window
+        self.dialogs: dict[str, tuple[ModuleType, str]] = dict(dialogs or {})
         self._boxes: list[QMessageBox] = []
+
+    def unavailable(self) -> dict[str, str]:
+        """Action key -> why its dialog cannot be opened (only those)."""
+        out = {}
+        for key in DIALOG_NAMES:
+            opener, reason = dialog_function(self.dialogs, key)
+            if opener is None:
+                out[key] = reason
+        return out
 
     # -- changes -----------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class StudyActions(QObject):
 
     def open_dialog(self, key: str, study_uids: list[str], **options) -> bool:
         """Open the Download / Burn / Send dialog; False (with a message) when missing."""
-        opener, reason = dialog_function(key)
+        opener, reason = dialog_function(self.dialogs, key)
         if opener is None:
             self.message.emit(reason)
             return False
