@@ -9,7 +9,6 @@ shortcuts reference find them.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -118,9 +117,6 @@ def _tools_menu(bar: QMenuBar, owner: QObject, commands: MenuCommands, user: Use
     tools.setToolTipsVisible(True)
     manager = add_action(owner, tools, "&Content Manager...", commands.content_manager,
                          name="contentManager")
-    if importlib.util.find_spec("ui.changes.content_manager") is None:
-        manager.setEnabled(False)
-        manager.setToolTip("The Content Manager is not part of this installation (ui.changes.content_manager)")
     research = add_action(owner, tools, "&Research projects...", commands.research, name="research")
     if not user.can("research"):
         research.setEnabled(False)
