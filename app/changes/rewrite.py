@@ -14,6 +14,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.datadict import dictionary_VR
 
+from app.dicom.references import element_vr
+
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 
 
@@ -59,22 +61,13 @@ def rewrite_chunk(tasks: list[tuple]) -> list[tuple[int, str]]:
             for task in tasks]
 
 
-def _vr(raw, tag) -> Optional[str]:
-    if raw.VR:
-        return raw.VR
-    try:  # implicit VR: the dictionary's (a private tag's is unknown: not a UID we made)
-        return dictionary_VR(tag)
-    except KeyError:
-        return None
-
-
 def remap(ds: Dataset, uid_map: dict[str, str]) -> None:
     """Replace every UI value found in *uid_map*, at any depth, the file meta's
     MediaStorageSOPInstanceUID too. Only UI and SQ elements are decoded; the
     others are written back as they were read (decoding every element cost
     1.7x the time: docs/performance/reallocate.md)."""
     for tag in list(ds.keys()):
-        if tag in PIXEL_TAGS or _vr(ds.get_item(tag), tag) not in ("UI", "SQ"):
+        if tag in PIXEL_TAGS or element_vr(ds.get_item(tag), tag) not in ("UI", "SQ"):
             continue
         elem = ds[tag]
         if elem.VR == "SQ":

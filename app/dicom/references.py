@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
+from pydicom.datadict import dictionary_VR
 
 # tags whose values name another object
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
@@ -38,9 +39,10 @@ def references_of(ds) -> References:
     found = References()
 
     def walk(dataset, nested: bool) -> None:
-        for elem in dataset:
-            if elem.tag in PIXEL_TAGS:
-                continue
+        for tag in list(dataset.keys()):
+            if tag in PIXEL_TAGS or element_vr(dataset.get_item(tag), tag) not in ("SQ", "UI"):
+                continue  # only these can name an object: the rest (contour points) stays undecoded
+            elem = dataset[tag]
             if elem.VR == "SQ":
                 for item in elem.value:
                     walk(item, True)
@@ -57,6 +59,17 @@ def references_of(ds) -> References:
 
     walk(ds, False)
     return found
+
+
+def element_vr(raw, tag) -> str | None:
+    """An element's VR without decoding its value: the file's (explicit VR)
+    or the dictionary's (implicit; None for a private tag it does not know)."""
+    if raw.VR:
+        return raw.VR
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return None
 
 
 def _values(value) -> list[str]:

@@ -12,8 +12,8 @@ jobs too. Each write broadcasts what it changed (ui/cache_events.py), and
 ``changed()`` makes the window search again in both panes and reload the
 history.
 
-Menus are built here and returned unshown (the window pops them up), so
-tests trigger their actions directly.
+The context menus are built by ui/changes/cm_menus.py, unshown (the window
+pops them up), so tests trigger their actions directly.
 """
 
 from __future__ import annotations
@@ -21,24 +21,19 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
-from app.accounts.accounts import PRIVILEGES, User
+from app.accounts.accounts import User
 from app.changes import ai, iocm, journal, locks, migrated
 from app.changes import view as content
 from app.changes.reallocate import Outcome, apply_reallocation
 from app.home import Home
 from ui.cache_events import JOURNAL, OUTBOX, STUDIES, CacheChange
-from ui.changes.cm_tree import SERIES, STUDY, Node
+from ui.changes import cm_menus
+from ui.changes.cm_menus import needs
+from ui.changes.cm_tree import Node
 from ui.jobs import JobRunner
 from ui.changes.reallocate_dialog import ReallocateDialog, StudyChooser, series_line, study_line
-
-
-def needs(user: User, privilege: str) -> str:
-    """The tooltip of an action the user may not take."""
-    return (f"Needs the {privilege} privilege (roles {', '.join(sorted(PRIVILEGES[privilege]))}); "
-            f"you ({user.name}) have {', '.join(sorted(user.roles)) or 'no role'}")
 
 
 class ContentActions(QObject):
@@ -226,47 +221,5 @@ class ContentActions(QObject):
     # -- menus --------------------------------------------------------------------------
 
     def menu(self, node: Node, selected_series: list[str]) -> QMenu:
-        menu = QMenu(self.window)
-        menu.setToolTipsVisible(True)
-        if node.kind == SERIES:
-            series = selected_series if node.uid in selected_series else [node.uid]
-            action = self._action(menu, "Reallocate to...", lambda: self.choose_destination(
-                series, node.parent.uid), self.can_manage, needs(self.user, "content-management"))
-            action.setObjectName("reallocateTo")
-        elif node.kind == STUDY:
-            self._study_menu(menu, node.data)
-        return menu
-
-    def _study_menu(self, menu: QMenu, study: dict) -> None:
-        uid, holder = study["study_uid"], study.get("locked_by")
-        admin = "admin" in self.user.roles
-        if holder:
-            self._action(menu, f"Unlock study (locked by {holder})", lambda: self.unlock(uid),
-                         holder == self.user.name or admin,
-                         f"Only {holder} or an admin can unlock it").setObjectName("unlockStudy")
-        else:
-            self._action(menu, "Lock study", lambda: self.lock(uid), True, "").setObjectName("lockStudy")
-        self._action(menu, "Request AI rescan", lambda: self.request_rescan(uid), self.can_manage,
-                     needs(self.user, "content-management")).setObjectName("requestRescan")
-        menu.addSeparator()
-        why = study.get("migrated")
-        if why and "legacy" in why:
-            self._action(menu, "Migrated: from a legacy archive", lambda: None, False,
-                         f"Migrated because {why}; it cannot be unmarked")
-        elif why:
-            self._action(menu, "Clear migrated mark", lambda: self.mark_migrated(uid, False),
-                         self.user.can("configure"), needs(self.user, "configure")
-                         ).setObjectName("unmarkMigrated")
-        else:
-            self._action(menu, "Mark study migrated", lambda: self.mark_migrated(uid, True),
-                         self.user.can("configure"), needs(self.user, "configure")
-                         ).setObjectName("markMigrated")
-
-    @staticmethod
-    def _action(menu: QMenu, text: str, slot: Callable, enabled: bool, refusal: str) -> QAction:
-        action = menu.addAction(text)
-        action.triggered.connect(lambda _checked=False: slot())
-        action.setEnabled(enabled)
-        if not enabled and refusal:
-            action.setToolTip(refusal)
-        return action
+        """The context menu of *node* (ui/changes/cm_menus.py), unshown."""
+        return cm_menus.build(self, node, selected_series)
