@@ -156,6 +156,12 @@ def test_only_admins_empty_the_trash(qtbot, make_window, loaded_home):
     qtbot.waitUntil(lambda: admin_window.history.trashed == [] and
                     admin_window.history.tabText(1) == "Trash")
     assert "Erased 2 studies" in admin_window.history.trash_note.text()
+    # the deletes stay in the history, no longer undoable
+    changes = admin_window.history
+    qtbot.waitUntil(lambda: [changes.table.item(r, 3).text() for r in range(changes.table.rowCount())]
+                    == ["Delete  (erased)"] * 2)
+    assert changes.select_change(changes.changes[0]["change_id"])
+    assert not changes.undo_button.isEnabled() and "erased" in changes.undo_button.toolTip()
     # the first window's trash follows (one broadcast for every view of the home)
     qtbot.waitUntil(lambda: history.trashed == [] and history.tabText(1) == "Trash")
 

@@ -36,6 +36,7 @@ from ui.worklist.action_bar import privilege_reason
 __all__ = ["HistoryPanel", "history_dock", "local_time"]
 
 COLUMNS = ["#", "When", "Who", "Change", "Reason", "What"]   # What takes the rest
+STATES = {"undone": "  (undone)", "purged": "  (erased)"}   # beside the kind of change
 EMPTY = "No changes yet. Each merge, reallocation or delete shows here, with Undo."
 
 
@@ -111,7 +112,7 @@ class HistoryPanel(QTabWidget):
             keep = self._keep if self._keep is not None else self._selected_id()
             self.changes = changes
             rows = [[str(c["change_id"]), local_time(c["time"]), c["user"],
-                     c["label"] + ("  (undone)" if c["undone"] else ""), c["reason"] or "", c["what"]]
+                     c["label"] + STATES.get(c["state"], ""), c["reason"] or "", c["what"]]
                     for c in changes]
             fill(self.table, rows, [c["change_id"] for c in changes])
             if not (keep is not None and self.select_change(keep)) and changes:
@@ -162,6 +163,7 @@ class HistoryPanel(QTabWidget):
         why = privilege_reason(self.user, "content-management", "Undoing changes") or (
             "Choose a change to undo." if change is None else
             "This change is already undone." if change["undone"] else
+            "Its study was erased from the trash for good." if change["state"] == "purged" else
             "An undo cannot itself be undone." if change["action"] == "undo" else "")
         self.undo_button.setEnabled(not why)
         self.undo_button.setToolTip(why or f"Undo change {change['change_id']}: {change['what']}")
