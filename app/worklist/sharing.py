@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from app.accounts import audit
-from app.accounts.accounts import User, get_user
+from app.accounts.accounts import User, get_user, require_user
 from app.clock import now_iso
 from app.db import transaction
 from app.errors import BadInput, NotAllowed, StudyDeskError
@@ -38,6 +38,7 @@ def _refused(db, user: User, objects: list[str], why: str, outcome: str = audit.
 def share(db, user: User, studies: Iterable[str], with_user: str, note: str = "") -> dict:
     """Share *studies* (UIDs or unambiguous prefixes) with the account
     *with_user*; ``{"shared": [uids], "with": name, "by": name, "note": text}``."""
+    require_user(user, "share studies")
     given = [s for s in studies]
     try:
         user.require(PRIVILEGE, "share studies with another user")

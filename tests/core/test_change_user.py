@@ -18,7 +18,7 @@ import pytest
 from app.accounts import accounts
 from app.changes import ai, journal, locks, merge, migrated, reallocate, trash
 from app.importing.importer import import_paths
-from app.worklist import assignments
+from app.worklist import assignments, sharing
 from tests.factories import write_series
 
 NAME = "admin"  # what a careless caller passes instead of the User
@@ -93,6 +93,7 @@ CALLS = {
     "assignments.unassign": lambda c, u: assignments.assign(c.db, u, c.study["A3"], None),
     "ai.request_rescan": lambda c, u: ai.request_rescan(c.home, c.db, u, c.study["A3"]),
     "ai.send_rescans": lambda c, u: ai.send_rescans(c.home, u, c.study["A3"]),
+    "sharing.share": lambda c, u: sharing.share(c.db, u, [c.study["A3"]], "rob"),
 }
 
 
