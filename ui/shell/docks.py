@@ -3,16 +3,15 @@ the left; and what follows a merge.
 
 A mixin of :class:`ui.shell.main_window.MainWindow`; it uses the window's
 home, user, runner, ticks and show_message. A merge's change reaches the
-worklist and the history through the home's broadcast; here the window
-only unticks the merged studies, keeps the merged study current and shows
-the change in the history.
+worklist and the history through the home's broadcast (the drawer's
+``runner.write``); here the window only unticks the merged studies, keeps
+the merged study current and shows the change in the history.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from ui.cache_events import JOURNAL, OUTBOX, PATIENTS, STUDIES, CacheChange, announce
 from ui.changes.history_panel import HistoryPanel, history_dock
 from ui.changes.merge_drawer import MergeDrawer, MergePanel
 from ui.shell.jobs_panel import jobs_dock
@@ -55,8 +54,6 @@ class WindowDocks:
                           f"{labels.get(destination, destination)} (change {change_id}); "
                           "History undoes it")
         self.drawer.close()
-        # the merge job opens its own connections: its change is said here
-        announce(self.home, CacheChange.of(STUDIES, PATIENTS, JOURNAL, OUTBOX, study_uids=merged))
         self.show_history()
         self._select_after = change_id
 

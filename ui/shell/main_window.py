@@ -10,10 +10,10 @@ shown in the status bar (ui/shell/status_bar.py).
 
 The window builds the parts and hands each the few collaborators it needs.
 No write refreshes a view by hand: every write ends with the home's one
-``cache_changed`` broadcast (ui/cache_events.py), and the views (strip,
-cards, ticked rows, the node's "In cache" column, history, outbox) follow it
-themselves; the window forwards it to the worklist model only
-(:meth:`MainWindow._cache_changed`)."""
+``cache_changed`` broadcast (ui/cache_events.py), and the views (the
+worklist model, strip, cards, ticked rows, the node's "In cache" column,
+history, outbox) follow it themselves; the window only counts the studies
+shared with the user again (:meth:`MainWindow._cache_changed`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 from app.accounts.accounts import User
 from app.home import Home
 from app.worklist.query import Query
-from ui.cache_events import PATIENTS, SHARES, STUDIES, CacheChange, announce, events_of
+from ui.cache_events import SHARES, STUDIES, CacheChange, announce, events_of
 from ui.changes.delete_dialog import DeleteDialog
 from ui.jobs import JobRunner
 from ui.net.listener_status import ListenerService
@@ -138,7 +138,6 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         self._local_count = ""
         self.resize(1500, 940)
         self.columns.load()
-        self.history.refresh()
         self.search(Query())
         self.count_shared()
         self.remote.load_nodes()
@@ -206,9 +205,9 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
     # -- the broadcast ------------------------------------------------------------
 
     def _cache_changed(self, change: CacheChange) -> None:
-        """The worklist follows the home's broadcast (the other views subscribe themselves)."""
-        if change.touches(STUDIES, PATIENTS, SHARES):
-            self.model.refresh()  # until the model subscribes itself and refreshes by what changed
+        """The scope bar's "Shared with me (N)" follows the broadcast; the
+        worklist model and the other views subscribe themselves."""
+        if change.touches(STUDIES, SHARES):
             self.count_shared()
 
     def _received(self, _count: int) -> None:
