@@ -74,6 +74,9 @@ def test_different_patients_need_a_typed_reason(qtbot, window):
     qtbot.waitUntil(lambda: not window.model.is_searching() and bool(window.history.changes)
                     and window.history.changes[0]["action"] == "merge-patients")
     assert window.history.changes[0]["reason"] == "same person, registration error"
+    told = window.history.changes[0]["what"]   # the records by name and ID, whichever was kept
+    assert told in ("Merged patient SMITH, Anna (P002) into BROWN, Peter (P003): 1 study",
+                    "Merged patient BROWN, Peter (P003) into SMITH, Anna (P002): 1 study")
     names = {window.model.study(r)["patient_id"] for r in range(window.model.rowCount())}
     assert len(names) == 2  # P002 and P003 are one patient now, beside P001
 

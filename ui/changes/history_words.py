@@ -7,8 +7,8 @@ its plan recorded (app.changes.journal): "Moved series 'Lung 1mm' (2 images)
 from study 'CT CHEST 2024-01-10' (ACC001) to 'CT HEAD 2024-01-12' (ACC002) of
 DOE, John". ``undo_words`` says what an Undo of the change will put back,
 for the confirmation. Only the parts of a plan that name things are read
-(json_extract), never its instance rows, so a change of thousands of images
-costs no more to describe than one of two.
+(one json_extract), never its instance rows into Python, so a change of
+thousands of images costs little more to describe than one of two.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ ACTIONS = {"merge-studies": "Merge studies", "merge-patients": "Merge patients",
            "delete": "Delete", "undo": "Undo", "reallocate": "Reallocate series"}
 NOUNS = {"merge-studies": "study merge", "merge-patients": "patient merge", "delete": "delete",
          "reallocate": "reallocation"}   # "Undo this reallocation?"
-_PARTS = ("$.before.studies", "$.after.studies", "$.before.series", "$.after.series",
-          "$.before.patients")
+_PARTS = ("$.before.studies", "$.before.series", "$.after.series", "$.before.patients")
 
 
 def load_history(db, limit: int = SHOWN) -> list[dict]:
@@ -76,12 +75,13 @@ def _tell(db, change: dict, told: dict[int, tuple[str, str, str]]) -> tuple[str,
 
 
 def _plan_parts(db, change_id: int) -> dict[str, list[dict]]:
-    columns = ", ".join(f"json_extract(plan, '{part}')" for part in _PARTS)
-    row = db.execute(f"SELECT {columns}, json_array_length(plan, '$.before.instances')"
-                     " FROM changes WHERE change_id = ?", [change_id]).fetchone() or [None] * 6
-    parts = {part: json.loads(value) if value else [] for part, value in zip(_PARTS, row)}
-    parts["images"] = row[5] or 0
-    return parts
+    """The rows of a plan that name things (one JSON parse: json_extract
+    of several paths returns them as one array)."""
+    paths = ", ".join(f"'{part}'" for part in _PARTS)
+    row = db.execute(f"SELECT json_extract(plan, {paths}) FROM changes WHERE change_id = ?",
+                     [change_id]).fetchone()
+    values = json.loads(row[0]) if row and row[0] else [None] * len(_PARTS)
+    return {part: value or [] for part, value in zip(_PARTS, values)}
 
 
 def _moved(db, plan: dict) -> tuple[str, str]:
@@ -114,8 +114,9 @@ def _merged_studies(db, plan: dict) -> tuple[str, str]:
     source, target = studies[0], studies[1]
     twins = _study(source) == _study(target)   # a split exam: tell them by time
     series = _count(len(plan["$.before.series"]), "series", "series")
+    images = sum(s.get("instance_count") or 0 for s in plan["$.before.series"])
     text = (f"Merged study {_study(source, twins)} into {_study(target, twins)}{_of(db, target, plan)}: "
-            f"{series}, {_count(plan['images'], 'image')}")
+            f"{series}, {_count(images, 'image')}")
     return text, f"Study {_study(source, twins)} is split out again, with its {series}."
 
 
@@ -125,7 +126,7 @@ def _merged_patients(db, plan: dict) -> tuple[str, str]:
         return "Merged two patient records", "The merged record is split out again."
     source, target = patients[0], patients[1]
     studies = _count(len(plan["$.before.studies"]), "study")
-    text = f"Merged patient {_patient(source)} ({studies}) into {_patient(target)}"
+    text = f"Merged patient {_patient(source)} into {_patient(target)}: {studies}"
     return text, f"Patient {_patient(source)} gets back their {studies}."
 
 
