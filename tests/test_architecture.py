@@ -2,6 +2,10 @@
 
 Held statically by import-linter (the contract in pyproject.toml) and checked
 at run time: the command line and every core module load without PySide6.
+
+And the shape a newcomer relies on (issue #14): the layers contracts of app/
+and ui/ place every package, no two packages need each other (no import
+cycle), no screenshot script ships under ui/, and few modules sit at the top.
 """
 
 from __future__ import annotations
