@@ -25,7 +25,7 @@ from ui.cache_events import OUTBOX, CacheChange, announce
 from ui.jobs import Job
 from ui.net.outbox.dialogs import DiscardDialog, NodeChooser, entries_text, failures_box
 from ui.net.outbox.model import kind_text, patient_text
-from ui.shell.jobs_panel import JobRow
+from ui.job_row import JobRow
 from ui.worklist.action_bar import privilege_reason
 
 

@@ -42,7 +42,7 @@ from ui.net.outbox.dialogs import entries_text
 from ui.net.outbox.model import COLUMNS, OutboxModel
 from ui.net.outbox.status import OutboxCounter
 from ui.net.outbox.table import OutboxTable
-from ui.shell.jobs_panel import JobRow
+from ui.job_row import JobRow
 
 FILTERS = (("Waiting (queued, held, failed)", outbox.WAITING), ("Queued", outbox.QUEUED),
            ("Held (no node)", outbox.HELD), ("Failed", outbox.FAILED), ("Sent", outbox.SENT),
