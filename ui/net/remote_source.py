@@ -247,6 +247,7 @@ class RemoteSource(QObject):
         uids = list(uids if uids is not None else self.model.uids())
         if not uids or not self.active:
             return
+
         def job(db, progress, cancel):
             return {row["study_uid"]: row["instance_count"] or 0 for row in worklist.study_rows(db, uids)}
 
