@@ -17,7 +17,7 @@ from typing import Iterable
 
 from app.worklist.query import _STUDY_SELECT, Query, _study_dict, ids_sql, sort_keys
 
-FETCH = 50_000  # rows per fetchmany: the GIL is released between steps
+FETCH = 5_000  # rows per fetchmany: short holds of the GIL, so the GUI thread is not kept waiting
 CHUNK = 500  # parameters per IN (...)
 
 

@@ -5,7 +5,7 @@ Like Anki's browser table, the model keeps only the ordered ids of the last
 search: the SQLite rowids of the matching studies in one ``array('q')``
 (8 bytes a row: a million studies take 8 MB, app/worklist/ids.py). The rows
 the view asks for are fetched a block at a time around the asked row and
-kept in a small LRU (:data:`CACHE_ROWS`). SQL filters and sorts; the model
+kept in a small cache (:data:`CACHE_ROWS`, oldest out first). SQL filters and sorts; the model
 never sorts in Python.
 
 It follows the home's broadcast (ui/cache_events.py) itself: a write that
@@ -24,7 +24,6 @@ the view needs the values synchronously in data().
 from __future__ import annotations
 
 from array import array
-from collections import OrderedDict
 from typing import Optional
 
 import numpy as np
@@ -41,7 +40,7 @@ from ui.worklist.study_table import (  # noqa: F401  (the names the views import
     column_index, display, tooltip)
 
 BLOCK = 100  # rows fetched per block
-CACHE_ROWS = 2000  # rows kept (a few screens); the rest are fetched again when shown
+CACHE_ROWS = 2000  # rows kept (many screens); the oldest go first and are fetched again when shown
 TICK_NOW = 20_000  # Ctrl+A on up to this many rows ticks at once; more are listed by a job
 KINDS = (STUDIES, PATIENTS, SHARES, TRASH)  # the changes the worklist's rows follow
 
@@ -58,7 +57,8 @@ class WorklistModel(StudyTableModel):
                  ticks: Optional[TickSet] = None):
         super().__init__(home, runner, user, parent, ticks=ticks)
         self._rowids = array("q")
-        self._cache: OrderedDict[int, dict] = OrderedDict()  # rowid -> row, least recent first
+        self._cache: dict[int, dict] = {}  # rowid -> row, oldest first (dropped first)
+        self._cells: dict[int, tuple[str, ...]] = {}  # rowid -> its cells' text, made once
         self._rowid_of: dict[str, int] = {}  # uid -> rowid of the cached rows
         self._waiting: dict[str, None] = {}  # studies named by changes not applied yet
         self._refreshing = False
@@ -112,6 +112,7 @@ class WorklistModel(StudyTableModel):
         self.beginResetModel()
         self._rowids = rowids
         self._cache.clear()
+        self._cells.clear()
         self._rowid_of.clear()
         self.endResetModel()
 
@@ -226,9 +227,15 @@ class WorklistModel(StudyTableModel):
         if item is None:
             self._fetch_block(row)
             item = self._cache.get(rowid, {})
-        else:
-            self._cache.move_to_end(rowid)
         return item
+
+    def cell(self, row: int, col: int) -> str:
+        rowid = self._rowids[row]
+        cells = self._cells.get(rowid)
+        if cells is None:
+            item = self.study(row)
+            cells = self._cells[rowid] = tuple(display(column, item) for column in COLUMNS)
+        return cells[col]
 
     def row_if_cached(self, row: int) -> Optional[dict]:
         return self._cache.get(self._rowids[row]) if 0 <= row < len(self._rowids) else None
@@ -261,6 +268,7 @@ class WorklistModel(StudyTableModel):
             self._forget(next(iter(self._cache)))
 
     def _forget(self, rowid: int) -> None:
+        self._cells.pop(rowid, None)
         row = self._cache.pop(rowid, None)
         if row and self._rowid_of.get(row.get("study_uid")) == rowid:
             del self._rowid_of[row["study_uid"]]

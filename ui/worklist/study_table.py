@@ -60,6 +60,16 @@ TICK_HELP = ("Click a row to reveal its box; tick to select it.\n"
              "Space toggles, Ctrl+A ticks every listed study, Esc clears.")
 
 
+DISPLAY, DECORATION, TOOLTIP = (int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.DecorationRole),
+                                int(Qt.ItemDataRole.ToolTipRole))
+ALIGN, CHECK = int(Qt.ItemDataRole.TextAlignmentRole), int(Qt.ItemDataRole.CheckStateRole)
+SERVED = frozenset((DISPLAY, DECORATION, TOOLTIP, ALIGN, CHECK, int(STUDY_UID_ROLE)))
+ALIGNMENTS = tuple(int((Qt.AlignmentFlag.AlignRight if c.numeric else Qt.AlignmentFlag.AlignLeft)
+                       | Qt.AlignmentFlag.AlignVCenter) for c in COLUMNS)
+PLAIN = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+CHECKABLE = PLAIN | Qt.ItemFlag.ItemIsUserCheckable
+
+
 def column_index(key: str) -> int:
     return next(i for i, c in enumerate(COLUMNS) if c.key == key)
 
@@ -229,45 +239,44 @@ class StudyTableModel(QAbstractTableModel):
                 return f"{column.title} (not sortable)"
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < self.rowCount():
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY) -> Any:
+        # Called for every role of every visible cell at each paint: the
+        # roles it does not serve leave first, the common ones are plain lookups.
+        if role not in SERVED:
             return None
-        if not 0 <= index.column() < len(COLUMNS):
+        row, col = index.row(), index.column()
+        if not (0 <= row < self.rowCount() and 0 <= col < len(COLUMNS)):
             return None
-        column = COLUMNS[index.column()]
-        if column.key == "select" and role == Qt.ItemDataRole.CheckStateRole:
-            uid = self.study_uid(index.row())
+        if role == ALIGN:
+            return ALIGNMENTS[col]
+        if role == DISPLAY:
+            return self.cell(row, col)
+        if role == CHECK:
+            uid = self.study_uid(row) if col == SELECT else None
             if uid is None:
                 return None
             if uid in self.ticks:
                 return Qt.CheckState.Checked
             return Qt.CheckState.Unchecked if uid == self._revealed else None
-        if column.key == "status" and role == Qt.ItemDataRole.DecorationRole:
-            return status_icons.pixmap(status_icons.states(self.study(index.row()), self.user))
-        if column.key == "status" and role == Qt.ItemDataRole.ToolTipRole:
-            return status_icons.describe(self.study(index.row()), self.user) or None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return display(column, self.study(index.row()))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            row = self.study(index.row())
-            shared = row.get("shared_by") and f"Shared by {row['shared_by']}" + (
-                f": {row['share_note']}" if row.get("share_note") else "")
-            return "\n".join(filter(None, (tooltip(column, row), shared)))
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int((Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft)
-                       | Qt.AlignmentFlag.AlignVCenter)
-        if role == STUDY_UID_ROLE:
-            return self.study_uid(index.row())
-        return None
+        if role == DECORATION:
+            return status_icons.pixmap(status_icons.states(self.study(row), self.user)) if col == STATUS else None
+        if role == TOOLTIP:
+            if col == STATUS:
+                return status_icons.describe(self.study(row), self.user) or None
+            item = self.study(row)
+            shared = item.get("shared_by") and f"Shared by {item['shared_by']}" + (
+                f": {item['share_note']}" if item.get("share_note") else "")
+            return "\n".join(filter(None, (tooltip(COLUMNS[col], item), shared)))
+        return self.study_uid(row)  # STUDY_UID_ROLE
+
+    def cell(self, row: int, col: int) -> str:
+        """The text of a cell."""
+        return display(COLUMNS[col], self.study(row))
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-        if index.column() == SELECT:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+        return CHECKABLE if index.column() == SELECT else PLAIN
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any,
                 role: int = Qt.ItemDataRole.EditRole) -> bool:
