@@ -1,6 +1,9 @@
 """One frame of a DICOM file's pixel data, decoded with pydicom reading only
 what it needs: the header up to the pixel data, then that element (or the
 wanted frame). A bare data set without File Meta Information is read too.
+
+:func:`read_frame` is the whole step, from a path to (header, array), for the
+previews (:mod:`app.dicom.render`) and the viewer (:mod:`app.viewer`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,58 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_dataset
 from pydicom.pixels import pixel_array
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
+                         ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
-from app.errors import BadInput
+from app.errors import BadInput, NotFound
 
 _PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
+
+
+def read_frame(
+    path: str | os.PathLike, frame: int | None = None
+) -> tuple[Dataset, np.ndarray | None, int]:
+    """The header, the decoded frame and its 0-based index, for the file at `path`.
+
+    The array is None when the object has no pixel data (RT structure sets
+    and plans, SR, KOS...); the header then has no pixel data either.
+    `frame` is 0-based; None means the middle frame (what a preview shows).
+    Raises NotFound for a missing file and BadInput, naming the file and the
+    reason, for a file that is not DICOM, a frame out of range, or pixel
+    data that cannot be decoded (no decoder for its transfer syntax, a
+    broken encapsulation...).
+    """
+    name = os.fspath(path)
+    try:
+        f = open(name, "rb")
+    except FileNotFoundError:
+        raise NotFound(f"{name}: no such file") from None
+    except OSError as exc:
+        raise BadInput(f"{name}: cannot read file ({exc.strerror or exc})") from None
+    with f:
+        ds = _read_header(f, name)
+        full = None
+        if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+            # The header read inflated the stream: decode from a full read.
+            f.seek(0)
+            try:
+                full = pydicom.dcmread(f, force=True)
+            except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+                raise _cannot(name, exc) from exc
+            if not any(t in full for t in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
+                return ds, None, 0
+        elif not _pixel_data_follows(f, ds):
+            return ds, None, 0
+        if "Rows" not in ds or "Columns" not in ds:
+            raise BadInput(f"{name}: cannot render pixel data (no Rows/Columns)")
+        frames = _number_of_frames(ds)
+        index = frames // 2 if frame is None else int(frame)
+        if not 0 <= index < frames:
+            raise BadInput(
+                f"{name}: cannot render pixel data "
+                f"(frame {frame} out of range, {frames} frame(s))"
+            )
+        return ds, _decode(f, ds, name, index, frames, full), index
 
 
 def _cannot(name: str, exc: BaseException) -> BadInput:

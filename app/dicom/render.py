@@ -20,16 +20,14 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut
-from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from app.dicom.lut import (_auto_window, _is_dose, _rescale, _voi_source, _voi_table, apply_window,
                            window_from_header)
-from app.dicom.pixels import _cannot, _decode, _number_of_frames, _pixel_data_follows, _read_header
+from app.dicom.pixels import _cannot, read_frame
 from app.dicom.resample import _pixel_aspect, _shrink, _target_shape
-from app.errors import BadInput, NotFound
+from app.errors import BadInput
 
 __all__ = ["render_preview", "window_from_header", "apply_window"]
 
@@ -50,44 +48,9 @@ def render_preview(
     if max_size < 1:
         raise ValueError(f"max_size must be >= 1, got {max_size}")
     name = os.fspath(path)
-    try:
-        f = open(name, "rb")
-    except FileNotFoundError:
-        raise NotFound(f"{name}: no such file") from None
-    except OSError as exc:
-        raise BadInput(f"{name}: cannot read file ({exc.strerror or exc})") from None
-    with f:
-        ds = _read_header(f, name)
-        tsyntax = ds.file_meta.get("TransferSyntaxUID")
-        deflated = tsyntax == DeflatedExplicitVRLittleEndian
-        full = None
-        if not deflated and not _pixel_data_follows(f, ds):
-            return None
-        if deflated:
-            # The header read inflated the stream: decode from a full read.
-            f.seek(0)
-            try:
-                full = pydicom.dcmread(f, force=True)
-            except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-                raise _cannot(name, exc) from exc
-            if not any(t in full for t in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
-                return None
-        if "Rows" not in ds or "Columns" not in ds:
-            raise BadInput(f"{name}: cannot render pixel data (no Rows/Columns)")
-
-        frames = _number_of_frames(ds)
-        if frame is None:
-            index = frames // 2
-        else:
-            index = int(frame)
-            if not 0 <= index < frames:
-                raise BadInput(
-                    f"{name}: cannot render pixel data "
-                    f"(frame {frame} out of range, {frames} frame(s))"
-                )
-
-        arr = _decode(f, ds, name, index, frames, full)
-
+    ds, arr, index = read_frame(name, frame)
+    if arr is None:
+        return None
     try:
         return _to_preview(arr, ds, index, max_size)
     except BadInput:
