@@ -21,13 +21,6 @@ VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO
                  "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM",
                  "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"})
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-# the size of one value of the VRs that are numbers (PS3.5 6.2); read in
-# implicit VR (or as UN) by the dictionary's VR
-_UNITS = {"AT": 4, "FL": 4, "FD": 8, "SL": 4, "SS": 2, "SV": 8, "UL": 4, "US": 2, "UV": 8,
-          "US or SS": 2}
-# an explicit VR's bytes -> (VR, whether its length takes 4 bytes, its number size)
-_EXPLICIT = {vr.encode("ascii"): (vr, vr in LONG_VRS, _UNITS.get(vr, 0)) for vr in VRS}
-_NO_VR = (None, False, 0)
 
 
 class Malformed(ValueError):

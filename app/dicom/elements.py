@@ -59,10 +59,21 @@ from typing import Callable, Optional
 
 from pydicom.datadict import dictionary_VR
 
-from app.dicom.element_rules import (_EXPLICIT, _NO_VR, _UNITS, CHARACTER_SET, ITEM, ITEM_END,
-                                     MAX_DEPTH, PIXEL_DATA, PIXEL_TAGS, SEQUENCE_END, UNDEFINED,
-                                     Malformed, describe)
+from app.dicom.element_rules import (CHARACTER_SET, ITEM, ITEM_END, LONG_VRS, MAX_DEPTH, PIXEL_DATA,
+                                     PIXEL_TAGS, SEQUENCE_END, UNDEFINED, VRS, Malformed, describe)
 from app.dicom.image_rules import _WATCHED, _check_attributes, _check_image, _check_native
+
+# The walk's two tables are built here, not imported: CPython compiles
+# ``name.get(...)`` on a name bound by an import as an attribute load and a
+# call (a bound method made for every element), which cost the walk 7%.
+
+# the size of one value of the VRs that are numbers (PS3.5 6.2); read in
+# implicit VR (or as UN) by the dictionary's VR
+_UNITS = {"AT": 4, "FL": 4, "FD": 8, "SL": 4, "SS": 2, "SV": 8, "UL": 4, "US": 2, "UV": 8,
+          "US or SS": 2}
+# an explicit VR's bytes -> (VR, whether its length takes 4 bytes, its number size)
+_EXPLICIT = {vr.encode("ascii"): (vr, vr in LONG_VRS, _UNITS.get(vr, 0)) for vr in VRS}
+_NO_VR = (None, False, 0)
 
 
 @lru_cache(maxsize=4096)

@@ -7,9 +7,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from app.dicom.element_rules import (LONG_VRS, PIXEL_DATA, UNDEFINED, VRS, Malformed, NotCovered,
-                                     _UNITS, describe)
-from app.dicom.elements import Parsed, _dictionary_vr, parse
+from app.dicom.element_rules import LONG_VRS, PIXEL_DATA, UNDEFINED, VRS, Malformed, NotCovered, describe
+from app.dicom.elements import _UNITS, Parsed, _dictionary_vr, parse
 
 
 TRANSFER_SYNTAX = 0x00020010
