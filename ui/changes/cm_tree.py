@@ -14,24 +14,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from PySide6.QtCore import QAbstractItemModel, QMimeData, QModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap
+from PySide6.QtCore import QAbstractItemModel, QMimeData, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QTreeView, QWidget
 
-from ui import formatting
+from ui.changes import cm_rows
+from ui.changes.cm_rows import ICON, MUTED as _MUTED, PATIENT, SERIES, STUDY
 from ui.worklist import status_icons
 from ui.worklist.thumbnails import IMAGE, Thumbnail, ThumbnailLoader
 
 MIME = "application/x-studydesk-series"
 COLUMNS = ("Patient / study / series", "Modality", "Date", "Accession", "Images", "Status")
-ICON = 40
 # what a typical value looks like, to size each column
 COLUMN_SAMPLES = ("#12 Abdomen portal venous 8mm", "RTSTRUCT", "0000-00-00", "ACC10031-0",
                   "0,000", "")  # the last column stretches
-PATIENT, STUDY, SERIES = "patient", "study", "series"
-
 _WARNING = QColor("#d08a4a")
-_MUTED = QColor("#8c96a3")
 _ERROR = QColor("#d25a5a")
 
 
@@ -51,25 +48,6 @@ class Node:
     def study(self) -> Optional["Node"]:
         """The study a drop on this node means (a series: its own study)."""
         return self if self.kind == STUDY else self.parent if self.kind == SERIES else None
-
-
-def badge(text: str, colour: QColor = _MUTED) -> QPixmap:
-    """A small dark tile with the modality, for objects without pixels."""
-    pixmap = QPixmap(ICON, ICON)
-    pixmap.fill(QColor("#050607"))
-    painter = QPainter(pixmap)
-    painter.setPen(QColor("#23272c"))
-    painter.drawRect(0, 0, ICON - 1, ICON - 1)
-    font = QFont()
-    font.setBold(True)
-    font.setPixelSize(12)
-    while font.pixelSize() > 6 and QFontMetrics(font).horizontalAdvance(text) > ICON - 6:
-        font.setPixelSize(font.pixelSize() - 1)
-    painter.setFont(font)
-    painter.setPen(colour)
-    painter.drawText(QRect(0, 0, ICON, ICON), Qt.AlignmentFlag.AlignCenter, text)
-    painter.end()
-    return pixmap
 
 
 class ContentTreeModel(QAbstractItemModel):
@@ -154,13 +132,13 @@ class ContentTreeModel(QAbstractItemModel):
             return None
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return _text(node, column)
+            return cm_rows.text(node, column)
         if role == Qt.ItemDataRole.DecorationRole and column == 0 and node.kind == SERIES:
             return self._icon(node)
         if role == Qt.ItemDataRole.DecorationRole and column == 5 and node.kind == STUDY:
             return status_icons.pixmap(status_icons.states(node.data, self.user))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(node)
+            return cm_rows.tooltip(node)
         if role == Qt.ItemDataRole.ForegroundRole and column == 5 and node.kind == STUDY:
             return _ERROR if node.data.get("migrated") or node.data.get("trashed") else _WARNING
         if role == Qt.ItemDataRole.ForegroundRole and node.kind == STUDY and node.data.get("trashed"):
@@ -184,7 +162,7 @@ class ContentTreeModel(QAbstractItemModel):
             return self._icons[uid]
         thumb = self.thumbnails.request(uid)
         if thumb is None:
-            return badge("...")
+            return cm_rows.badge("...")
         return self._store_icon(uid, node.data.get("modality") or "?", thumb)
 
     def _store_icon(self, uid: str, modality: str, thumb: Thumbnail) -> QPixmap:
@@ -192,7 +170,7 @@ class ContentTreeModel(QAbstractItemModel):
             pixmap = QPixmap.fromImage(thumb.image).scaled(
                 ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         else:
-            pixmap = badge(modality)
+            pixmap = cm_rows.badge(modality)
         self._icons[uid] = pixmap
         return pixmap
 
@@ -272,53 +250,6 @@ def read_mime(data: QMimeData) -> Optional[dict]:
     except ValueError:
         return None
     return payload if isinstance(payload, dict) and payload.get("series") else None
-
-
-def _text(node: Node, column: int) -> str:
-    d = node.data
-    if node.kind == PATIENT:
-        sex = f"  ({d['sex']})" if d.get("sex") else ""
-        return {0: (formatting.person_name(d["name"]) or "(no name)") + sex,
-                2: formatting.dicom_date(d["birth_date"]), 3: d["patient_id"]}.get(column, "")
-    if node.kind == STUDY:
-        status = []
-        if d.get("trashed"):
-            status.append("in the trash")
-        if d.get("locked_by"):
-            status.append(f"locked by {d['locked_by']}")
-        if d.get("migrated"):
-            status.append("migrated")
-        if d.get("ai_rescan_pending"):
-            status.append("AI rescan pending")
-        return {0: d["description"] or "(no description)", 1: formatting.modalities(d["modalities"]),
-                2: formatting.dicom_date(d["date"]), 3: d["accession"],
-                4: formatting.count(d["instance_count"]), 5: ", ".join(status)}.get(column, "")
-    number = f"#{d['number']} " if d.get("number") is not None else ""
-    return {0: f"{number}{d['description'] or '(no description)'}", 1: d["modality"],
-            4: formatting.count(d["instance_count"])}.get(column, "")
-
-
-def _tooltip(node: Node) -> str:
-    d = node.data
-    if node.kind == PATIENT:
-        issuer = f" (issuer {d['issuer']})" if d.get("issuer") else ""
-        return (f"{d['name']}  {d.get('sex') or ''}\nBorn {formatting.dicom_date(d['birth_date'])}\n"
-                f"Patient ID {d['patient_id']}{issuer}")
-    if node.kind == STUDY:
-        lines = [f"{d['description']}  {formatting.dicom_date(d['date'])}  {d['accession']}",
-                 f"Study UID: {d['study_uid']}"]
-        if d.get("trashed"):
-            lines.append("In the trash: restore it first (View > Trash) to move series in or out")
-        if d.get("locked_by"):
-            lines.append(f"Locked by {d['locked_by']}: changes by others are refused")
-        if d.get("migrated"):
-            lines.append(f"Migrated: {d['migrated']}; it can be neither source nor destination")
-        if d.get("ai_rescan_pending"):
-            lines.append("An AI rescan is requested")
-        return "\n".join(lines)
-    return (f"{d['modality']} series {d.get('number')}: {d['description']}\n"
-            f"{d['instance_count']} images\nSeries UID: {d['series_uid']}\n"
-            "Drag it onto a study to reallocate it")
 
 
 class ContentTreeView(QTreeView):
