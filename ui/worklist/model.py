@@ -119,7 +119,7 @@ class WorklistModel(StudyTableModel):
     # -- refreshing by what changed ---------------------------------------------------
 
     def _cache_changed(self, change: CacheChange) -> None:
-        if not change.touches(*KINDS):
+        if not change.touches(*KINDS) or not self.queries:  # nothing listed yet: the first search will
             return
         if not change.study_uids:
             self.refresh()
