@@ -44,3 +44,12 @@ def describe(tag: int) -> str:
     }.get(tag, "")
     text = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
     return f"{text} {keyword}" if keyword else text
+
+
+def _text(what) -> str:
+    """How a message names a container: a text, or (kind, tag[, number])."""
+    if isinstance(what, str):
+        return what
+    if what[0] == "sequence":
+        return f"its sequence {describe(what[1])}"
+    return f"its item (item {what[2]} of {describe(what[1])})"

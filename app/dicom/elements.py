@@ -60,8 +60,10 @@ from typing import Callable, Optional
 from pydicom.datadict import dictionary_VR
 
 from app.dicom.element_rules import (CHARACTER_SET, ITEM, ITEM_END, LONG_VRS, MAX_DEPTH, PIXEL_DATA,
-                                     PIXEL_TAGS, SEQUENCE_END, UNDEFINED, VRS, Malformed, describe)
-from app.dicom.image_rules import _WATCHED, _check_attributes, _check_image, _check_native
+                                     PIXEL_TAGS, SEQUENCE_END, UNDEFINED, VRS, Malformed, _text,
+                                     describe)
+from app.dicom.image_rules import (_WATCHED, _check_attributes, _check_image, _check_native,
+                                   _fragments)
 
 # The walk's two tables are built here, not imported: CPython compiles
 # ``name.get(...)`` on a name bound by an import as an attribute load and a
@@ -319,15 +321,6 @@ def parse(data, pos: int, end: int, *, implicit: bool, little: bool = True,
             pos += 8
 
 
-def _text(what) -> str:
-    """How a message names a container: a text, or (kind, tag[, number])."""
-    if isinstance(what, str):
-        return what
-    if what[0] == "sequence":
-        return f"its sequence {describe(what[1])}"
-    return f"its item (item {what[2]} of {describe(what[1])})"
-
-
 def _close(seq: _Seq, pos: int, implicit_vr) -> _Set:
     """Hand a finished sequence to its data set; that data set goes on."""
     seq.parent.out.append((seq.tag, seq.vr, seq.start, seq.value, pos - seq.value, seq.items))
@@ -346,30 +339,3 @@ def _implicit_sequence(data, head, tag: int, value: int, limit: int) -> bool:
     if vr is not None:
         return vr == "SQ"
     return value + 8 <= limit and head(data, value)[:2] == (0xFFFE, 0xE000)
-
-
-def _fragments(data, head, pos: int, value: int, limit: int, what: str, fail) -> int:
-    """Where encapsulated pixel data starting at *pos* ends (past its delimiter)."""
-    at = value
-    name = "(7FE0,0010) PixelData"
-    while True:
-        if at + 8 > limit:
-            if at == limit:
-                raise fail(f"encapsulated {name} starting at byte {pos} has no sequence "
-                           f"delimiter: {_text(what)} ends at byte {limit}", at, limit)
-            raise fail(f"a fragment header at byte {at} of {name} is cut: {_text(what)} ends at "
-                       f"byte {limit}", at, limit)
-        group, number, length = head(data, at)
-        tag = group << 16 | number
-        if tag == SEQUENCE_END:
-            if length:
-                raise fail(f"the sequence delimiter at byte {at} has length {length}, not 0", at)
-            return at + 8
-        if tag != ITEM:
-            raise fail(f"encapsulated {name}: expected a fragment item at byte {at}, found "
-                       f"{describe(tag)}", at)
-        if length == UNDEFINED or at + 8 + length > limit:
-            raise fail(f"a fragment of {name} at byte {at} declares "
-                       f"{'an undefined length' if length == UNDEFINED else f'{length} bytes'}, "
-                       f"{_text(what)} ends at byte {limit}", at, limit)
-        at += 8 + length

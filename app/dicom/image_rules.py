@@ -1,6 +1,8 @@
 """The strict reader's image rules (PS3.3 C.7.6.3): native pixel data as long
 as Rows x Columns x Number of Frames x Samples per Pixel x Bits Allocated / 8,
-described by its own data set, and present when the data set is an image.
+described by its own data set, and present when the data set is an image;
+encapsulated pixel data a list of fragment items closed by a delimiter
+(PS3.5 A.4).
 
 :func:`app.dicom.elements.parse` calls these when it meets pixel data and at
 the end of the top-level data set; *ds* is the data set it is reading (its
@@ -13,7 +15,8 @@ from __future__ import annotations
 import struct
 from typing import Optional
 
-from app.dicom.element_rules import CHARACTER_SET, PIXEL_TAGS, Malformed, describe
+from app.dicom.element_rules import (CHARACTER_SET, ITEM, PIXEL_TAGS, SEQUENCE_END, UNDEFINED,
+                                     Malformed, _text, describe)
 
 
 _ROWS, _COLUMNS, _FRAMES = 0x00280010, 0x00280011, 0x00280008
@@ -92,3 +95,30 @@ def _check_image(ds: _Set, end: int) -> None:
         return
     raise Malformed(f"an image (Rows, Columns, Bits Allocated) without its (7FE0,0010) PixelData: "
                     f"the data set ends at byte {end}", end, truncated=True)
+
+
+def _fragments(data, head, pos: int, value: int, limit: int, what: str, fail) -> int:
+    """Where encapsulated pixel data starting at *pos* ends (past its delimiter)."""
+    at = value
+    name = "(7FE0,0010) PixelData"
+    while True:
+        if at + 8 > limit:
+            if at == limit:
+                raise fail(f"encapsulated {name} starting at byte {pos} has no sequence "
+                           f"delimiter: {_text(what)} ends at byte {limit}", at, limit)
+            raise fail(f"a fragment header at byte {at} of {name} is cut: {_text(what)} ends at "
+                       f"byte {limit}", at, limit)
+        group, number, length = head(data, at)
+        tag = group << 16 | number
+        if tag == SEQUENCE_END:
+            if length:
+                raise fail(f"the sequence delimiter at byte {at} has length {length}, not 0", at)
+            return at + 8
+        if tag != ITEM:
+            raise fail(f"encapsulated {name}: expected a fragment item at byte {at}, found "
+                       f"{describe(tag)}", at)
+        if length == UNDEFINED or at + 8 + length > limit:
+            raise fail(f"a fragment of {name} at byte {at} declares "
+                       f"{'an undefined length' if length == UNDEFINED else f'{length} bytes'}, "
+                       f"{_text(what)} ends at byte {limit}", at, limit)
+        at += 8 + length
