@@ -5,8 +5,9 @@ Like Anki's browser table, the model keeps only the ordered ids of the last
 search: the SQLite rowids of the matching studies in one ``array('q')``
 (8 bytes a row: a million studies take 8 MB, app/worklist/ids.py). The rows
 the view asks for are fetched a block at a time around the asked row and
-kept in a small cache (:data:`CACHE_ROWS`, oldest out first). SQL filters and sorts; the model
-never sorts in Python.
+kept in a small cache (:data:`CACHE_ROWS`, oldest out first), with their
+cells' text formatted once. SQL filters and sorts; the model never sorts in
+Python.
 
 It follows the home's broadcast (ui/cache_events.py) itself: a write that
 names its studies re-reads only those (app/worklist/refresh.py works out on
