@@ -64,10 +64,6 @@ class Reallocation:
     rows: touched.Touched                   # as they were when planned
     fingerprint: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def different_patients(self) -> bool:
-        return self.preflight.different_patients
-
     def moving(self, with_dependents: bool) -> list[str]:
         return self.series + (self.dependents if with_dependents else [])
 
@@ -149,18 +145,17 @@ def recheck(db, user: User, planned: Reallocation) -> None:
     rows = planned.rows
     now = touched.read(db, planned.sources, planned.destination, list(rows.series),
                        planned.series + planned.dependents)
-    said = touched.changes(rows, now) if now.fingerprint() != planned.fingerprint else []
-    if said:
+    if now.fingerprint() != planned.fingerprint:
+        said = touched.changes(rows, now) or [f"the rows it touches were changed {since}"]
         raise RuleRefused("the reallocation was not made: " + "; ".join(said)
-                          + ". Nothing was changed; drag the series again to see the new preview")
+                          + ". Nothing was changed; plan it again (a new preview) to move it as it is now")
 
 
-def journal_plan(planned: Reallocation, user: User, moving: list[str], reason: str,
-                 with_clearing: bool = True) -> Plan:
+def journal_plan(planned: Reallocation, user: User, moving: list[str], reason: str) -> Plan:
     """The change set of the confirmed plan, from the rows as planned (the
     fingerprint vouches that they still are)."""
     rows, destination = planned.rows, planned.destination
-    clear = [uid for uid, _ in planned.ai_results] if with_clearing else []
+    clear = [uid for uid, _ in planned.ai_results]
     instances = [row for uid in moving for row in rows.instances[uid]]
     new_instances, ops = rewrite_instances(instances, planned.attrs, destination)
     series_rows = [rows.series[uid] for uid in moving]
