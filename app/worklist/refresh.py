@@ -25,6 +25,7 @@ from app.worklist import ids as compact
 from app.worklist.query import Query, where_clause
 
 MAX_STEPS = 64  # beyond this many steps the window resets (cheaper than replaying them)
+MAX_PLACED = 2000  # beyond this many studies one search is cheaper than ~20 key reads for each
 
 
 @dataclass
@@ -32,12 +33,14 @@ class Plan:
     """``steps``: ("remove", row) / ("move", row, before) / ("insert", row, rowid)
     / ("update", row), in order; None when the window should reset to
     ``rowids`` instead. ``rows``: the fresh row of every re-read study that
-    is listed, by rowid. ``gone``: rowids no longer listed."""
+    is listed, by rowid. ``gone``: rowids no longer listed. ``searched``:
+    the list came from a plain search instead."""
 
     rowids: array
     steps: Optional[list[tuple]]
     rows: dict[int, dict] = field(default_factory=dict)
     gone: list[int] = field(default_factory=list)
+    searched: bool = False
 
 
 class _Keys:
@@ -59,11 +62,14 @@ class _Keys:
 def plan(db, listed: np.ndarray, q: Query, sort: str, descending: bool,
          study_uids: list[str], known: dict[str, int]) -> Plan:
     """The steps that bring *listed* (rowids, sorted) up to date for
-    *study_uids*. A list the table contradicts ends in a plain search."""
-    try:
-        return _plan(db, listed, q, sort, descending, study_uids, known)
-    except LookupError:
-        return Plan(compact.study_rowids(db, q, sort, descending), None)
+    *study_uids*. A list the table contradicts, or a change of more than
+    MAX_PLACED studies, ends in a plain search."""
+    if len(study_uids) <= MAX_PLACED:
+        try:
+            return _plan(db, listed, q, sort, descending, study_uids, known)
+        except LookupError:
+            pass
+    return Plan(compact.study_rowids(db, q, sort, descending), None, searched=True)
 
 
 def _plan(db, listed, q, sort, descending, study_uids, known) -> Plan:

@@ -201,3 +201,16 @@ def test_refresh_of_an_unchanged_study_is_an_update_in_place(db):
     uid = ids.uids_of(db, listed[2:3])[0]
     plan = refresh.plan(db, np.frombuffer(listed, dtype=np.int64), Query(), "study_date", True, [uid], {})
     assert plan.steps == [("update", 2)] and plan.rowids == listed
+
+
+def test_refresh_of_a_list_the_table_contradicts_searches_again(db):
+    import numpy as np
+
+    from app.worklist import ids, refresh
+
+    listed = ids.study_rowids(db, Query())
+    stale = np.append(np.frombuffer(listed, dtype=np.int64), 10 ** 9)  # a row nobody announced
+    uid = ids.uids_of(db, listed[:1])[0]
+    db.execute("UPDATE studies SET study_date = '19000101' WHERE study_instance_uid = ?", [uid])
+    plan = refresh.plan(db, stale, Query(), "study_date", True, [uid], {})
+    assert plan.searched and plan.steps is None and plan.rowids == ids.study_rowids(db, Query())

@@ -50,7 +50,9 @@ class WorklistModel(StudyTableModel):
     """Rows of the last search of the cache. ``search()`` and ``sort()`` are
     asynchronous; ``searched(count)`` when the rows are in place, after a
     search or a refresh. ``updated(uids)`` after a refresh by what changed,
-    with the studies it re-read; ``queries`` counts the full searches."""
+    with the studies it re-read; ``queries`` counts the full searches (a
+    refresh searches only when the table contradicts the list, or for a
+    change of thousands of studies)."""
 
     updated = Signal(list)
 
@@ -159,6 +161,7 @@ class WorklistModel(StudyTableModel):
             self._forget(rowid)
         for rowid, row in plan.rows.items():
             self._remember(rowid, row)
+        self.queries += plan.searched
         if plan.steps is None:
             self._reset(plan.rowids)
         else:
