@@ -1,6 +1,7 @@
 """What the Content Manager shows, as plain data: a query-by-example search as
 a tree (patient -> study -> series), the preview a reallocation's
-confirmation shows, and the change history in words.
+confirmation shows. The change history in words is the history panel's
+(ui/changes/history_words.py).
 
 Scopes: ``patients`` ("All patients") shows every study of each patient the
 query finds, so a series can be dragged onto another study of the same
@@ -17,13 +18,12 @@ refused, and the refusal audited.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Optional
 
 from app.changes import ai
 from app.accounts.accounts import User
-from app.changes import iocm, journal, migrated, reallocate, rules
+from app.changes import iocm, migrated, reallocate, rules
 from app.home import Home
 from app.errors import NotAllowed
 from app.worklist.query import Query, search, study_uids
@@ -177,35 +177,3 @@ def preview(home: Home, db, user: User, series: list[str], destination: str) -> 
 
 
 TITLES = iocm.REJECTION_TITLES
-
-
-# -- history -----------------------------------------------------------------------------
-
-
-def history(db, limit: int = 50) -> list[dict]:
-    """journal.history's rows (newest first, at most *limit*), each with a
-    ``description`` in words: for a reallocation, the series and the
-    accession numbers it went from and to."""
-    rows = journal.history(db)[:limit]
-    for row in rows:
-        row["description"] = _describe(db, row)
-    return rows
-
-
-def _describe(db, row: dict) -> str:
-    if row["action"] == "undo":
-        return f"undo of change {row['undoes']}"
-    if row["action"] != "reallocate":
-        return (row.get("summary") or "")[:160]
-    studies, after_series = (json.loads(v or "null") for v in db.execute(
-        "SELECT json_extract(plan, '$.before.studies'), json_extract(plan, '$.after.series')"
-        " FROM changes WHERE change_id = ?", [row["change_id"]]).fetchone())
-    if not after_series:
-        return (row.get("summary") or "")[:160]
-    accession = {s["study_instance_uid"]: s["accession_number"] or s["study_instance_uid"][-12:]
-                 for s in studies or []}
-    names = [f"{s['modality']} #{s['series_number']} {s['series_description']}".strip()
-             for s in after_series]
-    dest_uid = after_series[0]["study_instance_uid"]
-    source = [acc for uid, acc in accession.items() if uid != dest_uid] or ["?"]
-    return f"{', '.join(names)}: {', '.join(source)} \u2192 {accession.get(dest_uid, '?')}"

@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from app.accounts.accounts import User
-from app.changes import ai, iocm, journal, locks, migrated
+from app.changes import ai, locks, migrated
 from app.changes import view as content
 from app.changes.reallocate import Outcome, apply_reallocation
 from app.home import Home
@@ -150,19 +150,6 @@ class ContentActions(QObject):
         dialog.deleteLater()
 
     # -- undo and study actions ----------------------------------------------------
-
-    def undo(self, change_id: int) -> None:
-        home, user = self.home, self.user
-
-        def job(db, progress, cancel):  # the journal checks the privilege of the User
-            new_id = journal.undo(home, db, change_id, user, "", progress, cancel)
-            iocm.sweep_staging(home, db)  # an undone IOCM change's files are not needed
-            return new_id
-
-        self.runner.write(home, f"Undo change {change_id}", job,
-                          changed=CacheChange.of(STUDIES, JOURNAL, OUTBOX),
-                          on_success=lambda new_id: self._done(f"Change {change_id} undone (change {new_id})"),
-                          on_failure=self.refuse, summarize=lambda new_id: f"undone (change {new_id})")
 
     def study_action(self, title: str, act: Callable, done: Callable[[object], str], uid: str,
                      *kinds: str) -> None:
