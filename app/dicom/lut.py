@@ -2,7 +2,10 @@
 Modality LUT (Rescale Slope/Intercept, per frame for enhanced objects), the
 VOI window (LINEAR, LINEAR_EXACT, SIGMOID) or VOI LUT table, and a robust
 automatic range when the header gives none. Previews use them
-(:mod:`app.dicom.render`); so will the viewer.
+(:mod:`app.dicom.render`), and so does the viewer (:mod:`app.viewer.display`)
+through the full-size functions at the end: modality_values (rescale or a
+Modality LUT Sequence), voi_lut_item / apply_voi_lut, voi_function and
+data_range_window.
 """
 
 from __future__ import annotations
@@ -167,3 +170,112 @@ def _auto_window(values: np.ndarray, dose: bool) -> np.ndarray:
     scaled += np.float32(0.5)
     np.clip(scaled, 0.0, 255.0, out=scaled)
     return scaled.astype(np.uint8)
+
+
+# --------------------------------------------------------------------------
+# full-size display (the viewer and `studydesk render`)
+
+
+def voi_function(ds: Dataset, frame: int = 0) -> str:
+    """The VOI LUT Function (0028,1056) that goes with the frame's window.
+
+    Read from the same place as the window (Frame VOI LUT functional group,
+    then the top level); LINEAR when absent or unknown (PS3.3 C.11.2.1.3).
+    """
+    source = _voi_source(ds, frame)
+    if source is None:
+        item = _functional_item(ds, frame, "FrameVOILUTSequence")
+        source = item if item is not None and "VOILUTFunction" in item else ds
+    function = str(source.get("VOILUTFunction", "") or "LINEAR").strip().upper()
+    return function if function in ("LINEAR", "LINEAR_EXACT", "SIGMOID") else "LINEAR"
+
+
+def voi_lut_item(ds: Dataset, frame: int = 0) -> Dataset | None:
+    """The first VOI LUT Sequence item for the frame (Frame VOI LUT group
+    first, for enhanced objects), or None."""
+    item = _functional_item(ds, frame, "FrameVOILUTSequence")
+    for source in (item, ds):
+        if source is not None and source.get("VOILUTSequence"):
+            return source.VOILUTSequence[0]
+    return None
+
+
+def modality_values(arr: np.ndarray, ds: Dataset, frame: int = 0) -> np.ndarray:
+    """Stored values -> modality values (float32), PS3.3 C.11.1.
+
+    Rescale Slope/Intercept (per frame for enhanced objects, from the Pixel
+    Value Transformation group), else the Modality LUT Sequence's table
+    (values below its first entry take the first, above its last the last).
+    """
+    table = ds.get("ModalityLUTSequence")
+    has_rescale = "RescaleSlope" in ds or _functional_item(
+        ds, frame, "PixelValueTransformationSequence") is not None
+    if table and not has_rescale:
+        return lookup(table[0], arr, ds).astype(np.float32)
+    slope, intercept = _rescale(ds, frame)
+    values = arr.astype(np.float32)
+    if slope != 1.0:
+        values *= np.float32(slope)
+    if intercept != 0.0:
+        values += np.float32(intercept)
+    return values
+
+
+def apply_voi_lut(values: np.ndarray, item: Dataset, ds: Dataset) -> np.ndarray:
+    """Modality values -> uint8 through one VOI LUT Sequence item (C.11.2.1.1).
+
+    The table's output, 0 .. 2**bits - 1 (bits: the LUT Descriptor's third
+    value), is scaled linearly to 0..255 and rounded.
+    """
+    depth = int(item.LUTDescriptor[2])
+    if not 1 <= depth <= 16:
+        raise ValueError(f"VOI LUT of {depth} bits per entry")
+    out = lookup(item, values, ds).astype(np.float32)
+    out *= np.float32(255.0 / ((1 << depth) - 1))
+    out += np.float32(0.5)
+    np.clip(out, 0.0, 255.0, out=out)
+    return out.astype(np.uint8)
+
+
+def lookup(item: Dataset, values: np.ndarray, ds: Dataset) -> np.ndarray:
+    """The LUT Data of a Modality or VOI LUT item applied to `values`.
+
+    LUT Descriptor: (number of entries, 0 meaning 65536; first input value
+    mapped, signed when the pixel data are; bits per entry). Inputs are
+    rounded to integers; those outside the table take its first or last entry.
+    """
+    first, entries = lut_span(item, ds)
+    data = item.LUTData
+    if isinstance(data, bytes):
+        little = ds.original_encoding[1]
+        table = np.frombuffer(data, dtype="<u2" if little in (True, None) else ">u2")
+    else:
+        table = np.asarray(data if isinstance(data, (list, tuple, MultiValue)) else [data],
+                           dtype=np.int64)
+    table = table[:entries]
+    if table.size == 0:
+        raise ValueError("empty LUT Data")
+    index = np.rint(np.asarray(values, dtype=np.float64)) - first
+    np.clip(index, 0, table.size - 1, out=index)
+    return table[index.astype(np.intp)]
+
+
+def lut_span(item: Dataset, ds: Dataset) -> tuple[int, int]:
+    """(first input value mapped, number of entries) of a LUT item's descriptor."""
+    entries, first = int(item.LUTDescriptor[0]) or 65536, int(item.LUTDescriptor[1])
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1 and first >= 32768:
+        first -= 65536  # read as US, meant as SS
+    return first, entries
+
+
+def data_range_window(values: np.ndarray) -> tuple[float, float]:
+    """The (centre, width) of the LINEAR window that maps the frame's
+    smallest value to black and its largest to white (a flat frame: black).
+    NaN and infinite values are ignored."""
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    if finite.size == 0:
+        return 0.5, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        return lo + 1.0, 1.0  # a threshold above the one value
+    return (lo + hi + 1.0) / 2.0, hi - lo + 1.0
