@@ -12,9 +12,10 @@ Layers, bottom up:
   ones held in memory for the intake (:class:`sinks.MemorySink`, C-GET and
   the listener), a large one going on into a file (:class:`sinks.FileSink`).
 - ``nodes``, ``tls``: configuration (``nodes`` table, settings).
-- ``client`` (C-ECHO, C-FIND), ``retrieve`` + ``retrieve_plan`` (C-GET,
-  C-MOVE), ``send`` (C-STORE), ``outbox_send``, ``mwl`` (worklist),
-  ``listener`` (Storage SCP) and ``intake`` (received files -> the
-  importer's path, each durable before its C-STORE is answered): the
-  functions the command line and the window call.
+- ``client`` (C-ECHO, C-FIND), ``retrieve/`` (C-GET and C-MOVE of a study
+  or of series: ``study``, ``series``, ``plan``, ``parallel``), ``send``
+  (C-STORE), ``outbox/`` (what waits to be sent), ``mwl`` (worklist),
+  ``listener`` + ``storage_scp`` (Storage SCP) and ``intake`` (received
+  files -> the importer's path, each durable before its C-STORE is
+  answered): the functions the command line and the window call.
 """
