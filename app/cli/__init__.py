@@ -10,7 +10,7 @@ import sys
 from typing import Optional
 
 from app import __version__
-from app.cli import admin, cache, changes, export, measure, media, net, research, viewer
+from app.cli import admin, cache, changes, export, measure, media, net, research, view, viewer
 from app.cli.context import Context, run_command
 from app.errors import StudyDeskError
 
@@ -19,7 +19,7 @@ from app.errors import StudyDeskError
 # returns the subparser and ``func(ctx: Context) -> int`` runs the command.
 # Keep those modules light to import: heavy imports go inside the functions.
 # Registered in this order, so `--help` lists them so; `gui` comes last.
-AREAS = (cache, admin, changes, research, media, net, export, viewer, measure)
+AREAS = (cache, admin, changes, research, media, net, export, viewer, measure, view)
 
 
 def cmd_gui(ctx: Optional[Context], args: argparse.Namespace) -> int:
