@@ -1,7 +1,9 @@
 """The image a measurement is made on: image N of a series in the cache, in
-the order the worklist lists a series' instances (and the viewer and
-``render`` show them): app.worklist.query.instances_of, by Instance Number,
-images without one last, then by SOP Instance UID.
+the series' display order, the one the viewer's scroll bar and ``render
+--image N`` use (app.viewer.series.series_images: by Instance Number, then
+the position along the slice normal where numbers are missing or repeated;
+instances without pixel data left out). For the usual series that is the
+order of app.worklist.query.instances_of.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, pixel_array
 
-from app import store
 from app.dicom.lut import _rescale
 from app.errors import BadInput, NotFound
 from app.home import Home
-from app.worklist.query import instances_of, resolve_series_uid
+from app.viewer.series import series_images
+from app.worklist.query import resolve_series_uid
 
 # Unified Code for Units of Measure, as SR NUM items name their units
 HOUNSFIELD = "[hnsf'U]"
@@ -94,12 +96,11 @@ def image_of(db, home: Home, series_uid: str, number: int, frame: Optional[int] 
     NotFound for an unknown series; BadInput for a number or frame out of
     range, or an instance without pixel data."""
     uid = resolve_series_uid(db, series_uid)
-    instances = instances_of(db, uid)
-    if not 1 <= number <= len(instances):
+    images = series_images(home, db, uid)
+    if not 1 <= number <= len(images):
         raise BadInput(f"image {number} of series {uid}: out of range, the series has "
-                       f"{len(instances)} image(s), numbered from 1")
-    row = instances[number - 1]
-    path = store.absolute(home, row["path"])
+                       f"{len(images)} image(s), numbered from 1")
+    path = images[number - 1].path
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except FileNotFoundError:

@@ -174,3 +174,30 @@ def _user(home):
 def test_the_factory_ct_has_no_spacing():
     """The BARE series of the fixture is the factory's CT as it is."""
     assert "PixelSpacing" not in ct_dataset() and "ImagerPixelSpacing" not in ct_dataset()
+
+
+def test_image_n_is_the_viewers_image_n(tmp_path, capsys):
+    """Without Instance Numbers, image N is the one `render --image N` draws
+    (the viewer's display order: by position along the slice normal)."""
+    from app.viewer.series import series_images
+    from tests.factories import write
+
+    for n, z in ((1, 30.0), (2, 10.0), (3, 20.0)):
+        ds = ct_dataset("P9", study="s9", series="noinst", number=n)
+        del ds.InstanceNumber
+        ds.PixelSpacing = [ROW_MM, COLUMN_MM]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0, 0, z]
+        write(ds, tmp_path / "src" / f"{n}.dcm")
+    home = tmp_path / "home"
+    assert run(home, capsys, "import", str(tmp_path / "src"))[0] == 0
+    series = uid("P9", "s9", "noinst")
+    code, done, err = run(home, capsys, "measure", series, "--image", "1", "--line", "0", "0", "4", "0")
+    assert code == 0, err
+    code, listed, _ = run(home, capsys, "measurements", uid("P9", "s9"))
+    db = Home(home).connect()
+    try:
+        first = series_images(Home(home), db, series)[0].sop_instance_uid
+    finally:
+        db.close()
+    assert listed[0]["image_uid"] == first == uid("P9", "s9", "noinst", 2)  # z = 10, the lowest
