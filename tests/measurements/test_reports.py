@@ -107,11 +107,13 @@ def test_the_reports_pass_dciodvfy_and_read_back(ct_home, capsys):
     length = record.measure_length(Home(home), user, spaced, 1, (1, 1), (20, 20), "é label")
     region = record.measure_region(Home(home), user, spaced, 3, "polygon",
                                    [(4, 4), (20, 4), (20, 12), (4, 12)], "roi")
+    ellipse = record.measure_region(Home(home), user, spaced, 2, "ellipse",
+                                    [(6, 10), (26, 10), (16, 4), (16, 16)])
     mf_series = uid("P1", "s1", "mf")
     angle = record.measure_angle(Home(home), user, mf_series, 1, (20, 5), (5, 5), (5, 20),
                                  frame=2)
     assert angle["angle_deg"] == pytest.approx(90)
-    for done in (length, region, angle):
+    for done in (length, region, ellipse, angle):
         path = _report_path(home, done["report_uid"])
         assert _dciodvfy_errors(path) == [], path
     ds = pydicom.dcmread(_report_path(home, angle["report_uid"]))
@@ -201,3 +203,9 @@ def test_image_n_is_the_viewers_image_n(tmp_path, capsys):
     finally:
         db.close()
     assert listed[0]["image_uid"] == first == uid("P9", "s9", "noinst", 2)  # z = 10, the lowest
+
+
+def test_measurements_of_an_unknown_study_is_not_found(ct_home, capsys):
+    home, _, _, _ = ct_home
+    code, _, err = run(home, capsys, "measurements", "1.2.826.0.1.3680043.10.1125.424242")
+    assert code == 4 and "not in the cache" in err
