@@ -209,3 +209,24 @@ def test_presets():
     assert CT_PRESETS[2].window == (-600, 1500)
     mr = presets_for("MR", sc_dataset(RAMP), data_range=(1000, 2000))
     assert [(p.name, p.window) for p in mr] == [("Full range", (1000, 2000))]
+
+
+def test_the_viewer_can_order_by_position_or_acquisition(library, viewer_home):
+    """Instance numbers that contradict the positions and acquisition times
+    (a reformatted or re-numbered series): each order the viewer offers."""
+    from app.viewer.series import series_images
+
+    slices = [_slice(v, n, z) for v, n, z in [(100, 1, 30.0), (200, 2, -30.0), (300, 3, 0.0)]]
+    for ds, time in zip(slices, ["101500", "101000", "100500"]):
+        ds.AcquisitionNumber, ds.AcquisitionTime = 1, time
+    series = library.add(*slices)
+    db = viewer_home.connect()
+    try:
+        def numbers(order):
+            return [i.instance_number for i in series_images(viewer_home, db, series, order)]
+
+        assert numbers("instance") == [1, 2, 3]
+        assert numbers("position") == [2, 3, 1]
+        assert numbers("acquisition") == [3, 2, 1]
+    finally:
+        db.close()
