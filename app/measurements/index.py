@@ -59,7 +59,7 @@ def reports_of(db, study_uid: str) -> list[dict]:
     for sop_uid, series_uid, path, number in _candidates(db, study_uid):
         ds = _read(root, path, whole=False)
         if ds is not None and is_measurement_report(ds):
-            out.append({"report_uid": sop_uid, "series_uid": series_uid,
+            out.append({"report_uid": sop_uid, "series_instance_uid": series_uid,
                         "instance_number": number, "path": path})
     return out
 
@@ -72,6 +72,31 @@ def is_advanced_reporting(db, study_uid: str) -> bool:
         if ds is not None and is_measurement_report(ds):
             return True
     return False
+
+
+def advanced_reporting_studies(db, study_uids) -> set[str]:
+    """Which of *study_uids* hold a measurement report (one query for their
+    candidate reports, then only those files read; for a list of studies,
+    e.g. the rows of the worklist on screen)."""
+    uids = list(dict.fromkeys(study_uids))
+    if not uids:
+        return set()
+    root = home_root(db)
+    marks = ",".join("?" * len(REPORT_CLASSES))
+    found: set[str] = set()
+    for start in range(0, len(uids), 500):
+        chunk = uids[start:start + 500]
+        rows = db.execute(
+            "SELECT s.study_instance_uid, i.path FROM instances i JOIN series s"
+            " ON s.series_instance_uid = i.series_instance_uid"
+            f" WHERE s.study_instance_uid IN ({','.join('?' * len(chunk))})"
+            f" AND i.sop_class_uid IN ({marks})", [*chunk, *REPORT_CLASSES]).fetchall()
+        for study_uid, path in rows:
+            if study_uid not in found:
+                ds = _read(root, path, whole=False)
+                if ds is not None and is_measurement_report(ds):
+                    found.add(study_uid)
+    return found
 
 
 def measurements_of(db, study_uid: str) -> list[Found]:

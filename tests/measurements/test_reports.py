@@ -40,6 +40,7 @@ def test_measure_keeps_a_length_report_in_the_study(ct_home, capsys):
     home, spaced, _, study = ct_home
     db = Home(home).connect()
     assert not index.is_advanced_reporting(db, study)
+    assert index.advanced_reporting_studies(db, [study]) == set()
     db.close()
     code, done, err = run(home, capsys, "measure", spaced, "--image", "2",
                           "--line", "2.5", "3", "10.5", "9", "--label", "lesion A")
@@ -62,6 +63,7 @@ def test_measure_keeps_a_length_report_in_the_study(ct_home, capsys):
     db = Home(home).connect()
     try:
         assert index.is_advanced_reporting(db, study)
+        assert index.advanced_reporting_studies(db, [study, uid("P9", "none")]) == {study}
         assert [r["report_uid"] for r in index.reports_of(db, study)] == [done["report_uid"]]
         (entry,) = [e for e in audit.entries(db) if e["action"] == "measure"]
         assert done["report_uid"] in entry["objects"] and entry["outcome"] == audit.SUCCESS
@@ -209,3 +211,32 @@ def test_measurements_of_an_unknown_study_is_not_found(ct_home, capsys):
     home, _, _, _ = ct_home
     code, _, err = run(home, capsys, "measurements", "1.2.826.0.1.3680043.10.1125.424242")
     assert code == 4 and "not in the cache" in err
+
+
+def test_an_imported_report_counts_and_another_sr_does_not(tmp_path, capsys):
+    """Advanced Reporting follows the files: a measurement report that
+    arrives by import counts; a Comprehensive SR with another title does not."""
+    from app.measurements.sr import ImageRef, Measurement, ReportSeries, Value, build_report
+    from tests.factories import write
+
+    image = ct_dataset("P7", study="s7", series="ct")
+    write(image, tmp_path / "src" / "ct.dcm")
+    ref = ImageRef(str(image.SOPClassUID), str(image.SOPInstanceUID), str(image.SeriesInstanceUID))
+    m = Measurement(ref, "POLYLINE", [(1, 1), (3, 3)], [Value("length", 2.0, "mm")], "by hand")
+    other = build_report(image, [m], ReportSeries(uid("P7", "s7", "other"), 90, 1), "someone")
+    other.ConceptNameCodeSequence[0].CodeValue = "18748-4"
+    other.ConceptNameCodeSequence[0].CodingSchemeDesignator = "LN"
+    write(other, tmp_path / "src" / "other.dcm")
+    home = tmp_path / "home"
+    assert run(home, capsys, "import", str(tmp_path / "src"))[0] == 0
+    db = Home(home).connect()
+    try:
+        assert not index.is_advanced_reporting(db, uid("P7", "s7"))
+    finally:
+        db.close()
+    report = build_report(image, [m], ReportSeries(uid("P7", "s7", "sr"), 91, 1), "someone")
+    write(report, tmp_path / "more" / "report.dcm")
+    assert run(home, capsys, "import", str(tmp_path / "more"))[0] == 0
+    code, listed, _ = run(home, capsys, "measurements", uid("P7", "s7"))
+    assert [(m["report_uid"], m["label"], m["value"]) for m in listed] == \
+        [(str(report.SOPInstanceUID), "by hand", 2.0)]
