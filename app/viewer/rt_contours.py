@@ -78,6 +78,7 @@ class StructureSet:
         self.label = str(ds.get("StructureSetLabel", "") or "")
         self.sop_instance_uid = str(ds.get("SOPInstanceUID", "") or "")
         self.rois = _rois(ds)
+        self.series_uids = _referenced_series(ds)
         by_number = {roi.number: index for index, roi in enumerate(self.rois)}
         points, counts, roi_index, kinds, image_uids = [], [], [], [], []
         for item in ds.get("ROIContourSequence", []) or []:
@@ -196,6 +197,16 @@ def _rois(ds: Dataset) -> tuple[Roi, ...]:
         rois.append(Roi(number, str(item.get("ROIName", "") or f"ROI {number}"), colour, frame,
                         kinds.get(number, "")))
     return tuple(rois)
+
+
+def _referenced_series(ds: Dataset) -> tuple[str, ...]:
+    """The image series the set was drawn on (RT Referenced Series Sequence):
+    where a viewer offers the overlay first."""
+    return tuple(str(series.get("SeriesInstanceUID", "") or "")
+                 for frame in ds.get("ReferencedFrameOfReferenceSequence", []) or []
+                 for study in frame.get("RTReferencedStudySequence", []) or []
+                 for series in study.get("RTReferencedSeriesSequence", []) or []
+                 if series.get("SeriesInstanceUID"))
 
 
 def _contour_points(contour: Dataset) -> np.ndarray:

@@ -66,26 +66,31 @@ class DoseGrid:
         plane.require_frame(self.what, {self.frame_of_reference})
         if plane.rows <= 0 or plane.columns <= 0:
             raise BadInput(f"{self.what}: the image plane has no Rows/Columns to resample onto")
-        u, v, w = self._grid_coordinates(plane)
-        k = self._plane_index(w)
-        if between_planes == "nearest":
-            k = np.rint(k)
-        return _trilinear(self.values, k, v, u)
+        start, step_col, step_row = self._affine(plane)
+        snap = np.rint if between_planes == "nearest" else (lambda k: k)
+        if np.allclose([step_col[1], step_col[2], step_row[0], step_row[2]], 0.0, atol=1e-9):
+            # The usual case (a CT parallel to the dose planes, same axes):
+            # one blend of two planes, then rows and columns one after the other.
+            u = start[0] + np.arange(plane.columns) * step_col[0]
+            v = start[1] + np.arange(plane.rows) * step_row[1]
+            return _separable(self.values, snap(self._plane_index(np.array(start[2]))), v, u)
+        c = np.arange(plane.columns, dtype=np.float64)[None, :, None]
+        r = np.arange(plane.rows, dtype=np.float64)[:, None, None]
+        coords = start + c * step_col + r * step_row
+        k = snap(self._plane_index(coords[..., 2]))
+        return _trilinear(self.values, k, coords[..., 1], coords[..., 0])
 
-    def _grid_coordinates(self, plane: ImagePlane):
-        """Every pixel centre of ``plane`` in the grid's terms: column and row
-        index within a dose plane, millimetres along the grid's normal. They
-        are affine in the image's (column, row), so no (rows, cols, 3) array."""
+    def _affine(self, plane: ImagePlane):
+        """The image's pixel centres in the grid's terms (column index, row
+        index within a dose plane, mm along the grid's normal): where pixel
+        (0, 0) falls, and the steps for one column and one row."""
         grid = self.plane
         axes = np.stack([np.asarray(grid.row_dir) / grid.spacing[1],
                          np.asarray(grid.col_dir) / grid.spacing[0], grid.normal])
         start = axes @ (np.asarray(plane.origin) - np.asarray(grid.origin))
         step_col = axes @ (np.asarray(plane.row_dir) * plane.spacing[1])
         step_row = axes @ (np.asarray(plane.col_dir) * plane.spacing[0])
-        c = np.arange(plane.columns, dtype=np.float64)[None, :, None]
-        r = np.arange(plane.rows, dtype=np.float64)[:, None, None]
-        coords = start + c * step_col + r * step_row
-        return coords[..., 0], coords[..., 1], coords[..., 2]
+        return start, step_col, step_row
 
     def _plane_index(self, w: np.ndarray) -> np.ndarray:
         """Fractional index of the dose plane at ``w`` mm along the normal."""
@@ -116,30 +121,40 @@ def _frame_offsets(ds: Dataset, frames: int) -> np.ndarray:
     return offsets - offsets[0]
 
 
+def _axis(index: np.ndarray, size: int):
+    """Linear interpolation along one axis of ``size`` samples: the samples
+    below and above each fractional index, the weight of the upper one, and
+    whether the index falls on the grid at all (NaN never does)."""
+    inside = (index >= -_EDGE) & (index <= size - 1 + _EDGE)
+    index = np.clip(np.nan_to_num(index), 0, size - 1)
+    low = np.minimum(np.floor(index).astype(np.intp), max(size - 2, 0))
+    return low, np.minimum(low + 1, size - 1), index - low, inside
+
+
 def _trilinear(values: np.ndarray, k: np.ndarray, v: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Sample ``values`` (planes, rows, cols) at fractional (k, v, u)."""
-    inside = np.isfinite(k)
-    sizes = values.shape
-    lows, weights = [], []
-    for index, size in zip((k, v, u), sizes):
-        inside &= (index >= -_EDGE) & (index <= size - 1 + _EDGE)
-        index = np.clip(np.nan_to_num(index), 0, size - 1)
-        low = np.minimum(np.floor(index).astype(np.intp), max(size - 2, 0))
-        lows.append(low)
-        weights.append(index - low if size > 1 else np.zeros_like(index))
-    (k0, v0, u0), (tk, tv, tu) = lows, weights
-    out = np.zeros(k.shape, dtype=np.float64)
-    for dk, wk in ((0, 1 - tk), (1, tk)):
-        if dk and sizes[0] == 1:
-            continue
-        for dv, wv in ((0, 1 - tv), (1, tv)):
-            if dv and sizes[1] == 1:
-                continue
-            for du, wu in ((0, 1 - tu), (1, tu)):
-                if du and sizes[2] == 1:
-                    continue
-                out += wk * wv * wu * values[k0 + dk, v0 + dv, u0 + du]
-    return np.where(inside, out, np.nan).astype(np.float32)
+    """Sample ``values`` (planes, rows, cols) at fractional (k, v, u), any shape."""
+    (k0, k1, tk, ik), (v0, v1, tv, iv), (u0, u1, tu, iu) = (
+        _axis(index, size) for index, size in zip((k, v, u), values.shape))
+    out = np.zeros(np.shape(k), dtype=np.float64)
+    for kk, wk in ((k0, 1 - tk), (k1, tk)):
+        for vv, wv in ((v0, 1 - tv), (v1, tv)):
+            for uu, wu in ((u0, 1 - tu), (u1, tu)):
+                out += wk * wv * wu * values[kk, vv, uu]
+    return np.where(ik & iv & iu, out, np.nan).astype(np.float32)
+
+
+def _separable(values: np.ndarray, k: np.ndarray, v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Sample at one plane index ``k`` (a scalar array), rows ``v`` and
+    columns ``u`` (1-D each): the grid aligned with the image, ~10x faster."""
+    k0, k1, tk, ik = _axis(k, values.shape[0])
+    if not ik:
+        return np.full((len(v), len(u)), np.nan, dtype=np.float32)
+    plane = values[k0] * (1 - tk) + values[k1] * tk
+    v0, v1, tv, iv = _axis(v, values.shape[1])
+    u0, u1, tu, iu = _axis(u, values.shape[2])
+    rows = plane[v0] * (1 - tv)[:, None] + plane[v1] * tv[:, None]
+    out = rows[:, u0] * (1 - tu) + rows[:, u1] * tu
+    return np.where(iv[:, None] & iu[None, :], out, np.nan).astype(np.float32)
 
 
 # --- drawing -----------------------------------------------------------------

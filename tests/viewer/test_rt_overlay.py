@@ -18,18 +18,20 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
-from pydicom.uid import generate_uid
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ImplicitVRLittleEndian, generate_uid
 
 from app.demo import phantoms
 from app.errors import RuleRefused
 from app.viewer.image_plane import ImagePlane
+from app.viewer.isolines import isolines
 from app.viewer.rt_contours import PALETTE, StructureSet
 from app.viewer.rt_dose import DoseGrid, colour_wash, isodose_lines, prescription_gy
 
 RTSTRUCT = get_testdata_file("rtstruct.dcm")  # bare data set: no File Meta Information
 RTDOSE = get_testdata_file("rtdose.dcm")
 RT_STRUCTURE_SET = "1.2.840.10008.5.1.4.1.1.481.3"
+RT_DOSE = "1.2.840.10008.5.1.4.1.1.481.2"
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +73,7 @@ def _inside(polygon: np.ndarray, columns: np.ndarray, rows: np.ndarray) -> np.nd
 def test_gtv_contour_falls_on_the_lesion_of_the_phantom(demo):
     ct = _slice_at(demo["ct"], phantoms.HEAD_LESION.center[2])
     structures = StructureSet(demo["struct"])
+    assert structures.series_uids == (ct.SeriesInstanceUID,)
     sections = {s.roi.name: s for s in structures.on_image(ImagePlane.of(ct))}
     assert {"External", "GTV", "PTV"} <= set(sections)
     (gtv,) = sections["GTV"].contours
@@ -289,3 +292,76 @@ def test_colour_wash_hides_low_dose_and_no_dose():
     assert (wash[..., 3][shown] == 128).all() and (wash[..., 3][~shown] == 0).all()
     hottest = np.unravel_index(np.nanargmax(dose), dose.shape)
     assert tuple(wash[hottest][:3]) == (255, 0, 0)
+
+
+def test_dose_on_an_oblique_plane_of_a_linear_field():
+    """Trilinear interpolation is exact on a linear field, so on any tilted
+    plane the dose is the field's formula at each pixel's patient point."""
+    origin, (row_step, col_step), plane_step = np.array([-50.0, -40.0, -30.0]), (2.0, 2.5), 5.0
+    frames, rows, columns = 10, 20, 24
+    k, j, i = np.mgrid[0:frames, 0:rows, 0:columns]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = RT_DOSE, generate_uid(), "RTDOSE"
+    ds.FrameOfReferenceUID = frame = generate_uid()
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = list(origin), [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing, ds.GridFrameOffsetVector = [row_step, col_step], [n * plane_step for n in range(frames)]
+    ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, frames
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PixelRepresentation = 1, "MONOCHROME2", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+    ds.DoseUnits, ds.DoseGridScaling = "GY", 0.001
+    ds.PixelData = (1000 + 10 * i + 20 * j + 30 * k).astype("<u4").tobytes()
+
+    turn, tilt = np.radians(30.0), np.radians(20.0)
+    row_dir = np.array([np.cos(turn), np.sin(turn), 0.0]) * np.cos(tilt) + [0, 0, np.sin(tilt)]
+    col_dir = np.cross([0, 0, 1.0], row_dir)
+    col_dir /= np.linalg.norm(col_dir)
+    plane = ImagePlane((-30.0, -35.0, -12.0), tuple(row_dir), tuple(col_dir), (1.5, 1.0), frame,
+                       rows=30, columns=40)
+    dose = DoseGrid(ds).on_image(plane)
+
+    r, c = np.mgrid[0:30, 0:40]
+    points = np.asarray(plane.origin) + c[..., None] * 1.0 * row_dir + r[..., None] * 1.5 * col_dir
+    gi, gj, gk = ((points - origin) / (col_step, row_step, plane_step)).transpose(2, 0, 1)
+    margin = np.minimum.reduce([gi, columns - 1 - gi, gj, rows - 1 - gj, gk, frames - 1 - gk])
+    on_grid, clear = margin >= 0, np.abs(margin) > 0.01  # positions are rounded near an edge
+    assert 100 < on_grid.sum() < on_grid.size  # the plane leaves the grid on one side
+    np.testing.assert_array_equal(np.isnan(dose)[clear], ~on_grid[clear])
+    on_grid &= clear
+    expected = 0.001 * (1000 + 10 * gi + 20 * gj + 30 * gk)
+    np.testing.assert_allclose(dose[on_grid], expected[on_grid], rtol=1e-5)
+
+    # Rows and columns swapped: still the general path, the plane's transpose.
+    swapped = ImagePlane((-50.0, -40.0, -15.0), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (2.5, 2.0),
+                         frame, rows=columns, columns=rows)
+    np.testing.assert_allclose(DoseGrid(ds).on_image(swapped),
+                               0.001 * (1000 + 10 * i[3] + 20 * j[3] + 30 * 3).T, rtol=1e-6)
+
+
+def test_isolines_of_a_cone_are_circles_and_the_border_leaves_them_open():
+    rows, columns = np.mgrid[0:60, 0:80]
+    cone = 100.0 - np.hypot(columns - 30.0, rows - 25.0)  # 100 at (30, 25), falling 1 a pixel
+    (circle,) = isolines(cone, 90.0)
+    assert np.array_equal(circle[0], circle[-1])
+    radius = np.hypot(circle[:, 0] - 30.0, circle[:, 1] - 25.0)
+    assert np.abs(radius - 10.0).max() < 0.05 and len(circle) > 40
+    (cut,) = isolines(cone, 72.0)  # radius 28: the top border (row 0) cuts it
+    assert not np.array_equal(cut[0], cut[-1])
+    assert cut[0][1] == 0.0 and cut[-1][1] == 0.0
+    cone[20:31, 25:36] = np.nan  # no dose computed there: the line closes around the hole
+    assert len(isolines(cone, 90.0)) == 2
+    assert isolines(cone, 200.0) == [] and isolines(np.zeros((1, 5)), 0.0) == []
+
+
+def test_a_saddle_joins_the_corners_the_centre_agrees_with():
+    saddle = np.array([[1.0, 0.0], [0.0, 1.0]])  # centre 0.5
+
+    def lines(level):
+        return sorted(tuple(sorted(map(tuple, np.round(line, 3).tolist())))
+                      for line in isolines(saddle, level))
+
+    # At 0.5 the centre is in: the high corners join, each low corner is cut off.
+    assert lines(0.5) == [((0.0, 0.5), (0.5, 1.0)), ((0.5, 0.0), (1.0, 0.5))]
+    # At 0.6 the centre is out: each high corner is an island of its own.
+    assert lines(0.6) == [((0.0, 0.4), (0.4, 0.0)), ((0.6, 1.0), (1.0, 0.6))]
