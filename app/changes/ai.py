@@ -156,14 +156,14 @@ def request_rescan(home: Home, db, user: User, study: str, reason: str = "") -> 
         outbox.add(db, rows)
         audit.record(db, user.name, "ai-rescan", audit.INSTANCES_ACCESSED, objects=[uid],
                      detail=f"AI rescan requested: {describe_rescan(cfg)}")
-    return {"study_uid": uid, "nodes": cfg.nodes, "queued": len(rows),
+    return {"study_instance_uid": uid, "nodes": cfg.nodes, "queued": len(rows),
             "message": f"AI rescan requested for study {uid}: {describe_rescan(cfg)}"}
 
 
 def send_rescans(home: Home, user: User, study: str, cancel=None) -> list[dict]:
     """Send the study's waiting AI rescan requests (queued or failed, with a
     node) now, each marked sent or failed. One dict per request:
-    ``{"id", "node", "study_uid", "accession", "sent": bool, "error": str}``."""
+    ``{"id", "node", "study_instance_uid", "accession", "sent": bool, "error": str}``."""
     from app.errors import Cancelled, StudyDeskError
     from app.net.send import send_studies
 
@@ -193,8 +193,8 @@ def send_rescans(home: Home, user: User, study: str, cancel=None) -> list[dict]:
                 outbox.mark_failed(db, entry["id"], error)
             else:
                 outbox.mark_sent(db, entry["id"])
-            results.append({"id": entry["id"], "node": entry["node"], "study_uid": study,
-                            "accession": accession, "sent": not error, "error": error})
+            results.append({"id": entry["id"], "node": entry["node"], "study_instance_uid": study,
+                            "accession_number": accession, "sent": not error, "error": error})
         return results
     finally:
         db.close()
@@ -202,7 +202,7 @@ def send_rescans(home: Home, user: User, study: str, cancel=None) -> list[dict]:
 
 def failure_message(result: dict) -> str:
     """One line for a rescan request that could not be sent."""
-    study = f"study {result['accession']} ({result['study_uid']})" if result.get("accession") \
-        else f"study {result['study_uid']}"
+    study = f"study {result['accession_number']} ({result['study_instance_uid']})" if result.get('accession_number') \
+        else f"study {result['study_instance_uid']}"
     return (f"AI rescan of {study} could not be sent to {result['node']}: {result['error']}. "
             "The request stays in the Outbox: send the outbox to retry.")

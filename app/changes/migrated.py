@@ -58,4 +58,4 @@ def mark(db, user: User, study: str, migrated: bool = True) -> dict:
         audit.record(db, user.name, "mark-migrated" if migrated else "unmark-migrated",
                      audit.INSTANCES_ACCESSED, objects=[uid],
                      detail="study marked migrated" if migrated else "migrated mark cleared")
-    return {"study_uid": uid, "migrated": migrated, "reason": reason(db, uid)}
+    return {"study_instance_uid": uid, "migrated": migrated, "reason": reason(db, uid)}

@@ -229,7 +229,7 @@ class Outcome:
         renewal = self.renewal
         return {"change_id": self.change_id, "series": self.series, "destination": self.destination,
                 "left_behind": self.left_behind,
-                "ai_cleared": [{"series_uid": s, "why": w} for s, w in self.ai_cleared],
+                "ai_cleared": [{"series_instance_uid": s, "why": w} for s, w in self.ai_cleared],
                 "ai_rescan": self.ai_rescan or None,
                 "iocm": None if renewal is None else {
                     "uid_map": renewal.uid_map, "rejection_notes": [n[0] for n in renewal.notes],

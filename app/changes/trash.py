@@ -74,8 +74,8 @@ def trashed(db) -> list[dict]:
         change_id = _delete_change(db, row[0])
         info = db.execute("SELECT time, user, reason FROM changes WHERE change_id = ?",
                           [change_id]).fetchone() if change_id else (None, None, None)
-        out.append({"study_uid": row[0], "patient_id": row[1], "patient_name": row[2],
-                    "study_date": row[3], "accession": row[4], "description": row[5],
+        out.append({"study_instance_uid": row[0], "patient_id": row[1], "patient_name": row[2],
+                    "study_date": row[3], "accession_number": row[4], "description": row[5],
                     "instance_count": row[6], "size_bytes": row[7], "trashed_at": info[0],
                     "trashed_by": info[1], "reason": info[2], "change_id": change_id})
     return out
@@ -106,12 +106,12 @@ def empty(home: Home, db, user: User, older_than_days: Optional[float] = None) -
         if limit is not None and (item["trashed_at"] or "") > limit:
             continue
         _erase(home, db, user, item)
-        erased.append(item["study_uid"])
+        erased.append(item["study_instance_uid"])
     return erased
 
 
 def _erase(home: Home, db, user: User, item: dict) -> None:
-    uid = item["study_uid"]
+    uid = item["study_instance_uid"]
     series = [s for (s,) in db.execute("SELECT series_instance_uid FROM series"
                                        " WHERE study_instance_uid = ?", [uid])]
     instances = rows_in(db, "instances", "series_instance_uid", series)
@@ -132,7 +132,7 @@ def _erase(home: Home, db, user: User, item: dict) -> None:
             db.execute("UPDATE changes SET state = 'purged' WHERE change_id = ?", [item["change_id"]])
         audit.record(db, user.name, "trash-empty", audit.STUDY_DELETED, objects=[uid],
                      detail=f"erased for good: {len(instances)} instances of "
-                            f"{item['patient_name']} {item['study_date']} {item['accession']}")
+                            f"{item['patient_name']} {item['study_date']} {item['accession_number']}")
     # after the commit: the rows are gone, so a crash here leaves only
     # unreferenced files (never a row without its file)
     for row in instances:

@@ -92,8 +92,8 @@ def search_tree(db, user, q: Query, scope: str = PATIENTS, limit: int = LIMIT) -
                              " series_description, instance_count FROM series WHERE study_instance_uid"
                              " IN ({}) ORDER BY series_number IS NULL, series_number, series_instance_uid", uids):
         series.setdefault(row[0], []).append({
-            "series_uid": row[1], "modality": row[2], "number": row[3], "description": row[4],
-            "instance_count": row[5], "study_uid": row[0]})
+            "series_instance_uid": row[1], "modality": row[2], "number": row[3], "description": row[4],
+            "instance_count": row[5], "study_instance_uid": row[0]})
     patients: dict[int, dict] = {}
     ordered = sorted((studies[u] for u in uids if u in studies), key=lambda r: (r[7], r[8]), reverse=True)
     for row in ordered:
@@ -101,8 +101,8 @@ def search_tree(db, user, q: Query, scope: str = PATIENTS, limit: int = LIMIT) -
             "pk": row[1], "patient_id": row[2], "issuer": row[3], "name": row[4],
             "birth_date": row[5], "sex": row[6], "studies": []})
         patient["studies"].append({
-            "study_uid": row[0], "patient_pk": row[1], "date": row[7], "time": row[8],
-            "accession": row[9], "description": row[10],
+            "study_instance_uid": row[0], "patient_pk": row[1], "date": row[7], "time": row[8],
+            "accession_number": row[9], "description": row[10],
             "modalities": [m for m in row[11].split("\\") if m], "series_count": row[12],
             "instance_count": row[13], "ai_rescan_pending": bool(row[14]), "source_node": row[15],
             "locked_by": row[16], "migrated": migrated.reason(db, row[0]),
@@ -125,8 +125,8 @@ def _chunked_rows(db, sql: str, values: list) -> list[tuple]:
 
 def study_card(db, study_uid: str) -> dict:
     row = db.execute(_STUDY + " WHERE s.study_instance_uid = ?", [study_uid]).fetchone()
-    return {"study_uid": row[0], "patient_id": row[2], "issuer": row[3], "patient_name": row[4],
-            "birth_date": row[5], "sex": row[6], "date": row[7], "accession": row[9],
+    return {"study_instance_uid": row[0], "patient_id": row[2], "issuer": row[3], "patient_name": row[4],
+            "birth_date": row[5], "sex": row[6], "date": row[7], "accession_number": row[9],
             "description": row[10], "source_node": row[15], "locked_by": row[16]}
 
 
@@ -134,8 +134,8 @@ def series_card(db, series_uid: str) -> dict:
     row = db.execute("SELECT series_instance_uid, modality, series_number, series_description,"
                      " instance_count, study_instance_uid FROM series WHERE series_instance_uid = ?",
                      [series_uid]).fetchone()
-    return {"series_uid": row[0], "modality": row[1], "number": row[2], "description": row[3],
-            "instance_count": row[4], "study_uid": row[5]}
+    return {"series_instance_uid": row[0], "modality": row[1], "number": row[2], "description": row[3],
+            "instance_count": row[4], "study_instance_uid": row[5]}
 
 
 @dataclass

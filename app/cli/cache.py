@@ -95,7 +95,7 @@ def cmd_studies(ctx: Context) -> int:
 
         shares = sharing.shares_of(ctx.db, ctx.args.shared_with, uids)
         for row in rows:
-            info = shares.get(row["study_uid"], {})
+            info = shares.get(row["study_instance_uid"], {})
             row["shared_by"], row["share_note"], row["shared_at"] = (
                 info.get("by"), info.get("note", ""), info.get("time"))
         columns[5:6] = [("Shared by", "shared_by", 12), ("Note", "share_note", 28)]

@@ -166,7 +166,7 @@ def cmd_study(ctx: Context) -> int:
         ctx.emit(result, result["message"])
         return 0
     result = migrated.mark(ctx.db, ctx.user, ctx.args.study_uid, command == "mark-migrated")
-    text = f"study {result['study_uid']}: " + (
+    text = f"study {result['study_instance_uid']}: " + (
         f"migrated ({result['reason']})" if result["reason"] else "not migrated")
     ctx.emit(result, text)
     return 0

@@ -53,7 +53,7 @@ class Context:
 
     def emit(self, document: Any, text: Callable[[], str] | str | None = None) -> None:
         if self.json:
-            json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+            json.dump(contract_keys(document), sys.stdout, indent=2, ensure_ascii=False)
             sys.stdout.write("\n")
         elif text is not None:
             out = text() if callable(text) else text
@@ -138,6 +138,23 @@ def run_command(args: argparse.Namespace) -> int:
             ctx.close()
 
 
+# Inside the code a thing has one name, its DICOM keyword (study_instance_uid,
+# series_instance_uid, accession_number); the command line's JSON keys are a
+# contract scripts rely on (shared/CLI.md) and keep their short names. The
+# translation happens here, at the border, for JSON and for tables alike.
+CONTRACT_KEYS = {"study_instance_uid": "study_uid", "series_instance_uid": "series_uid",
+                 "accession_number": "accession"}
+
+
+def contract_keys(document: Any) -> Any:
+    """*document* with the code's keys renamed to the command line's contract."""
+    if isinstance(document, dict):
+        return {CONTRACT_KEYS.get(k, k): contract_keys(v) for k, v in document.items()}
+    if isinstance(document, list):
+        return [contract_keys(v) for v in document]
+    return document
+
+
 def table(rows: list[dict], columns: list[tuple[str, str, int]]) -> str:
     def cell(value, width):
         if isinstance(value, list):
@@ -146,7 +163,7 @@ def table(rows: list[dict], columns: list[tuple[str, str, int]]) -> str:
         return text[:width].ljust(width)
 
     lines = ["  ".join(cell(title, w) for title, _, w in columns)]
-    for row in rows:
+    for row in contract_keys(rows):
         lines.append("  ".join(cell(row.get(key), w) for _, key, w in columns))
     return "\n".join(line.rstrip() for line in lines)
 

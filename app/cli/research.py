@@ -86,12 +86,12 @@ def cmd_stage(ctx: Context) -> int:
         ctx.home, ctx.db, ctx.user, args.name, args.series_uids, args.with_references,
         progress, cancel))
     for item in result.failed:
-        print(f"failed: {item['series_uid']}: {item['reason']}", file=sys.stderr)
+        print(f"failed: {item['series_instance_uid']}: {item['reason']}", file=sys.stderr)
     document = result.to_json()
     document["unapproved"] = risky
     sent_failed = []
     if args.to:
-        ready = result.staged + [s["series_uid"] for s in result.skipped]
+        ready = result.staged + [s["series_instance_uid"] for s in result.skipped]
         sent = run_job(ctx, lambda progress, cancel: staging.send_staged(
             ctx.home, ctx.db, ctx.user, args.name, ready, args.to, progress, cancel))
         document["sent"] = sent.to_json()

@@ -170,7 +170,7 @@ def _name_matches(name: str, pattern: str) -> bool:
 def matches(row: dict, q: Query) -> bool:
     """The local worklist's rules (app/worklist/query.py where_clause) on a row."""
     if not (_text_matches(row["patient_id"], q.patient_id) and _name_matches(row["patient_name"], q.patient_name)
-            and _text_matches(row["accession"], q.accession)
+            and _text_matches(row["accession_number"], q.accession)
             and _text_matches(row["description"], q.description)):
         return False
     if q.modality.strip() and q.modality.strip() != "*":
@@ -237,9 +237,9 @@ def _int(ds: Dataset, keyword: str) -> Optional[int]:
 
 def study_row(ds: Dataset, node_name: str) -> dict:
     return {
-        "study_uid": _text(ds, "StudyInstanceUID"), "patient_id": _text(ds, "PatientID"),
+        "study_instance_uid": _text(ds, "StudyInstanceUID"), "patient_id": _text(ds, "PatientID"),
         "patient_name": _text(ds, "PatientName"), "study_date": _text(ds, "StudyDate"),
-        "study_time": _text(ds, "StudyTime"), "accession": _text(ds, "AccessionNumber"),
+        "study_time": _text(ds, "StudyTime"), "accession_number": _text(ds, "AccessionNumber"),
         "modalities": [m for m in _text(ds, "ModalitiesInStudy").split("\\") if m],
         "description": _text(ds, "StudyDescription"),
         "series_count": _int(ds, "NumberOfStudyRelatedSeries"),
@@ -269,12 +269,12 @@ def query_studies(home, user, node_name: str, q: Query, cancel: Optional[CancelT
     try:
         with open_association(home, node, [Proposal(STUDY_ROOT_FIND, UNCOMPRESSED)]) as assoc:
             rows = [study_row(ds, node.name) for ds in find(assoc, STUDY_ROOT_FIND, study_identifier(q), cancel)]
-        rows = [r for r in rows if r["study_uid"] and matches(r, q)]
-        rows.sort(key=lambda r: (r["study_date"], r["study_time"], r["study_uid"]), reverse=True)
+        rows = [r for r in rows if r["study_instance_uid"] and matches(r, q)]
+        rows.sort(key=lambda r: (r["study_date"], r["study_time"], r["study_instance_uid"]), reverse=True)
         for row in rows:
             row["in_cache"] = db.execute(
                 "SELECT count(*) FROM instances i JOIN series s USING (series_instance_uid)"
-                " WHERE s.study_instance_uid = ?", [row["study_uid"]]).fetchone()[0]
+                " WHERE s.study_instance_uid = ?", [row["study_instance_uid"]]).fetchone()[0]
         asked = {f.name: getattr(q, f.name) for f in fields(q) if getattr(q, f.name)}
         with transaction(db):
             audit.record(db, user.name, "query", audit.QUERY, objects=[node.name],
@@ -297,12 +297,12 @@ def query_series(home, user, node_name: str, study_uid: str,
             setattr(ds, keyword, "")
         with open_association(home, node, [Proposal(STUDY_ROOT_FIND, UNCOMPRESSED)]) as assoc:
             found = list(find(assoc, STUDY_ROOT_FIND, ds, cancel))
-        rows = [{"series_uid": _text(r, "SeriesInstanceUID"), "modality": _text(r, "Modality"),
+        rows = [{"series_instance_uid": _text(r, "SeriesInstanceUID"), "modality": _text(r, "Modality"),
                  "number": _int(r, "SeriesNumber"), "description": _text(r, "SeriesDescription"),
                  "instance_count": _int(r, "NumberOfSeriesRelatedInstances"),
                  "body_part": _text(r, "BodyPartExamined"), "series_date": _text(r, "SeriesDate")}
                 for r in found]
-        rows.sort(key=lambda r: (r["number"] is None, r["number"] or 0, r["series_uid"]))
+        rows.sort(key=lambda r: (r["number"] is None, r["number"] or 0, r["series_instance_uid"]))
         with transaction(db):
             audit.record(db, user.name, "query", audit.QUERY, objects=[node.name, study_uid],
                          detail=f"C-FIND series of {study_uid} on {node}: {len(rows)} series")

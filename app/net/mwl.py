@@ -63,7 +63,7 @@ def appointments_of(ds: Dataset) -> list[dict]:
                             or _text(ds, "RequestedProcedureDescription")),
             "modality": _text(step, "Modality"), "location": location,
             "station_aet": _text(step, "ScheduledStationAETitle"),
-            "accession": _text(ds, "AccessionNumber"),
+            "accession_number": _text(ds, "AccessionNumber"),
         })
     return out
 

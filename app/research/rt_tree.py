@@ -40,7 +40,7 @@ class Node:
     children: list["Node"] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"series_uid": self.series_uid, "modality": self.modality, "label": self.label,
+        return {"series_instance_uid": self.series_uid, "modality": self.modality, "label": self.label,
                 "approval": self.approval, "number": self.number,
                 "instance_count": self.instance_count, "warnings": self.warnings,
                 "children": [c.to_json() for c in self.children]}

@@ -108,7 +108,7 @@ def unapproved(home: Home, db, series: list[str], references: bool = False) -> l
             plan = next((c for c in [node] + list(reversed(above))
                          if c.modality in PLAN_MODALITIES), None)
             if plan is not None and plan.approval.upper() != APPROVED:
-                out.append({"series_uid": node.series_uid, "modality": node.modality,
+                out.append({"series_instance_uid": node.series_uid, "modality": node.modality,
                             "label": node.label, "plan": plan.label,
                             "approval": plan.approval})
     return out
@@ -152,7 +152,7 @@ def stage(home: Home, db, user: User, project: str, series: list[str], reference
                                     lambda n: progress((done + n) / total, f"Staging {uid[-12:]}"))
         except (RuleRefused, Incomplete) as e:
             _state(db, project, uid, "failed", str(e))
-            result.failed.append({"series_uid": uid, "reason": str(e)})
+            result.failed.append({"series_instance_uid": uid, "reason": str(e)})
             continue
         except BaseException as e:
             why = "cancelled" if isinstance(e, Cancelled) else f"interrupted: {type(e).__name__}"
@@ -164,7 +164,7 @@ def stage(home: Home, db, user: User, project: str, series: list[str], reference
         if written:
             result.staged.append(uid)
         else:
-            result.skipped.append({"series_uid": uid, "reason": "already staged"})
+            result.skipped.append({"series_instance_uid": uid, "reason": "already staged"})
         with transaction(db):
             db.execute("UPDATE studies SET staged = 1 WHERE study_instance_uid = ?", [study])
     with transaction(db):
@@ -315,7 +315,7 @@ def staging_state(db, user: User, project: str, patient_id: Optional[str] = None
         state = state or "not staged"
         if state == "done" and staged < count:
             state = "partial"
-        out.append({"series_uid": uid, "study_uid": study, "patient_id": pid, "modality": modality,
+        out.append({"series_instance_uid": uid, "study_instance_uid": study, "patient_id": pid, "modality": modality,
                     "description": description, "staged": staged > 0 and staged == count,
                     "instances": count, "staged_instances": staged, "state": state,
                     "reason": reason or ""})

@@ -175,8 +175,8 @@ LEFT JOIN locks l ON l.study_instance_uid = s.study_instance_uid
 
 def _study_dict(row) -> dict:
     return {
-        "study_uid": row[0], "patient_id": row[1], "patient_name": row[2],
-        "study_date": row[3], "study_time": row[4], "accession": row[5],
+        "study_instance_uid": row[0], "patient_id": row[1], "patient_name": row[2],
+        "study_date": row[3], "study_time": row[4], "accession_number": row[5],
         "modalities": [m for m in row[6].split("\\") if m], "description": row[7],
         "series_count": row[8], "instance_count": row[9], "assigned_to": row[10],
         "locked_by": row[11], "staged": bool(row[12]), "patient_birth_date": row[13],
@@ -237,7 +237,7 @@ def series_of(db, study_uid: str) -> list[dict]:
             " instance_count, body_part_examined, series_date FROM series"
             " WHERE study_instance_uid = ? ORDER BY series_number IS NULL, series_number,"
             " series_instance_uid", [uid]):
-        out.append({"series_uid": row[0], "modality": row[1], "number": row[2],
+        out.append({"series_instance_uid": row[0], "modality": row[1], "number": row[2],
                     "description": row[3], "instance_count": row[4],
                     "body_part": row[5], "series_date": row[6]})
     return out

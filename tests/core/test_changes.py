@@ -137,8 +137,8 @@ def test_delete_moves_files_to_trash_and_restore_brings_them_back(setup):
     assert all(str(p).startswith(str(home.trash)) for p in moved.values())
     assert {sop: p.stat().st_ino for sop, p in moved.items()} == inodes   # renamed, not copied
     from app.worklist.query import Query, studies
-    assert study["A1"] not in [r["study_uid"] for r in studies(db, Query())]
-    assert [t["study_uid"] for t in trash.trashed(db)] == [study["A1"]]
+    assert study["A1"] not in [r["study_instance_uid"] for r in studies(db, Query())]
+    assert [t["study_instance_uid"] for t in trash.trashed(db)] == [study["A1"]]
     trash.restore(home, db, users["cm"], study["A1"])
     restored = files_of(home, db, study["A1"])
     assert restored == files and {s: p.read_bytes() for s, p in restored.items()} == content

@@ -145,7 +145,7 @@ def test_the_listing_names_the_patient_also_from_a_note_whose_study_left(setup, 
                         outbox.entry(outbox.STORE, "pacs", uid("GONE", "old"), sop=uid("GONE", "old", "se1", 1),
                                      path=f"{outbox.FOLDER}/note.dcm", reason="IOCM: rejection note")])
     rows = outbox_admin.listing(home, db)
-    assert [(r["patient_name"], r["patient_id"], r["accession"]) for r in rows] == \
+    assert [(r["patient_name"], r["patient_id"], r["accession_number"]) for r in rows] == \
         [("QUEUE^QUINN", "OBP", "OB1"), ("LEFT^LEO", "GONE", "OLD1")]
     assert outbox_admin.listing(home, db, state=outbox.WAITING, node="pacs") == rows
     assert outbox_admin.listing(home, db, state="held") == []

@@ -104,7 +104,7 @@ def test_ai_results_cleared_rescan_requested_and_undo(setup, tmp_path, source_ae
     seg = db.execute("SELECT series_instance_uid, instance_count FROM series WHERE modality = 'SEG'").fetchone()
     seg_file = db.execute("SELECT path FROM instances WHERE series_instance_uid = ?", [seg[0]]).fetchone()[0]
     preview = content.preview(home, db, users["carla"], [series["CT CHEST ax"]], study["B1"])
-    assert [s["series_uid"] for s in preview.ai_results] == [seg[0]] and not preview.dependents
+    assert [s["series_instance_uid"] for s in preview.ai_results] == [seg[0]] and not preview.dependents
     assert "AIBOX" in preview.ai_rescan
     outcome = reallocate_series(home, db, users["carla"], series["CT CHEST ax"], study["B1"])
     assert [s for s, _ in outcome.ai_cleared] == [seg[0]]
@@ -142,9 +142,9 @@ def test_request_rescan_by_hand_and_sent_clears_the_flag(setup):
 def test_search_tree_scopes_and_the_journal_of_a_reallocation(setup):
     home, db, users, study, series = setup
     tree = content.search_tree(db, "carla", Query(accession="C1"), content.PATIENTS)
-    assert [s["accession"] for p in tree["patients"] for s in p["studies"]] == ["C1", "B1"]
+    assert [s["accession_number"] for p in tree["patients"] for s in p["studies"]] == ["C1", "B1"]
     tree = content.search_tree(db, "carla", Query(accession="C1"), content.STUDIES)
-    assert [s["accession"] for p in tree["patients"] for s in p["studies"]] == ["C1"]
+    assert [s["accession_number"] for p in tree["patients"] for s in p["studies"]] == ["C1"]
     change = reallocate(home, db, users["carla"], series["CT CHEST ax"], study["B1"], reason="why")
     (row,) = journal.history(db)
     assert row["change_id"] == change and row["reason"] == "why" and row["action"] == "reallocate"

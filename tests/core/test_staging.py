@@ -47,7 +47,7 @@ def test_staging_a_dose_with_references_stages_its_chain(rt, tmp_path):
     (ct,), (struct,), (plan,) = (by_modality(series, "CT"), by_modality(series, "RTSTRUCT"),
                                  by_modality(series, "RTPLAN", "Plan A"))
     assert result.staged == [ct, struct, plan, dose] and not result.failed
-    state = {r["series_uid"]: r for r in staging.staging_state(db, user, "RT-TRIAL")}
+    state = {r["series_instance_uid"]: r for r in staging.staging_state(db, user, "RT-TRIAL")}
     assert all(state[u]["staged"] and state[u]["state"] == "done" and
                state[u]["instances"] == state[u]["staged_instances"] for u in (ct, struct, plan, dose))
     assert not state[by_modality(series, "RTPLAN", "Plan B")[0]]["staged"]
@@ -121,7 +121,7 @@ def test_cancelled_staging_leaves_no_series_queued(rt):
     with pytest.raises(Cancelled):
         staging.stage(home, db, user, "RT-TRIAL", [dose], references=True, progress=progress,
                       cancel=token)
-    states = {r["series_uid"]: (r["state"], r["reason"]) for r in
+    states = {r["series_instance_uid"]: (r["state"], r["reason"]) for r in
               staging.staging_state(db, user, "RT-TRIAL") if r["state"] != "not staged"}
     assert "queued" not in {s for s, _ in states.values()}
     assert any(reason.startswith("cancelled") for _, reason in states.values())
@@ -150,7 +150,7 @@ def test_staging_goes_through_the_one_pipeline_and_its_scan(home, admin, tmp_pat
     leaky = db.execute("SELECT series_instance_uid FROM instances WHERE sop_instance_uid != ?",
                        [str(clean.SOPInstanceUID)]).fetchone()[0]
     result = staging.stage(home, db, user, "SCAN", series)
-    assert [f["series_uid"] for f in result.failed] == [leaky]
+    assert [f["series_instance_uid"] for f in result.failed] == [leaky]
     assert "residual-identifier scan" in result.failed[0]["reason"]
     assert "Manufacturer" in result.failed[0]["reason"]
     assert result.staged == [u for u in series if u != leaky]
@@ -162,6 +162,6 @@ def test_staging_goes_through_the_one_pipeline_and_its_scan(home, admin, tmp_pat
     assert (copy.PatientID, str(copy.PatientName)) == ("xId09", "yId09")
     assert copy.PatientIdentityRemoved == "YES"
     assert not list(store.scratch(home).glob("stage-*"))
-    state = {r["series_uid"]: r["state"] for r in staging.staging_state(db, user, "SCAN")}
+    state = {r["series_instance_uid"]: r["state"] for r in staging.staging_state(db, user, "SCAN")}
     assert state[leaky] == "failed"
     db.close()

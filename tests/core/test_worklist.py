@@ -51,7 +51,7 @@ def test_patient_id_exact_and_wildcards_case_insensitive(db):
 
 
 def test_accession_modality_description(db):
-    assert [r["accession"] for r in worklist.studies(db, Query(accession="acc1*"))] == ["ACC100", "ACC101"]
+    assert [r["accession_number"] for r in worklist.studies(db, Query(accession="acc1*"))] == ["ACC100", "ACC101"]
     assert names(db, modality="mr") == ["DOE^JOHN"]
     assert names(db, modality="U?") == ["JOHNSON^PETER"]
     assert names(db, description="*brain*") == ["DOE^JOHN"]
@@ -59,10 +59,10 @@ def test_accession_modality_description(db):
 
 def test_date_ranges(db):
     rows = worklist.studies(db, Query(date_from="20240101", date_to="20240131"))
-    assert sorted(r["accession"] for r in rows) == ["ACC100", "XY-7"]
-    assert [r["accession"] for r in worklist.studies(db, Query(date_to="20221231"))] == ["ACC200"]
+    assert sorted(r["accession_number"] for r in rows) == ["ACC100", "XY-7"]
+    assert [r["accession_number"] for r in worklist.studies(db, Query(date_to="20221231"))] == ["ACC200"]
     combined = worklist.studies(db, Query(patient_name="doe*", date_from="20240101"))
-    assert [r["accession"] for r in combined] == ["ACC100"]
+    assert [r["accession_number"] for r in combined] == ["ACC100"]
 
 
 @pytest.mark.parametrize("bad", ["2024-01-01", "20241301", "yesterday"])
@@ -78,16 +78,21 @@ def test_sorting_in_sql(db):
     assert [r["patient_name"] for r in rows][-1] == "SMITH^ANNA^MARIE"
 
 
-def test_study_row_carries_the_contract_keys(db):
+def test_study_row_carries_the_worklist_keys_and_the_command_line_renames_them(db):
+    from app.cli.context import contract_keys
+
     row = worklist.studies(db, Query(accession="ACC100"))[0]
-    for key in ("study_uid", "patient_id", "patient_name", "study_date", "accession", "modalities",
+    contract = contract_keys(row)  # the command line's JSON keys (shared/CLI.md), at the border only
+    assert {"study_uid", "accession"} <= set(contract) and not {"study_instance_uid", "accession_number"} & set(contract)
+    assert contract["study_uid"] == row["study_instance_uid"] and contract["accession"] == row["accession_number"]
+    for key in ("study_instance_uid", "patient_id", "patient_name", "study_date", "accession_number", "modalities",
                 "description", "series_count", "instance_count", "assigned_to", "locked_by", "staged"):
         assert key in row
     assert row["modalities"] == ["CT"] and row["instance_count"] == 2 and row["series_count"] == 1
 
 
 def test_uid_prefixes_resolve_when_unambiguous(db):
-    uid = worklist.studies(db, Query(accession="ACC100"))[0]["study_uid"]
+    uid = worklist.studies(db, Query(accession="ACC100"))[0]["study_instance_uid"]
     assert worklist.resolve_study_uid(db, uid[:len(uid) - 3]) == uid
     with pytest.raises(NotFound, match="at least 8"):
         worklist.resolve_study_uid(db, "1.2.3")
@@ -98,10 +103,10 @@ def test_uid_prefixes_resolve_when_unambiguous(db):
 
 
 def test_series_of_a_study(db):
-    uid = worklist.studies(db, Query(accession="ACC101"))[0]["study_uid"]
+    uid = worklist.studies(db, Query(accession="ACC101"))[0]["study_instance_uid"]
     series = worklist.series_of(db, uid)
     assert [(s["modality"], s["instance_count"]) for s in series] == [("MR", 1)]
-    assert set(series[0]) >= {"series_uid", "modality", "number", "description", "instance_count"}
+    assert set(series[0]) >= {"series_instance_uid", "modality", "number", "description", "instance_count"}
 
 
 def test_patient_card(db):
@@ -164,7 +169,7 @@ def test_refresh_by_what_changed_ends_where_a_new_search_would(db, sort, descend
 
     from app.worklist import ids, refresh
 
-    uids = {r["accession"]: r["study_uid"] for r in worklist.studies(db, Query())}
+    uids = {r["accession_number"]: r["study_instance_uid"] for r in worklist.studies(db, Query())}
     db.execute("UPDATE studies SET state = 'trashed' WHERE study_instance_uid = ?", [uids["ACC200"]])
     listed = ids.study_rowids(db, Query(), sort, descending)
     known = ids.rowids_of(db, [uids["XY-7"]])
@@ -188,7 +193,7 @@ def test_refresh_by_what_changed_ends_where_a_new_search_would(db, sort, descend
         fresh = ids.study_rowids(db, Query(), sort, descending)
         assert plan.rowids == fresh
         assert _replayed(list(listed), plan.steps) == list(fresh)
-        assert sorted(r["study_uid"] for r in plan.rows.values()) == sorted([uids["ACC101"], uids["ACC200"]])
+        assert sorted(r["study_instance_uid"] for r in plan.rows.values()) == sorted([uids["ACC101"], uids["ACC200"]])
         assert [s[0] for s in plan.steps].count("remove") == 2  # ACC300 (trashed) and XY-7 (gone)
 
 

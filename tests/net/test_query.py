@@ -11,7 +11,7 @@ from app.worklist.query import Query
 
 pytestmark = pytest.mark.network
 
-STUDY_KEYS = {"study_uid", "patient_id", "patient_name", "study_date", "accession", "modalities",
+STUDY_KEYS = {"study_instance_uid", "patient_id", "patient_name", "study_date", "accession_number", "modalities",
               "description", "series_count", "instance_count", "assigned_to", "locked_by", "staged"}
 
 
@@ -53,7 +53,7 @@ def test_echo_of_a_closed_port_is_a_network_error(net_home, admin, free_port):
 def test_query_matches_like_the_local_worklist(net_home, admin, pacs_data):
     def uids(**keys):  # within this file's patients: other tests store into the same Orthanc
         keys.setdefault("patient_id", "NETP*")
-        return {r["study_uid"] for r in client.query_studies(net_home, admin, "pacs", Query(**keys))}
+        return {r["study_instance_uid"] for r in client.query_studies(net_home, admin, "pacs", Query(**keys))}
 
     jane = {pacs_data["chest"], pacs_data["knee"]}
     assert uids(patient_name="DOE*") == jane
@@ -72,7 +72,7 @@ def test_query_rows_have_the_studies_keys(net_home, admin, pacs_data):
     assert len(rows) == 1
     row = rows[0]
     assert STUDY_KEYS <= set(row)
-    assert row["study_uid"] == pacs_data["chest"]
+    assert row["study_instance_uid"] == pacs_data["chest"]
     assert row["patient_name"] == "DOE^JANE"
     assert row["modalities"] == ["CT"]
     assert row["series_count"] == 2 and row["instance_count"] == 7

@@ -21,7 +21,7 @@ AX, COR = uid("NETP1", "s1", "ax"), uid("NETP1", "s1", "cor")
 def held(home, study_uid: str) -> dict[str, int]:
     db = home.connect()
     try:
-        return {s["series_uid"]: s["instance_count"] for s in series_of(db, study_uid)}
+        return {s["series_instance_uid"]: s["instance_count"] for s in series_of(db, study_uid)}
     finally:
         db.close()
 
@@ -47,7 +47,7 @@ def test_one_series_of_a_study_and_nothing_else(net_home, admin, pacs_data, meth
 def test_the_series_pane_answer_and_a_second_series_fetches_only_what_is_missing(net_home, admin,
                                                                                  pacs_data):
     rows = query_series(net_home, admin, "pacs", pacs_data["chest"])
-    assert {r["series_uid"]: r["instance_count"] for r in rows} == {AX: 4, COR: 3}
+    assert {r["series_instance_uid"]: r["instance_count"] for r in rows} == {AX: 4, COR: 3}
     retrieve_series(net_home, admin, "pacs", pacs_data["chest"], [COR])
     both = retrieve_series(net_home, admin, "pacs", pacs_data["chest"], [AX, COR])
     assert (both.retrieved, both.already_present, both.failed) == (4, 3, [])

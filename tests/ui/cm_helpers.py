@@ -49,12 +49,12 @@ def series_node(pane, description: str):
 
 
 def study_node(pane, accession: str):
-    return next(n for n in pane.model.nodes("study") if n.data["accession"] == accession)
+    return next(n for n in pane.model.nodes("study") if n.data["accession_number"] == accession)
 
 
 def tree_of(pane) -> dict[str, list[str]]:
     """accession -> series descriptions, as the pane shows them."""
-    return {s.data["accession"]: [c.data["description"] for c in s.children]
+    return {s.data["accession_number"]: [c.data["description"] for c in s.children]
             for s in pane.model.nodes("study")}
 
 

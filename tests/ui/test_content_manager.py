@@ -66,7 +66,7 @@ def test_drag_series_onto_study_then_undo(qtbot, cm, loaded_home):
     assert drop.isAccepted()
     dialog = confirmation(qtbot, cm)
     assert dialog.banner.property("level") == "ok" and dialog.ok.isEnabled()
-    assert dialog.preview.destination["accession"] == "ACC002"
+    assert dialog.preview.destination["accession_number"] == "ACC002"
     dialog.reason.setText("filed under the wrong exam")
     outcome = confirm(qtbot, cm, dialog)
     assert outcome.series == [lung]

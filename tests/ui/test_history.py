@@ -23,7 +23,7 @@ def _click(widget) -> None:
 
 
 def _delete(qtbot, window, *accessions: str) -> None:
-    uids = [window.model.study_uid(row_of(window, accession=a)) for a in accessions]
+    uids = [window.model.study_uid(row_of(window, accession_number=a)) for a in accessions]
     with qtbot.waitSignal(window.actions.changed, timeout=20000):
         window.actions.delete(uids)
     qtbot.waitUntil(lambda: len(window.history.trashed) == len(accessions))
@@ -76,7 +76,7 @@ def test_one_undo_in_both_windows_confirms_undoes_and_updates_both(qtbot, make_w
     cm = open_content_manager(window, loaded_home, admin)
     try:
         assert type(cm.history) is type(window.history) is HistoryPanel
-        assert window.model.study(row_of(window, accession="ACC001"))["series_count"] == 2   # moved
+        assert window.model.study(row_of(window, accession_number="ACC001"))["series_count"] == 2   # moved
         qtbot.waitUntil(lambda: len(cm.history.changes) == 2 and len(window.history.changes) == 2)
         reallocation = next(c for c in cm.history.changes if c["action"] == "reallocate")
         assert reallocation["what"].startswith("Moved series 'Lung 1mm' (2 images) from study "
@@ -92,7 +92,7 @@ def test_one_undo_in_both_windows_confirms_undoes_and_updates_both(qtbot, make_w
             qtbot.waitUntil(lambda h=history: _newest_is_undo_of(h, moved.change_id), timeout=20000)
         qtbot.waitUntil(lambda: "Lung 1mm" in tree_of(cm.panes[0]).get("ACC001", []), timeout=20000)
         qtbot.waitUntil(lambda: not window.model.is_searching() and window.model.study(
-            row_of(window, accession="ACC001"))["series_count"] == 3, timeout=20000)   # the worklist too
+            row_of(window, accession_number="ACC001"))["series_count"] == 3, timeout=20000)   # the worklist too
         assert "Change " in cm.status.text() and "undone" in cm.status.text()
 
         # the same from the main window's dock: the Content Manager follows

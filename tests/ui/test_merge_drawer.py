@@ -13,7 +13,7 @@ def _click(widget) -> None:
 
 
 def _open(qtbot, window, key: str, *accessions: str):
-    tick(window, *[row_of(window, accession=a) for a in accessions])
+    tick(window, *[row_of(window, accession_number=a) for a in accessions])
     panel = window.drawer.panel
     with qtbot.waitSignal(panel.checked, timeout=10000) as checked:
         _click(window.bar.buttons[key])
@@ -27,7 +27,7 @@ def _pid(key: str) -> str:
 
 
 def _accessions(window) -> list[str]:
-    return sorted(window.model.study(r).get("accession") for r in range(window.model.rowCount()))
+    return sorted(window.model.study(r).get("accession_number") for r in range(window.model.rowCount()))
 
 
 def test_drawer_shows_both_studies_and_make_destination_swaps(qtbot, window):
@@ -35,7 +35,7 @@ def test_drawer_shows_both_studies_and_make_destination_swaps(qtbot, window):
     assert level == "ok" and panel.title.text() == "Merge studies"
     assert panel.patient.text().startswith("DOE, John\nP001")
     cards = panel.cards
-    assert [c.rows[0]["accession"] for c in cards] == ["ACC001", "ACC002"]
+    assert [c.rows[0]["accession_number"] for c in cards] == ["ACC001", "ACC002"]
     first = "\n".join(label.text() for label in cards[0].findChildren(type(panel.title)))
     assert "2024-01-10" in first and "CT CHEST" in first and "Accession ACC001" in first
     assert "3 series · 6 images" in first
@@ -46,7 +46,7 @@ def test_drawer_shows_both_studies_and_make_destination_swaps(qtbot, window):
         _click(cards[1].button)
     assert panel.destination == 1 and cards[1].role.text().startswith("DESTINATION")
     assert cards[0].role.text().startswith("SOURCE")
-    assert panel.source_key() == cards[0].rows[0]["study_uid"]
+    assert panel.source_key() == cards[0].rows[0]["study_instance_uid"]
     assert panel.confirm.isEnabled()  # same patient: no reason needed
     qtbot.waitUntil(lambda: all(c._thumb_labels for c in cards))  # series thumbnails
     assert len(cards[0]._thumb_labels) == 3

@@ -47,7 +47,7 @@ def test_hovering_a_name_shows_the_card(qtbot, make_window, demo_home):
     assert "2 studies in the cache" in text
     assert "2099-03-12 09:30  CT Chest follow-up" in text and "CT 2" in text
     # to another column: the card goes
-    _hover(window, row, "accession")
+    _hover(window, row, "accession_number")
     qtbot.waitUntil(lambda: not card.isVisible())
     # another patient: no confidentiality level, shown as such; the card comes from the cache after
     other = row_of(window, patient_id="PID1001")
@@ -56,7 +56,7 @@ def test_hovering_a_name_shows_the_card(qtbot, make_window, demo_home):
     assert "Confidentiality: none recorded" in card.text()
     assert card.confidentiality.property("set") is False
     assert "None scheduled" in card.text()
-    _hover(window, row, "accession")
+    _hover(window, row, "accession_number")
     qtbot.waitUntil(lambda: not card.isVisible())
     _hover(window, row)
     assert window.cards.get("PID1003") is not None

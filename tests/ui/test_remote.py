@@ -101,9 +101,9 @@ def test_choosing_the_node_and_searching_with_a_wildcard_shows_its_studies(qtbot
     assert search_remote(qtbot, window, "doe*") == 2
     model = window.remote.model
     assert window.remote.view.model() is model
-    assert sorted(shown(model, "study_uid")) == sorted([pacs_data["chest"], pacs_data["knee"]])
+    assert sorted(shown(model, "study_instance_uid")) == sorted([pacs_data["chest"], pacs_data["knee"]])
     assert {cell(model, r, "patient_name") for r in range(2)} == {"DOE, Jane"}
-    assert sorted(cell(model, r, "accession") for r in range(2)) == ["NET001", "NET002"]
+    assert sorted(cell(model, r, "accession_number") for r in range(2)) == ["NET001", "NET002"]
     assert model.headerData(STATUS, Qt.Orientation.Horizontal) == "In cache"
     assert [model.data(model.index(r, STATUS)) for r in range(2)] == ["", ""]
     assert window.count_label.text() == "2 studies on pacs"
@@ -140,7 +140,7 @@ def test_retrieve_brings_the_highlighted_study_into_the_cache(qtbot, remote_wind
                     timeout=WAIT)
     window.scope.choose("")
     row = window.model.row_of(pacs_data["knee"])
-    assert window.model.study(row)["accession"] == "NET002"
+    assert window.model.study(row)["accession_number"] == "NET002"
     assert window.count_label.text() == "1 study"
 
 

@@ -20,8 +20,8 @@ WAIT = 10000
 
 
 def row(uid: str, name: str, date: str, images, held: int = 0) -> dict:
-    return {"study_uid": uid, "patient_id": f"ID{uid}", "patient_name": name, "study_date": date,
-            "study_time": "", "accession": f"A{uid}", "modalities": ["CT"], "description": "",
+    return {"study_instance_uid": uid, "patient_id": f"ID{uid}", "patient_name": name, "study_date": date,
+            "study_time": "", "accession_number": f"A{uid}", "modalities": ["CT"], "description": "",
             "series_count": 1, "instance_count": images, "assigned_to": None, "locked_by": None,
             "staged": False, "patient_birth_date": "", "patient_sex": "", "referring_physician": "",
             "node": "pacs", "in_cache": held}

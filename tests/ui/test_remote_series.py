@@ -68,9 +68,9 @@ def chest_window(qtbot, remote_window, pacs_data):  # noqa: F811
 
 def test_the_series_model_passes_qtmodeltester(qtmodeltester):
     model = RemoteSeriesModel()
-    model.set_rows([{"series_uid": "1.2.3", "modality": "CT", "number": 2, "description": "Axial",
+    model.set_rows([{"series_instance_uid": "1.2.3", "modality": "CT", "number": 2, "description": "Axial",
                      "instance_count": 4, "in_cache": 4},
-                    {"series_uid": "1.2.4", "modality": "SR", "number": None, "description": "",
+                    {"series_instance_uid": "1.2.4", "modality": "SR", "number": None, "description": "",
                      "instance_count": None, "in_cache": 0}])
     qtmodeltester.check(model, force_py=True)
     assert model.setData(model.index(1, TICK), Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)

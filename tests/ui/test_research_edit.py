@@ -49,7 +49,7 @@ def test_table_view_is_paginated_with_ticks_and_staged_state(qtbot, research_win
     assert not table.previous.isEnabled()
     click_check(table.view, model.index(1, 0))                      # tick the structure set
     assert model.data(model.index(1, 0), Qt.ItemDataRole.CheckStateRole) == CHECKED
-    assert dialog.ticked() == [model.series_at(1)["series_uid"]]
+    assert dialog.ticked() == [model.series_at(1)["series_instance_uid"]]
     assert dialog.summary.text() == "1 series ticked" and dialog.stage_button.isEnabled()
     qtbot.mouseClick(table.next, Qt.MouseButton.LeftButton)
     assert model.rowCount() == 2 and table.page_label.text().startswith("Page 2 of 2")

@@ -84,10 +84,10 @@ def open_edit(qtbot, window, pid: str = "xId01"):
     """Expand *pid*, click the Edit button of its first study, wait for the dialog."""
     subject = expand(qtbot, window, pid)
     study = window.model.row_at(window.model.index(0, 0, subject)).data
-    button = window.table.edit_button(study["study_uid"])
+    button = window.table.edit_button(study["study_instance_uid"])
     assert button is not None and button.text() == "Edit"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    dialog = window.dialogs[f"{PROJECT}/{study['study_uid']}"]
+    dialog = window.dialogs[f"{PROJECT}/{study['study_instance_uid']}"]
     qtbot.waitUntil(lambda: not dialog.is_loading(), timeout=20000)
     qtbot.waitExposed(dialog)
     return dialog

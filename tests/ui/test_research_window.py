@@ -92,7 +92,7 @@ def test_subject_expands_to_studies_with_pseudonymised_and_edit(qtbot, research_
     assert cell(model, 0, PatientModel.PSEUDONYMISED, subject) == "No"
     assert cell(model, 0, PatientModel.STAGED, subject) == "0 of 6"
     study = model.row_at(model.index(0, 0, subject)).data
-    assert window.table.edit_button(study["study_uid"]).isVisible()
+    assert window.table.edit_button(study["study_instance_uid"]).isVisible()
 
     db = research_home.connect()          # stage Plan A's dose (and its chain) behind the window's back
     try:

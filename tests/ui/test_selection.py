@@ -18,7 +18,7 @@ def _box(window, row: int):
 
 
 def test_checkbox_appears_on_click_and_ticking_shows_the_bar(qtbot, window):
-    row = row_of(window, accession="ACC003")
+    row = row_of(window, accession_number="ACC003")
     assert _box(window, row) is None  # no box on a row the user has not touched
     assert not window.bar.isVisible()
     click_row(window, row)
@@ -29,7 +29,7 @@ def test_checkbox_appears_on_click_and_ticking_shows_the_bar(qtbot, window):
     assert _box(window, row) == Qt.CheckState.Checked
     qtbot.waitUntil(window.bar.isVisible)
     assert window.bar.count.text() == "1 study selected"
-    other = row_of(window, accession="ACC004")
+    other = row_of(window, accession_number="ACC004")
     tick(window, other)
     assert window.bar.count.text() == "2 studies selected"
     assert _box(window, row) == Qt.CheckState.Checked  # the first stays ticked and shown
@@ -54,7 +54,7 @@ def test_space_ctrl_a_and_escape(qtbot, window):
 
 
 def test_ticks_survive_sorting_and_new_searches(qtbot, window):
-    tick(window, row_of(window, accession="ACC003"))
+    tick(window, row_of(window, accession_number="ACC003"))
     uid = window.ticks.uids()[0]
     header = window.table.horizontalHeader()
     with qtbot.waitSignal(window.model.searched):
@@ -74,32 +74,32 @@ def test_ticks_survive_sorting_and_new_searches(qtbot, window):
 
 def test_merge_needs_two_studies_of_one_patient(window):
     bar = window.bar
-    tick(window, row_of(window, accession="ACC001"))
+    tick(window, row_of(window, accession_number="ACC001"))
     assert not bar.buttons["merge"].isEnabled()
     assert "exactly two" in bar.reason("merge")
-    tick(window, row_of(window, accession="ACC002"))  # the other study of DOE^JOHN
+    tick(window, row_of(window, accession_number="ACC002"))  # the other study of DOE^JOHN
     assert bar.buttons["merge"].isEnabled()
     assert not bar.buttons["merge_patients"].isEnabled()
     assert "exactly two patients" in bar.reason("merge_patients")
     window.ticks.clear()
-    tick(window, row_of(window, accession="ACC003"), row_of(window, accession="ACC004"))
+    tick(window, row_of(window, accession_number="ACC003"), row_of(window, accession_number="ACC004"))
     assert bar.buttons["merge_patients"].isEnabled()
     assert "different patients" in bar.reason("merge")
-    tick(window, row_of(window, accession="ACC001"))  # a third patient
+    tick(window, row_of(window, accession_number="ACC001"))  # a third patient
     assert not bar.buttons["merge_patients"].isEnabled()
 
 
 def test_disabled_actions_explain_themselves(qtbot, make_window, loaded_home):
     reader = add_user(loaded_home, "drlee", ["radiologist"])
     window = make_window(loaded_home, reader)
-    tick(window, row_of(window, accession="ACC001"), row_of(window, accession="ACC002"))
+    tick(window, row_of(window, accession_number="ACC001"), row_of(window, accession_number="ACC002"))
     bar = window.bar
     for key in ("merge", "delete", "merge_patients"):
         assert not bar.buttons[key].isEnabled()
         assert "content-management privilege" in bar.buttons[key].toolTip()
         assert "drlee has radiologist" in bar.buttons[key].toolTip()
     assert bar.buttons["assign"].isEnabled()  # radiologists may assign
-    menu = window.worklist_actions.row_menu(row_of(window, accession="ACC001"))
+    menu = window.worklist_actions.row_menu(row_of(window, accession_number="ACC001"))
     delete = menu.findChild(type(menu.actions()[0]), "menu_delete")
     assert not delete.isEnabled() and "content-management" in delete.toolTip()
     assert window.history.undo_button.toolTip().startswith("Undoing changes needs the "
@@ -108,8 +108,8 @@ def test_disabled_actions_explain_themselves(qtbot, make_window, loaded_home):
 
 def test_rules_without_a_window():
     admin = User("ann", frozenset({"admin"}))
-    one = {"study_uid": "1.2.3", "patient_id": "P1", "accession": "A1"}
-    two = {"study_uid": "1.2.4", "patient_id": "P1", "accession": "A2", "locked_by": "bob"}
+    one = {"study_instance_uid": "1.2.3", "patient_id": "P1", "accession_number": "A1"}
+    two = {"study_instance_uid": "1.2.4", "patient_id": "P1", "accession_number": "A2", "locked_by": "bob"}
     states = action_states(admin, [one, two], {"send": "Sending is not installed."})
     assert states["merge"] == states["delete"] == \
         "The study A2 is locked by bob: they (or an admin, by unlocking) must release it first."

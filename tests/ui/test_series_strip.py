@@ -18,7 +18,7 @@ def _pixels(pixmap) -> np.ndarray:
 
 def _select(qtbot, window, accession: str):
     model = window.model
-    row = next(r for r in range(model.rowCount()) if model.study(r).get("accession") == accession)
+    row = next(r for r in range(model.rowCount()) if model.study(r).get("accession_number") == accession)
     with qtbot.waitSignal(window.strip.loaded, timeout=10000):
         window.table.selectRow(row)
     qtbot.waitUntil(window.strip.is_complete, timeout=10000)
@@ -95,8 +95,8 @@ def test_render_series_off_the_window(loaded_home, dicom_folder):
     try:
         study = dicom_folder[1]["ACC001"]
         series = worklist.series_of(db, study)
-        thumb = thumbnails.render_series(loaded_home, db, series[0]["series_uid"])
+        thumb = thumbnails.render_series(loaded_home, db, series[0]["series_instance_uid"])
         assert thumb.status == IMAGE and not thumb.image.isNull()
-        assert thumbnails.render_series(loaded_home, db, series[2]["series_uid"]).status == NO_PIXELS
+        assert thumbnails.render_series(loaded_home, db, series[2]["series_instance_uid"]).status == NO_PIXELS
     finally:
         db.close()

@@ -17,7 +17,7 @@ def _click(widget) -> None:
 
 
 def _shown(window) -> list[str]:
-    return sorted(window.model.study(r)["accession"] for r in range(window.model.rowCount()))
+    return sorted(window.model.study(r)["accession_number"] for r in range(window.model.rowCount()))
 
 
 def test_share_from_the_send_dialog_then_the_recipient_sees_it(qtbot, make_window, loaded_home, admin):
@@ -30,7 +30,7 @@ def test_share_from_the_send_dialog_then_the_recipient_sees_it(qtbot, make_windo
     finally:
         db.close()
     window = make_window(loaded_home)
-    tick(window, row_of(window, accession="ACC003"))
+    tick(window, row_of(window, accession_number="ACC003"))
     _click(window.bar.buttons["send"])
     dialog = window.findChild(SendDialog, "sendDialog")
     qtbot.waitUntil(lambda: dialog.loaded and bool(dialog.user_names()))
@@ -49,7 +49,7 @@ def test_share_from_the_send_dialog_then_the_recipient_sees_it(qtbot, make_windo
         (uid, info), = sharing.shares_of(db, "rita").items()
     finally:
         db.close()
-    assert uid == window.model.study_uid(row_of(window, accession="ACC003"))
+    assert uid == window.model.study_uid(row_of(window, accession_number="ACC003"))
     assert (info["by"], info["note"]) == (admin.name, "MR brain: please compare with 2021")
 
     theirs = make_window(loaded_home, rita)

@@ -24,11 +24,11 @@ def _dialog(qtbot, window, key: str):
 
 
 def _accessions(window) -> list[str]:
-    return [window.model.study(r).get("accession") for r in range(window.model.rowCount())]
+    return [window.model.study(r).get("accession_number") for r in range(window.model.rowCount())]
 
 
 def test_delete_asks_then_removes_the_studies(qtbot, window):
-    tick(window, row_of(window, accession="ACC003"), row_of(window, accession="ACC004"))
+    tick(window, row_of(window, accession_number="ACC003"), row_of(window, accession_number="ACC004"))
     dialog = _dialog(qtbot, window, "delete")
     assert isinstance(dialog, DeleteDialog) and dialog.isVisible()
     lines = dialog.lines()
@@ -59,7 +59,7 @@ def test_assign_from_the_bar_sets_the_column_and_my_studies(qtbot, make_window, 
     reader = add_user(loaded_home, "drlee", ["radiologist"])
     add_user(loaded_home, "carl", ["clerk"])  # not a reading physician: not offered
     window = make_window(loaded_home, reader)
-    row = row_of(window, accession="ACC003")
+    row = row_of(window, accession_number="ACC003")
     tick(window, row)
     dialog = _dialog(qtbot, window, "assign")
     assert isinstance(dialog, AssignDialog)
@@ -89,7 +89,7 @@ def test_assign_from_the_bar_sets_the_column_and_my_studies(qtbot, make_window, 
 
 
 def test_lock_from_the_row_menu_and_a_lock_held_by_someone_else(qtbot, window, loaded_home):
-    row = row_of(window, accession="ACC001")
+    row = row_of(window, accession_number="ACC001")
     menu = window.worklist_actions.row_menu(row)
     lock = menu.findChild(QAction, "menu_lock")
     assert lock.isEnabled() and not menu.findChild(QAction, "menu_unlock").isEnabled()
@@ -101,7 +101,7 @@ def test_lock_from_the_row_menu_and_a_lock_held_by_someone_else(qtbot, window, l
         Qt.ItemDataRole.ToolTipRole) == "Locked by you")
     # a study locked by another user: Delete says who holds it
     other = add_user(loaded_home, "bob", ["content-manager"])
-    uid = window.model.study_uid(row_of(window, accession="ACC003"))
+    uid = window.model.study_uid(row_of(window, accession_number="ACC003"))
     db = loaded_home.connect()
     try:
         locks.lock(db, other, uid)
@@ -122,9 +122,9 @@ def test_lock_from_the_row_menu_and_a_lock_held_by_someone_else(qtbot, window, l
 def test_columns_hide_move_and_are_remembered(qtbot, make_window, loaded_home):
     window = make_window(loaded_home)
     header = window.table.horizontalHeader()
-    accession = column_index("accession")
+    accession = column_index("accession_number")
     menu = window.columns.build_menu()
-    action = menu.findChild(QAction, "column_accession")
+    action = menu.findChild(QAction, "column_accession_number")
     assert action.isChecked() and menu.findChild(QAction, "column_select") is None
     with qtbot.waitSignal(window.columns.saved, timeout=5000):
         action.trigger()
@@ -133,7 +133,7 @@ def test_columns_hide_move_and_are_remembered(qtbot, make_window, loaded_home):
     with qtbot.waitSignal(window.columns.saved, timeout=5000):
         header.moveSection(header.visualIndex(description), 2)
     text = loaded_home.get_setting("ui.worklist_columns")
-    assert "-accession:" in text and text.split(",")[2].startswith("description:")
+    assert "-accession_number:" in text and text.split(",")[2].startswith("description:")
     header.moveSection(0, 3)  # the tick column stays first
     assert header.visualIndex(0) == 0
     again = make_window(loaded_home)
@@ -150,7 +150,7 @@ def test_burn_opens_the_burn_dialog_and_missing_parts_are_explained(qtbot, windo
     opened = []
     monkeypatch.setattr(ui.export.burn_dialog, "open_burn_dialog",
                         lambda parent, home, user, uids: opened.append((parent, uids)))
-    tick(window, row_of(window, accession="ACC001"))
+    tick(window, row_of(window, accession_number="ACC001"))
     _click(window.bar.buttons["burn"])
     assert opened == [(window, window.ticks.uids())]
     # a dialog that says it cannot work here, and one the window was not given
@@ -170,7 +170,7 @@ def test_download_opens_the_export_dialog_anonymised(qtbot, window):
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication, QDialog
 
-    tick(window, row_of(window, accession="ACC001"), row_of(window, accession="ACC002"))
+    tick(window, row_of(window, accession_number="ACC001"), row_of(window, accession_number="ACC002"))
     assert window.bar.buttons["download"].isEnabled()
     window.bar.anonymised.setChecked(True)
     _click(window.bar.buttons["download"])
@@ -197,7 +197,7 @@ def test_send_picks_a_node_and_sends(qtbot, window, loaded_home, monkeypatch):
     monkeypatch.setattr(send_dialog.send, "send_studies",
                         lambda home, user, uids, node, progress=None, cancel=None:
                         sent.append((uids, node)) or send.SendResult(node, uids, sent=5))
-    tick(window, row_of(window, accession="ACC004"))
+    tick(window, row_of(window, accession_number="ACC004"))
     _click(window.bar.buttons["send"])
     dialog = window.findChild(SendDialog, "sendDialog")
     qtbot.waitUntil(lambda: dialog.loaded)
@@ -211,8 +211,8 @@ def test_a_batch_reports_what_was_refused_and_why(qtbot, window, loaded_home):
     from PySide6.QtWidgets import QMessageBox
 
     other = add_user(loaded_home, "bob", ["content-manager"])
-    locked = window.model.study_uid(row_of(window, accession="ACC003"))
-    free = window.model.study_uid(row_of(window, accession="ACC004"))
+    locked = window.model.study_uid(row_of(window, accession_number="ACC003"))
+    free = window.model.study_uid(row_of(window, accession_number="ACC004"))
     db = loaded_home.connect()
     try:
         locks.lock(db, other, locked)  # taken after the user ticked, before Delete runs
@@ -227,3 +227,9 @@ def test_a_batch_reports_what_was_refused_and_why(qtbot, window, loaded_home):
     assert window.model.row_of(locked) >= 0 and window.model.row_of(free) < 0
     assert window.last_message == "Moved to the trash: 1 study; 1 refused"
     box.close()
+
+
+def test_a_layout_saved_before_the_accession_column_was_renamed_still_applies():
+    from ui.worklist.columns import decode
+
+    assert decode("-accession:90,description:200") == [("accession_number", True, 90), ("description", False, 200)]

@@ -11,13 +11,13 @@ from ui.worklist.model import column_index
 
 
 def _accessions(window) -> list[str]:
-    return sorted(window.model.study(r).get("accession") for r in range(window.model.rowCount()))
+    return sorted(window.model.study(r).get("accession_number") for r in range(window.model.rowCount()))
 
 
 def test_a_delete_from_one_windows_bar_leaves_the_other_windows_worklist(qtbot, make_window, loaded_home):
     first, second = make_window(loaded_home), make_window(loaded_home)
     assert _accessions(second) == ["ACC001", "ACC002", "ACC003", "ACC004"]
-    uid = first.model.study_uid(row_of(first, accession="ACC004"))
+    uid = first.model.study_uid(row_of(first, accession_number="ACC004"))
     second.select_study(uid)
     qtbot.waitUntil(lambda: second.strip.study_uid == uid and bool(second.strip.cards()), timeout=10000)
     tick(first, first.model.row_of(uid))
@@ -34,7 +34,7 @@ def test_a_delete_from_one_windows_bar_leaves_the_other_windows_worklist(qtbot, 
 def test_an_assignment_in_one_window_shows_in_the_others_column_and_ticks(qtbot, make_window, loaded_home):
     reader = add_user(loaded_home, "drlee", ["radiologist"])
     first, second = make_window(loaded_home, reader), make_window(loaded_home)
-    uid = second.model.study_uid(row_of(second, accession="ACC002"))
+    uid = second.model.study_uid(row_of(second, accession_number="ACC002"))
     tick(second, second.model.row_of(uid))  # the other window's ticked row is read again too
     assigned = column_index("assigned_to")
     first.actions.assign([uid], "drlee")

@@ -90,7 +90,7 @@ def test_modality_and_dates(qtbot, window):
     qbe.modality.setEditText("rtstruct")
     _searched(qtbot, window.model,
               lambda: qtbot.keyClick(qbe.modality.lineEdit(), Qt.Key.Key_Return))
-    assert [window.model.data(window.model.index(r, _column("accession")))
+    assert [window.model.data(window.model.index(r, _column("accession_number")))
             for r in range(window.model.rowCount())] == ["ACC001"]
     qbe.modality.setEditText("")
     from PySide6.QtCore import QDate
@@ -147,7 +147,7 @@ def test_modality_combo_offers_rt_objects(window):
 
 
 def _accessions(model) -> list[str]:
-    return [model.study(r).get("accession") for r in range(model.rowCount())]
+    return [model.study(r).get("accession_number") for r in range(model.rowCount())]
 
 
 def test_a_broadcast_write_updates_exactly_its_rows(qtbot, qtmodeltester, loaded_home, dicom_folder, admin,

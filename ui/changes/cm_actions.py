@@ -135,8 +135,8 @@ class ContentActions(QObject):
         """"Reallocate to...": pick a study shown in either pane."""
         seen, studies = set(), []
         for study in self.studies():
-            if study["study_uid"] not in seen and study["study_uid"] != source_study:
-                seen.add(study["study_uid"])
+            if study["study_instance_uid"] not in seen and study["study_instance_uid"] != source_study:
+                seen.add(study["study_instance_uid"])
                 studies.append(study)
         chooser = StudyChooser(studies, self.window)
         chooser.accepted.connect(lambda: chooser.chosen() and self.reallocate(series, chooser.chosen()))

@@ -40,7 +40,7 @@ def build(actions: "ContentActions", node: Node, selected_series: list[str]) -> 
 
 
 def _study_menu(actions: "ContentActions", menu: QMenu, study: dict) -> None:
-    uid, holder, user = study["study_uid"], study.get("locked_by"), actions.user
+    uid, holder, user = study["study_instance_uid"], study.get("locked_by"), actions.user
     if holder:
         _action(menu, f"Unlock study (locked by {holder})", lambda: actions.unlock(uid),
                 holder == user.name or "admin" in user.roles,

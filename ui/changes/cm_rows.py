@@ -49,7 +49,7 @@ def text(node, column: int) -> str:
         if d.get("ai_rescan_pending"):
             status.append("AI rescan pending")
         return {0: d["description"] or "(no description)", 1: formatting.modalities(d["modalities"]),
-                2: formatting.dicom_date(d["date"]), 3: d["accession"],
+                2: formatting.dicom_date(d["date"]), 3: d["accession_number"],
                 4: formatting.count(d["instance_count"]), 5: ", ".join(status)}.get(column, "")
     number = f"#{d['number']} " if d.get("number") is not None else ""
     return {0: f"{number}{d['description'] or '(no description)'}", 1: d["modality"],
@@ -63,8 +63,8 @@ def tooltip(node) -> str:
         return (f"{d['name']}  {d.get('sex') or ''}\nBorn {formatting.dicom_date(d['birth_date'])}\n"
                 f"Patient ID {d['patient_id']}{issuer}")
     if node.kind == STUDY:
-        lines = [f"{d['description']}  {formatting.dicom_date(d['date'])}  {d['accession']}",
-                 f"Study UID: {d['study_uid']}"]
+        lines = [f"{d['description']}  {formatting.dicom_date(d['date'])}  {d['accession_number']}",
+                 f"Study UID: {d['study_instance_uid']}"]
         if d.get("trashed"):
             lines.append("In the trash: restore it first (View > Trash) to move series in or out")
         if d.get("locked_by"):
@@ -75,5 +75,5 @@ def tooltip(node) -> str:
             lines.append("An AI rescan is requested")
         return "\n".join(lines)
     return (f"{d['modality']} series {d.get('number')}: {d['description']}\n"
-            f"{d['instance_count']} images\nSeries UID: {d['series_uid']}\n"
+            f"{d['instance_count']} images\nSeries UID: {d['series_instance_uid']}\n"
             "Drag it onto a study to reallocate it")

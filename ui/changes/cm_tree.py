@@ -43,7 +43,7 @@ class Node:
 
     @property
     def uid(self) -> str:
-        return self.data.get("series_uid") or self.data.get("study_uid") or str(self.data.get("pk"))
+        return self.data.get("series_instance_uid") or self.data.get("study_instance_uid") or str(self.data.get("pk"))
 
     def study(self) -> Optional["Node"]:
         """The study a drop on this node means (a series: its own study)."""

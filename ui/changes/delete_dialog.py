@@ -21,7 +21,7 @@ def study_line(row: Optional[dict], uid: str) -> str:
         return f"Study {uid}"
     who = (formatting.person_name(row.get("patient_name")), row.get("patient_id"))
     what = (formatting.dicom_date(row.get("study_date")), formatting.modalities(row.get("modalities")),
-            row.get("description"), row.get("accession"))
+            row.get("description"), row.get("accession_number"))
     return "  ·  ".join(p for p in who if p) + "\n" + "  ·  ".join(p for p in what if p)
 
 

@@ -45,7 +45,7 @@ def study_lines(row: dict) -> tuple[str, str, str]:
     first = "  ·  ".join(filter(None, (when or "no date", formatting.modalities(row.get("modalities")))))
     series, images = row.get("series_count") or 0, row.get("instance_count") or 0
     counts = f"{series} series · {images:,} image{'s' if images != 1 else ''}"
-    accession = f"Accession {row['accession']}" if row.get("accession") else "No accession"
+    accession = f"Accession {row['accession_number']}" if row.get('accession_number') else "No accession"
     return first, row.get("description") or "(no description)", f"{accession}  ·  {counts}"
 
 
@@ -108,7 +108,7 @@ class MergeCard(QFrame):
         """The study UID (study merge) or the patient record (``PID^^^ISSUER``, patient merge) of this side."""
         row = self.rows[0]
         if self.mode != "patients":
-            return row["study_uid"]
+            return row["study_instance_uid"]
         # the record, not only the ID: two records may share an ID (issuers differ)
         return f"{row['patient_id']}^^^{row.get('issuer') or ''}"
 
@@ -119,7 +119,7 @@ class MergeCard(QFrame):
             return f"patient {row['patient_id']} ({formatting.person_name(row.get('patient_name'))})"
         return "study " + "  ".join(filter(None, (formatting.dicom_date(row.get("study_date")),
                                                  formatting.dicom_time(row.get("study_time")),
-                                                 row.get("accession"))))
+                                                 row.get("accession_number"))))
 
     def set_role(self, destination: bool) -> None:
         self.destination = destination
@@ -185,11 +185,11 @@ class MergeCard(QFrame):
             label.setPixmap(placeholder(s.get("modality") or "?").scaled(
                 THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
             self.thumbs.insertWidget(self.thumbs.count() - 1, label)
-            self._thumb_labels[s["series_uid"]] = label
+            self._thumb_labels[s["series_instance_uid"]] = label
         if len(series) > MAX_THUMBS:
             self.thumbs.insertWidget(self.thumbs.count() - 1,
                                      _label(f"+{len(series) - MAX_THUMBS}", "cardDetail", wrap=False))
-        return [s["series_uid"] for s in shown]
+        return [s["series_instance_uid"] for s in shown]
 
     def show_thumbnail(self, series_uid: str, thumb: Thumbnail) -> None:
         label = self._thumb_labels.get(series_uid)

@@ -241,7 +241,7 @@ class MergePanel(MergeView):
     # -- thumbnails ----------------------------------------------------------------------------
 
     def _load_series(self, card: MergeCard) -> None:
-        uid = card.rows[0]["study_uid"]
+        uid = card.rows[0]["study_instance_uid"]
         self.runner.read(self.home, "Series", series_read(uid),
                          on_success=lambda rows, c=card: self._series(c, rows),
                          on_failure=lambda _m: None)

@@ -32,7 +32,7 @@ def series_line(series: dict) -> str:
 
 
 def study_line(study: dict) -> str:
-    return "  ".join(filter(None, (formatting.dicom_date(study.get("date")), study.get("accession"),
+    return "  ".join(filter(None, (formatting.dicom_date(study.get("date")), study.get("accession_number"),
                                    study.get("description"))))
 
 
@@ -186,7 +186,7 @@ class StudyChooser(QDialog):
             text = "  ·  ".join(filter(None, (formatting.person_name(patient["name"]),
                                               patient["patient_id"], study_line(study))))
             item = QListWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, study["study_uid"])
+            item.setData(Qt.ItemDataRole.UserRole, study["study_instance_uid"])
             self.list.addItem(item)
         self.list.setCurrentRow(0)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok

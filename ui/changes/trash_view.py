@@ -82,10 +82,10 @@ class TrashView(QWidget):
         if generation == self._generation:   # an older read arriving late is dropped
             self.trashed = items
             rows = [[formatting.person_name(t["patient_name"]), t["patient_id"],
-                     formatting.dicom_date(t["study_date"]), t["accession"], t["description"],
+                     formatting.dicom_date(t["study_date"]), t["accession_number"], t["description"],
                      local_time(t["trashed_at"]), t["trashed_by"] or "", t["reason"] or ""]
                     for t in items]
-            fill(self.table, rows, [t["study_uid"] for t in items])
+            fill(self.table, rows, [t["study_instance_uid"] for t in items])
             self._update_buttons()
         if not self._pending:
             self.loaded.emit()
@@ -117,8 +117,8 @@ class TrashView(QWidget):
         item = self.selected()
         if item is None:
             return None
-        home, user, uid = self.home, self.user, item["study_uid"]
-        name = item["accession"] or item["description"] or "the study"
+        home, user, uid = self.home, self.user, item["study_instance_uid"]
+        name = item["accession_number"] or item["description"] or "the study"
         return self._write("Restore from trash", "restore",
                            lambda db, progress, cancel: trash.restore(home, db, user, uid, "", progress, cancel),
                            CacheChange.of(TRASH, STUDIES, JOURNAL, study_uids=[uid]),

@@ -129,7 +129,7 @@ class RemoteModel(StudyTableModel):
 
     def _show(self, rows: list[dict]) -> None:
         self.beginResetModel()
-        self._rows = {row["study_uid"]: row for row in rows}
+        self._rows = {row["study_instance_uid"]: row for row in rows}
         self._ids = self._sorted(list(self._rows))
         self._positions = {uid: i for i, uid in enumerate(self._ids)}
         self.endResetModel()

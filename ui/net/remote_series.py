@@ -151,8 +151,8 @@ class RemoteSeriesPane(QFrame):
 
         def job(db, progress, cancel):
             rows = client.query_series(home, user, node, study_uid, cancel)
-            counts = cached_counts(db, [r["series_uid"] for r in rows])
-            return [dict(row, in_cache=counts[row["series_uid"]]) for row in rows]
+            counts = cached_counts(db, [r["series_instance_uid"] for r in rows])
+            return [dict(row, in_cache=counts[row["series_instance_uid"]]) for row in rows]
 
         self.job = self.runner.read(home, f"Series on {node}", job,
                                     on_success=lambda rows: self._answered(generation, study_uid, rows),
@@ -200,7 +200,7 @@ class RemoteSeriesPane(QFrame):
         current = self.view.currentIndex()
         if not current.isValid() or self.body.currentWidget() is not self.view:
             return None
-        return self.model.series(current.row())["series_uid"]
+        return self.model.series(current.row())["series_instance_uid"]
 
     def targets(self) -> list[str]:
         """The ticked series, else the highlighted one."""

@@ -47,7 +47,7 @@ class RemoteSeriesModel(QAbstractTableModel):
 
     def set_cached(self, counts: dict[str, int]) -> None:
         for r, row in enumerate(self._rows):
-            count = counts.get(row["series_uid"])
+            count = counts.get(row["series_instance_uid"])
             if count is not None and count != row.get("in_cache"):
                 row["in_cache"] = count
                 self.dataChanged.emit(self.index(r, CACHED), self.index(r, CACHED))
@@ -56,14 +56,14 @@ class RemoteSeriesModel(QAbstractTableModel):
         return self._rows[row]
 
     def uids(self) -> list[str]:
-        return [row["series_uid"] for row in self._rows]
+        return [row["series_instance_uid"] for row in self._rows]
 
     def ticked(self) -> list[str]:
         """The ticked series, in the listed order."""
         return [uid for uid in self.uids() if uid in self._ticked]
 
     def set_ticked(self, row: int, on: bool) -> None:
-        uid = self._rows[row]["series_uid"]
+        uid = self._rows[row]["series_instance_uid"]
         if (uid in self._ticked) == on:
             return
         (self._ticked.add if on else self._ticked.discard)(uid)
@@ -71,7 +71,7 @@ class RemoteSeriesModel(QAbstractTableModel):
         self.ticks_changed.emit()
 
     def clear_ticks(self) -> None:
-        for row in [r for r, s in enumerate(self._rows) if s["series_uid"] in self._ticked]:
+        for row in [r for r, s in enumerate(self._rows) if s["series_instance_uid"] in self._ticked]:
             self.set_ticked(row, False)
 
     # -- QAbstractTableModel ------------------------------------------------------------
@@ -106,7 +106,7 @@ class RemoteSeriesModel(QAbstractTableModel):
         row, column = self._rows[index.row()], index.column()
         if column == TICK:
             if role == Qt.ItemDataRole.CheckStateRole:
-                ticked = row["series_uid"] in self._ticked
+                ticked = row["series_instance_uid"] in self._ticked
                 return Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -114,7 +114,7 @@ class RemoteSeriesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == CACHED:
                 return cache_tooltip(row)
-            return f"Series UID {row['series_uid']}" + (f"\nBody part: {row['body_part']}"
+            return f"Series UID {row['series_instance_uid']}" + (f"\nBody part: {row['body_part']}"
                                                         if row.get("body_part") else "")
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (NUMBER, IMAGES, CACHED):
             align = Qt.AlignmentFlag.AlignCenter if column == CACHED else Qt.AlignmentFlag.AlignRight

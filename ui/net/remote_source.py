@@ -177,7 +177,7 @@ class RemoteSource(QObject):
         label = ""
         if current.isValid():
             row = self.model.study(current.row())
-            label = formatting.person_name(row.get("patient_name")) or row.get("accession") or ""
+            label = formatting.person_name(row.get("patient_name")) or row.get("accession_number") or ""
         reason = privilege_reason(self.user, "network", "Retrieving studies")
         self.bar.show_state(len(self.ticks), label or None, reason)
 
@@ -189,9 +189,9 @@ class RemoteSource(QObject):
         heading = "  ·  ".join(filter(None, (
             formatting.person_name(row.get("patient_name")), row.get("patient_id"),
             formatting.dicom_date(row.get("study_date")), row.get("description"))))
-        self.series_pane.show_study(self.node, row["study_uid"], heading)
+        self.series_pane.show_study(self.node, row["study_instance_uid"], heading)
         if row.get("in_cache"):
-            self.strip.show_study(row["study_uid"], heading + "  ·  in the cache")
+            self.strip.show_study(row["study_instance_uid"], heading + "  ·  in the cache")
         else:
             self.strip.show_study(None)
             self.strip.heading.setText(NOT_CACHED)
@@ -249,7 +249,7 @@ class RemoteSource(QObject):
             return
 
         def job(db, progress, cancel):
-            return {row["study_uid"]: row["instance_count"] or 0 for row in worklist.study_rows(db, uids)}
+            return {row["study_instance_uid"]: row["instance_count"] or 0 for row in worklist.study_rows(db, uids)}
 
         def done(counts: dict) -> None:
             self.model.set_cached({uid: counts.get(uid, 0) for uid in uids})

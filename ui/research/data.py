@@ -40,9 +40,9 @@ def subject_studies(db, user: User, project: str, patient_id: str) -> list[dict]
     state = staging.staging_state(db, user, project, patient_id)
     out = []
     for study in rows:
-        mine = [s for s in state if s["study_uid"] == study["study_uid"]]
+        mine = [s for s in state if s["study_instance_uid"] == study["study_instance_uid"]]
         staged = [s for s in mine if s["staged_instances"] > 0]
-        out.append({"study_uid": study["study_uid"], "patient_id": patient_id,
+        out.append({"study_instance_uid": study["study_instance_uid"], "patient_id": patient_id,
                     "study_date": study["study_date"], "description": study["description"],
                     "modalities": study["modalities"], "series": len(mine),
                     "staged_series": len(staged), "pseudonymised": bool(staged),
@@ -54,7 +54,7 @@ def subject_studies(db, user: User, project: str, patient_id: str) -> list[dict]
 def study_state(db, user: User, project: str, patient_id: str, study_uid: str) -> dict:
     """Staging state of one study's series, by Series Instance UID."""
     rows = staging.staging_state(db, user, project, patient_id)
-    return {r["series_uid"]: r for r in rows if r["study_uid"] == study_uid}
+    return {r["series_instance_uid"]: r for r in rows if r["study_instance_uid"] == study_uid}
 
 
 def study_detail(home: Home, db, user: User, project: str, patient_id: str, study_uid: str) -> dict:

@@ -148,7 +148,7 @@ class EditDialog(StagingActions, QDialog):
 
     def load(self) -> None:
         home, user, project = self.home, self.user, self.project
-        patient_id, study_uid = self.study["patient_id"], self.study["study_uid"]
+        patient_id, study_uid = self.study["patient_id"], self.study["study_instance_uid"]
         self._loading = True
         self.runner.read(home, "Research: read study",
                          lambda db, p, c: data.study_detail(home, db, user, project, patient_id, study_uid),
@@ -178,14 +178,14 @@ class EditDialog(StagingActions, QDialog):
 
     def refresh_state(self) -> None:
         home, user, project = self.home, self.user, self.project
-        patient_id, study_uid = self.study["patient_id"], self.study["study_uid"]
+        patient_id, study_uid = self.study["patient_id"], self.study["study_instance_uid"]
         self.runner.read(home, "Research: staging state",
                          lambda db, p, c: data.study_state(db, user, project, patient_id, study_uid),
                          on_success=self._state_read,
                          on_failure=lambda m: self.message.setText(f"Could not read the state: {m}"))
 
     def _cache_changed(self, change: CacheChange) -> None:
-        if change.touches(PROJECTS) and (not change.study_uids or self.study["study_uid"] in change.study_uids):
+        if change.touches(PROJECTS) and (not change.study_uids or self.study["study_instance_uid"] in change.study_uids):
             self.refresh_state()
 
     def _state_read(self, state: dict) -> None:

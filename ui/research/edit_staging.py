@@ -33,7 +33,7 @@ class StagingActions:
 
     def ticked(self) -> list[str]:
         """The ticked series, in the study's series order."""
-        return [s["series_uid"] for s in self.table.model.all_series() if s["series_uid"] in self.ticks]
+        return [s["series_instance_uid"] for s in self.table.model.all_series() if s["series_instance_uid"] in self.ticks]
 
     def _update_summary(self) -> None:
         ticked = self.ticked()
@@ -132,7 +132,7 @@ class StagingActions:
         self._ended("cancelled", "Staging cancelled; what was staged before is kept")
 
     def staging_change(self) -> CacheChange:
-        return CacheChange.of(PROJECTS, study_uids=[self.study["study_uid"]])
+        return CacheChange.of(PROJECTS, study_uids=[self.study["study_instance_uid"]])
 
     def _ended(self, outcome: str, text: str) -> None:
         self.job = None

@@ -53,7 +53,7 @@ class PatientModel(PatientCells, QAbstractItemModel):
     def study_index(self, study_uid: str, column: int = 0) -> QModelIndex:
         for subject in self._rows:
             for child in subject.children:
-                if child.kind == STUDY and child.data["study_uid"] == study_uid:
+                if child.kind == STUDY and child.data["study_instance_uid"] == study_uid:
                     return self.createIndex(child.row, column, child)
         return QModelIndex()
 

@@ -58,8 +58,8 @@ class PatientTable(QTreeView):
         button = QPushButton("Edit")
         button.setObjectName("editStudy")
         button.setToolTip("Pick series to stage: Table view and RT view")
-        button.setProperty("study_uid", item.data["study_uid"])
-        button.clicked.connect(lambda: self._edit(item.data["study_uid"]))
+        button.setProperty("study_instance_uid", item.data["study_instance_uid"])
+        button.clicked.connect(lambda: self._edit(item.data["study_instance_uid"]))
         return button
 
     def edit_button(self, study_uid: str) -> Optional[QPushButton]:
@@ -78,4 +78,4 @@ class PatientTable(QTreeView):
         model: PatientModel = self.model()  # type: ignore[assignment]
         row = model.row_at(index)
         if row is not None and row.kind == STUDY:
-            self._edit(row.data["study_uid"])
+            self._edit(row.data["study_instance_uid"])

@@ -95,10 +95,10 @@ class SeriesTableModel(QAbstractTableModel):
         if not index.isValid() or index.row() >= self.rowCount():
             return None
         series = self.series_at(index.row())
-        state = self._state.get(series["series_uid"])
+        state = self._state.get(series["series_instance_uid"])
         column = index.column()
         if role == Qt.ItemDataRole.CheckStateRole and column == self.NUMBER:
-            return Qt.CheckState.Checked if series["series_uid"] in self.ticks else Qt.CheckState.Unchecked
+            return Qt.CheckState.Checked if series["series_instance_uid"] in self.ticks else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(series, state, column)
         if role == Qt.ItemDataRole.ForegroundRole and column in (self.STAGED, self.STATE):
@@ -106,7 +106,7 @@ class SeriesTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column in (self.STAGED, self.STATE):
                 return state_tooltip(state)
-            return series["series_uid"] if column == self.NUMBER else None
+            return series["series_instance_uid"] if column == self.NUMBER else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column == self.IMAGES:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -127,7 +127,7 @@ class SeriesTableModel(QAbstractTableModel):
     def setData(self, index: QModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole or index.column() != self.NUMBER:
             return False
-        self.ticks.set([self.series_at(index.row())["series_uid"]],
+        self.ticks.set([self.series_at(index.row())["series_instance_uid"]],
                        Qt.CheckState(value) == Qt.CheckState.Checked)
         return True
 
@@ -162,7 +162,7 @@ class SeriesTable(QWidget):
         self.previous.clicked.connect(lambda: self.go(self.model.page - 1))
         self.next.clicked.connect(lambda: self.go(self.model.page + 1))
         self.tick_page.clicked.connect(
-            lambda: ticks.set([s["series_uid"] for s in self.model.page_series()], True))
+            lambda: ticks.set([s["series_instance_uid"] for s in self.model.page_series()], True))
         self.untick.clicked.connect(ticks.clear)
         pager = QHBoxLayout()
         pager.addWidget(self.tick_page)

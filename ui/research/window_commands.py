@@ -67,7 +67,7 @@ class ResearchCommands:
             else f"Only admins of {self.project or 'the project'} may re-identify subjects")
 
     def open_edit(self, subject: dict, study: dict) -> EditDialog:
-        key = f"{self.project}/{study['study_uid']}"
+        key = f"{self.project}/{study['study_instance_uid']}"
         dialog = self.dialogs.get(key)
         if dialog is None:
             dialog = EditDialog(self.home, self.user, self.project, subject, study, self.runner, self)

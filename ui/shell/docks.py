@@ -45,7 +45,7 @@ class WindowDocks:
 
     def _merged(self, change_id: int, mode: str, source: str, destination: str) -> None:
         cards = self.drawer.panel.cards
-        merged = [row["study_uid"] for card in cards for row in card.rows]
+        merged = [row["study_instance_uid"] for card in cards for row in card.rows]
         labels = {card.key: card.label() for card in cards}
         self.ticks.discard(merged)
         if mode == "studies":

@@ -68,7 +68,7 @@ def _migrated_reason(rows: list[dict]) -> str:
 
 
 def _label(row: dict) -> str:
-    return f"The study {row.get('accession') or row.get('study_uid', '')[:16]}"
+    return f"The study {row.get('accession_number') or row.get('study_instance_uid', '')[:16]}"
 
 
 def action_states(user: User, rows: list[Optional[dict]],

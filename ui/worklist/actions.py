@@ -93,7 +93,7 @@ class WorklistActions(QObject):
 
     def _rows_loaded(self, rows: list[dict]) -> None:
         self._loading_rows = False
-        found = {r["study_uid"] for r in rows}
+        found = {r["study_instance_uid"] for r in rows}
         self.ticks.update_rows(rows)
         gone = [uid for uid in self.ticks.missing() if uid not in found]
         self.ticks.discard(gone)  # no longer in the cache (merged away, erased)
@@ -113,7 +113,7 @@ class WorklistActions(QObject):
             return
 
         def loaded(rows: list[dict]) -> None:
-            found = {r["study_uid"] for r in rows}
+            found = {r["study_instance_uid"] for r in rows}
             self.ticks.discard([u for u in uids if u not in found])
             self.ticks.update_rows(rows)
 

@@ -42,6 +42,10 @@ def encode(header: QHeaderView) -> str:
     return ",".join(parts)
 
 
+# Keys a layout saved by an earlier version may hold, and their names now.
+RENAMED = {"accession": "accession_number"}
+
+
 def decode(text: str) -> list[tuple[str, bool, Optional[int]]]:
     """``[(key, hidden, width)]`` for the known keys in *text*, in order."""
     known = {c.key for c in COLUMNS}
@@ -50,6 +54,7 @@ def decode(text: str) -> list[tuple[str, bool, Optional[int]]]:
         part = part.strip()
         hidden = part.startswith("-")
         key, _, width = part.lstrip("-").partition(":")
+        key = RENAMED.get(key, key)
         if key in known and key not in seen:
             seen.add(key)
             out.append((key, hidden and key not in FIXED,

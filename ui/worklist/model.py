@@ -210,7 +210,7 @@ class WorklistModel(StudyTableModel):
         return len(self._cache)
 
     def study_uid(self, row: int) -> Optional[str]:
-        return self.study(row).get("study_uid")
+        return self.study(row).get("study_instance_uid")
 
     def row_of(self, study_uid: str) -> int:
         if not study_uid or not self._rowids:
@@ -266,16 +266,16 @@ class WorklistModel(StudyTableModel):
     def _remember(self, rowid: int, row: dict) -> None:
         self._forget(rowid)
         self._cache[rowid] = row
-        if row.get("study_uid"):
-            self._rowid_of[row["study_uid"]] = rowid
+        if row.get("study_instance_uid"):
+            self._rowid_of[row["study_instance_uid"]] = rowid
         while len(self._cache) > CACHE_ROWS:
             self._forget(next(iter(self._cache)))
 
     def _forget(self, rowid: int) -> None:
         self._cells.pop(rowid, None)
         row = self._cache.pop(rowid, None)
-        if row and self._rowid_of.get(row.get("study_uid")) == rowid:
-            del self._rowid_of[row["study_uid"]]
+        if row and self._rowid_of.get(row.get("study_instance_uid")) == rowid:
+            del self._rowid_of[row["study_instance_uid"]]
 
     def _connection(self):
         if self._db is None:
@@ -295,7 +295,7 @@ class WorklistModel(StudyTableModel):
                          on_success=self._tick)
 
     def _tick(self, uids: list[str]) -> None:
-        rows = {row.get("study_uid"): row for row in self._cache.values()}
+        rows = {row.get("study_instance_uid"): row for row in self._cache.values()}
         self.ticks.add((uid, rows.get(uid)) for uid in uids)
 
     def close(self) -> None:

@@ -99,7 +99,7 @@ class TickSet(QObject):
         """Fresh worklist rows for ticked studies (others are ignored)."""
         updated = False
         for row in rows:
-            uid = row.get("study_uid")
+            uid = row.get("study_instance_uid")
             if uid in self._rows and _known(row) is not None and self._rows[uid] != row:
                 self._rows[uid] = row
                 updated = True
@@ -109,5 +109,5 @@ class TickSet(QObject):
 
 def _known(row: Optional[dict]) -> Optional[dict]:
     """A row counts as known once it carries the patient (the model keeps a
-    bare ``{"study_uid"}`` for a study that vanished)."""
+    bare ``{"study_instance_uid"}`` for a study that vanished)."""
     return row if row and "patient_id" in row else None

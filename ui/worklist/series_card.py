@@ -57,7 +57,7 @@ class SeriesCard(QFrame):
         super().__init__(parent)
         self.setObjectName("seriesCard")
         self.series = series
-        self.series_uid: str = series["series_uid"]
+        self.series_uid: str = series["series_instance_uid"]
         self.status = "loading"
         self.setFixedWidth(CARD_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)

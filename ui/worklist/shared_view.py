@@ -24,9 +24,9 @@ EMPTY = ("Nothing has been shared with you yet. Others share studies with you th
 def add_shares(db, user_name: str, rows: list[dict]) -> None:
     """Give the rows of studies shared with *user_name* who shared them, when
     and the note (``shared_by``, ``shared_at``, ``share_note``)."""
-    shares = sharing.shares_of(db, user_name, [r["study_uid"] for r in rows])
+    shares = sharing.shares_of(db, user_name, [r["study_instance_uid"] for r in rows])
     for row in rows:
-        info = shares.get(row["study_uid"])
+        info = shares.get(row["study_instance_uid"])
         if info:
             row["shared_by"], row["shared_at"], row["share_note"] = info["by"], info["time"], info["note"]
 
@@ -59,7 +59,7 @@ class SharedBanner(QLabel):
             self.setText(EMPTY)
         else:
             line = share_line(row or {})
-            what = " ".join(filter(None, ((row or {}).get("accession"), (row or {}).get("description"))))
+            what = " ".join(filter(None, ((row or {}).get("accession_number"), (row or {}).get("description"))))
             self.setText(f"{what}: {line}" if line and what else line or
                          f"{count} stud{'ies' if count != 1 else 'y'} shared with you")
         self.show()

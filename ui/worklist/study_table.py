@@ -46,7 +46,7 @@ COLUMNS = (
     Column("Patient ID", "patient_id", "patient_id"),
     Column("Birth date", "patient_birth_date", "birth_date"),
     Column("Study date", "study_date", "study_date"),
-    Column("Accession", "accession", "accession"),
+    Column("Accession", "accession_number", "accession"),
     Column("Modalities", "modalities", "modalities"),
     Column("Description", "description", "description"),
     Column("Series", "series_count", "series_count", numeric=True),

@@ -20,7 +20,7 @@ from ui.worklist.model import COLUMNS, SELECT, WorklistModel, column_index
 # What a typical value looks like, to size each column from the font in use.
 COLUMN_SAMPLES = {"patient_name": "LINDQVIST-BERG, Maja Elin", "patient_id": "PID1002-B00",
                   "patient_birth_date": "0000-00-00", "study_date": "0000-00-00",
-                  "accession": "ACC10022000", "modalities": "CT, RTDOSE, RTPLAN, RTSTRUCT",
+                  "accession_number": "ACC10022000", "modalities": "CT, RTDOSE, RTPLAN, RTSTRUCT",
                   "description": "CT Chest w/o contrast, high res",
                   "series_count": "000", "instance_count": "0,000", "assigned_to": "radiologist"}
 CELL_PADDING = 40  # the style sheet's item padding plus the style's margins and elide slack

@@ -68,13 +68,13 @@ def listing_of(home, state=None, node: Optional[str] = None) -> list[dict]:
 
 def _shown(row: dict, study: dict) -> dict:
     return {"id": row["id"], "time": row["time"], "kind": row["kind"], "node": row["node"],
-            "study_uid": row["study_instance_uid"], "sop_instance_uid": row["sop_instance_uid"],
+            "study_instance_uid": row["study_instance_uid"], "sop_instance_uid": row["sop_instance_uid"],
             "state": row["state"], "attempts": row["attempts"], "last_error": row["last_error"],
             "reason": row["reason"], "sent_at": row["sent_at"],
             "discarded_by": row["discarded_by"], "discarded_at": row["discarded_at"],
             "discard_reason": row["discard_reason"],
             "patient_id": study.get("patient_id", ""), "patient_name": study.get("patient_name", ""),
-            "accession": study.get("accession", ""), "study_description": study.get("description", ""),
+            "accession_number": study.get("accession_number", ""), "study_description": study.get("description", ""),
             "study_date": study.get("study_date", "")}
 
 
@@ -87,7 +87,7 @@ def _studies(db, uids: set[str]) -> dict[str, dict]:
                 "SELECT s.study_instance_uid, p.patient_id, p.patient_name, s.accession_number,"
                 " s.study_description, s.study_date FROM studies s JOIN patients p ON p.id = s.patient_pk"
                 f" WHERE s.study_instance_uid IN ({', '.join('?' * len(chunk))})", chunk):
-            found[uid] = {"patient_id": pid, "patient_name": name, "accession": accession,
+            found[uid] = {"patient_id": pid, "patient_name": name, "accession_number": accession,
                           "description": description, "study_date": date}
     return found
 
@@ -104,7 +104,7 @@ def _from_file(home, path: str) -> dict:
     except (OSError, ValueError, AttributeError):
         return {}
     return {"patient_id": str(ds.get("PatientID", "")), "patient_name": str(ds.get("PatientName", "")),
-            "accession": str(ds.get("AccessionNumber", "")),
+            "accession_number": str(ds.get("AccessionNumber", "")),
             "description": str(ds.get("StudyDescription", "")), "study_date": str(ds.get("StudyDate", ""))}
 
 

@@ -44,10 +44,10 @@ def patient_text(row: dict) -> str:
 
 
 def study_text(row: dict) -> str:
-    parts = [formatting.dicom_date(row.get("study_date")), row.get("accession") or "",
+    parts = [formatting.dicom_date(row.get("study_date")), row.get("accession_number") or "",
              row.get("study_description") or ""]
     text = "  ".join(p for p in parts if p)
-    return text or f"study {row['study_uid']}"
+    return text or f"study {row['study_instance_uid']}"
 
 
 def state_text(row: dict) -> str:
@@ -146,7 +146,7 @@ class OutboxModel(QAbstractTableModel):
             lines.append(f"Entry {outbox.short_id(row['id'])} (studydesk outbox)")
             return "\n".join(lines)
         if column == STUDY:
-            return f"Study Instance UID {row['study_uid']}"
+            return f"Study Instance UID {row['study_instance_uid']}"
         if column == STATE and row["state"] == outbox.SENT and row.get("sent_at"):
             return f"Sent {local_time(row['sent_at'])}"
         if column == STATE and row["state"] == outbox.HELD:
