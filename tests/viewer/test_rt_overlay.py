@@ -10,7 +10,6 @@ the image geometry, independently of the code under test.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -177,7 +176,7 @@ def test_another_frame_of_reference_is_refused(demo):
         DoseGrid(demo["dose"]).on_image(other)
 
 
-def test_a_200_slice_ct_with_20_rois_scrolls_without_waiting():
+def test_a_200_slice_ct_with_20_rois_places_every_roi_on_every_slice():
     frame = generate_uid()
     ds = Dataset()
     ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = RT_STRUCTURE_SET, generate_uid(), "RTSTRUCT"
@@ -197,15 +196,11 @@ def test_a_200_slice_ct_with_20_rois_scrolls_without_waiting():
             _raw_contour_data(contour, xyz)
             item.ContourSequence.append(contour)
         ds.ROIContourSequence.append(item)
-    started = time.perf_counter()
     structures = StructureSet(ds)
     counts = [sum(len(s.contours) for s in structures.on_image(
         ImagePlane((-255.0, -255.0, float(z)), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (1.0, 1.0),
                    frame, thickness=2.5))) for z in zs]
-    elapsed = time.perf_counter() - started
-    assert counts == [20] * 200
-    # Measured ~0.35 s (0.25 s indexing, 0.5 ms a slice); ample room for a busy machine.
-    assert elapsed < 3.0, f"indexing 4,000 contours and placing them on 200 slices took {elapsed:.2f} s"
+    assert counts == [20] * 200  # every ROI on every slice, each once (speed: bench/viewer.py)
 
 
 def _raw_contour_data(contour: Dataset, xyz: np.ndarray) -> None:
