@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+import time
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -23,6 +25,11 @@ from ui.viewer.frames import presets_for
 from ui.viewer.loader import FrameLoader, Loaded
 from ui.viewer.view_state import ZOOM_MAX, ZOOM_MIN, ViewState, image_transform
 
+# A new image is painted at most this often (a 120 Hz screen): scrolling
+# faster than that shows the latest image at each refresh, and the GUI
+# thread's time goes to taking the next frames in, not to frames no screen
+# would show.
+PAINT_INTERVAL_MS = 8
 BACKGROUND = QColor("#000000")
 ACTIVE = QColor("#2f6f9f")
 
@@ -55,6 +62,10 @@ class Viewport(QWidget):
         self._qimage: Optional[tuple[int, QImage]] = None
         self._drag: Optional[tuple] = None
         self._step = 1
+        self._painted_at = 0.0
+        self._paint_timer = QTimer(self)
+        self._paint_timer.setSingleShot(True)
+        self._paint_timer.timeout.connect(self.update)
 
     # -- the series ----------------------------------------------------------------
 
@@ -164,9 +175,14 @@ class Viewport(QWidget):
     def _show(self, index: int, entry: Loaded) -> None:
         self._shown = (index, entry)
         self._qimage = None
-        self._redraw(changed=False)
+        self._redraw(changed=False, paint=False)
+        wait = PAINT_INTERVAL_MS - (time.perf_counter() - self._painted_at) * 1000
+        if wait <= 0:
+            self.update()
+        elif not self._paint_timer.isActive():
+            self._paint_timer.start(max(1, round(wait)))
 
-    def _redraw(self, changed: bool = True) -> None:
+    def _redraw(self, changed: bool = True, paint: bool = True) -> None:
         """Bring the painted entry to the view's window and inversion."""
         if self.loader is not None:
             self.loader.drawn_for = self.state.drawn_for
@@ -176,7 +192,8 @@ class Viewport(QWidget):
                 entry.display = entry.frame.draw(*self.state.drawn_for)
                 entry.drawn_for = self.state.drawn_for
                 self._qimage = None
-        self.update()
+        if paint:
+            self.update()
         if changed:
             self.changed.emit()
 
@@ -189,6 +206,7 @@ class Viewport(QWidget):
         return entry.display.window if entry and entry.display else None
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._painted_at = time.perf_counter()
         painter = QPainter(self)
         rect = QRectF(self.rect())
         painter.fillRect(rect, BACKGROUND)

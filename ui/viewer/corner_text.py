@@ -26,7 +26,10 @@ def dicom_date(value: str) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+    """Whole numbers as such, large ones rounded (dose grids), small ones to 0.1."""
+    if abs(value) >= 100 or abs(value - round(value)) < 0.05:
+        return f"{value:.0f}"
+    return f"{value:.1f}"
 
 
 def corner_lines(viewport, entry) -> dict[str, list[str]]:

@@ -23,12 +23,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 from ui.viewer.frames import (Display, Frame, ImageInfo, SeriesImage, Undisplayable, image_info,
                               load_frame)
 
-CACHE_BYTES = 256 * 2**20  # ~200 frames of 512x512 CT (values + display)
+CACHE_BYTES = 160 * 2**20  # ~128 frames of 512x512 CT (float32 values + 8-bit display)
 AHEAD, BEHIND = 12, 4  # images prefetched in and against the direction of travel
 
 _pool: Optional[QThreadPool] = None
@@ -40,7 +40,16 @@ def decode_pool() -> QThreadPool:
     if _pool is None:
         _pool = QThreadPool()
         _pool.setMaxThreadCount(max(1, min(4, os.cpu_count() or 2)))
+        app = QCoreApplication.instance()
+        if app is not None:  # no decode may run into the interpreter's exit
+            app.aboutToQuit.connect(_drain)
     return _pool
+
+
+def _drain() -> None:
+    if _pool is not None:
+        _pool.clear()
+        _pool.waitForDone(10000)
 
 
 @dataclass
@@ -115,6 +124,8 @@ class _Decode(QRunnable):
             return
         try:
             loaded = load_frame(image.path, frame)
+            if loaded.ds is not None and "PixelData" in loaded.ds:
+                del loaded.ds.PixelData  # decoded into values: the cache holds no second copy
             entry = Loaded(loaded, loaded.draw(*drawn_for), drawn_for,
                            info=image_info(loaded.ds, loaded.index))
         except Undisplayable as exc:
@@ -146,7 +157,7 @@ class FrameLoader(QObject):
         self.images = images  # (image, frame) per display position
         self.cache = cache
         self.pool = decode_pool()
-        self.slots = self.pool.maxThreadCount()
+        self.slots = 3 * self.pool.maxThreadCount()  # queued in the pool: no idle gap between jobs
         self._bridge = _Bridge(self)
         self._bridge.done.connect(self._done)
         self._queue: list[int] = []  # wanted, most urgent first

@@ -18,7 +18,7 @@ class SeriesData:
     series_uid: str
     header: dict
     positions: list[tuple[SeriesImage, int]]  # (image, 0-based frame) per scroll position
-    study_series: list[dict] = field(default_factory=list)  # {"series_uid", "label"}
+    study_series: list[dict] = field(default_factory=list)  # {"series_instance_uid", "label"}
 
 
 _HEADER = """
@@ -43,7 +43,7 @@ def read_series(home, db, series_uid: str) -> SeriesData:
     """The series (UID or unambiguous prefix); raises NotFound when the cache lacks it."""
     uid = resolve_series_uid(db, series_uid)
     row = db.execute(_HEADER, [uid]).fetchone()
-    keys = ("patient_name", "patient_id", "birth_date", "sex", "study_uid",
+    keys = ("patient_name", "patient_id", "birth_date", "sex", "study_instance_uid",
             "study_description", "study_date", "series_number", "series_description", "modality")
     header = dict(zip(keys, row)) if row else {}
     positions = [(image, f) for image in series_images(home, db, uid) for f in range(image.frames)]
@@ -51,5 +51,5 @@ def read_series(home, db, series_uid: str) -> SeriesData:
     if row:
         for s_uid, number, description, modality, count in db.execute(_STUDY_SERIES, [row[4]]):
             label = f"{number if number is not None else '-'}  {modality}  {description}".strip()
-            study.append({"series_uid": s_uid, "label": f"{label} ({count})"})
+            study.append({"series_instance_uid": s_uid, "label": f"{label} ({count})"})
     return SeriesData(uid, header, positions, study)

@@ -166,7 +166,7 @@ class ViewerWindow(QMainWindow):
         self.series_box.blockSignals(True)
         self.series_box.clear()
         for s in self.study_series:
-            self.series_box.addItem(s["label"], s["series_uid"])
+            self.series_box.addItem(s["label"], s["series_instance_uid"])
         if self.active is not None:
             self.series_box.setCurrentIndex(self.series_box.findData(self.active.series_uid))
         self.series_box.blockSignals(False)
@@ -207,7 +207,7 @@ class ViewerWindow(QMainWindow):
         self._set_active(self.active if self.active in self.panes else self.panes[0])
 
     def _series_after(self, series_uid: str, offset: int) -> str:
-        uids = [s["series_uid"] for s in self.study_series]
+        uids = [s["series_instance_uid"] for s in self.study_series]
         if series_uid not in uids:
             return series_uid
         return uids[(uids.index(series_uid) + offset) % len(uids)]
