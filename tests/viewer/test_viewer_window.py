@@ -277,3 +277,15 @@ def test_view_command_is_on_the_command_line():
 
     args = build_parser().parse_args(["view", "1.2.3", "--image", "4"])
     assert args.series_uid == "1.2.3" and args.image == 4
+
+
+def test_closing_while_frames_decode_and_several_windows(qtbot, open_series):
+    """Two windows at once; one closes with decodes under way (the other
+    keeps working): no crash, no frame delivered to a closed window."""
+    first = open_series("axial")
+    second = open_series("second")
+    key(qtbot, first.panes[0].viewport, Qt.Key.Key_End)
+    first.close()
+    viewport = second.panes[0].viewport
+    key(qtbot, viewport, Qt.Key.Key_End, index=5)
+    assert "Im 6 / 6" in corner(viewport, "bottom-left")

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 
 from ui.viewer.frames import (Display, Frame, ImageInfo, SeriesImage, Undisplayable, image_info,
                               load_frame)
@@ -106,7 +106,33 @@ CACHE = FrameCache()
 
 
 class _Bridge(QObject):
+    """The one object pool threads emit on: made on the GUI thread, never
+    deleted, so no thread can emit on a loader a closing window is deleting
+    (what ui/jobs.py's bridge does for jobs). Results reach the loader by id;
+    a loader that is gone drops them."""
+
     done = Signal(int, int, object)  # loader id, index, Loaded
+
+
+_bridge: Optional[_Bridge] = None
+_loaders: dict[int, "FrameLoader"] = {}
+
+
+def _the_bridge() -> _Bridge:
+    global _bridge
+    if _bridge is None:
+        _bridge = _Bridge()
+        _bridge.done.connect(_deliver)
+    return _bridge
+
+
+def _deliver(loader_id: int, index: int, entry: Optional[Loaded]) -> None:
+    loader = _loaders.get(loader_id)
+    if loader is not None:
+        try:
+            loader._done(index, entry)
+        except RuntimeError:  # its viewport is being deleted
+            _loaders.pop(loader_id, None)
 
 
 class _Decode(QRunnable):
@@ -136,10 +162,7 @@ class _Decode(QRunnable):
 
 
 def _emit(bridge: _Bridge, loader_id: int, index: int, entry: Optional[Loaded]) -> None:
-    try:
-        bridge.done.emit(loader_id, index, entry)
-    except RuntimeError:  # the viewport closed while its frame decoded
-        pass
+    bridge.done.emit(loader_id, index, entry)
 
 
 class FrameLoader(QObject):
@@ -158,8 +181,10 @@ class FrameLoader(QObject):
         self.cache = cache
         self.pool = decode_pool()
         self.slots = 3 * self.pool.maxThreadCount()  # queued in the pool: no idle gap between jobs
-        self._bridge = _Bridge(self)
-        self._bridge.done.connect(self._done)
+        self._bridge = _the_bridge()
+        _loaders[self.id] = self
+        loader_id = self.id
+        self.destroyed.connect(lambda *_: _loaders.pop(loader_id, None))
         self._queue: list[int] = []  # wanted, most urgent first
         self._running: set[int] = set()
         self._wanted: frozenset[int] = frozenset()  # read from pool threads
@@ -200,9 +225,11 @@ class FrameLoader(QObject):
         self._start()
 
     def cancel(self) -> None:
-        """Forget the queue (the viewport closes or changes series)."""
+        """Forget the queue and what is on its way (the viewport closes or
+        changes series)."""
         with self._lock:
             self._queue, self._wanted = [], frozenset()
+        _loaders.pop(self.id, None)
 
     def busy(self) -> bool:
         return bool(self._queue or self._running)
@@ -220,8 +247,7 @@ class FrameLoader(QObject):
             self.pool.start(_Decode(self._bridge, self.id, index, image, frame,
                                     self.drawn_for, self._still_wanted))
 
-    @Slot(int, int, object)
-    def _done(self, loader_id: int, index: int, entry: Optional[Loaded]) -> None:
+    def _done(self, index: int, entry: Optional[Loaded]) -> None:
         self._running.discard(index)
         if entry is not None:
             self.put(index, entry)

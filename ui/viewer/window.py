@@ -40,7 +40,7 @@ class Pane(QWidget):
         self.bar.setObjectName("viewerScroll")
         self.position = QLabel("", self)
         self.position.setObjectName("viewerPosition")
-        self.position.setMinimumWidth(90)
+        self.position.setFixedWidth(96)  # a new number never re-lays the window out
         self.position.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row = QHBoxLayout()
         row.setContentsMargins(4, 0, 4, 2)
@@ -60,13 +60,17 @@ class Pane(QWidget):
             self.viewport.set_index(value)
 
     def _sync(self) -> None:
-        count = self.viewport.count
+        count, index = self.viewport.count, self.viewport.state.index
         self.bar.blockSignals(True)
-        self.bar.setRange(0, max(0, count - 1))
-        self.bar.setPageStep(max(1, count // 10))
-        self.bar.setValue(self.viewport.state.index)
+        if self.bar.maximum() != max(0, count - 1):
+            self.bar.setRange(0, max(0, count - 1))
+            self.bar.setPageStep(max(1, count // 10))
+        if self.bar.value() != index:
+            self.bar.setValue(index)
         self.bar.blockSignals(False)
-        self.position.setText(f"{self.viewport.state.index + 1} / {count}" if count else "")
+        text = f"{index + 1} / {count}" if count else ""
+        if self.position.text() != text:
+            self.position.setText(text)
 
 
 class ViewerWindow(QMainWindow):
