@@ -5,6 +5,11 @@ re-reading or copying any file.
 Offsets between records are byte positions in the DICOMDIR file: it is
 written once, read back to learn where each record starts, and written again
 with the offsets filled in (they are fixed-size UL values, so nothing moves).
+
+A document's record (an SR DOCUMENT or KEY OBJECT DOC: a measurement report)
+keeps only the keys PS3.3 F.5 gives it (:func:`document_keys`): pydicom's
+record makers copy the report's whole content tree, which a DICOMDIR may not
+hold.
 """
 
 from __future__ import annotations
@@ -19,6 +24,40 @@ from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage
 
 from app.dicom.meta import file_meta_dataset
 from app.export.names import check_member
+
+
+# Leaf records keyed by the document's title (PS3.3 Tables F.5-25 and F.5-26)
+DOCUMENT_RECORDS = ("SR DOCUMENT", "KEY OBJECT DOC")
+
+
+def document_keys(kind: str, keys: Dataset) -> Dataset:
+    """*keys* (a record maker's output) as PS3.3 F.5 allows them for *kind*.
+
+    For an SR DOCUMENT or KEY OBJECT DOC record the Content Sequence holds
+    "all, and only" the root's HAS CONCEPT MOD items (the document title's
+    modifiers), each its Relationship Type and Document Content Macro, so
+    without Content Sequences of their own; with none, the sequence is left
+    out (it is Type 1C). Other kinds are returned as they are. The report's
+    own items are never changed: the kept ones are copies.
+    """
+    if kind not in DOCUMENT_RECORDS or "ContentSequence" not in keys:
+        return keys
+    modifiers = Sequence()
+    for item in keys.ContentSequence:
+        if item.get("RelationshipType") != "HAS CONCEPT MOD":
+            continue
+        kept = Dataset()
+        for elem in item:
+            if elem.keyword != "ContentSequence":
+                kept.add(elem)
+        modifiers.append(kept)
+    trimmed = Dataset()
+    for elem in keys:
+        if elem.keyword != "ContentSequence":
+            trimmed.add(elem)
+    if modifiers:
+        trimmed.ContentSequence = modifiers
+    return trimmed
 
 
 def _record(kind: str, values: dict) -> Dataset:
@@ -50,7 +89,7 @@ def build(entries: list[tuple[str, dict]], instance_uid: str, file_set_id: str =
         series = study.children.setdefault(fields["series"]["SeriesInstanceUID"],
                                            _Node(_record("SERIES", fields["series"])))
         leaf = _record(fields["leaf_type"], {})
-        for elem in fields["leaf"]:
+        for elem in document_keys(fields["leaf_type"], fields["leaf"]):
             leaf.add(elem)
         leaf.ReferencedFileID = member.split("/")
         leaf.ReferencedSOPClassUIDInFile = fields["sop_class"]

@@ -4,7 +4,10 @@ PATIENT, STUDY and SERIES records, and IMAGE records (nearly every instance
 on a disc), are made from the cache's columns without reading a file. The
 other leaf types (RT, SR, presentation states, documents...) need keys the
 cache does not hold: their header is read (without pixel data) and handed to
-pydicom's public record makers (``pydicom.fileset.DIRECTORY_RECORDERS``).
+pydicom's public record makers (``pydicom.fileset.DIRECTORY_RECORDERS``); a
+document's record (a measurement report) then keeps only the keys PS3.3 F.5
+allows it (:func:`app.export.dicomdir.document_keys`), the export's DICOMDIR
+rule, so that a disc and an export describe a report alike.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.fileset import DIRECTORY_RECORDERS
 
+from app.export.dicomdir import document_keys
 from app.media.selection import Instance, Patient, Series, Study
 
 _STORAGE = "1.2.840.10008.5.1.4.1.1."
@@ -216,7 +220,7 @@ def leaf_record(instance: Instance, series: Series, study: Study, ordinal: int,
             _fill(source, ordinal, study)
             keys = DIRECTORY_RECORDERS[kind](source)
         ds = _record(kind, source.get("SpecificCharacterSet"))
-        ds.update(keys)
+        ds.update(document_keys(kind, keys))
     ds.ReferencedFileID = list(file_id)
     ds.ReferencedSOPClassUIDInFile = instance.sop_class_uid
     ds.ReferencedSOPInstanceUIDInFile = instance.sop_instance_uid
