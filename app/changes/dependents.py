@@ -11,6 +11,9 @@ series whose modality can refer to something (not the image modalities),
 each file once, headers only; the same read tells whether a series is an AI
 result (judged by its first instance, as :func:`ai.series_reason` does). The
 references are then followed in memory, in dependency order.
+
+Measurement reports (TID 1500) are no dependents: their measurements follow
+the moved images by the Synapse rule instead (app/changes/reports.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app import store
 from app.changes import ai
 from app.dicom.references import references_of
 from app.home import Home
+from app.measurements.sr_read import is_measurement_report
 
 IMAGE_LIKE_MODALITIES = {"CT", "MR", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "OT", "SC"}
 
@@ -92,6 +96,8 @@ def _read_candidates(home: Home, db, series_uids: list[str], sources: list[str],
                               " ORDER BY instance_number", [uid]).fetchall()
             for n, (sop, path) in enumerate(rows):
                 ds = read_header(store.absolute(home, path))
+                if is_measurement_report(ds):
+                    continue
                 found = references_of(ds)
                 candidate.instances |= found.instances
                 candidate.series |= found.series

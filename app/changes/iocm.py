@@ -18,8 +18,9 @@ rewriter, with the UID map) to ``staging/p<pid>-<token>/`` first;
 the plan then *moves* them into place, so the change commits, recovers after
 a crash and undoes like any other (an undo moves them back to staging, where
 :func:`sweep_staging` removes them once nothing can need them). The old files
-are never touched, and the old rows come back on undo; measurements keyed by
-the old SOP Instance UIDs are re-keyed (and back).
+are never touched, and the old rows come back on undo. The measurements
+drawn on the renewed images follow them by the same UID map
+(app.changes.reports).
 """
 
 from __future__ import annotations
@@ -81,7 +82,12 @@ class Renewal:
 
     def release(self) -> None:
         """The change is applied (or failed): its staging folder may be swept."""
-        _ACTIVE.discard(self.folder)
+        release_folder(self.folder)
+
+
+def release_folder(name: str) -> None:
+    """A staging folder no change in progress needs any more (it may be swept)."""
+    _ACTIVE.discard(name)
 
 
 # -- the rejection note --------------------------------------------------------------------
@@ -170,9 +176,10 @@ def _sop_ref(row: dict) -> Dataset:
 # -- turning a reallocation plan into an IOCM plan -------------------------------------------
 
 
-def _staging_folder(home: Home) -> str:
-    """A new folder under staging/ named after this process, marked in use;
-    its relative path."""
+def staging_folder(home: Home) -> str:
+    """A new folder under staging/ named after this process, marked in use
+    until :func:`release_folder`; its relative path (app.changes.reports
+    stages its reports the same way)."""
     name = f"p{os.getpid()}-{uuid.uuid4().hex[:8]}"
     _ACTIVE.add(name)
     (home.root / STAGING / name).mkdir(parents=True, exist_ok=True)
@@ -181,12 +188,13 @@ def _staging_folder(home: Home) -> str:
 
 def renew(home: Home, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
           progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None, *,
-          measurements: list[dict], patients: dict[int, dict]) -> Renewal:
+          patients: dict[int, dict]) -> Renewal:
     """Rewrite *plan* (a reallocation to *destination*) in place for IOCM;
     write the new files to staging (through app.changes.rewrite, the UID map
-    applied). *measurements*: the rows on the instances that may move, to be
-    re-keyed; *patients*: the source studies' patient rows, for the notes
-    (both as the reallocation planned them). The caller sweeps staging
+    applied). *patients*: the source studies' patient rows, for the notes
+    (as the reallocation planned them). The measurement reports on the
+    renewed images follow them afterwards (app.changes.reports, with the
+    UID map). The caller sweeps staging
     first, applies the plan, and calls ``discard()`` on the result if that fails."""
     if title not in REJECTION_TITLES:
         raise ValueError(f"rejection note title {title}: one of {', '.join(REJECTION_TITLES)}")
@@ -207,7 +215,7 @@ def renew(home: Home, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
     result.renewed = [op.sop for op in ops]
     for uid in sources:
         uid_map[uid] = destination
-    relative = _staging_folder(home)
+    relative = staging_folder(home)
     result.folder = relative.split("/")[1]
     tasks, files, instances = [], [], []
     for n, op in enumerate(ops):
@@ -235,10 +243,6 @@ def renew(home: Home, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
     except BaseException:
         result.discard()
         raise
-    measurements = [m for m in measurements if m["sop_instance_uid"] in uid_map]
-    plan.before["measurements"] = measurements
-    plan.after["measurements"] = [dict(m, sop_instance_uid=uid_map[m["sop_instance_uid"]])
-                                  for m in measurements]
     plan.after["series"] = [dict(s, series_instance_uid=uid_map[s["series_instance_uid"]])
                             for s in moved_series]
     plan.after["instances"] = instances

@@ -45,13 +45,12 @@ TABLES = {
     "studies": "study_instance_uid",
     "series": "series_instance_uid",
     "instances": "sop_instance_uid",
-    # IOCM renews SOP Instance UIDs: the measurements on those instances are
-    # re-keyed, and the corrected objects are queued to be sent (app/net/outbox/queue.py)
-    "measurements": "id",
-    "outbox": "id",
+    "outbox": "id",   # IOCM's corrected objects, queued to be sent (app/net/outbox/queue.py)
 }
-# parents first when writing, children first when deleting
-WRITE_ORDER = ("patients", "studies", "series", "instances", "measurements", "outbox")
+# parents first when writing, children first when deleting. A plan journaled
+# before schema V7 may hold "measurements" rows (the old table, dropped): they
+# are not in this order, so its undo passes them by.
+WRITE_ORDER = ("patients", "studies", "series", "instances", "outbox")
 
 # A test-only hook: called with a step name; raising (or killing the
 # process) there simulates a crash at that point.

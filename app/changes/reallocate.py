@@ -7,8 +7,10 @@ its *dependents* (app/changes/dependents.py): the user moves them along or
 leaves them; AI results among them are not moved but cleared (files to the
 trash, rows removed) with a rescan of the destination requested in the same
 transaction (app/changes/ai.py). With the ``iocm`` setting on, the moved
-instances are renewed (app/changes/iocm.py). Measurements on moved images
-follow them (they are keyed by SOP Instance UID; IOCM re-keys them).
+instances are renewed (app/changes/iocm.py). The measurements drawn on the
+moved images follow the Synapse rule (app/changes/reports.py): into an
+Advanced Reporting destination they move, into any other they are removed;
+either way they leave the source's reports.
 
 Two steps, as the window runs them (the command line runs both at once,
 :func:`reallocate_series`):
@@ -37,7 +39,7 @@ from typing import Optional
 
 from app import store
 from app.accounts.accounts import User
-from app.changes import ai, dependents, iocm, journal, locks, migrated, rules, touched
+from app.changes import ai, dependents, iocm, journal, locks, migrated, reports, rules, touched
 from app.changes.journal import FileOp, Plan
 from app.changes.plans import patient_attrs, rewrite_instances, study_attrs
 from app.errors import BadInput, RuleRefused
@@ -63,9 +65,14 @@ class Reallocation:
     attrs: dict[str, str]                   # the destination's Patient and Study attributes
     rows: touched.Touched                   # as they were when planned
     fingerprint: dict[str, str] = field(default_factory=dict)
+    reports: reports.Survey = field(default_factory=reports.Survey)  # the measurements on them
 
     def moving(self, with_dependents: bool) -> list[str]:
         return self.series + (self.dependents if with_dependents else [])
+
+    def measurements(self, with_dependents: bool = True) -> int:
+        """How many measurements are drawn on the images that move."""
+        return self.reports.count(self.moving(with_dependents))
 
 
 def plan_reallocation(home: Home, db, user: User, series: list[str] | str,
@@ -80,14 +87,15 @@ def plan_reallocation(home: Home, db, user: User, series: list[str] | str,
     cfg = ai.config(home, db)
     found = dependents.find(home, db, series_uids, sources, cfg)
     cleared = [uid for uid, _ in found.ai_results]
-    rows = touched.read(db, sources, destination, series_uids + found.dependents + cleared,
-                        series_uids + found.dependents)
+    rows = touched.read(db, sources, destination, series_uids + found.dependents + cleared)
     dest_study = rows.studies[destination]
     attrs = dict(patient_attrs(rows.patients[dest_study["patient_pk"]]), **study_attrs(dest_study))
     planned = Reallocation(series_uids, destination, sources, _preflight(rows, sources, destination),
                            found.dependents, found.ai_results, cfg, bool(home.settings().get("iocm")),
                            attrs, rows)
     planned.fingerprint = rows.fingerprint()
+    planned.reports = reports.survey(home, db, sources, destination, rows.instances,
+                                     series_uids + found.dependents)
     return planned
 
 
@@ -143,8 +151,7 @@ def recheck(db, user: User, planned: Reallocation) -> None:
             raise RuleRefused(f"study {label} was marked migrated {since} ({why}): it can be neither "
                               "source nor destination. Nothing was changed")
     rows = planned.rows
-    now = touched.read(db, planned.sources, planned.destination, list(rows.series),
-                       planned.series + planned.dependents)
+    now = touched.read(db, planned.sources, planned.destination, list(rows.series))
     if now.fingerprint() != planned.fingerprint:
         said = touched.changes(rows, now) or [f"the rows it touches were changed {since}"]
         raise RuleRefused("the reallocation was not made: " + "; ".join(said)
@@ -212,6 +219,8 @@ class Outcome:
     ai_rescan: str = ""
     renewal: Optional[iocm.Renewal] = None
     sources: list[str] = field(default_factory=list)
+    measurements: Optional[reports.Followed] = None
+    advanced_reporting: bool = False        # the destination
 
     def messages(self) -> list[str]:
         out = [f"{len(self.series)} series reallocated (change {self.change_id})"]
@@ -223,6 +232,20 @@ class Outcome:
             out.append(f"{len(self.left_behind)} series referring to it stayed where they were")
         if self.renewal:
             out.append(self.renewal.describe())
+        return out + self.measurement_lines()
+
+    def measurement_lines(self) -> list[str]:
+        """What the Synapse rule did to the measurements on the moved images."""
+        out: list[str] = []
+        followed = self.measurements
+        if followed and followed.moved:
+            out.append(f"{followed.moved} measurements moved with the series into this Advanced "
+                       f"Reporting study (report {followed.report_uid})")
+        if followed and followed.removed:
+            why = "" if self.advanced_reporting else \
+                ": the destination is not an Advanced Reporting study"
+            out.append(f"{followed.removed} measurements on these images removed from the source's "
+                       f"reports{why} (undo brings them back)")
         return out
 
     def to_json(self) -> dict:
@@ -233,7 +256,9 @@ class Outcome:
                 "ai_rescan": self.ai_rescan or None,
                 "iocm": None if renewal is None else {
                     "uid_map": renewal.uid_map, "rejection_notes": [n[0] for n in renewal.notes],
-                    "node": renewal.node, "queued": renewal.queued}}
+                    "node": renewal.node, "queued": renewal.queued},
+                "measurements": {"moved": self.measurements.moved if self.measurements else 0,
+                                 "removed": self.measurements.removed if self.measurements else 0}}
 
 
 def apply_reallocation(home: Home, db, user: User, planned: Reallocation, *,
@@ -255,20 +280,43 @@ def apply_reallocation(home: Home, db, user: User, planned: Reallocation, *,
         apply_progress = progress
         if planned.iocm:
             outcome.renewal = iocm.renew(home, plan, planned.destination, title, progress, cancel,
-                                         measurements=planned.rows.measurements,
                                          patients=planned.rows.patients)
             apply_progress = _scaled(progress, 0.8)
+        outcome.advanced_reporting = planned.reports.destination_ar
         try:
+            outcome.measurements = _follow(home, db, user, planned, plan, moving, outcome)
             outcome.change_id = journal.apply(home, db, plan, apply_progress, cancel,
                                               check=lambda db: recheck(db, user, planned))
         except BaseException:
-            if outcome.renewal:
-                outcome.renewal.discard()
+            for staged in (outcome.renewal, outcome.measurements):
+                if staged:
+                    staged.discard()
             raise
         finally:
-            if outcome.renewal:
-                outcome.renewal.release()
+            for staged in (outcome.renewal, outcome.measurements):
+                if staged:
+                    staged.release()
     return outcome
+
+
+def _follow(home: Home, db, user: User, planned: Reallocation, plan: Plan, moving: list[str],
+            outcome: Outcome) -> reports.Followed:
+    """The Synapse rule on the plan (app.changes.reports); a source study
+    that its report series' removal leaves empty disappears too."""
+    followed = reports.follow_plan(home, db, plan, planned.reports, moving, planned.rows.instances,
+                                   planned.destination, planned.attrs,
+                                   outcome.renewal.uid_map if outcome.renewal else {}, user.name)
+    if followed.removed_series:
+        leaving = set(moving) | {uid for uid, _ in planned.ai_results} | set(followed.removed_series)
+        emptied = {uid for uid in planned.sources if set(planned.rows.members[uid]) <= leaving}
+        plan.after["studies"] = [r for r in plan.after["studies"]
+                                 if r["study_instance_uid"] not in emptied]
+        if emptied:
+            plan.summary += f"; source study {', '.join(sorted(emptied))} left empty and removed"
+    said = followed.describe(planned.reports.destination_ar)
+    if said:
+        plan.summary += "; " + said
+    return followed
 
 
 def _scaled(progress: Optional[Progress], start: float) -> Optional[Progress]:

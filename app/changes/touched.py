@@ -3,7 +3,7 @@ their fingerprint: what the write job compares, inside its transaction, to
 refuse a plan that something changed since the user confirmed it.
 
 One digest per object (a study, a patient, a series, a series' instances, a
-source study's list of series, the measurements on the moved images), so a
+source study's list of series, the measurement reports of the studies), so a
 refusal can say what changed: "series CT #2 Lung 1mm had 2 instances when
 you opened the preview and has 3 now".
 """
@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from app.changes.plans import rows_in
+from app.changes.reports import report_rows
 
 
 # Counts the cache derives from the rows below a study or series; the commit
@@ -31,7 +32,7 @@ class Touched:
     series: dict[str, dict] = field(default_factory=dict)           # moved, dependents, AI results
     instances: dict[str, list[dict]] = field(default_factory=dict)  # by series
     members: dict[str, list[str]] = field(default_factory=dict)     # source study -> its series
-    measurements: list[dict] = field(default_factory=list)          # on the instances that may move
+    reports: list[dict] = field(default_factory=list)               # candidate reports of the studies
 
     def fingerprint(self) -> dict[str, str]:
         out = {f"study {uid}": _digest(row, COUNTS) for uid, row in self.studies.items()}
@@ -40,7 +41,7 @@ class Touched:
         out.update({f"instances {uid}": _digest(sorted(rows, key=lambda r: r["sop_instance_uid"]))
                     for uid, rows in self.instances.items()})
         out.update({f"members {uid}": _digest(sorted(uids)) for uid, uids in self.members.items()})
-        out["measurements"] = _digest(sorted(self.measurements, key=lambda r: r["id"]))
+        out["reports"] = _digest(sorted(self.reports, key=lambda r: r["sop_instance_uid"]))
         return out
 
 
@@ -50,10 +51,11 @@ def _digest(value, leave_out: frozenset = frozenset()) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def read(db, sources: list[str], destination: str, series: list[str], measured: list[str]) -> Touched:
+def read(db, sources: list[str], destination: str, series: list[str]) -> Touched:
     """The rows as they are now: the studies, their patients, the *series* and
-    their instances, the series of each source study, the measurements on
-    the instances of *measured* (the series that may move)."""
+    their instances, the series of each source study, the instance rows of
+    the measurement reports (candidates) of sources and destination: a
+    report added, rewritten or removed changes what the rule does."""
     touched = Touched()
     studies = rows_in(db, "studies", "study_instance_uid", list(dict.fromkeys(sources + [destination])))
     touched.studies = {row["study_instance_uid"]: row for row in studies}
@@ -67,8 +69,7 @@ def read(db, sources: list[str], destination: str, series: list[str], measured: 
     for uid in sources:
         touched.members[uid] = [s for (s,) in db.execute(
             "SELECT series_instance_uid FROM series WHERE study_instance_uid = ?", [uid])]
-    sops = [row["sop_instance_uid"] for uid in measured for row in touched.instances.get(uid, [])]
-    touched.measurements = rows_in(db, "measurements", "sop_instance_uid", sops)
+    touched.reports = report_rows(db, list(dict.fromkeys(sources + [destination])))
     return touched
 
 
@@ -110,7 +111,7 @@ def _describe(kind: str, uid: str, planned: Touched, now: Touched) -> str:
         if added:
             return f"study {label} received {len(added)} new series {since} ({', '.join(added)})"
         return f"series left study {label} {since}"
-    return f"measurements on the moved images were added or changed {since}"
+    return f"measurement reports of these studies were added, changed or removed {since}"
 
 
 def study_label(row: dict) -> str:

@@ -153,10 +153,19 @@ class Preview:
     iocm: bool = False
     node: Optional[str] = None
     plan: Optional[reallocate.Reallocation] = None
+    advanced_reporting: bool = False    # the destination holds a measurement report
 
     @property
     def different_patients(self) -> bool:
         return self.preflight.different_patients
+
+    def measurements(self, with_dependents: bool = True) -> int:
+        """Measurements drawn on the images that move."""
+        return self.plan.measurements(with_dependents) if self.plan else 0
+
+    def measurements_text(self, with_dependents: bool = True) -> str:
+        """What the Synapse rule will do to them, in words ('' when there are none)."""
+        return measurements_text(self.measurements(with_dependents), self.advanced_reporting)
 
 
 def preview(home: Home, db, user: User, series: list[str], destination: str) -> Preview:
@@ -170,10 +179,23 @@ def preview(home: Home, db, user: User, series: list[str], destination: str) -> 
                      [series_card(db, s) for s in planned.dependents],
                      [dict(series_card(db, s), why=why) for s, why in planned.ai_results],
                      ai.describe_rescan(planned.ai) if planned.ai_results else "",
-                     planned.iocm, plan=planned)
+                     planned.iocm, plan=planned,
+                     advanced_reporting=planned.reports.destination_ar)
     result.node = next((s["source_node"] for s in result.sources if s["source_node"]),
                        result.destination["source_node"])
     return result
+
+
+def measurements_text(count: int, advanced_reporting: bool) -> str:
+    """The confirmation's sentence on the measurements (shared/CLI.md's rule)."""
+    if not count:
+        return ""
+    noun = "measurement" if count == 1 else "measurements"
+    if advanced_reporting:
+        verb = "moves" if count == 1 else "move"
+        return f"{count} {noun} {verb} with the series into this Advanced Reporting study"
+    return (f"{count} {noun} on these images will be removed: the destination is not an "
+            "Advanced Reporting study")
 
 
 TITLES = iocm.REJECTION_TITLES

@@ -137,8 +137,9 @@ def cmd_reallocate(ctx: Context) -> int:
     if outcome.left_behind:
         print("note: series referring to this one stay where they are (--with-dependents moves "
               "them along): " + ", ".join(outcome.left_behind), file=sys.stderr)
+    measured = outcome.measurement_lines()
     for line in outcome.messages()[1:]:
-        if not line.endswith("stayed where they were"):
+        if not line.endswith("stayed where they were") and line not in measured:
             print(f"note: {line}", file=sys.stderr)
     document = outcome.to_json()
     if outcome.ai_cleared:  # the change is done: send the rescan request now, not someday
@@ -150,7 +151,8 @@ def cmd_reallocate(ctx: Context) -> int:
                 print(f"warning: {ai.failure_message(result)}", file=sys.stderr)
         document["ai_rescan_sent"] = [{k: r[k] for k in ("id", "node", "sent", "error")} for r in sent]
     ctx.emit(document, f"{len(outcome.series)} series reallocated (change "
-             f"{outcome.change_id}; `studydesk undo {outcome.change_id}` reverts it)")
+             f"{outcome.change_id}; `studydesk undo {outcome.change_id}` reverts it)"
+             + "".join(f"\n{line}" for line in measured))
     return 0
 
 

@@ -326,4 +326,14 @@ V6 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]
+# V7: measurements are DICOM reports in the cache (app/measurements, issue #15):
+# the old ``measurements`` table, which nothing could fill or show, goes. The
+# journal may still hold its rows in old changes' plans (IOCM re-keyed them):
+# the journal no longer writes that table (app/changes/journal.py WRITE_ORDER),
+# so undoing such a change passes them by.
+V7 = [
+    "DROP INDEX IF EXISTS measurements_sop",
+    "DROP TABLE IF EXISTS measurements",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]

@@ -132,6 +132,9 @@ def _report_series(db, study_uid: str) -> ReportSeries:
     return ReportSeries(generate_uid(prefix=None), max(int(highest or 0) + 1, 1), 1)
 
 
+report_series = _report_series  # public: a reallocation's report lands there too (app.changes.reports)
+
+
 def _record(home: Home, user: str, data: bytes, report_uid: str, study_uid: str) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="measure-", dir=store.scratch(home)))
     result = ImportResult()

@@ -4,7 +4,9 @@ The confirmation shows the pre-flight identity check side by side (source and
 destination patient and study; differences amber, a different patient red,
 and then a typed reason is required), the series that refer to the moved one
 with "Move them along", the AI results that will be cleared and the rescan
-that will be requested, and in IOCM mode the rejection note's title.
+that will be requested, what happens to the measurements on the moved images
+(the Synapse rule: they move into an Advanced Reporting study, else they are
+removed), and in IOCM mode the rejection note's title.
 """
 
 from __future__ import annotations
@@ -83,6 +85,13 @@ class ReallocateDialog(QDialog):
             self.left_behind.setStyleSheet(f"color: {COLOURS['amber']};")
             self.left_behind.setVisible(False)
             layout.addWidget(self.left_behind)
+        self.measurements = QLabel(preview.measurements_text(self.with_dependents()))
+        self.measurements.setObjectName("measurementsNotice")
+        self.measurements.setWordWrap(True)
+        self.measurements.setStyleSheet(
+            "" if preview.advanced_reporting else f"color: {COLOURS['amber']};")
+        self.measurements.setVisible(bool(self.measurements.text()))
+        layout.addWidget(self.measurements)
         if preview.ai_results:
             ai = QLabel("AI results that refer to it will be cleared:\n"
                         + "\n".join(f"    {series_line(s)} ({s['why']})" for s in preview.ai_results)
@@ -154,6 +163,8 @@ class ReallocateDialog(QDialog):
 
     def _dependents_toggled(self, checked: bool) -> None:
         self.left_behind.setVisible(not checked)
+        self.measurements.setText(self.preview.measurements_text(self.with_dependents()))
+        self.measurements.setVisible(bool(self.measurements.text()))
 
     def _update(self) -> None:
         self.ok.setEnabled(not self.preview.different_patients or bool(self.reason.text().strip()))
