@@ -1,8 +1,8 @@
 """A measurement report leaves the workstation like any instance, by every
 exit a user has, and comes back as a report: a plain ZIP and one with a
 DICOMDIR, an anonymised ZIP (the UIDs inside the report mapped to the same
-new UIDs as the images it measures), a disc image imported again into a new
-home, a send to a real PACS (Orthanc) and a retrieve from it into a new home,
+new UIDs as the images it measures), a disc image (plain or anonymised)
+imported again into a new home, a send to a real PACS (Orthanc) and a retrieve from it into a new home,
 and research staging. The DICOMDIRs and the reports are checked with
 dicom3tools' dciodvfy, as a receiving site would."""
 
@@ -22,7 +22,7 @@ from app import store
 from app.home import Home
 from app.measurements.sr_read import is_measurement_report, read_measurements
 from tests.measurements.conftest import needs_dciodvfy, run
-from tests.media.conftest import extract, needs_xorriso
+from tests.media.conftest import extract, needs_xorriso, referenced
 from tests.net.conftest import OUR_AET, orthanc  # noqa: F401 - the fixture, a real PACS
 
 WELL_KNOWN = "1.2.840.10008."  # SOP classes, transfer syntaxes: never mapped
@@ -198,13 +198,9 @@ def check_reports_mapped(originals: list[Dataset], copies: list[Dataset], mapped
 
 # --- (1) export: a plain ZIP and one with a DICOMDIR -------------------------
 
-def _report_uids(listed: list[dict]) -> set[str]:
-    return {m["report_uid"] for m in listed}
-
-
 def _kept(home: Path, listed: list[dict]) -> dict[str, bytes]:
     """Each report's file as the cache keeps it, by its UID."""
-    return {u: _cached(home, u).read_bytes() for u in _report_uids(listed)}
+    return {u: _cached(home, u).read_bytes() for u in {m["report_uid"] for m in listed}}
 
 
 @needs_dciodvfy
@@ -290,6 +286,33 @@ def test_a_burnt_disc_carries_the_reports_and_brings_them_back(measured, capsys,
     assert code == 0 and again == listed
 
 
+@needs_xorriso
+@needs_dciodvfy
+def test_an_anonymised_disc_keeps_the_reports_on_its_own_images(measured, capsys, tmp_path):
+    home, study, listed = measured
+    image = tmp_path / "anon.iso"
+    code, burnt, err = run(home, capsys, "burn", study, "--iso", str(image), "--anonymise")
+    assert code == 0 and burnt["verified"] is True, err
+    root = extract(image, tmp_path / "disc")
+    assert _errors(_dciodvfy(root / "DICOMDIR")) == []
+    records = _sr_records(root / "DICOMDIR")
+    assert len(records) == 2
+    for record in records:
+        _check_sr_record(record, pydicom.dcmread(root.joinpath(*record.ReferencedFileID)))
+    copies = [pydicom.dcmread(path) for path in referenced(root).values()]
+    originals = _study_files(home, study)
+    mapped = uid_map(originals, copies)
+    check_reports_mapped(originals, copies, mapped)
+
+    fresh = tmp_path / "fresh"
+    code, imported, err = run(fresh, capsys, "import", str(root))
+    assert code == 0 and imported["rejected"] == [], err
+    code, again, _ = run(fresh, capsys, "measurements", mapped[study])
+    assert code == 0
+    assert sorted((m["image_uid"], m["kind"], round(m["value"], 6)) for m in again) == sorted(
+        (mapped[m["image_uid"]], m["kind"], round(m["value"], 6)) for m in listed)
+
+
 # --- (4) send to a PACS, retrieve into a new home -----------------------------
 
 def _node_home(home: Path, capsys, pacs) -> None:
@@ -313,7 +336,7 @@ def test_send_delivers_the_reports_and_retrieve_brings_the_measurements(
     code, sent, err = run(home, capsys, "send", study, "--to", "pacs")
     assert code == 0 and sent["failed"] == [], err
     held = {i["MainDicomTags"]["SOPInstanceUID"] for i in _find(orthanc, "Instance", study)}
-    assert _report_uids(listed) <= held
+    assert {m["report_uid"] for m in listed} <= held
     (pacs_study,) = _find(orthanc, "Study", study)
     series = orthanc.rest(f"/studies/{pacs_study['ID']}/series")
     assert "SR" in {s["MainDicomTags"]["Modality"] for s in series}
@@ -347,3 +370,31 @@ def test_staging_pseudonymises_the_reports_with_their_images(measured, capsys, t
     check_reports_mapped(_study_files(home, study), copies, uid_map(_study_files(home, study), copies))
     assert {(ds.PatientID, str(ds.PatientName)) for ds in copies} == {("PSN01", "S01")}
     assert len({str(ds.StudyInstanceUID) for ds in copies}) == 1
+
+
+
+def test_a_key_object_record_keeps_only_the_title_modifiers():
+    """The same rule for a KEY OBJECT DOC record (PS3.3 Table F.5-26); the
+    document itself is left as it was."""
+    from pydicom.fileset import DIRECTORY_RECORDERS
+
+    from app.export.dicomdir import document_keys
+
+    def item(relationship: str, code: str, **more) -> Dataset:
+        ds = Dataset()
+        ds.RelationshipType, ds.ValueType = relationship, "CODE"
+        ds.ConceptNameCodeSequence = [Dataset()]
+        ds.ConceptNameCodeSequence[0].update({"CodeValue": code, "CodingSchemeDesignator": "DCM",
+                                              "CodeMeaning": code})
+        ds.update(more)
+        return ds
+
+    kos = item("", "113001", InstanceNumber=1, ContentDate="20240101", ContentTime="120000")
+    kos.ContentSequence = [item("HAS CONCEPT MOD", "113011", ContentSequence=[item("HAS CONCEPT MOD", "1")]),
+                           item("CONTAINS", "113012")]
+    (kept,) = document_keys("KEY OBJECT DOC", DIRECTORY_RECORDERS["KEY OBJECT DOC"](kos)).ContentSequence
+    assert kept.ConceptNameCodeSequence[0].CodeValue == "113011" and "ContentSequence" not in kept
+    assert len(kos.ContentSequence) == 2 and "ContentSequence" in kos.ContentSequence[0]
+    kos.ContentSequence = kos.ContentSequence[1:]  # no modifier: no sequence (Type 1C)
+    record = document_keys("KEY OBJECT DOC", DIRECTORY_RECORDERS["KEY OBJECT DOC"](kos))
+    assert "ContentSequence" not in record
