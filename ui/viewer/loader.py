@@ -162,7 +162,10 @@ class _Decode(QRunnable):
 
 
 def _emit(bridge: _Bridge, loader_id: int, index: int, entry: Optional[Loaded]) -> None:
-    bridge.done.emit(loader_id, index, entry)
+    try:
+        bridge.done.emit(loader_id, index, entry)
+    except RuntimeError:  # only at the interpreter's exit, when Qt is already gone
+        pass
 
 
 class FrameLoader(QObject):
