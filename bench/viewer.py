@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -239,6 +240,7 @@ def main(argv=None) -> int:
     from ui.viewer.loader import decode_pool
 
     decode_pool().waitForDone(30000)
+    shutil.rmtree(work, ignore_errors=True)
 
     out = {
         "machine": machine(),

@@ -289,3 +289,20 @@ def test_closing_while_frames_decode_and_several_windows(qtbot, open_series):
     viewport = second.panes[0].viewport
     key(qtbot, viewport, Qt.Key.Key_End, index=5)
     assert "Im 6 / 6" in corner(viewport, "bottom-left")
+
+
+def test_help_overlay_and_cine(qtbot, open_series):
+    from ui.viewer.help import help_rows
+
+    window = open_series("axial")
+    viewport = window.panes[0].viewport
+    key(qtbot, viewport, Qt.Key.Key_F1)
+    assert window.help.isVisible()
+    keys = dict(help_rows())
+    assert keys["I"] == "invert" and "Space" in keys and "Right drag" in keys
+    key(qtbot, viewport, Qt.Key.Key_Escape)  # any key closes it
+    assert not window.help.isVisible()
+    with qtbot.waitSignal(viewport.shown, check_params_cb=lambda i: i == 2, timeout=10000):
+        key(qtbot, viewport, Qt.Key.Key_Space)  # cine runs through the stack
+    key(qtbot, viewport, Qt.Key.Key_Space)
+    assert not window.cine.isActive()
