@@ -126,3 +126,55 @@ def test_iocm_killed_mid_commit_is_rolled_back_on_the_next_start(loaded):
     done = studydesk(home, "reallocate", mis, "--to", uid["A2"], "--json", user="carla")
     assert done.returncode == 0, done.stderr
     assert not [p for p in (home / "staging").rglob("*") if p.is_file()]   # swept
+
+
+@pytest.fixture
+def measured(tmp_path):
+    """Study A1 with a measured series 'mis' (two lengths) and one more
+    series; A2 plain; A3 holding a measurement of its own (Advanced Reporting)."""
+    from tests.factories import ct_dataset, uid, write
+
+    src = tmp_path / "src"
+    for study, series, count, accession in (("a", "ok", 1, "A1"), ("a", "mis", 2, "A1"),
+                                            ("b", "x", 1, "A2"), ("c", "z", 1, "A3")):
+        for n in range(1, count + 1):
+            ds = ct_dataset("P1", study=study, series=series, number=n, accession=accession)
+            ds.PixelSpacing = [0.5, 0.5]
+            write(ds, src / f"{study}{series}{n}.dcm")
+    home = tmp_path / "h"
+    assert studydesk(home, "import", str(src)).returncode == 0
+    studydesk(home, "user", "add", "carla", "--role", "content-manager")
+    mis = uid("P1", "a", "mis")
+    for image in ("1", "2"):
+        assert studydesk(home, "measure", mis, "--image", image, "--line", "1", "1", "11", "1",
+                         "--label", f"lesion {image}").returncode == 0
+    assert studydesk(home, "measure", uid("P1", "c", "z"), "--image", "1", "--line", "0", "0", "4", "0"
+                     ).returncode == 0
+    return home, {a: uid("P1", s) for a, s in (("A1", "a"), ("A2", "b"), ("A3", "c"))}, mis
+
+
+def _measurements(home, study):
+    return sorted((m["label"], m["value"]) for m in as_json(studydesk(home, "measurements", study,
+                                                                      "--json")))
+
+
+@pytest.mark.parametrize("to, moved, removed, words", [
+    ("A3", 2, 0, "2 measurements moved with the series into this Advanced Reporting study"),
+    ("A2", 0, 2, "2 measurements on these images removed from the source's reports: the "
+                 "destination is not an Advanced Reporting study")])
+def test_reallocate_says_what_happened_to_the_measurements(measured, to, moved, removed, words):
+    home, study, mis = measured
+    before = {s: _measurements(home, s) for s in study.values()}
+    assert before[study["A1"]] == [("lesion 1", 5.0), ("lesion 2", 5.0)]
+    done = studydesk(home, "reallocate", mis, "--to", study[to], "--json", user="carla")
+    assert done.returncode == 0, done.stderr
+    document = as_json(done)
+    assert document["measurements"] == {"moved": moved, "removed": removed}
+    assert _measurements(home, study["A1"]) == []
+    lesions = [m for m in _measurements(home, study[to]) if m[0].startswith("lesion")]
+    assert len(lesions) == moved
+    text = studydesk(home, "undo", str(document["change_id"]), user="carla")
+    assert text.returncode == 0, text.stderr
+    assert {s: _measurements(home, s) for s in study.values()} == before
+    again = studydesk(home, "reallocate", mis, "--to", study[to], user="carla")
+    assert again.returncode == 0 and words in again.stdout, again.stdout + again.stderr

@@ -208,3 +208,46 @@ def test_a_broadcast_write_updates_exactly_its_rows(qtbot, qtmodeltester, loaded
     finally:
         runner.shutdown()
         model.close()
+
+
+def test_an_advanced_reporting_study_shows_its_icon_until_its_measurements_leave(qtbot, loaded_home,
+                                                                                 admin):
+    """The status icon and tooltip "Advanced Reporting: N measurements" of a
+    study holding a measurement report; a reallocation broadcast through the
+    runner removes them (the measurements left with the series)."""
+    from app.changes.reallocate import reallocate_series
+    from app.measurements import record
+    from ui.cache_events import STUDIES, CacheChange
+    from ui.worklist import status_icons
+    from tests.ui.cm_helpers import cached_uid
+
+    lung = cached_uid(loaded_home, "series", "series_description", "Lung 1mm")
+    record.measure_length(loaded_home, admin, lung, 1, (2, 2), (20, 2), "nodule")
+    runner = JobRunner()
+    model = WorklistModel(loaded_home, runner, admin.name)
+    status = _column("status")
+
+    def tooltip(accession: str):
+        row = next(r for r in range(model.rowCount()) if model.study(r).get("accession_number") == accession)
+        return model.data(model.index(row, status), Qt.ItemDataRole.ToolTipRole)
+
+    try:
+        _searched(qtbot, model, lambda: model.search(Query(), audit=False))
+        qtbot.waitUntil(lambda: tooltip("ACC001") == "Advanced Reporting: 1 measurement", timeout=10000)
+        row = next(r for r in range(model.rowCount()) if model.study(r).get("accession_number") == "ACC001")
+        assert "reporting" in status_icons.states(model.status_row(row), admin.name)
+        assert model.data(model.index(row, status), Qt.ItemDataRole.DecorationRole) is not None
+        assert tooltip("ACC002") is None
+        source = cached_uid(loaded_home, "studies", "accession_number", "ACC001")
+        dest = cached_uid(loaded_home, "studies", "accession_number", "ACC002")
+        done = []
+        runner.write(loaded_home, "Reallocate", lambda db, progress, cancel: reallocate_series(
+            loaded_home, db, admin, lung, dest), changed=CacheChange.of(STUDIES, study_uids=[source, dest]),
+            on_success=done.append)
+        qtbot.waitUntil(lambda: bool(done), timeout=20000)
+        assert done[0].to_json()["measurements"] == {"moved": 0, "removed": 1}
+        qtbot.waitUntil(lambda: tooltip("ACC001") is None and model.reporting.known(source), timeout=10000)
+        assert tooltip("ACC002") is None
+    finally:
+        runner.shutdown()
+        model.close()

@@ -126,6 +126,8 @@ class StudyTableModel(QAbstractTableModel):
         self._rows: dict[str, dict] = {}
         self._generation = 0
         self._pending = 0
+        self.reporting = status_icons.ReportingFlags(home, runner, self)  # the Synapse rule's icon
+        self.reporting.changed.connect(self._repaint_status)
 
     # -- searching (the subclass asks its source) -----------------------------------
 
@@ -209,6 +211,18 @@ class StudyTableModel(QAbstractTableModel):
             index = self.index(row, SELECT)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
 
+    def _repaint_status(self) -> None:
+        if self.rowCount():   # one signal; the view repaints the cells it shows
+            self.dataChanged.emit(self.index(0, STATUS), self.index(self.rowCount() - 1, STATUS),
+                                  [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
+
+    def status_row(self, row: int) -> dict:
+        """The row dict with what the status column shows beyond the cache's
+        columns (the Advanced Reporting count, once known)."""
+        item = self.study(row)
+        count = self.reporting.count(item.get("study_instance_uid"))
+        return item if count is None else dict(item, **{status_icons.MEASUREMENTS: count})
+
     def close(self) -> None:
         """Let go of what the model holds open (the local model: its connection)."""
 
@@ -234,7 +248,8 @@ class StudyTableModel(QAbstractTableModel):
             if column.key == "select":
                 return TICK_HELP
             if column.key == "status":
-                return "Locked, assigned, staged for research, AI re-scan pending, migrated"
+                return ("Locked, assigned, staged for research, AI re-scan pending, migrated, "
+                        "Advanced Reporting (holds measurement reports)")
             if column.sort is None:
                 return f"{column.title} (not sortable)"
         return None
@@ -259,10 +274,11 @@ class StudyTableModel(QAbstractTableModel):
                 return Qt.CheckState.Checked
             return Qt.CheckState.Unchecked if uid == self._revealed else None
         if role == DECORATION:
-            return status_icons.pixmap(status_icons.states(self.study(row), self.user)) if col == STATUS else None
+            return status_icons.pixmap(status_icons.states(self.status_row(row), self.user)) \
+                if col == STATUS else None
         if role == TOOLTIP:
             if col == STATUS:
-                return status_icons.describe(self.study(row), self.user) or None
+                return status_icons.describe(self.status_row(row), self.user) or None
             item = self.study(row)
             shared = item.get("shared_by") and f"Shared by {item['shared_by']}" + (
                 f": {item['share_note']}" if item.get("share_note") else "")
