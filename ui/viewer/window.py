@@ -91,6 +91,7 @@ class ViewerWindow(QMainWindow):
         self.panes: list[Pane] = []
         self.active: Optional[Pane] = None
         self.layout_name = "1x1"
+        self._closed = False
         self._grid_host = QWidget(self)
         self._grid = QGridLayout(self._grid_host)
         self._grid.setContentsMargins(0, 0, 0, 0)
@@ -148,8 +149,8 @@ class ViewerWindow(QMainWindow):
             on_failure=lambda message, p=pane: p.viewport.set_series(None, {}, message=message))
 
     def _opened(self, pane: Pane, data: SeriesData, image: Optional[int]) -> None:
-        if pane not in self.panes:
-            return
+        if self._closed or pane not in self.panes:
+            return  # closed, or the layout dropped the pane, while the series was read
         pane.series_uid = data.series_uid
         if not self.study_series:
             self.study_series = data.study_series
@@ -254,6 +255,7 @@ class ViewerWindow(QMainWindow):
             self.help.setGeometry(self._grid_host.rect())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._closed = True
         self.cine.stop()
         for pane in self.panes:
             if pane.viewport.loader is not None:
