@@ -2,27 +2,25 @@
 keyboard that move through them and change how they look.
 
 The GUI thread never decodes here: it asks the loader for the current
-image and paints the last one it had until the new one is ready. It wraps
-ready pixels in a QImage and paints it; it draws an image itself only when
-the window or inversion changed since the pool thread drew it (a 512x512
+image and paints the last one it had until the new one is ready, a QImage
+the pool thread made. It draws an image itself only when the window or
+inversion changed since the pool thread drew it (a 512x512
 CT redraws in about a millisecond, which keeps a window/level drag under
 the mouse). Keys are listed for the user in help.py's table.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
-import numpy as np
-import time
-
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.viewer import overlay
 from ui.viewer.frames import presets_for
-from ui.viewer.loader import FrameLoader, Loaded
+from ui.viewer.loader import FrameLoader, Loaded, paintable
 from ui.viewer.view_state import ZOOM_MAX, ZOOM_MIN, ViewState, image_transform
 
 # A new image is painted at most this often (a 120 Hz screen): scrolling
@@ -32,14 +30,6 @@ from ui.viewer.view_state import ZOOM_MAX, ZOOM_MIN, ViewState, image_transform
 PAINT_INTERVAL_MS = 8
 BACKGROUND = QColor("#000000")
 ACTIVE = QColor("#2f6f9f")
-
-
-def to_qimage(pixels: np.ndarray) -> QImage:
-    """A QImage over the uint8 array's buffer (the caller keeps the array)."""
-    h, w = pixels.shape[:2]
-    if pixels.ndim == 2:
-        return QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_Grayscale8)
-    return QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_RGB888)
 
 
 class Viewport(QWidget):
@@ -59,7 +49,6 @@ class Viewport(QWidget):
         self.active = False
         self.message = "Loading…"  # shown while there is no series
         self._shown: Optional[tuple[int, Loaded]] = None  # what is painted
-        self._qimage: Optional[tuple[int, QImage]] = None
         self._drag: Optional[tuple] = None
         self._step = 1
         self._painted_at = 0.0
@@ -76,7 +65,7 @@ class Viewport(QWidget):
             self.loader.ready.disconnect(self._ready)
         self.loader, self.header, self.message = loader, header, message
         self.state = ViewState()
-        self._shown = self._qimage = None
+        self._shown = None
         if loader is not None:
             loader.ready.connect(self._ready)
             self.set_index(index)
@@ -174,7 +163,6 @@ class Viewport(QWidget):
 
     def _show(self, index: int, entry: Loaded) -> None:
         self._shown = (index, entry)
-        self._qimage = None
         self._redraw(changed=False, paint=False)
         wait = PAINT_INTERVAL_MS - (time.perf_counter() - self._painted_at) * 1000
         if wait <= 0:
@@ -191,7 +179,7 @@ class Viewport(QWidget):
             if entry.frame is not None and entry.drawn_for != self.state.drawn_for:
                 entry.display = entry.frame.draw(*self.state.drawn_for)
                 entry.drawn_for = self.state.drawn_for
-                self._qimage = None
+                entry.image = None  # made again when painted
         if paint:
             self.update()
         if changed:
@@ -236,15 +224,14 @@ class Viewport(QWidget):
 
     def _paint_image(self, painter: QPainter, index: int, entry: Loaded) -> None:
         display = entry.display
-        if self._qimage is None or self._qimage[0] != id(display.pixels):
-            self._qimage = (id(display.pixels), to_qimage(display.pixels))
-            self._pixels = display.pixels  # the QImage borrows this buffer
+        if entry.image is None:  # the window changed here: a drag, a preset
+            entry.image = paintable(display.pixels)
         h, w = display.pixels.shape[:2]
         transform, zoom = image_transform(self.state, w, h, display.aspect, self.width(),
                                           self.height())
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, zoom < 4)
         painter.setTransform(transform)
-        painter.drawImage(0, 0, self._qimage[1])
+        painter.drawImage(0, 0, entry.image)
 
     def _paint_overlay(self, painter: QPainter, rect: QRectF, entry: Optional[Loaded]) -> None:
         from ui.viewer.corner_text import corner_lines

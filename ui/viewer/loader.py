@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
 
 from ui.viewer.frames import (Display, Frame, ImageInfo, SeriesImage, Undisplayable, image_info,
                               load_frame)
@@ -62,6 +63,7 @@ class Loaded:
     drawn_for: tuple = ()
     error: str = ""
     info: ImageInfo = ImageInfo()
+    image: Optional[QImage] = None  # `display` ready to paint (None: make it when painted)
 
     @property
     def size(self) -> int:
@@ -71,7 +73,19 @@ class Loaded:
                 total += arr.nbytes if arr is not None else 0
         if self.display is not None:
             total += self.display.pixels.nbytes
+        if self.image is not None:
+            total += self.image.sizeInBytes()
         return total
+
+
+def paintable(pixels) -> QImage:
+    """The display pixels as a QImage of its own memory in the format the
+    screen is painted in (32-bit RGB), so painting scales it without first
+    converting it: made on the pool thread, the GUI thread only paints it."""
+    h, w = pixels.shape[:2]
+    fmt = QImage.Format.Format_Grayscale8 if pixels.ndim == 2 else QImage.Format.Format_RGB888
+    return QImage(pixels.data, w, h, pixels.strides[0], fmt).convertToFormat(
+        QImage.Format.Format_RGB32)
 
 
 class FrameCache:
@@ -152,8 +166,9 @@ class _Decode(QRunnable):
             loaded = load_frame(image.path, frame)
             if loaded.ds is not None and "PixelData" in loaded.ds:
                 del loaded.ds.PixelData  # decoded into values: the cache holds no second copy
-            entry = Loaded(loaded, loaded.draw(*drawn_for), drawn_for,
-                           info=image_info(loaded.ds, loaded.index))
+            display = loaded.draw(*drawn_for)
+            entry = Loaded(loaded, display, drawn_for, info=image_info(loaded.ds, loaded.index),
+                           image=paintable(display.pixels))
         except Undisplayable as exc:
             entry = Loaded(error=exc.message)
         except Exception as exc:  # noqa: BLE001 - a placeholder, never a crash
