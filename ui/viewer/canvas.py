@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.viewer import overlay
 from ui.viewer.frames import presets_for
+from ui.viewer.layers import Layer
 from ui.viewer.loader import FrameLoader, Loaded, paintable
 from ui.viewer.view_state import ZOOM_MAX, ZOOM_MIN, ViewState, image_transform
 
@@ -50,6 +51,8 @@ class Viewport(QWidget):
         self.message = "Loading…"  # shown while there is no series
         self._shown: Optional[tuple[int, Loaded]] = None  # what is painted
         self._drag: Optional[tuple] = None
+        self.layers: list[Layer] = []  # drawn over the image in order (ui/viewer/layers.py)
+        self._layer_drag: Optional[Layer] = None
         self._step = 1
         self._painted_at = 0.0
         self._paint_timer = QTimer(self)
@@ -232,11 +235,30 @@ class Viewport(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, zoom < 4)
         painter.setTransform(transform)
         painter.drawImage(0, 0, entry.image)
+        for layer in self.layers:
+            painter.save()
+            layer.paint_image(painter, self, index, entry)
+            painter.restore()
+
+    def image_position(self, widget_pos: QPointF) -> Optional[QPointF]:
+        """The (column, row) of the current image under *widget_pos*, or None."""
+        entry = self._shown[1] if self._shown else None
+        if entry is None or entry.display is None:
+            return None
+        h, w = entry.display.pixels.shape[:2]
+        transform, _zoom = image_transform(self.state, w, h, entry.display.aspect, self.width(),
+                                           self.height())
+        inverse, invertible = transform.inverted()
+        return inverse.map(widget_pos) if invertible else None
 
     def _paint_overlay(self, painter: QPainter, rect: QRectF, entry: Optional[Loaded]) -> None:
         from ui.viewer.corner_text import corner_lines
 
         overlay.draw_corners(painter, rect, corner_lines(self, entry))
+        for layer in self.layers:
+            painter.save()
+            layer.paint_widget(painter, self, rect, entry)
+            painter.restore()
         if entry is None or entry.display is None:
             return
         info = entry.info
@@ -251,6 +273,13 @@ class Viewport(QWidget):
         self.activated.emit(self)
         button, mods = event.button(), event.modifiers()
         pos = event.position()
+        if button == Qt.MouseButton.LeftButton and not mods & Qt.KeyboardModifier.ShiftModifier:
+            image_pos = self.image_position(pos)
+            for layer in self.layers:
+                if layer.mouse_press(self, event, image_pos):
+                    self._layer_drag = layer
+                    event.accept()
+                    return
         if button == Qt.MouseButton.RightButton and self.current() and self.current().frame \
                 and self.current().frame.values is not None:
             self._drag = ("window", pos, self.displayed_window())
@@ -260,6 +289,9 @@ class Viewport(QWidget):
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._layer_drag is not None:
+            self._layer_drag.mouse_move(self, event, self.image_position(event.position()))
+            return
         if not self._drag:
             return
         kind, start, origin = self._drag
@@ -273,6 +305,9 @@ class Viewport(QWidget):
             self.set_window((centre + delta.y() * step, width + delta.x() * step))
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._layer_drag is not None:
+            layer, self._layer_drag = self._layer_drag, None
+            layer.mouse_release(self, event, self.image_position(event.position()))
         self._drag = None
 
     def contextMenuEvent(self, event) -> None:  # noqa: N802 - right-drag is window/level
