@@ -47,9 +47,8 @@ TABLES = {
     "instances": "sop_instance_uid",
     "outbox": "id",   # IOCM's corrected objects, queued to be sent (app/net/outbox/queue.py)
 }
-# parents first when writing, children first when deleting. A plan journaled
-# before schema V7 may hold "measurements" rows (the old table, dropped): they
-# are not in this order, so its undo passes them by.
+# parents first when writing, children first when deleting. A plan journaled before schema
+# V7 may hold "measurements" rows (the old table, dropped): not here, so an undo passes them by.
 WRITE_ORDER = ("patients", "studies", "series", "instances", "outbox")
 
 # A test-only hook: called with a step name; raising (or killing the
@@ -60,8 +59,7 @@ fault_hook: Optional[Callable[[str], None]] = None
 def _fault(step: str) -> None:
     if fault_hook is not None:
         fault_hook(step)
-    env = os.environ.get("STUDYDESK_FAULT")
-    if env and env == step:
+    if os.environ.get("STUDYDESK_FAULT") == step:
         os._exit(137)
 
 
@@ -129,6 +127,9 @@ def _transition(db, source: dict[str, list[dict]], target: dict[str, list[dict]]
         key = TABLES[table]
         keep = {row[key] for row in target.get(table, [])}
         gone = [row[key] for row in source.get(table, []) if row[key] not in keep]
+        if table == "series":  # one filled since by an import (a report measured there) stays
+            gone = [uid for uid in gone if not db.execute(
+                "SELECT 1 FROM instances WHERE series_instance_uid = ? LIMIT 1", [uid]).fetchone()]
         for start in range(0, len(gone), 500):
             chunk = gone[start:start + 500]
             marks = ",".join("?" * len(chunk))

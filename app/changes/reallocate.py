@@ -94,8 +94,9 @@ def plan_reallocation(home: Home, db, user: User, series: list[str] | str,
                            found.dependents, found.ai_results, cfg, bool(home.settings().get("iocm")),
                            attrs, rows)
     planned.fingerprint = rows.fingerprint()
-    planned.reports = reports.survey(home, db, sources, destination, rows.instances,
-                                     series_uids + found.dependents)
+    with rules.audited_refusal(db, user, "reallocate", asked + [destination]):
+        planned.reports = reports.survey(home, db, sources, destination, rows.instances,
+                                         series_uids + found.dependents)
     return planned
 
 

@@ -40,6 +40,7 @@ from app.changes.journal import FileOp, Plan
 from app.changes.plans import rewritten_path, rows_in
 from app.changes.rewrite import remap
 from app.clock import now_iso
+from app.errors import RuleRefused
 from app.home import Home
 from app.measurements import follow, index
 from app.measurements.codes import REPORT_CLASSES
@@ -98,10 +99,11 @@ def survey(home: Home, db, sources: list[str], destination: str,
     series_of = {row["sop_instance_uid"]: uid for uid in may_move for row in instances.get(uid, [])}
     for study in sources:
         for row in report_rows(db, [study]):
-            if row["series_instance_uid"] in may_move:
-                continue  # a report series that is itself moved goes as it is
             ds = read_report(home, row["path"])
             if ds is None:
+                continue
+            if row["series_instance_uid"] in may_move:  # it moves as it is: its images must too
+                _check_moves_whole(ds, row, study, series_of)
                 continue
             values: dict[str, int] = {}
             for group in follow.groups_of(ds):
@@ -117,6 +119,17 @@ def survey(home: Home, db, sources: list[str], destination: str,
         out.series_members[uid] = [s for (s,) in db.execute(
             "SELECT sop_instance_uid FROM instances WHERE series_instance_uid = ?", [uid])]
     return out
+
+
+def _check_moves_whole(ds: Dataset, row: dict, study: str, moving: dict[str, str]) -> None:
+    """A report series moved by itself would refer to images left behind."""
+    outside = {sop for g in follow.groups_of(ds) for sop in g.images} - set(moving)
+    if outside:
+        raise RuleRefused(
+            f"series {row['series_instance_uid']} holds measurement report {row['sop_instance_uid']} "
+            f"drawn on {len(outside)} image(s) that stay in study {study}: a measurement follows its "
+            "image, never the other way. Reallocate the images' series instead (its measurements "
+            "follow it), or both together")
 
 
 @dataclass

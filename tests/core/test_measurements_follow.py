@@ -298,3 +298,38 @@ def test_a_killed_reallocation_leaves_the_old_reports_or_the_new(measured, step)
         assert after == before
     assert db.execute("SELECT count(*) FROM changes WHERE state = 'pending'").fetchone()[0] == 0
     assert assert_inside_their_studies(home, db) == 3
+
+
+def test_a_report_series_moved_alone_is_refused(measured):
+    home, db, user, studies, ct1, ct2, r1, r2 = measured
+    from app.errors import RuleRefused
+
+    (reports_series,) = db.execute("SELECT series_instance_uid FROM instances WHERE sop_instance_uid = ?",
+                                   [r1]).fetchone()
+    with pytest.raises(RuleRefused, match="a measurement follows its image"):
+        reallocate_series(home, db, user, reports_series, studies["B1"])
+    assert db.execute("SELECT outcome FROM audit WHERE action = 'reallocate'").fetchall() == \
+        [("minor failure",)]
+
+
+def test_undo_leaves_a_report_series_measured_in_since(measured, admin):
+    """The moved measurements land in a new StudyDesk series (the
+    destination's report is another program's); a radiologist measures
+    there afterwards; the undo takes back only what the change brought."""
+    home, db, user, studies, ct1, ct2, r1, r2 = measured
+    db.execute("UPDATE series SET series_description = 'Other software' WHERE modality = 'SR'"
+               " AND study_instance_uid = ?", [studies["C1"]])
+    outcome = reallocate_series(home, db, user, ct1, studies["C1"])
+    new = outcome.measurements.report_uid
+    (series,) = db.execute("SELECT series_instance_uid FROM instances WHERE sop_instance_uid = ?",
+                           [new]).fetchone()
+    later = record.measure_length(home, _importer(db, admin), uid("P1", "c", "z"), 1, (1, 1), (5, 1),
+                                  "later")["report_uid"]
+    assert db.execute("SELECT series_instance_uid FROM instances WHERE sop_instance_uid = ?",
+                      [later]).fetchone() == (series,)
+    journal.undo(home, db, outcome.change_id, user)
+    assert _path(db, new) is None and _path(db, later)
+    assert sorted(m.label for m in index.measurements_of(db, studies["C1"])) == ["later", "own"]
+    assert sorted(m.label for m in index.measurements_of(db, studies["A1"])) == \
+        ["on ct1", "on ct2", "second on ct1"]
+    assert assert_inside_their_studies(home, db) == 4
