@@ -45,6 +45,7 @@ from app.changes.plans import patient_attrs, rewrite_instances, study_attrs
 from app.errors import BadInput, RuleRefused
 from app.home import Home
 from app.jobs import CancelToken, Progress
+from app.net.outbox import queue as outbox
 from app.worklist.query import resolve_series_uid, resolve_study_uid
 
 PRIVILEGE = "content-management"
@@ -314,6 +315,11 @@ def _follow(home: Home, db, user: User, planned: Reallocation, plan: Plan, movin
                                  if r["study_instance_uid"] not in emptied]
         if emptied:
             plan.summary += f"; source study {', '.join(sorted(emptied))} left empty and removed"
+    if outcome.renewal and followed.report_uid:  # IOCM: the archive gets it beside the corrected images
+        plan.after.setdefault("outbox", []).append(outbox.entry(
+            outbox.STORE, outcome.renewal.node, planned.destination, sop=followed.report_uid,
+            reason="IOCM: measurements moved with the corrected instances"))
+        outcome.renewal.queued += 1
     said = followed.describe(planned.reports.destination_ar)
     if said:
         plan.summary += "; " + said

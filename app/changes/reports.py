@@ -206,6 +206,9 @@ def _leave_sources(home: Home, plan: Plan, touched: list[SourceReport], moving_s
     for report in touched:
         row = report.row
         ds = read_report(home, row["path"])
+        if ds is None:  # its row is as planned (the fingerprint), its file is not
+            raise RuleRefused(f"measurement report {row['sop_instance_uid']}: its file can no longer "
+                              "be read. Nothing was changed")
         parts = follow.split(ds, moving_sops)
         if not parts.touched:
             continue

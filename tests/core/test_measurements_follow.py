@@ -203,6 +203,9 @@ def test_with_iocm_the_moved_measurements_refer_to_the_renewed_images(measured):
     ds = pydicom.dcmread(store.absolute(home, _path(db, outcome.measurements.report_uid)))
     (series_item,) = ds.PertinentOtherEvidenceSequence[0].ReferencedSeriesSequence
     assert series_item.SeriesInstanceUID == uid_map[ct1]
+    from app.net.outbox import queue as outbox
+    queued = {e["sop_instance_uid"] for e in outbox.entries(db)}
+    assert outcome.measurements.report_uid in queued           # sent beside the corrected images
     assert assert_inside_their_studies(home, db) == 3
     journal.undo(home, db, outcome.change_id, user)
     assert state(home, db) == before
