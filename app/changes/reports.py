@@ -36,7 +36,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from app import store
 from app.changes import iocm
-from app.changes.journal import FileOp, Plan
+from app.changes.journal import FileOp, Plan, snapshot
 from app.changes.plans import rewritten_path, rows_in
 from app.changes.rewrite import remap
 from app.clock import now_iso
@@ -84,11 +84,12 @@ def read_report(home: Home, path: str) -> Optional[Dataset]:
 def report_rows(db, studies: list[str]) -> list[dict]:
     """The instance rows of every candidate report (SR classes that can hold
     TID 1500) of *studies*: what the plan's fingerprint covers."""
-    series = [uid for (uid,) in db.execute(
-        f"SELECT series_instance_uid FROM series WHERE study_instance_uid IN"
-        f" ({','.join('?' * len(studies))})", studies)] if studies else []
-    return [row for row in rows_in(db, "instances", "series_instance_uid", series)
-            if row["sop_class_uid"] in REPORT_CLASSES]
+    if not studies:
+        return []
+    return snapshot(db, "instances", "sop_class_uid IN ({}) AND series_instance_uid IN (SELECT"
+                    " series_instance_uid FROM series WHERE study_instance_uid IN ({}))".format(
+                        ",".join("?" * len(REPORT_CLASSES)), ",".join("?" * len(studies))),
+                    [*REPORT_CLASSES, *studies])
 
 
 def survey(home: Home, db, sources: list[str], destination: str,
