@@ -12,6 +12,8 @@ image's study, instances of the cache like any other.
   import's write path, audited).
 - :mod:`app.measurements.index`: a study's reports and measurements, and
   whether it is an Advanced Reporting study.
+- :mod:`app.measurements.follow`: a report split when some of its images
+  leave the study (the Synapse rule; app.changes.reports applies it).
 
 Qt-free; the viewer draws and edits on top of these.
 """
