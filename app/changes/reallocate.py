@@ -241,12 +241,12 @@ class Outcome:
         out: list[str] = []
         followed = self.measurements
         if followed and followed.moved:
-            out.append(f"{followed.moved} measurements moved with the series into this Advanced "
+            out.append(f"{_count(followed.moved)} moved with the series into this Advanced "
                        f"Reporting study (report {followed.report_uid})")
         if followed and followed.removed:
             why = "" if self.advanced_reporting else \
                 ": the destination is not an Advanced Reporting study"
-            out.append(f"{followed.removed} measurements on these images removed from the source's "
+            out.append(f"{_count(followed.removed)} on these images removed from the source's "
                        f"reports{why} (undo brings them back)")
         return out
 
@@ -261,6 +261,10 @@ class Outcome:
                     "node": renewal.node, "queued": renewal.queued},
                 "measurements": {"moved": self.measurements.moved if self.measurements else 0,
                                  "removed": self.measurements.removed if self.measurements else 0}}
+
+
+def _count(n: int) -> str:
+    return f"{n} measurement{'' if n == 1 else 's'}"
 
 
 def apply_reallocation(home: Home, db, user: User, planned: Reallocation, *,
