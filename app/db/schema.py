@@ -336,4 +336,12 @@ V7 = [
     "DROP TABLE IF EXISTS measurements",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
+# V8: a node may be a DICOMweb service (app/net/web, issue #16): its base URL
+# and the name of the environment variable holding its credentials (never
+# the credentials). A DICOM node keeps both empty.
+V8 = [
+    "ALTER TABLE nodes ADD COLUMN url TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE nodes ADD COLUMN token_env TEXT NOT NULL DEFAULT ''",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8]
