@@ -28,6 +28,7 @@ from ui.research.rt_tree_model import RtTreeModel
 from ui.research.rt_tree_view import RtTreeView
 from ui.research.series_state import Ticks
 from ui.research.series_table import PAGE_SIZE, SeriesTable
+from ui.viewer import launch
 
 LEGEND = ("Plans show their approval: <span style='color:#5fb878'>APPROVED</span>, "
           "<b style='color:#d08a4a'>UNAPPROVED</b> or <b style='color:#d25a5a'>REJECTED</b> "
@@ -53,6 +54,7 @@ class EditDialog(StagingActions, QDialog):
         self.setWindowTitle(f"Edit \u2014 {subject['subject']} \u2014 {study['description'] or 'study'}")
         self.ticks = Ticks(self)
         self.table = SeriesTable(self.ticks, page_size)
+        self.table.view_requested.connect(self.view_series)
         self.rt_model = RtTreeModel(self.ticks, self)
         self.rt_view = RtTreeView(self.rt_model)
         self._build()
@@ -137,6 +139,10 @@ class EditDialog(StagingActions, QDialog):
         layout.addLayout(options)
         layout.addWidget(self.verdict)
         layout.addLayout(buttons)
+
+    def view_series(self, series_uid: str):
+        """Open the viewer on *series_uid* (a double-click or View in the table)."""
+        return launch.open_series(self, self.home, self.user, self.runner, series_uid)
 
     def show_rt_view(self) -> None:
         self.views.setCurrentIndex(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableView, QVBoxLayout, QWidget)
 
@@ -133,7 +133,11 @@ class SeriesTableModel(QAbstractTableModel):
 
 
 class SeriesTable(QWidget):
-    """The table with its pager: Previous, "Page n of m", Next; Tick page."""
+    """The table with its pager: Previous, "Page n of m", Next; Tick page;
+    View. ``view_requested(series_uid)`` on a double-click on a row or View
+    (the current row): the dialog opens the viewer."""
+
+    view_requested = Signal(str)
 
     def __init__(self, ticks: Ticks, page_size: int = PAGE_SIZE, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -159,6 +163,11 @@ class SeriesTable(QWidget):
         self.tick_page = QPushButton("Tick page")
         self.tick_page.setToolTip("Tick every series on this page")
         self.untick = QPushButton("Untick all")
+        self.view_button = QPushButton("View")
+        self.view_button.setObjectName("viewSeries")
+        self.view_button.setToolTip("Open the highlighted series in the viewer (or double-click it)")
+        self.view_button.clicked.connect(self._view_current)
+        self.view.doubleClicked.connect(self._view_row)
         self.previous.clicked.connect(lambda: self.go(self.model.page - 1))
         self.next.clicked.connect(lambda: self.go(self.model.page + 1))
         self.tick_page.clicked.connect(
@@ -167,6 +176,7 @@ class SeriesTable(QWidget):
         pager = QHBoxLayout()
         pager.addWidget(self.tick_page)
         pager.addWidget(self.untick)
+        pager.addWidget(self.view_button)
         pager.addStretch(1)
         pager.addWidget(self.previous)
         pager.addWidget(self.page_label)
@@ -177,6 +187,16 @@ class SeriesTable(QWidget):
         layout.addLayout(pager)
         self.model.modelReset.connect(self._update_pager)
         self._update_pager()
+
+    def _view_row(self, index: QModelIndex) -> None:
+        if index.isValid() and index.row() < self.model.rowCount():
+            self.view_requested.emit(self.model.series_at(index.row())["series_instance_uid"])
+
+    def _view_current(self) -> None:
+        index = self.view.currentIndex()
+        if not index.isValid() and self.model.rowCount():
+            index = self.model.index(0, 0)
+        self._view_row(index)
 
     def go(self, page: int) -> None:
         self.model.set_page(page)

@@ -40,6 +40,7 @@ from ui.shell.status_bar import build_status_bar
 from ui.shell.study_dialogs import DIALOGS
 from ui.shell.tools import WindowTools
 from ui.shell.worklist_area import WorklistArea
+from ui.viewer import launch
 from ui.worklist.action_bar import ActionBar, privilege_reason
 from ui.worklist.actions import WorklistActions
 from ui.worklist.card_popup import CardCache, PatientCardPopup
@@ -115,6 +116,7 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         self.model.modelAboutToBeReset.connect(self.card_popup.hide)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.doubleClicked.connect(self._open_study)
+        self.strip.open_requested.connect(self.view_series)
         self.table.patient_hovered.connect(self._patient_hovered)
         self.table.hover_left.connect(self.card_popup.leave)
         self.table.menu_requested.connect(self.worklist_actions.row_menu)
@@ -232,6 +234,7 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         if self.runner.running():
             self.show_message("Stopping jobs...")
         self.card_popup.hide()
+        launch.close_viewers(self)  # the viewer windows opened from here close with it
         self.columns.flush()
         self.runner.shutdown()
         self.listener.shutdown()

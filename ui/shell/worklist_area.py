@@ -1,6 +1,7 @@
 """The worklist area of the main window: which source it searches (the cache
-or a node), which study is current, and what follows the current study (the
-series strip, the "Shared with me" banner, the patient card).
+or a node), which study is current, what follows the current study (the
+series strip, the "Shared with me" banner, the patient card), and the viewer
+a double-click on a study or a series card opens (ui/viewer/launch.py).
 
 A mixin of :class:`ui.shell.main_window.MainWindow`; it uses the window's
 model, table, ticks, scope bar, strip, remote source, pages, banner, card
@@ -18,6 +19,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRect
 from app.worklist import sharing
 from app.worklist.query import Query
 from ui import formatting
+from ui.viewer import launch
 
 
 class WorklistArea:
@@ -126,8 +128,21 @@ class WorklistArea:
             formatting.dicom_date(study.get("study_date")), study.get("description"))))
         self.strip.show_study(uid, heading)
 
-    def _open_study(self, _index: QModelIndex) -> None:
-        """Double-click: the viewer is not built yet; deliberately nothing."""
+    def _open_study(self, index: QModelIndex) -> None:
+        """Double-click: the viewer on the study's first series with images."""
+        uid = self.model.study_uid(index.row()) if index.isValid() else None
+        if uid:
+            self.view_study(uid)
+
+    def view_study(self, study_uid: str) -> None:
+        """Open the viewer on *study_uid*'s first series with images (the
+        series is found by a read job; a study without any says so in the
+        status bar)."""
+        launch.open_study(self, self.home, self.user, self.runner, study_uid, self.show_message)
+
+    def view_series(self, series_uid: str):
+        """Open the viewer on *series_uid* (a double-click on a series card)."""
+        return launch.open_series(self, self.home, self.user, self.runner, series_uid)
 
     def _patient_hovered(self, row: int, cell: QRect) -> None:
         patient_id = self.model.study(row).get("patient_id")

@@ -49,9 +49,11 @@ def placeholder(title: str, subtitle: str = "", colour: QColor = _BADGE_TEXT) ->
 
 
 class SeriesCard(QFrame):
-    """One series: thumbnail, modality, number and description, image count."""
+    """One series: thumbnail, modality, number and description, image count.
+    ``clicked(series_uid)`` selects it, ``double_clicked(series_uid)`` opens it."""
 
     clicked = Signal(str)
+    double_clicked = Signal(str)
 
     def __init__(self, series: dict, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -129,3 +131,10 @@ class SeriesCard(QFrame):
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit(self.series_uid)
         super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.double_clicked.emit(self.series_uid)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)

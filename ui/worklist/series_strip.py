@@ -1,5 +1,7 @@
 """The series strip: one card per series of the current study, left to right
-(ui/worklist/series_card.py; thumbnails from ui/worklist/thumbnails.py).
+(ui/worklist/series_card.py; thumbnails from ui/worklist/thumbnails.py). A
+double-click on a card asks the window to open that series in the viewer
+(``open_requested``).
 
 The strip follows the cache's broadcast: when a write touches the study it
 shows (an import added series, a change moved some away), it reads the
@@ -24,9 +26,11 @@ __all__ = ["SeriesStrip", "SeriesCard", "placeholder"]  # placeholder: the merge
 
 
 class SeriesStrip(QFrame):
-    """Cards for one study. ``loaded(study_uid)`` once its cards are in place."""
+    """Cards for one study. ``loaded(study_uid)`` once its cards are in place;
+    ``open_requested(series_uid)`` on a double-click on a card."""
 
     loaded = Signal(str)
+    open_requested = Signal(str)
 
     def __init__(self, home: Home, runner: JobRunner, parent: Optional[QWidget] = None):
         super().__init__(parent)
@@ -132,6 +136,7 @@ class SeriesStrip(QFrame):
         for i, card in enumerate(cards):
             self._layout.insertWidget(i, card)
             card.clicked.connect(self._select)
+            card.double_clicked.connect(self.open_requested)
 
     def _select(self, series_uid: str) -> None:
         for card in self._cards:
