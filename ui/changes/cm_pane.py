@@ -38,11 +38,16 @@ FIELD_HEIGHT = 28
 
 class ContentPane(QFrame):
     """``searched(count)`` after each search; ``series_dropped(series, study)``
-    from its tree; ``menu_requested(pane, node, global_pos)`` on a right-click."""
+    from its tree; ``menu_requested(pane, node, global_pos)`` on a right-click;
+    ``node_chosen(node or None)`` when the current row changes or is clicked
+    (the preview follows it); ``series_activated(series_uid)`` on a
+    double-click on a series (the viewer opens it)."""
 
     searched = Signal(int)
     series_dropped = Signal(list, str)
     menu_requested = Signal(object, object, object)
+    node_chosen = Signal(object)
+    series_activated = Signal(str)
 
     def __init__(self, name: str, home: Home, user: User, runner: JobRunner,
                  thumbnails: ThumbnailLoader, parent: Optional[QWidget] = None):
@@ -88,6 +93,10 @@ class ContentPane(QFrame):
         self.model.series_dropped.connect(self.series_dropped)
         self.model.modelReset.connect(self.tree.expandAll)
         self.tree.customContextMenuRequested.connect(self._menu)
+        self.tree.selectionModel().currentChanged.connect(
+            lambda current, _previous: self.node_chosen.emit(self.model.node(current)))
+        self.tree.pressed.connect(lambda index: self.node_chosen.emit(self.model.node(index)))
+        self.tree.doubleClicked.connect(self._activated)
         self._build_layout()
         for edit in (self.accession, self.patient_id, self.patient_name, self.modality.lineEdit()):
             edit.returnPressed.connect(self.search)
@@ -218,6 +227,11 @@ class ContentPane(QFrame):
     def studies(self) -> list[dict]:
         """The studies this pane shows, with their patient (for "Reallocate to...")."""
         return [dict(n.data, patient=n.parent.data) for n in self.model.nodes(STUDY)]
+
+    def _activated(self, index) -> None:
+        node = self.model.node(index)
+        if node is not None and node.kind == SERIES:
+            self.series_activated.emit(node.uid)
 
     def _menu(self, pos) -> None:
         index = self.tree.indexAt(pos)

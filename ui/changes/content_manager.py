@@ -2,7 +2,9 @@
 
 A window with one or two panes (the "Split view" toggle); each pane has
 query-by-example fields and a patient -> study -> series tree (ui/changes/cm_pane.py).
-Dragging a series onto a study in either pane, or "Reallocate to..." on the
+Selecting a series (or a study) in either pane shows it in the preview
+beside the trees (ui/changes/cm_preview.py); a double-click on a series opens
+it in the viewer. Dragging a series onto a study in either pane, or "Reallocate to..." on the
 series' context menu, checks the rules, shows the confirmation with the
 pre-flight identity check and runs the move as a job (ui/changes/cm_actions.py);
 both panes search again and the history below (the same panel as the main
@@ -28,9 +30,11 @@ from app.home import Home
 from ui.cache_events import PATIENTS, STUDIES, TRASH, CacheChange, events_of
 from ui.changes.cm_actions import ContentActions, needs
 from ui.changes.cm_pane import ContentPane
+from ui.changes.cm_preview import ContentPreview
 from ui.changes.cm_tree import Node
 from ui.changes.history_panel import HistoryPanel
 from ui.jobs import JobRunner
+from ui.viewer import launch
 from ui.worklist.thumbnails import ThumbnailLoader
 
 # Additions to the application's style sheet (resources/styles/dark.qss)
@@ -45,6 +49,9 @@ STYLE = """
 #cmToolbar QToolButton:hover { background: #22262b; }
 #cmPane, #historyPanel { border-top: 1px solid #23272c; }
 QSplitter::handle:horizontal { width: 3px; }
+#cmPreview { border-top: 1px solid #23272c; border-left: 1px solid #23272c; }
+#cmPreviewTitle { color: #8c96a3; font-weight: bold; padding: 4px 8px 0 8px; }
+#cmPreviewLine { color: #8c96a3; padding: 0 8px 4px 8px; }
 """
 
 
@@ -65,12 +72,16 @@ class ContentManager(QMainWindow):
         self.actions = ContentActions(home, user, self.runner, self,
                                       lambda: [s for p in self.visible_panes() for s in p.studies()])
         self.history = HistoryPanel(home, user, self.runner)
+        self.preview = ContentPreview(home, self.runner)
 
         self.pane_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.pane_splitter.setObjectName("cmPanes")
         self.pane_splitter.setChildrenCollapsible(False)
         for pane in self.panes:
             self.pane_splitter.addWidget(pane)
+        self.pane_splitter.addWidget(self.preview)
+        self.pane_splitter.setStretchFactor(2, 0)
+        self.pane_splitter.setSizes([620, 620, 360])
         outer = QSplitter(Qt.Orientation.Vertical)
         outer.setChildrenCollapsible(False)
         outer.addWidget(self.pane_splitter)
@@ -86,6 +97,8 @@ class ContentManager(QMainWindow):
         for pane in self.panes:
             pane.series_dropped.connect(self.actions.reallocate)
             pane.menu_requested.connect(self._popup_menu)
+            pane.node_chosen.connect(self.preview.show_node)
+            pane.series_activated.connect(self.view_series)
         self.actions.changed.connect(self.refresh)
         self.actions.message.connect(self.show_message)
         self.history.message.connect(self.show_message)
@@ -174,6 +187,10 @@ class ContentManager(QMainWindow):
     def _popup_menu(self, pane: ContentPane, node: Node, pos: QPoint) -> None:
         self.actions.menu(node, pane.selected_series()).popup(pos)
 
+    def view_series(self, series_uid: str):
+        """Open the viewer on *series_uid* (a double-click in a tree)."""
+        return launch.open_series(self, self.home, self.user, self.runner, series_uid)
+
     def reallocate_selected(self) -> None:
         """Ctrl+R: "Reallocate to..." for the series selected in the focused pane."""
         pane = next((p for p in self.visible_panes() if p.tree.hasFocus()), self.panes[0])
@@ -187,6 +204,7 @@ class ContentManager(QMainWindow):
     # -- closing -------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        launch.close_viewers(self)  # those it keeps when opened alone
         if self._own_runner:
             self.runner.shutdown()
         super().closeEvent(event)
