@@ -4,7 +4,9 @@
 
 On a temporary demo home: the CT series with the most images, opened at its
 middle image (OUT_DIR/viewer_ct.png), then the 1x2 layout with the study's
-next series beside it (OUT_DIR/viewer_ct_1x2.png).
+next series beside it (OUT_DIR/viewer_ct_1x2.png); the planning CT of the RT
+case at its isocentre with contours, dose wash and isodose lines
+(OUT_DIR/viewer_rt.png).
 """
 
 from __future__ import annotations
@@ -63,10 +65,41 @@ def main(argv: list[str] | None = None) -> int:
         window.grab().save(str(args.out_dir / "viewer_ct_1x2.png"))
         print(args.out_dir / "viewer_ct_1x2.png")
         window.close()
+        rt_scene(home, user, runner, args.out_dir / "viewer_rt.png", (args.width, args.height))
         runner.shutdown()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def rt_scene(home, user, runner, out: Path, size: tuple[int, int]) -> None:
+    """The demo's planning CT at the slice nearest the isocentre, RT shown."""
+    import pydicom
+
+    from app.demo.rt import ISOCENTER
+    from app.viewer.series import series_images
+    from ui.viewer import open_viewer
+
+    with closing(home.connect()) as db:
+        (uid,) = db.execute("SELECT series_instance_uid FROM series WHERE modality = 'CT' AND"
+                            " study_instance_uid IN (SELECT study_instance_uid FROM series"
+                            " WHERE modality = 'RTSTRUCT')").fetchone()
+        images = series_images(home, db, uid)
+    z = [float(pydicom.dcmread(i.path, stop_before_pixels=True).ImagePositionPatient[2])
+         for i in images]
+    image = min(range(len(z)), key=lambda i: abs(z[i] - ISOCENTER[2])) + 1
+    window = open_viewer(None, home, user, runner, uid, image=image)
+    window.resize(*size)
+    wait_until(lambda: window.rt.legend.layer is not None, 30, "the RT overlay")
+    window.rt.legend.wash.setChecked(True)
+    window.rt.legend.lines.setChecked(True)
+    layer, viewport = window.rt.legend.layer, window.panes[0].viewport
+    wait_until(lambda: viewport.current() is not None and layer.dose_of(
+        viewport, viewport.state.index, viewport.current()) is not None, 30, "the dose")
+    settle()
+    window.grab().save(str(out))
+    print(out)
+    window.close()
 
 
 if __name__ == "__main__":
