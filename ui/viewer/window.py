@@ -23,6 +23,7 @@ from ui.jobs import JobRunner
 from ui.viewer.canvas import Viewport
 from ui.viewer.help import HelpOverlay
 from ui.viewer.loader import FrameLoader
+from ui.viewer.rt_control import RtControl
 from ui.viewer.series_data import SeriesData, read_series
 
 LAYOUTS = {"1x1": (1, 1), "1x2": (1, 2), "2x2": (2, 2)}
@@ -136,6 +137,7 @@ class ViewerWindow(QMainWindow):
         self.fps.valueChanged.connect(lambda _: self.cine.isActive() and self.set_cine(True))
         bar.addWidget(self.fps)
         bar.addSeparator()
+        self.rt = RtControl(self, bar)  # radiotherapy overlay and legend (ui/viewer/rt_control.py)
         bar.addAction("Help", self.help.toggle)
 
     # -- series and panes ---------------------------------------------------------
@@ -162,6 +164,7 @@ class ViewerWindow(QMainWindow):
         index = max(0, (image or 1) - 1)
         pane.viewport.set_series(loader, data.header, index,
                                  message="" if data.positions else "No images in this series")
+        self.rt.series_opened(pane, data)
         if pane is self.active:
             self._fill_series_box()
         if pane is self.panes[0]:
