@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests.ui.cm_helpers import close_cm, open_cm, search
 from tests.ui.conftest import StudySpec, click_row, row_of, write_studies
-from tests.ui.test_research_support import (PROJECT, open_edit, research_home,  # noqa: F401
+from tests.ui.test_research_support import (open_edit, research_home,  # noqa: F401
                                             research_window, rt_files)
 from ui.viewer.launch import launches, viewers_of
 
