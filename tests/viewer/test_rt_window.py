@@ -237,3 +237,37 @@ def test_dose_wash_and_the_prescription_isodose_on_the_isocentre_slice(qtbot, op
                           PTV.center[1] + radius * math.sin(angle))
         hits += any(reddish(c) for c in colours_around(viewport, point))
     assert hits >= 24  # dashed: most of the circle is drawn
+
+
+def test_the_cache_finds_the_structure_set_and_each_plan_s_dose(rt_case):
+    from app.viewer.rt_find import load_rt, rt_for_series
+
+    home, ct, _headers, struct = rt_case
+    with closing(home.connect()) as db:
+        found = rt_for_series(home, db, ct)
+        # a dose names no image series: nothing is drawn over it
+        (dose_series,) = db.execute("SELECT series_instance_uid FROM series WHERE modality ="
+                                    " 'RTDOSE' ORDER BY series_number LIMIT 1").fetchone()
+        assert not rt_for_series(home, db, dose_series).structures
+    assert [s.sop_instance_uid for s in found.structures] == [struct.SOPInstanceUID]
+    assert len(found.doses) == 2 and all(d.plan_path is not None for d in found.doses)
+    loaded = load_rt(found)
+    assert not loaded.problems
+    assert [(reference, prescribed) for _item, _grid, reference, prescribed in loaded.doses] == [
+        (60.0, True), (66.0, True)]  # each plan's Target Prescription Dose
+
+
+def test_the_legend_switches_to_the_other_plan_s_dose(qtbot, open_rt, rt_case):
+    _home, _ct, headers, _struct = rt_case
+    index = _nearest(headers, ISOCENTER[2])
+    window, viewport, layer = open_rt(index)
+    legend = window.rt.legend
+    assert legend.dose_box.isVisibleTo(legend) and legend.dose_box.count() == 2
+    legend.dose_box.setCurrentIndex(1)
+    assert legend.reference.text() == "100 % = 66 Gy (prescription)"
+    assert "100 %   66.0 Gy" in [legend.levels.item(r).text() for r in range(legend.levels.count())]
+    with qtbot.waitSignal(layer.dose_ready, check_params_cb=lambda i: i == index, timeout=15000):
+        legend.lines.setChecked(True)
+    dose = layer.dose_of(viewport, index, viewport.current())
+    (prescribed,) = [iso for iso, _path in dose.levels if iso.percent == 100]
+    assert prescribed.level == pytest.approx(66.0) and prescribed.lines
