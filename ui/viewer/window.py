@@ -23,6 +23,7 @@ from ui.jobs import JobRunner
 from ui.viewer.canvas import Viewport
 from ui.viewer.help import HelpOverlay
 from ui.viewer.loader import FrameLoader
+from ui.viewer.priors import PriorControls
 from ui.viewer.rt_control import RtControl
 from ui.viewer.series_data import SeriesData, read_series
 
@@ -53,6 +54,7 @@ class Pane(QWidget):
         box.addWidget(self.viewport, 1)
         box.addLayout(row)
         self.series_uid = ""
+        self.request = 0  # the last series asked for: an earlier read landing late is dropped
         self.bar.valueChanged.connect(self._bar_moved)
         self.viewport.changed.connect(self._sync)
 
@@ -137,6 +139,8 @@ class ViewerWindow(QMainWindow):
         self.fps.valueChanged.connect(lambda _: self.cine.isActive() and self.set_cine(True))
         bar.addWidget(self.fps)
         bar.addSeparator()
+        self.priors = PriorControls(self, bar)
+        bar.addSeparator()
         self.rt = RtControl(self, bar)  # radiotherapy overlay and legend (ui/viewer/rt_control.py)
         bar.addAction("Help", self.help.toggle)
 
@@ -146,9 +150,12 @@ class ViewerWindow(QMainWindow):
         """Read the series on a pool thread; the pane shows it when it is read."""
         home = self.home
         pane.viewport.set_series(None, {}, message="Loading…")
+        pane.request = token = pane.request + 1
         self.runner.read(home, "Open series", lambda db, progress, cancel: read_series(
-            home, db, series_uid), on_success=lambda data, p=pane: self._opened(p, data, image),
-            on_failure=lambda message, p=pane: p.viewport.set_series(None, {}, message=message))
+            home, db, series_uid),
+            on_success=lambda data, p=pane: p.request == token and self._opened(p, data, image),
+            on_failure=lambda message, p=pane: p.request == token and p.viewport.set_series(
+                None, {}, message=message))
 
     def _opened(self, pane: Pane, data: SeriesData, image: Optional[int]) -> None:
         if self._closed or pane not in self.panes:
