@@ -15,7 +15,8 @@ def cmd_node(ctx) -> int:
     action = ctx.args.node_command
     if action == "add":
         node = nodes.add_node(ctx.db, ctx.user, ctx.args.name, ctx.args.aet, ctx.args.host, ctx.args.port,
-                              ctx.args.tls, ctx.args.purpose, replace=ctx.args.replace)
+                              ctx.args.tls, ctx.args.purpose, replace=ctx.args.replace,
+                              url=ctx.args.url or "", token_env=ctx.args.token_env or "")
         ctx.emit(node.to_json(), f"added node {node}")
         return 0
     if action == "remove":
@@ -27,13 +28,15 @@ def cmd_node(ctx) -> int:
 
         ctx.user.require("network", "echo DICOM nodes")
         ms = echo(ctx.home, ctx.args.name)
+        web = nodes.get_node(ctx.db, ctx.args.name).web
         ctx.emit({"node": ctx.args.name, "ok": True, "ms": round(ms, 1)},
-                 f"{ctx.args.name}: C-ECHO answered in {ms:.1f} ms")
+                 f"{ctx.args.name}: {'QIDO-RS' if web else 'C-ECHO'} answered in {ms:.1f} ms")
         return 0
     ctx.user.require("read")
     rows = [n.to_json() for n in nodes.list_nodes(ctx.db)]
-    ctx.emit(rows, lambda: table([dict(r, purposes=r["purposes"], tls="yes" if r["tls"] else "")
-                                   for r in rows], [
+    ctx.emit(rows, lambda: table([dict(r, purposes=r["purposes"], tls="yes" if r["tls"] else "",
+                                       aet=r["aet"] or "(DICOMweb)", host=r.get("url") or r["host"])
+                                  for r in rows], [
         ("Name", "name", 16), ("AE title", "aet", 16), ("Host", "host", 24), ("Port", "port", 5),
         ("TLS", "tls", 3), ("Purposes", "purposes", 40)]))
     return 0
@@ -78,6 +81,11 @@ def _transfer_exit(done: int, failed: list[dict], node: str = "", direction: str
     return 0
 
 
+def _by(method: str) -> str:
+    """'C-GET', 'C-MOVE' or 'WADO-RS' (a DICOMweb node)."""
+    return method.upper() if method == "wado-rs" else f"C-{method.upper()}"
+
+
 def cmd_retrieve(ctx) -> int:
     from app.net.retrieve.study import retrieve
 
@@ -88,7 +96,7 @@ def cmd_retrieve(ctx) -> int:
     for uid in result.not_found:
         print(f"not found: study {uid}: the node has no instances of it", file=sys.stderr)
     ctx.emit(result.to_json(), lambda: (
-        f"{result.retrieved} instances retrieved from {result.node} by C-{result.method.upper()}, "
+        f"{result.retrieved} instances retrieved from {result.node} by {_by(result.method)}, "
         f"{result.already_present} already here, {len(result.failed)} failed"))
     code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
     if not code and result.not_found:
@@ -109,7 +117,7 @@ def _retrieve_series(ctx) -> int:
         print(f"not found: series {uid}: the node has no instances of it", file=sys.stderr)
     ctx.emit(result.to_json(), lambda: (
         f"{result.retrieved} instances of {len(result.series)} series retrieved from {result.node} "
-        f"by C-{result.method.upper()}, {result.already_present} already here, {len(result.failed)} failed"))
+        f"by {_by(result.method)}, {result.already_present} already here, {len(result.failed)} failed"))
     code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
     if not code and result.series_not_found:
         code = EXIT_PARTIAL
@@ -266,22 +274,28 @@ def add_commands(command, common) -> None:
 
     p = command("node", cmd_node, "remote DICOM nodes")
     nsub = p.add_subparsers(dest="node_command", metavar="add|list|echo|remove", required=True)
-    a = nsub.add_parser("add", parents=[common], help="add a remote DICOM node")
+    a = nsub.add_parser("add", parents=[common],
+                        help="add a remote DICOM node (--aet, --host, --port) or DICOMweb node (--url)")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("--aet", required=True, metavar="AET")
-    a.add_argument("--host", required=True, metavar="HOST")
-    a.add_argument("--port", required=True, type=int, metavar="PORT")
+    a.add_argument("--aet", metavar="AET", help="a DICOM node's AE title")
+    a.add_argument("--host", metavar="HOST", help="a DICOM node's host name or address")
+    a.add_argument("--port", type=int, metavar="PORT", help="a DICOM node's port")
     a.add_argument("--tls", action="store_true", help="talk to it over TLS")
+    a.add_argument("--url", metavar="URL",
+                   help="a DICOMweb node: the base URL of its QIDO-RS, WADO-RS and STOW-RS services")
+    a.add_argument("--token-env", metavar="VAR",
+                   help="the environment variable holding its credentials (a bearer token, or "
+                        "user:password for HTTP basic authentication); the name is stored, never the value")
     a.add_argument("--purpose", nargs="+", choices=PURPOSES, metavar="PURPOSE",
                    help=f"what it is for: {', '.join(PURPOSES)} (default: query-retrieve store)")
     a.add_argument("--replace", action="store_true", help="change a node that exists")
     nsub.add_parser("list", parents=[common], help="the configured nodes")
-    e = nsub.add_parser("echo", parents=[common], help="C-ECHO a node")
+    e = nsub.add_parser("echo", parents=[common], help="C-ECHO a node (a QIDO-RS search for a DICOMweb node)")
     e.add_argument("name", metavar="NAME")
     r = nsub.add_parser("remove", parents=[common], help="forget a node")
     r.add_argument("name", metavar="NAME")
 
-    p = command("query", cmd_query, "C-FIND studies on a node (same QBE flags as `studies`)")
+    p = command("query", cmd_query, "C-FIND (QIDO-RS) studies on a node (same QBE flags as `studies`)")
     p.add_argument("node", metavar="NAME")
     add_qbe(p)
     p.add_argument("--series", metavar="STUDY_UID", help="list one study's series instead")
@@ -290,11 +304,12 @@ def add_commands(command, common) -> None:
     p.add_argument("node", metavar="NAME")
     p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
     p.add_argument("--method", choices=("get", "move"), default="get",
-                   help="C-GET (default) or C-MOVE to this workstation's listener")
+                   help="C-GET (default) or C-MOVE to this workstation's listener; "
+                        "a DICOMweb node is retrieved by WADO-RS")
     p.add_argument("--series", nargs="+", metavar="SERIES_UID",
                    help="only these series of the one STUDY_UID given")
 
-    p = command("send", cmd_send, "C-STORE studies to a configured node")
+    p = command("send", cmd_send, "C-STORE (STOW-RS) studies to a configured node")
     p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
     p.add_argument("--to", required=True, metavar="NODE")
 

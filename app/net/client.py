@@ -60,13 +60,19 @@ def require_context(assoc: Association, abstract: str, what: str) -> int:
 
 
 def echo(home, node_name: str) -> float:
-    """C-ECHO; the round-trip in milliseconds (association included)."""
+    """C-ECHO (a QIDO-RS search that matches nothing for a DICOMweb node);
+    the round-trip in milliseconds (association included)."""
     db = home.connect()
     try:
         node = get_node(db, node_name)
     finally:
         db.close()
     started = time.perf_counter()
+    if node.web:
+        from app.net.web.client import session
+
+        session(node).ping()
+        return (time.perf_counter() - started) * 1000.0
     with open_association(home, node, [Proposal(VERIFICATION, UNCOMPRESSED)]) as assoc:
         cid = require_context(assoc, VERIFICATION, "C-ECHO")
         mid = assoc.next_message_id()
@@ -260,15 +266,31 @@ def _open_node(home, user, node_name: str, what: str):
         raise
 
 
+def _via(node: Node) -> str:
+    return "QIDO-RS" if node.web else "C-FIND"
+
+
+def _found(home, node: Node, path: tuple[str, ...], identifier: Dataset,
+           cancel: Optional[CancelToken]) -> list[Dataset]:
+    """The matches of a Study Root C-FIND, or of the same search by QIDO-RS
+    under *path* for a DICOMweb node (app/net/web/qido.py)."""
+    if node.web:
+        from app.net.web import qido
+
+        return qido.find(node, path, identifier, cancel)
+    with open_association(home, node, [Proposal(STUDY_ROOT_FIND, UNCOMPRESSED)]) as assoc:
+        return list(find(assoc, STUDY_ROOT_FIND, identifier, cancel))
+
+
 def query_studies(home, user, node_name: str, q: Query, cancel: Optional[CancelToken] = None) -> list[dict]:
-    """C-FIND at study level; rows shaped like the local worklist's, newest
-    first, each with ``in_cache`` (instances of it we already hold)."""
+    """C-FIND (QIDO-RS for a DICOMweb node) at study level; rows shaped like
+    the local worklist's, newest first, each with ``in_cache`` (instances of
+    it we already hold)."""
     if q.assigned_to:
         raise BadInput("--assigned-to: assignments are local; not a remote query key")
     db, node = _open_node(home, user, node_name, "query DICOM nodes")
     try:
-        with open_association(home, node, [Proposal(STUDY_ROOT_FIND, UNCOMPRESSED)]) as assoc:
-            rows = [study_row(ds, node.name) for ds in find(assoc, STUDY_ROOT_FIND, study_identifier(q), cancel)]
+        rows = [study_row(ds, node.name) for ds in _found(home, node, ("studies",), study_identifier(q), cancel)]
         rows = [r for r in rows if r["study_instance_uid"] and matches(r, q)]
         rows.sort(key=lambda r: (r["study_date"], r["study_time"], r["study_instance_uid"]), reverse=True)
         for row in rows:
@@ -278,7 +300,7 @@ def query_studies(home, user, node_name: str, q: Query, cancel: Optional[CancelT
         asked = {f.name: getattr(q, f.name) for f in fields(q) if getattr(q, f.name)}
         with transaction(db):
             audit.record(db, user.name, "query", audit.QUERY, objects=[node.name],
-                         detail=f"C-FIND studies on {node}: {asked or 'all'}: {len(rows)} studies")
+                         detail=f"{_via(node)} studies on {node}: {asked or 'all'}: {len(rows)} studies")
         return rows
     finally:
         db.close()
@@ -295,8 +317,7 @@ def query_series(home, user, node_name: str, study_uid: str,
         for keyword in ("SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription",
                         "NumberOfSeriesRelatedInstances", "BodyPartExamined", "SeriesDate"):
             setattr(ds, keyword, "")
-        with open_association(home, node, [Proposal(STUDY_ROOT_FIND, UNCOMPRESSED)]) as assoc:
-            found = list(find(assoc, STUDY_ROOT_FIND, ds, cancel))
+        found = _found(home, node, ("studies", study_uid, "series"), ds, cancel)
         rows = [{"series_instance_uid": _text(r, "SeriesInstanceUID"), "modality": _text(r, "Modality"),
                  "number": _int(r, "SeriesNumber"), "description": _text(r, "SeriesDescription"),
                  "instance_count": _int(r, "NumberOfSeriesRelatedInstances"),
@@ -305,7 +326,7 @@ def query_series(home, user, node_name: str, study_uid: str,
         rows.sort(key=lambda r: (r["number"] is None, r["number"] or 0, r["series_instance_uid"]))
         with transaction(db):
             audit.record(db, user.name, "query", audit.QUERY, objects=[node.name, study_uid],
-                         detail=f"C-FIND series of {study_uid} on {node}: {len(rows)} series")
+                         detail=f"{_via(node)} series of {study_uid} on {node}: {len(rows)} series")
         return rows
     finally:
         db.close()

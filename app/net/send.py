@@ -125,6 +125,10 @@ def send_outgoing(home, user: User, instances: list[Outgoing], node_name: str,
 
 def _run(home, db, user: User, node: Node, instances: list[Outgoing], result: SendResult,
          progress: Optional[Progress], cancel: Optional[CancelToken], retries: int) -> SendResult:
+    if node.web:  # a DICOMweb node: STOW-RS (app/net/web/stow.py)
+        from app.net.web import stow
+
+        return stow.run(home, db, user, node, instances, result, progress, cancel, retries)
     progress = Throttled(progress or no_progress)
     cancel = cancel or CancelToken()
     failed: dict[str, tuple[str, bool]] = {}  # SOP Instance UID -> (reason, worth a retry)

@@ -81,6 +81,13 @@ def retrieve_series(home, user: User, node_name: str, study_uid: str, series_uid
                     cancel: Optional[CancelToken] = None) -> SeriesRetrieveResult:
     """Fetch *series_uids* of *study_uid* from the node by C-GET or C-MOVE;
     see the module docstring."""
+    from app.net.web import web_node
+
+    web = web_node(home, node_name)
+    if web is not None:  # a DICOMweb node: WADO-RS (app/net/web/wado.py)
+        from app.net.web import wado
+
+        return wado.retrieve_series(home, user, web, study_uid, series_uids, method, progress, cancel)
     if method not in ("get", "move"):
         raise BadInput(f"--method {method!r}: get or move")
     chosen = list(dict.fromkeys(u.strip() for u in series_uids if u.strip()))

@@ -67,6 +67,13 @@ class RetrieveResult:
 def retrieve(home, user: User, node_name: str, study_uids: list[str], method: str = "get",
              progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> RetrieveResult:
     """Fetch *study_uids* from the node; see the module docstring."""
+    from app.net.web import web_node
+
+    web = web_node(home, node_name)
+    if web is not None:  # a DICOMweb node: WADO-RS (app/net/web/wado.py)
+        from app.net.web import wado
+
+        return wado.retrieve(home, user, web, study_uids, method, progress, cancel)
     if method not in ("get", "move"):
         raise BadInput(f"--method {method!r}: get or move")
     user.require("network", "retrieve studies")

@@ -1,0 +1,92 @@
+"""QIDO-RS: the C-FIND identifiers of app/net/client.py, sent as a search.
+
+The identifier a C-FIND would send is turned into the query: each key with
+a value becomes a matching parameter (the same values: the widened name
+pattern, ``*`` and ``?`` wildcards, a date range ``from-to``, a modality)
+and each empty key an ``includefield`` (a return key). The answers come
+back as the same data sets, so app/net/client.py makes the same rows from
+them and filters them with the same local rules. What QIDO-RS adds
+(``fuzzymatching``) is not asked for: the local filter decides, as for a
+C-FIND.
+
+Values go into the URL unencoded, with every character that would need
+percent-encoding (a space, ``^``, ``,``) replaced by the ``?`` wildcard:
+Orthanc's DICOMweb plugin (1.7) matches the query's raw text, so
+``CT%20HEAD`` and ``WEB%2A`` match nothing there, while a wildcard in
+their place makes the node's answer a superset on any server, which the
+local filter then narrows exactly (as for C-FIND).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from pydicom.dataset import Dataset
+
+from app.errors import NotFound
+from app.jobs import CancelToken
+from app.net.nodes import Node
+from app.net.web.client import session
+
+SKIPPED = {"QueryRetrieveLevel"}
+_PLAIN = re.compile(r"[^A-Za-z0-9.\-_*?]")  # what may stand in a URL's query without encoding
+
+
+def query_string(params: dict) -> str:
+    """``?key=value&...`` with the values as the module docstring says."""
+    pairs = []
+    for key, value in params.items():
+        for one in value if isinstance(value, list) else [value]:
+            pairs.append(f"{key}={_PLAIN.sub('?', str(one))}")
+    return "?" + "&".join(pairs) if pairs else ""
+
+
+def parameters(identifier: Dataset) -> dict:
+    """The query parameters for a C-FIND identifier (see the module docstring)."""
+    params: dict = {}
+    include: list[str] = []
+    for element in identifier:
+        keyword = element.keyword
+        if not keyword or keyword in SKIPPED:
+            continue
+        value = element.value
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            value = "\\".join(str(v) for v in value)
+        value = "" if value is None else str(value).strip()
+        if value:
+            params[keyword] = value
+        else:
+            include.append(keyword)
+    if include:
+        params["includefield"] = include  # one parameter per key (Orthanc reads no comma list)
+    return params
+
+
+def find(node: Node, path: tuple[str, ...], identifier: Dataset,
+         cancel: Optional[CancelToken] = None) -> list[Dataset]:
+    """The matches of a search under *path* (``("studies",)``, ``("studies",
+    uid, "series")``, ...) as data sets, like C-FIND's."""
+    if cancel is not None:
+        cancel.check()
+    found = session(node).search(path, query_string(parameters(identifier)), f"QIDO-RS {'/'.join(path[::2])}")
+    if cancel is not None:
+        cancel.check()
+    return [Dataset.from_json(item) for item in found if isinstance(item, dict)]
+
+
+def instances_in_study(node: Node, study_uid: str,
+                       cancel: Optional[CancelToken] = None) -> list[tuple[str, str, str]]:
+    """(series UID, SOP Instance UID, SOP Class UID) of every instance of a
+    study on the node, as app/net/client.instances_in_study gives them."""
+    ds = Dataset()
+    ds.SeriesInstanceUID = ""
+    ds.SOPInstanceUID = ""
+    ds.SOPClassUID = ""
+    try:
+        found = find(node, ("studies", study_uid, "instances"), ds, cancel)
+    except NotFound:  # some servers answer 404 for a study they do not hold
+        return []
+    rows = [(str(r.get("SeriesInstanceUID", "")), str(r.get("SOPInstanceUID", "")),
+             str(r.get("SOPClassUID", ""))) for r in found]
+    return [r for r in rows if r[1]]
