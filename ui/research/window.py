@@ -29,6 +29,7 @@ from ui.research.edit_dialog import EditDialog
 from ui.research.patient_model import PatientModel
 from ui.research.patient_table import PatientTable
 from ui.research.subject_finder import SubjectFinder
+from ui.viewer import launch
 from ui.research.window_commands import ResearchCommands
 
 
@@ -183,6 +184,7 @@ class ResearchWindow(ResearchCommands, QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         for dialog in self.dialogs.values():
             dialog.close()
+        launch.close_viewers(self)  # the viewers its Edit dialogs opened
         if self._own_runner:
             self.runner.shutdown()
         super().closeEvent(event)
