@@ -239,7 +239,8 @@ def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
            judge: Callable[[Request], Optional[int]],
            choose: Callable[[str, list[str]], "str | int"],
            timeout: float = 30.0, artim: Optional[float] = None,
-           on_refused: Optional[Callable[[str], None]] = None) -> Optional[Association]:
+           on_refused: Optional[Callable[[str], None]] = None,
+           roles: Optional[Callable[[str, bool, bool], tuple[bool, bool]]] = None) -> Optional[Association]:
     """Answer an association request on *sock* (already TLS-wrapped if need be).
 
     ``judge(request)`` returns None to go on or a rejection reason, sent as
@@ -255,6 +256,9 @@ def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
     must arrive within *artim* seconds (PS3.8 9.1.5; default *timeout*).
     ``on_refused(why)`` hears why a connection was closed without an
     association (not for the judge's rejections, which the judge reports).
+    ``roles(sop_class, scu, scp)`` answers the caller's SCP/SCU role
+    selection items for accepted SOP classes (C-GET's storage contexts);
+    without it they are left unanswered (the default roles).
     """
     deadline = time.monotonic() + (timeout if artim is None else artim)
     link = Wire(sock, timeout, largest=wire.ASSOCIATE_RQ_LIMIT, buffer=wire.SMALL_BUFFER,
@@ -285,7 +289,7 @@ def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
             _reject(link, reason)
             link.close()
             return None
-        answer, contexts = _answer(asked, choose)
+        answer, contexts = _answer(asked, choose, roles)
         ac = A_ASSOCIATE_AC()
         ac.from_primitive(answer)
         link.send(ac.encode())
@@ -305,7 +309,7 @@ def accept(sock: socket.socket, address: tuple[str, int], our_aet: str,
     return Association(link, calling, our_aet, asked.maximum_length_received or 0, contexts, address)
 
 
-def _answer(asked: A_ASSOCIATE, choose) -> tuple[A_ASSOCIATE, dict[int, tuple[str, str]]]:
+def _answer(asked: A_ASSOCIATE, choose, roles=None) -> tuple[A_ASSOCIATE, dict[int, tuple[str, str]]]:
     answer = A_ASSOCIATE()
     answer.application_context_name = APPLICATION_CONTEXT
     answer.calling_ae_title = asked.calling_ae_title
@@ -327,4 +331,12 @@ def _answer(asked: A_ASSOCIATE, choose) -> tuple[A_ASSOCIATE, dict[int, tuple[st
             contexts[cx.context_id] = (str(cx.abstract_syntax), chosen)
         answer.presentation_context_definition_results_list.append(result)
     answer.user_information = _user_information([])
+    accepted = {abstract for abstract, _ in contexts.values()}
+    for item in asked.user_information if roles is not None else []:
+        if isinstance(item, SCP_SCU_RoleSelectionNegotiation) and str(item.sop_class_uid) in accepted:
+            role = SCP_SCU_RoleSelectionNegotiation()
+            role.sop_class_uid = item.sop_class_uid
+            role.scu_role, role.scp_role = roles(str(item.sop_class_uid), bool(item.scu_role),
+                                                 bool(item.scp_role))
+            answer.user_information.append(role)
     return answer, contexts

@@ -1,5 +1,6 @@
-"""The storage listener (Storage SCP, and Verification): what other nodes send
-us, and where C-MOVE delivers.
+"""The listener (Storage SCP, Verification, Query/Retrieve SCP): what other
+nodes send us, where C-MOVE delivers, and where other nodes query and
+retrieve from the cache.
 
 - Only configured nodes may associate: the calling AE title and the peer's
   address must match a row of ``nodes``; anyone else gets A-ASSOCIATE-RJ
@@ -27,9 +28,14 @@ us, and where C-MOVE delivers.
 - A sender that aborts or drops the connection mid-instance leaves nothing:
   the partial file is removed, and only complete files reach the intake.
 
+- The same callers may query and retrieve (:mod:`app.net.qr_scp`): C-FIND
+  in the Study Root and Patient Root models, C-GET back on their own
+  association, C-MOVE to a configured node only.
+
 This module holds the sockets, threads and limits; what one association
 gets (the caller judged, C-ECHO and C-STORE answered) is
-:class:`~app.net.storage_scp.StorageSCP`.
+:class:`~app.net.storage_scp.StorageSCP`, and C-FIND, C-GET and C-MOVE
+:class:`~app.net.qr_scp.QueryRetrieveSCP`.
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ from app.errors import BadInput
 from app.net import association, nodes
 from app.net.association import Association
 from app.net.intake import Intake
-from app.net.storage_scp import StorageSCP, storage_choice
+from app.net.qr_scp import QueryRetrieveSCP, choice, roles
+from app.net.storage_scp import StorageSCP
 
 _running: dict[int, "Listener"] = {}  # port -> listener of this process
 _running_lock = threading.Lock()
@@ -85,7 +92,7 @@ def running(port: int) -> Optional["Listener"]:
         return _running.get(port)
 
 
-class Listener(StorageSCP):
+class Listener(StorageSCP, QueryRetrieveSCP):
     """``Listener(home, user_name).start()`` ... ``stop()``; also a context manager.
 
     ``on_event(kind, text)`` hears about associations (``accepted``,
@@ -244,7 +251,12 @@ class Listener(StorageSCP):
     def _turn_away(self, sock: socket.socket, address: tuple) -> None:
         """A connection over the cap: A-ASSOCIATE-RJ (transient, local limit
         exceeded) without waiting for its request, and closed. Over TLS
-        there is no DICOM before the handshake: the connection is just closed."""
+        there is no DICOM before the handshake: the connection is just closed.
+        Counted and reported first, so that whoever sees the close sees them."""
+        with self._lock:
+            self.rejected += 1
+        self._event("rejected", f"{address[0]}: over the limit of {self.limits.max_connections} "
+                                "connections at once (local limit exceeded)")
         try:
             if self.tls_context is None:
                 sock.settimeout(0)  # never wait on the accepting thread
@@ -255,10 +267,6 @@ class Listener(StorageSCP):
             pass
         finally:
             sock.close()
-        with self._lock:
-            self.rejected += 1
-        self._event("rejected", f"{address[0]}: over the limit of {self.limits.max_connections} "
-                                "connections at once (local limit exceeded)")
 
     def _serve(self, sock: socket.socket, address: tuple) -> None:
         caller: dict = {}
@@ -273,8 +281,8 @@ class Listener(StorageSCP):
                         self._asking[me] = sock
             assoc = association.accept(
                 sock, (address[0], address[1]), self.aet, lambda request: self._judge(request, caller),
-                storage_choice, self.timeout, artim=self.limits.artim_timeout,
-                on_refused=lambda why: self._event("closed", f"{address[0]}: {why}"))
+                choice, self.timeout, artim=self.limits.artim_timeout,
+                on_refused=lambda why: self._event("closed", f"{address[0]}: {why}"), roles=roles)
             with self._lock:
                 self._asking.pop(me, None)
             if assoc is not None:

@@ -2,7 +2,8 @@
 caller judged (the called AE title, a configured node; a refusal counted,
 reported and audited), presentation contexts chosen (Verification and storage
 SOP classes, data sets kept in the syntax they arrive in), then C-ECHO and
-C-STORE answered, each C-STORE once its instance is durable or refused.
+C-STORE answered, each C-STORE once its instance is durable or refused;
+C-FIND, C-GET and C-MOVE go to :mod:`app.net.qr_scp`.
 """
 
 from __future__ import annotations
@@ -131,6 +132,11 @@ class StorageSCP:
             dimse.send(assoc, message.context_id, dict(
                 reply, CommandField=dimse.C_ECHO_RSP, AffectedSOPClassUID=VERIFICATION,
                 Status=dimse.SUCCESS))
+            return 0
+        if message.field in (dimse.C_FIND_RQ, dimse.C_GET_RQ, dimse.C_MOVE_RQ):
+            self._query_retrieve(assoc, message, node)  # the Listener's part from app/net/qr_scp.py
+            return 0
+        if message.field == dimse.C_CANCEL_RQ:  # too late: the operation it names has ended
             return 0
         if message.field != dimse.C_STORE_RQ:
             raise NetworkError(f"{node.name} sent an unexpected command 0x{message.field:04X}")
