@@ -271,3 +271,18 @@ def test_the_legend_switches_to_the_other_plan_s_dose(qtbot, open_rt, rt_case):
     dose = layer.dose_of(viewport, index, viewport.current())
     (prescribed,) = [iso for iso, _path in dose.levels if iso.percent == 100]
     assert prescribed.level == pytest.approx(66.0) and prescribed.lines
+
+
+def test_scrolling_with_the_wash_on_brings_the_dose_of_the_slice_reached(qtbot, open_rt, rt_case):
+    _home, _ct, headers, _struct = rt_case
+    start = _nearest(headers, ISOCENTER[2] - 12)
+    window, viewport, layer = open_rt(start)
+    with qtbot.waitSignal(layer.dose_ready, check_params_cb=lambda i: i == start, timeout=15000):
+        window.rt.legend.wash.setChecked(True)
+    target = start + 8  # through the dose grid, faster than each slice's dose
+    with qtbot.waitSignal(layer.dose_ready, check_params_cb=lambda i: i == target, timeout=15000):
+        for _ in range(8):
+            qtbot.keyClick(viewport, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: viewport.state.index == target and viewport.current() is not None)
+    dose = layer.dose_of(viewport, target, viewport.current())
+    assert dose is not None and dose.wash is not None

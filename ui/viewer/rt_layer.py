@@ -64,18 +64,22 @@ def _the_bridge() -> _Bridge:
 
 
 class _DoseJob(QRunnable):
-    def __init__(self, layer_id: int, key: tuple, grid, reference: float, plane: ImagePlane):
+    def __init__(self, layer_id: int, key: tuple, grid, reference: float, plane: ImagePlane,
+                 still_wanted):
         super().__init__()
         self.setAutoDelete(True)
-        self.args = (_the_bridge(), layer_id, key, grid, reference, plane)
+        self.args = (_the_bridge(), layer_id, key, grid, reference, plane, still_wanted)
 
     def run(self) -> None:  # a pool thread: value types only (QImage, QPainterPath)
-        bridge, layer_id, key, grid, reference, plane = self.args
+        bridge, layer_id, key, grid, reference, plane, still_wanted = self.args
         self.args = None
-        try:
-            result = dose_slice(grid, reference, plane)
-        except Exception:  # noqa: BLE001 - a slice the grid cannot give shows no dose
-            result = DoseSlice(None, [])
+        if not still_wanted(key):
+            result = None  # scrolled past before its turn came: the decoding goes first
+        else:
+            try:
+                result = dose_slice(grid, reference, plane)
+            except Exception:  # noqa: BLE001 - a slice the grid cannot give shows no dose
+                result = DoseSlice(None, [])
         try:
             bridge.done.emit(layer_id, key, result)
         except RuntimeError:  # the interpreter's exit
@@ -124,6 +128,8 @@ class RtLayer(QObject, Layer):
         self._doses: OrderedDict[tuple, DoseSlice] = OrderedDict()
         self._pending: set[tuple] = set()
         self._shapes: OrderedDict[tuple, list] = OrderedDict()
+        self._current: dict[int, tuple] = {}  # viewport id -> the dose key it shows
+        self._wanted: frozenset = frozenset()  # read from pool threads
         _the_bridge()
 
     # -- what the legend changes ---------------------------------------------------
@@ -179,26 +185,40 @@ class RtLayer(QObject, Layer):
         if dose is None or plane is None or plane.frame_of_reference != dose[1].frame_of_reference:
             return None
         key = (self.dose_index, viewport.loader.key if viewport.loader else "", index)
+        if self._current.get(id(viewport)) != key:
+            self._current[id(viewport)] = key
+            self._wanted = frozenset(self._current.values())
         found = self._doses.get(key)
         if found is not None:
             self._doses.move_to_end(key)
             return found
         if key not in self._pending:
             self._pending.add(key)
-            decode_pool().start(_DoseJob(self.id, key, dose[1], dose[2], plane))
+            decode_pool().start(_DoseJob(self.id, key, dose[1], dose[2], plane,
+                                         self._still_wanted))
         return None
 
-    def _dose_done(self, key: tuple, result: DoseSlice) -> None:
+    def _still_wanted(self, key: tuple) -> bool:
+        return key in self._wanted
+
+    def _dose_done(self, key: tuple, result: Optional[DoseSlice]) -> None:
         self._pending.discard(key)
+        if result is None:  # skipped: asked again if it is shown after all
+            if key in self._wanted:
+                self._repaint_all()
+            return
         self._doses[key] = result
         while len(self._doses) > CACHE_SLICES:
             self._doses.popitem(last=False)
+        self._repaint_all()
+        self.dose_ready.emit(key[2])
+
+    def _repaint_all(self) -> None:
         for viewport in list(self.viewports):
             try:
                 viewport.update()
             except RuntimeError:  # deleted with its pane
                 self.viewports.remove(viewport)
-        self.dose_ready.emit(key[2])
 
     # -- painting (Layer) ---------------------------------------------------------
 
