@@ -132,6 +132,8 @@ class MeasureLayer(Layer):
         self.cursor: Optional[Point] = None  # the point under the pressed mouse
         self.closing = False  # a double-click ended a polygon: its release adds nothing
         self.message = ""  # a refusal, shown over the image until the next shape
+        self.loader = None  # the viewport's series and image this layer last saw
+        self.index = -1
 
     # -- drawing state ----------------------------------------------------------------
 

@@ -87,7 +87,6 @@ class MeasureTools(QObject):
 
     def attach(self, viewport) -> MeasureLayer:
         layer = MeasureLayer(self)
-        layer.loader = None
         viewport.layers.append(layer)
         viewport.changed.connect(lambda v=viewport: self._viewport_changed(v))
         viewport.activated.connect(lambda _v: self.refresh_panel())
@@ -99,7 +98,12 @@ class MeasureTools(QObject):
 
     def _viewport_changed(self, viewport) -> None:
         layer = self.layer_of(viewport)
-        if layer is None or layer.loader is viewport.loader:
+        if layer is None:
+            return
+        if layer.index != viewport.state.index:
+            layer.index = viewport.state.index
+            layer.cancel()  # a shape half drawn stays on the image it was begun on
+        if layer.loader is viewport.loader:
             return
         layer.loader = viewport.loader  # a new series: read its study's measurements
         layer.cancel()
