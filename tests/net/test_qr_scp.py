@@ -275,3 +275,37 @@ def test_a_query_to_another_called_ae_title_is_refused(scp):
                           "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID"],
                          capture_output=True, text=True, env=_env(), timeout=60)
     assert run.returncode != 0 and "Association Rejected" in run.stderr + run.stdout
+
+
+STUDY_ROOT_MOVE = "1.2.840.10008.5.1.4.1.2.2.2"
+
+
+def test_a_move_counts_its_sub_operations_and_honours_cancel(scp, home, admin, cache, storescp):
+    port, folder = storescp
+    add_node(home, admin, "archive", "STORESCP", port)
+    ask = {"CommandField": dimse.C_MOVE_RQ, "Priority": 0, "AffectedSOPClassUID": STUDY_ROOT_MOVE,
+           "MoveDestination": "STORESCP"}
+    with association.request("127.0.0.1", scp.port, PEER, OUR_AET,
+                             [Proposal(STUDY_ROOT_MOVE, [EXPLICIT])]) as assoc:
+        cid = assoc.context_for(STUDY_ROOT_MOVE)
+        dimse.send(assoc, cid, dict(ask, MessageID=1),
+                   dataset=identifier(QueryRetrieveLevel="SERIES", SeriesInstanceUID=cache["ax"]))
+        answers = []
+        while not answers or answers[-1].status in dimse.PENDING:
+            answers.append(dimse.receive(assoc))
+        remaining = [a.command["NumberOfRemainingSuboperations"] for a in answers[:-1]]
+        completed = [a.command["NumberOfCompletedSuboperations"] for a in answers]
+        assert remaining == [2, 1] and completed == [1, 2, 3] and answers[-1].status == dimse.SUCCESS
+        assert answers[-1].command["NumberOfFailedSuboperations"] == 0
+
+        # the request and its cancel in one write: nothing is sent
+        assoc.wire.send(b"".join(
+            wire.Wire.pdata(cid, 0x03, dimse.encode_command(dict(ask, MessageID=2,
+                                                                 CommandDataSetType=dimse.HAS_DATASET)))
+            + wire.Wire.pdata(cid, 0x02, identifier(QueryRetrieveLevel="STUDY", StudyInstanceUID=cache["knee"]))
+            + wire.Wire.pdata(cid, 0x03, dimse.encode_command({
+                "CommandField": dimse.C_CANCEL_RQ, "MessageIDBeingRespondedTo": 2,
+                "CommandDataSetType": dimse.NO_DATASET}))))
+        final = dimse.receive(assoc)
+    assert final.status == dimse.CANCEL and final.command["NumberOfRemainingSuboperations"] == 2
+    assert len([p for p in folder.iterdir() if p.is_file()]) == 3
