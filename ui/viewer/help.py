@@ -39,6 +39,8 @@ OTHER_HELP = [
     ("Right drag", "window (left-right: width, up-down: level)"),
     ("Ctrl+wheel", "zoom around the pointer"),
     ("Middle drag, Shift+left drag", "pan"),
+    ("L, G, E, P", "measure: length, angle (3 clicks), ellipse, polygon (double-click closes)"),
+    ("Esc", "end the measuring tool"),
     ("Space", "cine on/off (frame rate in the toolbar)"),
     ("Ctrl+1, Ctrl+2, Ctrl+4", "layout 1x1, 1x2, 2x2"),
     ("F1, ?", "this help"),

@@ -23,6 +23,7 @@ from ui.jobs import JobRunner
 from ui.viewer.canvas import Viewport
 from ui.viewer.help import HelpOverlay
 from ui.viewer.loader import FrameLoader
+from ui.viewer.measure_tools import MeasureTools
 from ui.viewer.priors import PriorControls
 from ui.viewer.rt_control import RtControl
 from ui.viewer.series_data import SeriesData, read_series
@@ -142,6 +143,7 @@ class ViewerWindow(QMainWindow):
         self.priors = PriorControls(self, bar)
         bar.addSeparator()
         self.rt = RtControl(self, bar)  # radiotherapy overlay and legend (ui/viewer/rt_control.py)
+        self.measures = MeasureTools(self, bar)  # Length, Angle, Ellipse, Polygon (measure_tools.py)
         bar.addAction("Help", self.help.toggle)
 
     # -- series and panes ---------------------------------------------------------
@@ -195,6 +197,7 @@ class ViewerWindow(QMainWindow):
         pane = Pane(self._grid_host)
         pane.viewport.activated.connect(lambda _v, p=pane: self._set_active(p))
         self.panes.append(pane)
+        self.measures.attach(pane.viewport)
         return pane
 
     def _set_active(self, pane: Pane) -> None:
