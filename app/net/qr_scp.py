@@ -99,15 +99,17 @@ def respond(assoc: Association, message: dimse.Message, status: int, dataset: Op
             **fields) -> None:
     """A C-FIND/C-GET/C-MOVE response on the request's context."""
     ts = assoc.contexts[message.context_id][1]
-    command = {"CommandField": message.field | 0x8000, "MessageIDBeingRespondedTo": message.command.get("MessageID", 0),
-               "AffectedSOPClassUID": message.command.get("AffectedSOPClassUID", ""), "Status": status, **fields}
+    command = {"CommandField": message.field | 0x8000,
+               "MessageIDBeingRespondedTo": message.command.get("MessageID", 0),
+               "AffectedSOPClassUID": message.command.get("AffectedSOPClassUID", ""),
+               "Status": status, **fields}
     data = dimse.encode_dataset(dataset, ts) if dataset is not None else None
     dimse.send(assoc, message.context_id, command, dataset=data)
 
 
 def identifier_of(assoc: Association, message: dimse.Message) -> tuple[Optional[Dataset], str, str]:
-    """The decoded identifier and its level, or (None, status text) on a
-    bad one: an error comment for the failure response."""
+    """The decoded identifier and its level, or (None, "", why) for a bad
+    one: the error comment of the failure response."""
     abstract, ts = assoc.contexts[message.context_id]
     if message.dataset is None:
         return None, "", "no identifier"
@@ -130,7 +132,7 @@ class QueryRetrieveSCP:
     (whose ``home``, ``user_name``, ``aet`` and ``_event`` it uses)."""
 
     def _query_retrieve(self, assoc: Association, message: dimse.Message, node: nodes.Node) -> None:
-        from app.net import qr_retrieve
+        from app.net import qr_retrieve  # here: it builds on this module
 
         if message.context_id not in assoc.contexts or assoc.contexts[message.context_id][0] not in MODELS:
             raise NetworkError(f"{node.name} sent a query or retrieve on a context not negotiated for it")
@@ -140,10 +142,17 @@ class QueryRetrieveSCP:
             respond(assoc, message, status, ErrorComment=why[:64])
             self._event("refused", f"{node.name}: {why}")
             return
-        if message.field == dimse.C_FIND_RQ:
-            self._find(assoc, message, node, identifier, level)
-        else:
-            qr_retrieve.retrieve(self, assoc, message, node, identifier, level)
+        try:
+            if message.field == dimse.C_FIND_RQ:
+                self._find(assoc, message, node, identifier, level)
+            else:
+                qr_retrieve.retrieve(self, assoc, message, node, identifier, level)
+        except (NetworkError, OSError):
+            raise
+        except Exception as e:  # noqa: BLE001 - a query we cannot answer fails, the association goes on
+            why = f"{type(e).__name__}: {e}"
+            self._event("refused", f"{node.name}: {why}")
+            respond(assoc, message, UNABLE_TO_PROCESS, ErrorComment=why.encode("ascii", "replace").decode()[:64])
 
     def _find(self, assoc: Association, message: dimse.Message, node: nodes.Node,
               identifier: Dataset, level: str) -> None:
