@@ -1,7 +1,7 @@
 """Network transfer rates against DCMTK, in one run (docs/performance/network.md).
 
     .venv/bin/python bench/network.py [--n 2000] [--repeat 3] [--json]
-                                      [--data DIR] [--work DIR] [--only send|get] [--quick]
+                                      [--data DIR] [--work DIR] [--only send|get|web] [--quick]
 
 Generates N 512x512 int16 CT files (one study, ~0.5 MB each; --data DIR
 reuses them), then, alternating the two sides of each pair --repeat times
@@ -20,6 +20,9 @@ and reporting medians:
             "getscu-pdu128k": getscu receiving PDUs of 128 KiB as StudyDesk
             does rather than its default 16 KiB (Orthanc then spends less
             per file: a second, stricter anchor)
+  web       the same study retrieved and sent by StudyDesk over DICOMweb
+            (WADO-RS, STOW-RS) and over DIMSE (C-GET, C-STORE), from and to
+            one Orthanc with its DICOMweb plugin (bench/network_web.py)
 
 The sides of a pair alternate in every repeat (StudyDesk first, then
 last), and besides the ratio of the median rates the report gives the
@@ -319,7 +322,7 @@ def paired_ratio(runs: Runs, side: str, anchor: str):
 
 def main(argv: list[str] | None = None) -> int:
     ap = common.bench_parser(__doc__, "homes and received files", repeat=3, series=False)
-    ap.add_argument("--only", choices=("send", "get"), help="run one of the two pairs")
+    ap.add_argument("--only", choices=("send", "get", "web"), help="run one of the pairs")
     ap.add_argument("--quick", action="store_true",
                     help="get pair: only StudyDesk, getscu and getscu + sync (no diagnostics)")
     args = ap.parse_args(argv)
@@ -343,6 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "get"):
             runs["get"] = bench_get(data, work, n, args.repeat,
                                     GET_SIDES[:3] if args.quick else GET_SIDES)
+        if args.only in (None, "web"):
+            import network_web
+
+            if network_web.PLUGIN.is_file():
+                runs["web"] = network_web.bench_web(sys.modules[__name__], data, work, n, args.repeat)
+            else:
+                say("skipping the web pair: orthanc-dicomweb is not installed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rates = {pair: {side: n / common.median(times) for side, times in pair_runs.seconds.items()}
@@ -368,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
             report["get_ratio_pdu128k"] = round(rates["get"]["studydesk"] / rates["get"]["getscu-pdu128k"], 2)
         report["get_ratio_paired"] = paired_ratio(runs["get"], "studydesk", "getscu")
         report["get_ratio_durable_paired"] = paired_ratio(runs["get"], "studydesk", "getscu+sync")
+    if "web" in rates:
+        report["wado_rs_over_c_get"] = round(rates["web"]["wado-rs"] / rates["web"]["c-get"], 2)
+        report["stow_rs_over_c_store"] = round(rates["web"]["stow-rs"] / rates["web"]["c-store"], 2)
+        report["wado_rs_over_c_get_paired"] = paired_ratio(runs["web"], "wado-rs", "c-get")
+        report["stow_rs_over_c_store_paired"] = paired_ratio(runs["web"], "stow-rs", "c-store")
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -380,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                 + (f" (peer {peer[side]})" if side in peer else "") for side, ms in cpu.items()))
         print(f"load average before {report['load_average']['before']}, after {report['load_average']['after']}")
         for key in ("send_ratio", "get_ratio", "get_ratio_durable", "get_ratio_pdu128k", "get_ratio_paired",
-                    "get_ratio_durable_paired"):
+                    "get_ratio_durable_paired", "wado_rs_over_c_get", "stow_rs_over_c_store",
+                    "wado_rs_over_c_get_paired", "stow_rs_over_c_store_paired"):
             if key in report:
                 print(f"{key}: {report[key]}")
     return 0

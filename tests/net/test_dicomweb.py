@@ -198,7 +198,7 @@ def test_retrieve_series_then_the_rest_of_the_study(web_home):
     assert len(cached_files(web_home, study("chest"))) == 8
 
 
-def test_a_one_series_study_uses_every_stream_and_cancel_keeps_what_arrived(web_home):
+def test_cancel_keeps_what_arrived_and_a_retry_fetches_the_rest(web_home):
     from app.accounts import accounts
     from app.home import os_login
     from app.startup import open_home

@@ -75,18 +75,45 @@ def find(node: Node, path: tuple[str, ...], identifier: Dataset,
     return [Dataset.from_json(item) for item in found if isinstance(item, dict)]
 
 
-def instances_in_study(node: Node, study_uid: str,
-                       cancel: Optional[CancelToken] = None) -> list[tuple[str, str, str]]:
-    """(series UID, SOP Instance UID, SOP Class UID) of every instance of a
-    study on the node, as app/net/client.instances_in_study gives them."""
-    ds = Dataset()
-    ds.SeriesInstanceUID = ""
-    ds.SOPInstanceUID = ""
-    ds.SOPClassUID = ""
+def _value(item: dict, tag: str) -> str:
+    """The first value of *tag* in a DICOM JSON object ('' when absent):
+    the listings below read their few keys without building data sets."""
+    values = (item.get(tag) or {}).get("Value") or [""]
+    return str(values[0]) if values[0] is not None else ""
+
+
+def _listing(node: Node, path: tuple[str, ...], keywords: list[str], cancel: Optional[CancelToken]) -> list[dict]:
+    if cancel is not None:
+        cancel.check()
     try:
-        found = find(node, ("studies", study_uid, "instances"), ds, cancel)
+        found = session(node).search(path, query_string({"includefield": keywords}),
+                                     f"QIDO-RS {'/'.join(path[::2])}")
     except NotFound:  # some servers answer 404 for a study they do not hold
         return []
-    rows = [(str(r.get("SeriesInstanceUID", "")), str(r.get("SOPInstanceUID", "")),
-             str(r.get("SOPClassUID", ""))) for r in found]
-    return [r for r in rows if r[1]]
+    return [item for item in found if isinstance(item, dict)]
+
+
+def series_in_study(node: Node, study_uid: str,
+                    cancel: Optional[CancelToken] = None) -> list[tuple[str, Optional[int]]]:
+    """(series UID, number of instances or None when the node does not say)
+    of each series of a study on the node."""
+    rows = []
+    for item in _listing(node, ("studies", study_uid, "series"), ["NumberOfSeriesRelatedInstances"], cancel):
+        series = _value(item, "0020000E")
+        try:
+            count: Optional[int] = int(_value(item, "00201209"))
+        except ValueError:
+            count = None
+        if series:
+            rows.append((series, count))
+    return rows
+
+
+def instances_in_series(node: Node, study_uid: str, series_uid: str,
+                        cancel: Optional[CancelToken] = None) -> list[str]:
+    """The SOP Instance UIDs of a series on the node. Costly on some servers
+    (Orthanc 1.10 with its plugin 1.7: about 3 ms an instance here, as much
+    as retrieving it), so asked only for a series the cache holds part of,
+    or to name what did not arrive."""
+    found = _listing(node, ("studies", study_uid, "series", series_uid, "instances"), ["SOPInstanceUID"], cancel)
+    return [sop for sop in (_value(item, "00080018") for item in found) if sop]

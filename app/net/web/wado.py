@@ -1,15 +1,17 @@
 """WADO-RS: retrieve studies or series of a DICOMweb node into the cache.
 
-1. Plan: a QIDO-RS search lists each study's instances on the node; what
-   the cache holds is skipped, a series the cache holds nothing of is
-   asked for whole, one it holds part of instance by instance. So running
-   it again is the retry, as for C-GET (app/net/retrieve/study.py), and
-   the same check names every expected instance that did not arrive.
+1. Plan: a QIDO-RS search lists each study's series with their number of
+   instances. A series the cache holds nothing of is asked for whole; for
+   one it holds part of, its instances are listed and only the missing
+   ones asked for, one by one. (Listing instances is what makes a plan
+   slow: Orthanc answers an instance-level search at a few ms per
+   instance, so a study new to the cache is planned from its series.)
+   Running it again is the retry, as for C-GET (app/net/retrieve/study.py).
 2. Fetch: each series (or missing instance) is one WADO-RS request, asked
    for as the node stores it (``transfer-syntax=*``); up to
    :data:`~app.net.web.client.STREAMS` requests run at once over the
-   node's session (kept-alive connections). A study of one large series
-   is asked for instance by instance, so that it too uses every stream.
+   node's session (kept-alive connections). Instances listed anyway are
+   asked for one by one when there are fewer requests than streams.
 3. Every part of the multipart answer is read whole and handed to the
    same :class:`~app.net.intake.Intake` as a C-GET's data sets: the
    project's strict reader checks it before anything is written, the
@@ -17,13 +19,15 @@
    refuses is named in the result with the intake's reason.
    Progress counts the parts; Cancel stops every request between two
    parts (closing its connection) and keeps what arrived complete.
+4. A series that brought fewer instances than the node counted is listed
+   instance by instance, and each missing one is named with the reason.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from app.accounts import audit
@@ -34,8 +38,7 @@ from app.net import sinks
 from app.net.association import Rejected
 from app.net.intake import Intake
 from app.net.nodes import Node
-from app.net.retrieve import plan as retrieve_plan
-from app.net.retrieve.plan import Request
+from app.net.retrieve.plan import in_cache
 from app.net.retrieve.series import SeriesRetrieveResult
 from app.net.retrieve.study import RetrieveResult
 from app.net.web import qido
@@ -43,13 +46,25 @@ from app.net.web.client import STREAMS, session
 from app.net.wire import NetworkError
 
 METHOD = "wado-rs"
-SPLIT = 16  # a whole series of more instances is asked for instance by instance when streams are idle
+SPLIT = 16  # a listed series of more instances is asked for instance by instance when streams are idle
 
 
 @dataclass
 class _Job:
-    path: tuple[str, ...]
-    expected: list[str]
+    """One WADO-RS request: a whole series (``expected`` None: ``count``
+    instances by the node's word) or listed instances."""
+
+    study: str
+    series: str
+    expected: Optional[list[str]]
+    count: int
+    one_instance: bool = False
+    refusals: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        base = ("studies", self.study, "series", self.series)
+        return base + ("instances", self.expected[0]) if self.one_instance and self.expected else base
 
 
 def retrieve(home, user, node: Node, study_uids: list[str], method: str = "get",
@@ -62,15 +77,15 @@ def retrieve(home, user, node: Node, study_uids: list[str], method: str = "get",
     db = home.connect()
     try:
         progress(None, f"Asking {node.name} what the studies hold")
-        requests = []
+        work: list[_Job] = []
         for study in result.studies:
-            found = _plan(db, qido.instances_in_study(node, study, cancel), study, None, result)
-            if found is None:
+            listed = qido.series_in_study(node, study, cancel)
+            if not listed:
                 result.not_found.append(study)
-            requests += found or []
+            work += _plan(node, db, study, listed, result, cancel)
         if result.studies and len(result.not_found) == len(result.studies):
             raise NotFound(f"node {node.name}: has none of the studies asked for ({', '.join(result.not_found)})")
-        _run(home, db, user, node, requests, result, progress, cancel, result.studies)
+        _run(home, db, user, node, work, result, progress, cancel, result.studies)
         return result
     finally:
         db.close()
@@ -90,13 +105,12 @@ def retrieve_series(home, user, node: Node, study_uid: str, series_uids: list[st
     db = home.connect()
     try:
         progress(None, f"Asking {node.name} what the series hold")
-        instances = qido.instances_in_study(node, study_uid, cancel)
-        present = {series for series, _, _ in instances}
-        result.series_not_found = [s for s in chosen if s not in present]
+        listed = [row for row in qido.series_in_study(node, study_uid, cancel) if row[0] in chosen]
+        result.series_not_found = [s for s in chosen if s not in {series for series, _ in listed}]
         if len(result.series_not_found) == len(chosen):
             raise NotFound(f"node {node.name}: has none of the series asked for in study {study_uid}")
-        requests = _plan(db, instances, study_uid, set(chosen), result) or []
-        _run(home, db, user, node, requests, result, progress, cancel, [study_uid] + chosen)
+        work = _plan(node, db, study_uid, listed, result, cancel)
+        _run(home, db, user, node, work, result, progress, cancel, [study_uid] + chosen)
         return result
     finally:
         db.close()
@@ -108,62 +122,73 @@ def _check_method(node: Node, method: str) -> None:
                        f"(--method {method} is for DICOM nodes)")
 
 
-def _plan(db, instances: list[tuple[str, str, str]], study: str, only: Optional[set[str]],
-          result) -> Optional[list[Request]]:
-    """The requests for what the cache lacks of *instances* (of the series
-    in *only*, when given); None when the node has no instance at all."""
-    if not instances:
-        return None
-    by_series: dict[str, list[str]] = {}
-    for series, sop, _ in instances:
-        if only is None or series in only:
-            by_series.setdefault(series, []).append(sop)
-    requests = []
-    for series, sops in by_series.items():
-        have = retrieve_plan.in_cache(db, sops)
+def _local(db, series: str) -> int:
+    return db.execute("SELECT count(*) FROM instances WHERE series_instance_uid = ?", [series]).fetchone()[0]
+
+
+def _plan(node: Node, db, study: str, listed: list[tuple[str, Optional[int]]], result,
+          cancel: CancelToken) -> list[_Job]:
+    """The requests for what the cache lacks of the *listed* series."""
+    work: list[_Job] = []
+    for series, count in listed:
+        if count and not _local(db, series):
+            work.append(_Job(study, series, None, count))
+            continue
+        sops = qido.instances_in_series(node, study, series, cancel)
+        have = in_cache(db, sops)
         missing = [sop for sop in sops if sop not in have]
         result.already_present += len(sops) - len(missing)
-        if missing:
-            level = "SERIES" if len(missing) == len(sops) else "IMAGE"
-            requests.append(Request(level, {"StudyInstanceUID": study, "SeriesInstanceUID": series},
-                                    study, missing, len(missing)))
-    return requests
-
-
-def jobs(requests: list[Request], streams: int = STREAMS) -> list[_Job]:
-    """One WADO-RS request per whole series or per missing instance; whole
-    series of more than :data:`SPLIT` instances are asked for instance by
-    instance when there are fewer series than streams."""
-    split = len(requests) < streams
-    out: list[_Job] = []
-    for r in requests:
-        base = ("studies", r.study, "series", r.keys["SeriesInstanceUID"])
-        if r.level == "SERIES" and not (split and r.count > SPLIT):
-            out.append(_Job(base, list(r.expected or [])))
+        if len(missing) == len(sops) and missing:
+            work.append(_Job(study, series, missing, len(missing)))
         else:
-            out += [_Job(base + ("instances", sop), [sop]) for sop in r.expected or []]
-    return out
+            work += [_Job(study, series, [sop], 1, one_instance=True) for sop in missing]
+    if len(work) < STREAMS:  # idle streams: listed series instance by instance
+        work = [piece for job in work for piece in (
+            [_Job(study, job.series, [sop], 1, one_instance=True) for sop in job.expected]
+            if job.expected is not None and not job.one_instance and job.count > SPLIT else [job])]
+    return work
 
 
-def _run(home, db, user, node: Node, requests: list[Request], result, progress: Progress,
+def _run(home, db, user, node: Node, work: list[_Job], result, progress: Progress,
          cancel: CancelToken, objects: list[str]) -> None:
-    node_failed: dict[str, str] = {}
-    if requests:
+    if work:
         try:
-            fetch(home, user, node, jobs(requests), node_failed, progress, cancel)
+            fetch(home, user, node, work, progress, cancel)
         except (Cancelled, NetworkError) as e:  # what arrived complete is kept: say so
             _audit(db, user, node, result, objects, stopped=str(e))
             raise
-    retrieve_plan.check(db, requests, result, node_failed, lambda _study: [])
+    _check(node, db, work, result)
     _audit(db, user, node, result, objects)
 
 
-def fetch(home, user, node: Node, work: list[_Job], node_failed: dict[str, str],
-          progress: Progress, cancel: CancelToken) -> None:
+def _check(node: Node, db, work: list[_Job], result) -> None:
+    """Count what arrived; name every instance still missing (a whole
+    series that fell short is listed to find which)."""
+    for job in work:
+        expected = job.expected
+        if expected is None:
+            have = _local(db, job.series)
+            result.retrieved += min(have, job.count)
+            if have >= job.count:
+                continue
+            result.retrieved -= min(have, job.count)
+            try:
+                expected = qido.instances_in_series(node, job.study, job.series)
+            except NetworkError as e:
+                result.failed.append({"sop_instance_uid": "", "reason": f"series {job.series}: "
+                                      f"{job.count - have} instances missing ({e})"})
+                continue
+        present = in_cache(db, expected)
+        result.retrieved += len(present)
+        reason = job.refusals[0] if job.refusals else "not received from the node"
+        result.failed += [{"sop_instance_uid": sop, "reason": reason} for sop in expected if sop not in present]
+
+
+def fetch(home, user, node: Node, work: list[_Job], progress: Progress, cancel: CancelToken) -> None:
     """Run *work* over up to STREAMS requests at once into the cache."""
     web = session(node)
     intake = Intake(home, user.name, audit_batches=False)
-    total = sum(len(j.expected) for j in work) or 1
+    total = sum(j.count for j in work) or 1
     lock = threading.Lock()
     done = [0]
     fatal: list[BaseException] = []
@@ -171,13 +196,12 @@ def fetch(home, user, node: Node, work: list[_Job], node_failed: dict[str, str],
     def one(job: _Job) -> None:
         if cancel.cancelled or fatal:
             return
-        refusals: list[str] = []
         parts = web.parts(job.path, "WADO-RS retrieve")
         try:
             for part in parts:
                 stored = intake.store_data(memoryview(part), "", node.name)
                 if not stored.ok:
-                    refusals.append(stored.reason)
+                    job.refusals.append(stored.reason)
                 with lock:
                     done[0] += 1
                     progress(min(1.0, done[0] / total), f"Retrieving {done[0]} of {total} from {node.name} "
@@ -187,12 +211,9 @@ def fetch(home, user, node: Node, work: list[_Job], node_failed: dict[str, str],
         except Rejected as e:
             fatal.append(e)
         except (NetworkError, NotFound) as e:
-            refusals.append(str(e))
+            job.refusals.append(str(e))
         finally:
             parts.close()
-        for sop in job.expected:
-            if refusals:
-                node_failed.setdefault(sop, refusals[0])
 
     try:
         with ThreadPoolExecutor(max(1, min(STREAMS, len(work))), thread_name_prefix="wado") as pool:
