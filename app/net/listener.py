@@ -40,6 +40,7 @@ gets (the caller judged, C-ECHO and C-STORE answered) is
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from app.net.association import Association
 from app.net.intake import Intake
 from app.net.qr_scp import QueryRetrieveSCP, choice, roles
 from app.net.storage_scp import StorageSCP
+
+log = logging.getLogger("studydesk.net")
 
 _running: dict[int, "Listener"] = {}  # port -> listener of this process
 _running_lock = threading.Lock()
@@ -198,6 +201,7 @@ class Listener(StorageSCP, QueryRetrieveSCP):
             pass
 
     def _event(self, kind: str, text: str) -> None:
+        log.info("listener on port %s: %s: %s", self.port, kind, text)  # the log file (app/logs.py)
         if self.on_event is not None:
             try:
                 self.on_event(kind, text)
