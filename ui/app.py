@@ -10,8 +10,8 @@ import tempfile
 from contextlib import closing
 from typing import Optional
 
-from PySide6.QtCore import QDir, QTimer
-from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
 from app import __version__
@@ -19,8 +19,9 @@ from app.accounts import accounts
 from app.accounts.accounts import User
 from app.errors import StudyDeskError
 from app.home import Home, os_login
-from app.resources import resource, resources_dir
+from app.resources import resources_dir
 from app.startup import open_home
+from ui.shell import theme
 
 DEMO_PATIENTS = 6
 
@@ -38,32 +39,9 @@ def application() -> QApplication:
     return qapp
 
 
-def apply_theme(qapp: QApplication, name: str = "dark") -> None:
-    """Fusion, a matching palette (for anything the style sheet does not
-    reach: dialogs, tooltips) and the reading-room style sheet."""
-    # The style sheet names its images ``icons:NAME.svg``.
-    QDir.setSearchPaths("icons", [str(resources_dir() / "icons")])
-    qapp.setStyle("Fusion")
-    palette = QPalette()
-    colours = {
-        QPalette.ColorRole.Window: "#15171a", QPalette.ColorRole.WindowText: "#d3d8de",
-        QPalette.ColorRole.Base: "#0e0f11", QPalette.ColorRole.AlternateBase: "#131518",
-        QPalette.ColorRole.Text: "#d3d8de", QPalette.ColorRole.Button: "#1f2226",
-        QPalette.ColorRole.ButtonText: "#d3d8de", QPalette.ColorRole.Highlight: "#2f6f9f",
-        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#22262b",
-        QPalette.ColorRole.ToolTipText: "#e3e7eb", QPalette.ColorRole.PlaceholderText: "#5d6570",
-        QPalette.ColorRole.Link: "#5aa2d8", QPalette.ColorRole.Mid: "#2a2e33",
-        QPalette.ColorRole.Dark: "#0b0c0e", QPalette.ColorRole.Light: "#2f3439",
-    }
-    for role, colour in colours.items():
-        palette.setColor(role, QColor(colour))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#5d6570"))
-    qapp.setPalette(palette)
-    try:
-        qapp.setStyleSheet(resource("styles", f"{name}.qss").read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        print(f"studydesk: {e}; using the plain style", file=sys.stderr)
+def apply_theme(qapp: QApplication, name: str = "dark") -> str:
+    """The theme *name* (``dark``, ``light``, ``system``: ui/shell/theme.py)."""
+    return theme.apply(qapp, name)
 
 
 def password_source(name: str):
@@ -108,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"studydesk: {e}", file=sys.stderr)
             QMessageBox.critical(None, "StudyDesk", e.message)
             return e.exit_code
+        apply_theme(qapp, theme.of_home(home))  # the home's ``theme`` setting
         window = MainWindow(home, user, temporary_home=temporary is not None)
         window.show()
         if demo:

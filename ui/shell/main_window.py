@@ -45,6 +45,7 @@ from ui.worklist.action_bar import ActionBar, privilege_reason
 from ui.worklist.actions import WorklistActions
 from ui.worklist.card_popup import CardCache, PatientCardPopup
 from ui.worklist.columns import ColumnLayout
+from ui.worklist.empty_home import EmptyWorklist
 from ui.worklist.model import WorklistModel
 from ui.worklist.qbe_bar import QbeBar
 from ui.worklist.scope_bar import ScopeBar
@@ -105,6 +106,7 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         self.scope.source_changed.connect(self._source_changed)
         self.shared_banner = SharedBanner()  # "Shared with me": who shared, the note
         self.pages = source_pages(self.table, self.bar, self.remote.page)
+        self.empty = EmptyWorklist(self.table)  # what to do on an empty home; "No studies match"
         self._build_central()
         self._build_status_bar(temporary_home)
         self._build_menus()
@@ -128,6 +130,7 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         self.remote.message.connect(self.show_message)
         self.remote.status.connect(self._remote_status)
         self.remote.nodes_listed.connect(self.scope.set_nodes)
+        self._connect_empty()
         events_of(home).cache_changed.connect(self._cache_changed)
         self.drawer.panel.merged.connect(self._merged)
         self.history.loaded.connect(self._history_loaded)
@@ -177,6 +180,15 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         bottom.setStretchFactor(1, 1)
         bottom.setSizes([620, 880])
         return bottom
+
+    def _connect_empty(self) -> None:
+        """The empty worklist's buttons: import, the demo, a node (or Settings), Clear."""
+        self.empty.set_import_actions(self.importer.actions.values())
+        self.empty.demo_requested.connect(lambda: self.start_demo())
+        self.empty.retrieve_requested.connect(self.scope.choose)
+        self.empty.add_node_requested.connect(lambda: self.open_settings().tabs.setCurrentIndex(0))
+        self.empty.clear_requested.connect(self.clear_search)
+        self.remote.nodes_listed.connect(lambda _nodes: self.empty.set_nodes(self.scope.nodes()))
 
     def _build_status_bar(self, temporary_home: bool) -> None:
         labels = build_status_bar(self.statusBar(), self.home, self.user, self.listener, self.outbox,

@@ -1,4 +1,4 @@
-"""The settings dialog (Edit > Settings...): the DICOM nodes, this workstation, TLS.
+"""The settings dialog (Edit > Settings...): the DICOM nodes, this workstation, TLS, the theme.
 
 - **Nodes**: ui/net/nodes_page.py (list, add, remove, Echo).
 - **This workstation**: its own AE title and listening port, whether the
@@ -11,6 +11,7 @@
   read-only and their tooltip says why.
 - **TLS**: ui/shell/tls_page.py (certificate, key, trusted certificates, checked
   with the ssl module on Save).
+- **Appearance**: ui/shell/appearance_page.py (the theme, applied at once).
 
 Reading and writing the settings run as jobs.
 """
@@ -33,6 +34,7 @@ from ui.jobs import JobRunner
 from ui.net.listener_status import SETTING as LISTEN_SETTING
 from ui.net.listener_status import listen_on_start
 from ui.net.nodes_page import NodesPage
+from ui.shell.appearance_page import AppearancePage
 from ui.shell.tls_page import TlsPage
 
 
@@ -185,11 +187,14 @@ class SettingsDialog(QDialog):
         self.nodes_page = NodesPage(home, user, runner)
         self.workstation = WorkstationPage(home, user, runner)
         self.tls = TlsPage(home, user, runner)
+        self.appearance = AppearancePage(home, user, runner)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
         self.tabs.addTab(self.nodes_page, "DICOM nodes")
         self.tabs.addTab(self.workstation, "This workstation")
         self.tabs.addTab(self.tls, "TLS")
+        self.tabs.addTab(self.appearance, "Appearance")
+        self.tabs.setAccessibleName("Settings pages")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -20,6 +20,7 @@ from app.worklist import sharing
 from app.worklist.query import Query
 from ui import formatting
 from ui.viewer import launch
+from ui.worklist.empty_home import EMPTY, NO_MATCH
 
 
 class WorklistArea:
@@ -107,6 +108,22 @@ class WorklistArea:
             self.strip.show_study(None)
         self._show_shared()
         self.worklist_actions.update_bar()
+        self._show_empty(count)
+
+    def _show_empty(self, count: int) -> None:
+        """Nothing listed: the empty home when the search was everything the
+        cache holds, else "No studies match"."""
+        if count:
+            self.empty.show_state(None)
+            return
+        everything = self._query.is_empty() and not self.my_studies.isChecked() and not self.scope.shared_only()
+        self.empty.show_state(EMPTY if everything else NO_MATCH)
+
+    def clear_search(self) -> None:
+        """No match > Clear: the search fields emptied and every study of the cache listed."""
+        if not self.all_studies.isChecked():
+            self.all_studies.click()
+        self.qbe.clear()
 
     def _show_shared(self) -> None:
         current = self.table.currentIndex()

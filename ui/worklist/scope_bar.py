@@ -102,6 +102,10 @@ class ScopeBar(QFrame):
         """The chosen node's name, '' for the local cache."""
         return self.source.currentData() or ""
 
+    def nodes(self) -> list[str]:
+        """The names of the nodes listed as sources."""
+        return [self.source.itemData(i) for i in range(1, self.source.count())]
+
     def set_nodes(self, found: Iterable) -> None:
         """List the nodes one can query (``app.net.nodes.Node``); the current
         choice stays when it is still configured, else the cache is chosen."""
