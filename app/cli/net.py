@@ -263,10 +263,10 @@ def _add_outbox(command, common) -> None:
     a.add_argument("--all-held", action="store_true", help="every held entry")
     a.add_argument("--node", required=True, metavar="NODE", help="a node with the store purpose")
     d = osub.add_parser("discard", parents=[common], help="never send these entries (kept, restorable)")
-    d.add_argument("ids", nargs="+", metavar="ID")
+    d.add_argument("ids", nargs="+", metavar="ID", help="entry ids (or their last 8 characters)")
     d.add_argument("--reason", metavar="TEXT", help="why (required); kept with the entry and audited")
     r = osub.add_parser("restore", parents=[common], help="discarded entries wait again")
-    r.add_argument("ids", nargs="+", metavar="ID")
+    r.add_argument("ids", nargs="+", metavar="ID", help="entry ids (or their last 8 characters)")
 
 
 def add_commands(command, common) -> None:
@@ -276,7 +276,7 @@ def add_commands(command, common) -> None:
     nsub = p.add_subparsers(dest="node_command", metavar="add|list|echo|remove", required=True)
     a = nsub.add_parser("add", parents=[common],
                         help="add a remote DICOM node (--aet, --host, --port) or DICOMweb node (--url)")
-    a.add_argument("name", metavar="NAME")
+    a.add_argument("name", metavar="NAME", help="the name the other commands use for the node")
     a.add_argument("--aet", metavar="AET", help="a DICOM node's AE title")
     a.add_argument("--host", metavar="HOST", help="a DICOM node's host name or address")
     a.add_argument("--port", type=int, metavar="PORT", help="a DICOM node's port")
@@ -291,18 +291,18 @@ def add_commands(command, common) -> None:
     a.add_argument("--replace", action="store_true", help="change a node that exists")
     nsub.add_parser("list", parents=[common], help="the configured nodes")
     e = nsub.add_parser("echo", parents=[common], help="C-ECHO a node (a QIDO-RS search for a DICOMweb node)")
-    e.add_argument("name", metavar="NAME")
+    e.add_argument("name", metavar="NAME", help="a configured node (`node list`)")
     r = nsub.add_parser("remove", parents=[common], help="forget a node")
-    r.add_argument("name", metavar="NAME")
+    r.add_argument("name", metavar="NAME", help="a configured node (`node list`)")
 
     p = command("query", cmd_query, "C-FIND (QIDO-RS) studies on a node (same QBE flags as `studies`)")
-    p.add_argument("node", metavar="NAME")
+    p.add_argument("node", metavar="NAME", help="a configured node (`node list`)")
     add_qbe(p)
     p.add_argument("--series", metavar="STUDY_UID", help="list one study's series instead")
 
     p = command("retrieve", cmd_retrieve, "fetch studies from a node into the cache")
-    p.add_argument("node", metavar="NAME")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("node", metavar="NAME", help="a configured node (`node list`)")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID", help="study UIDs on the node (whole)")
     p.add_argument("--method", choices=("get", "move"), default="get",
                    help="C-GET (default) or C-MOVE to this workstation's listener; "
                         "a DICOMweb node is retrieved by WADO-RS")
@@ -310,12 +310,13 @@ def add_commands(command, common) -> None:
                    help="only these series of the one STUDY_UID given")
 
     p = command("send", cmd_send, "C-STORE (STOW-RS) studies to a configured node")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
-    p.add_argument("--to", required=True, metavar="NODE")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID",
+                   help="study UIDs (each whole, or an unambiguous prefix of 8 or more characters)")
+    p.add_argument("--to", required=True, metavar="NODE", help="a configured node")
 
     p = command("worklist", cmd_worklist, "Modality Worklist C-FIND; fills upcoming appointments")
-    p.add_argument("node", metavar="NAME")
-    p.add_argument("--patient-id", metavar="P")
+    p.add_argument("node", metavar="NAME", help="a configured node that serves the Modality Worklist")
+    p.add_argument("--patient-id", metavar="P", help="only this patient's scheduled procedures")
 
     p = command("listen", cmd_listen, "run the storage listener in the foreground")
     p.add_argument("--port", type=int, metavar="P", help="default: `config get port`")
