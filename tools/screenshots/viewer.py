@@ -6,8 +6,10 @@ On a temporary demo home: the CT series with the most images, opened at its
 middle image (OUT_DIR/viewer_ct.png), then the 1x2 layout with the study's
 next series beside it (OUT_DIR/viewer_ct_1x2.png); the planning CT of the RT
 case at its isocentre with contours, dose wash and isodose lines
-(OUT_DIR/viewer_rt.png); the current CT beside an earlier study of the patient
-(OUT_DIR/viewer_prior.png, tools/screenshots/viewer_prior.py).
+(OUT_DIR/viewer_rt.png); measurements drawn with the mouse on the CT
+(OUT_DIR/viewer_measurements.png, tools/screenshots/viewer_measure.py); the current
+CT beside an earlier study of the patient (OUT_DIR/viewer_prior.png,
+tools/screenshots/viewer_prior.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 
 from tools.screenshots.screenshot import settle, wait_until
+from tools.screenshots.viewer_measure import measure_scene
 from tools.screenshots.viewer_prior import prior_scene
 
 
@@ -68,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         print(args.out_dir / "viewer_ct_1x2.png")
         window.close()
         rt_scene(home, user, runner, args.out_dir / "viewer_rt.png", (args.width, args.height))
+        measure_scene(home, user, runner, args.out_dir / "viewer_measurements.png",
+                      (args.width, args.height))
         prior_scene(home, user, runner, args.out_dir / "viewer_prior.png",
                     (args.width, args.height))
         runner.shutdown()
