@@ -30,14 +30,17 @@ SETTING = "ui.worklist_columns"
 SAVE_DELAY_MS = 600
 
 
-def encode(header: QHeaderView) -> str:
+def encode(header: QHeaderView, widths: Optional[dict[int, int]] = None) -> str:
+    """The layout line; *widths* the columns' preferred widths (ui/worklist/column_fit.py),
+    not the ones they are shrunk to while the table is narrow."""
+    widths = widths or {}
     parts = []
     for visual in range(header.count()):
         logical = header.logicalIndex(visual)
         key = COLUMNS[logical].key
         hidden = "-" if header.isSectionHidden(logical) else ""
-        width = header.sectionSize(logical) if not header.isSectionHidden(logical) else \
-            header.defaultSectionSize()
+        width = widths.get(logical, header.sectionSize(logical)) if not header.isSectionHidden(logical) \
+            else header.defaultSectionSize()
         parts.append(f"{hidden}{key}:{width}")
     return ",".join(parts)
 
@@ -86,7 +89,7 @@ class ColumnLayout(QObject):
         self.home = home
         self.runner = runner
         self.header = view.horizontalHeader()
-        self.default = encode(self.header)
+        self.default = self._encode()
         self._applying = False
         self._last = self.default  # what the settings hold (or the default)
         self._timer = QTimer(self)
@@ -123,14 +126,19 @@ class ColumnLayout(QObject):
                 self._applying = False
         self.loaded.emit()
 
+    def _encode(self) -> str:
+        fit = getattr(self.view, "column_fit", None)
+        return encode(self.header, fit.widths() if fit else None)
+
     def _changed(self, *_args) -> None:
-        if not self._applying:
+        fit = getattr(self.view, "column_fit", None)
+        if not self._applying and not (fit and fit.fitting):
             self._timer.start()
 
     def save(self) -> None:
         """Write the layout now, as a job."""
         self._timer.stop()
-        home, text = self.home, encode(self.header)
+        home, text = self.home, self._encode()
         if text == self._last:
             return
         self._last = text
@@ -141,10 +149,10 @@ class ColumnLayout(QObject):
     def flush(self) -> None:
         """At close: a pending save is written before the window goes (no job
         pool is left to run it)."""
-        if self._timer.isActive() and encode(self.header) != self._last:
+        if self._timer.isActive() and self._encode() != self._last:
             self._timer.stop()
             try:
-                self.home.set_setting(SETTING, encode(self.header))
+                self.home.set_setting(SETTING, self._encode())
             except Exception:  # noqa: BLE001 - a layout is never worth a failed close
                 pass
 

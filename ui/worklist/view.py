@@ -15,6 +15,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from ui.worklist import status_icons
+from ui.worklist.column_fit import ColumnFit
 from ui.worklist.model import COLUMNS, SELECT, WorklistModel, column_index
 
 # What a typical value looks like, to size each column from the font in use.
@@ -63,6 +64,7 @@ class WorklistView(QTableView):
         self.fit_columns()
         header.setSectionResizeMode(SELECT, QHeaderView.ResizeMode.Fixed)
         header.setStretchLastSection(True)
+        self.column_fit = ColumnFit(self)  # narrower than the columns: the text columns give way
         header.setSortIndicator(model.sort_column(),
                                 Qt.SortOrder.DescendingOrder if model.descending
                                 else Qt.SortOrder.AscendingOrder)
