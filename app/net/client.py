@@ -42,6 +42,9 @@ CANCEL_GRACE = 10.0  # seconds a peer has to end an operation after C-CANCEL
 def open_association(home, node: Node, proposals: list[Proposal],
                      timeout: float = TIMEOUT) -> Association:
     """An association from our AE to *node* (over TLS when the node says so)."""
+    if node.web:  # a service with no DICOMweb counterpart here (a modality worklist, C-MOVE)
+        raise BadInput(f"node {node.name} is a DICOMweb node ({node.url}): this needs a DICOM node "
+                       "(AE title, host, port)")
     aet, _ = local_ae(home)
     context = tls.client_context(home) if node.tls else None
     try:

@@ -301,3 +301,27 @@ def test_the_variable_holds_a_bearer_token_or_basic_credentials(monkeypatch):
     monkeypatch.setenv("SD_TOKEN", "Bearer abc")
     assert authorization(node) == {"Authorization": "Bearer abc"}
     assert authorization(Node("m", "", "h", 80, url="http://h/dw")) == {}
+
+
+def test_a_node_that_never_answers_times_out(web_home, monkeypatch):
+    """A server that accepts the connection and says nothing: the read
+    timeout ends the request with a message naming the node (shortened
+    here from a minute to a second)."""
+    import socket
+
+    from app.net.web import client
+
+    monkeypatch.setattr(client, "TIMEOUT", (1.0, 1.0))
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(4)  # connections complete in the backlog; nothing is ever read or written
+        sd(web_home, "node", "add", "mute", "--url", f"http://127.0.0.1:{mute.getsockname()[1]}/dicom-web")
+        run = sd(web_home, "query", "mute", check=False)
+    assert run.returncode == 1 and "mute: no answer from" in run.stderr and "within 1 s" in run.stderr, run.stderr
+
+
+def test_a_dicom_only_service_on_a_web_node_is_refused_by_name(web_home):
+    run = sd(web_home, "worklist", "pacs-web", check=False)
+    assert run.returncode == 2 and "pacs-web is a DICOMweb node" in run.stderr, run.stderr
+    run = sd(web_home, "retrieve", "pacs-web", study("knee"), "--method", "move", check=False)
+    assert run.returncode == 2 and "retrieved by WADO-RS" in run.stderr, run.stderr
