@@ -40,7 +40,7 @@ def corner_lines(viewport, entry) -> dict[str, list[str]]:
     series = h.get("series_description", "")
     number = h.get("series_number")
     top_right = [h.get("study_description", ""), dicom_date(h.get("study_date", "")),
-                 f"Se {number}: {series}" if number is not None else series]
+                 (f"Se {number}: {series}" if series else f"Se {number}") if number is not None else series]
     state, count = viewport.state, viewport.count
     bottom_left = [f"Im {state.index + 1} / {count}" if count else ""]
     bottom_right: list[str] = []
