@@ -97,8 +97,17 @@ class Job(QObject):
 
     # -- called by the runner, on the GUI thread ------------------------------
 
+    def _log(self, outcome: str, level: int = logging.INFO) -> None:
+        """The log file (app/logs.py) records every failure and the jobs the
+        user sees or that write; searches and thumbnails, many a second,
+        only at DEBUG."""
+        if level < logging.WARNING and not (self.visible or self.kind == "write"):
+            level = logging.DEBUG
+        log.log(level, "job %d %s: %s", self.id, outcome, self.title)
+
     def _start(self) -> None:
         self.state, self.message = RUNNING, ""
+        self._log("started")
         self.started.emit()
 
     def _progress(self, fraction: float, message: str) -> None:
@@ -112,16 +121,19 @@ class Job(QObject):
             self.message = self.summarize(result) if self.summarize else "Done"
         except Exception:  # noqa: BLE001 - a summary must never turn success into failure
             self.message = "Done"
+        self._log(f"done ({self.message})")
         self.succeeded.emit(result)
         self.finished.emit()
 
     def _fail(self, message: str, detail: str) -> None:
         self.state, self.error, self.detail, self.message = FAILED, message, detail, message
+        self._log(f"failed ({message})", logging.WARNING)
         self.failed.emit(message)
         self.finished.emit()
 
     def _cancel(self) -> None:
         self.state, self.message = CANCELLED, "Cancelled"
+        self._log("cancelled")
         self.cancelled.emit()
         self.finished.emit()
 

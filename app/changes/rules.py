@@ -3,6 +3,7 @@ and the pre-flight identity check before merging."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -36,9 +37,10 @@ def record_refusal(db, user: User | str, action: str, objects: Iterable[str], wh
     from app.db import transaction
 
     name = user.name if isinstance(user, User) else str(user)
+    objects = [str(o) for o in objects if o]
+    logging.getLogger("studydesk").info("refused: %s by %s (%s): %s", action, name, ", ".join(objects), why)
     with transaction(db):
-        audit.record(db, name, action, event_code, outcome=outcome,
-                     objects=[str(o) for o in objects if o], detail=f"refused: {why}")
+        audit.record(db, name, action, event_code, outcome=outcome, objects=objects, detail=f"refused: {why}")
 
 
 @contextmanager

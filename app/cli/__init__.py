@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Optional
 
-from app import __version__
+from app import __version__, logs
 from app.cli import admin, cache, changes, export, measure, media, net, research, view, viewer
 from app.cli.context import Context, run_command
 from app.errors import StudyDeskError
@@ -25,7 +25,7 @@ AREAS = (cache, admin, changes, research, media, net, export, viewer, measure, v
 def cmd_gui(ctx: Optional[Context], args: argparse.Namespace) -> int:
     from ui.app import run  # the one import of ui from app (import-linter exception)
 
-    return run_command(args)
+    return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--user", default=argparse.SUPPRESS, help="who acts")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="one JSON document on stdout")
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="also print the log's lines on stderr (the log file: "
+                             "$STUDYDESK_LOG_DIR, else the platform's log folder)")
 
     parser = argparse.ArgumentParser(prog="studydesk", parents=[common],
                                      description="StudyDesk PACS workstation")
@@ -59,12 +62,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     multiprocessing.freeze_support()  # import workers in a PyInstaller bundle
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in (None, "gui"):
-        if not hasattr(args, "demo"):
-            args.demo = False
-        try:
-            return cmd_gui(None, args)
-        except StudyDeskError as e:
-            print(f"studydesk: {e}", file=sys.stderr)
-            return e.exit_code
-    return run_command(args)
+    logs.setup(verbose=getattr(args, "verbose", False))
+    try:
+        if args.command in (None, "gui"):
+            if not hasattr(args, "demo"):
+                args.demo = False
+            try:
+                return cmd_gui(None, args)
+            except StudyDeskError as e:
+                print(f"studydesk: {e}", file=sys.stderr)
+                return e.exit_code
+        return run_command(args)
+    finally:
+        logs.teardown()  # in-process callers (tests) get their logging back as it was

@@ -12,24 +12,26 @@ from app.errors import BadInput
 def add_commands(command, common) -> None:
     p = command("config", cmd_config, "settings")
     csub = p.add_subparsers(dest="config_command", metavar="get|set", required=True)
-    g = csub.add_parser("get", parents=[common])
-    g.add_argument("key", nargs="?")
-    s = csub.add_parser("set", parents=[common])
-    s.add_argument("key")
-    s.add_argument("value")
+    g = csub.add_parser("get", parents=[common], help="print one setting, or all of them")
+    g.add_argument("key", nargs="?", help="the setting's name (all settings when left out)")
+    s = csub.add_parser("set", parents=[common], help="change a setting (admin; audited)")
+    s.add_argument("key", help="the setting's name, e.g. aet, port or listener.max_connections")
+    s.add_argument("value", help="its new value")
 
     p = command("user", cmd_user, "accounts")
     usub = p.add_subparsers(dest="user_command", metavar="add|list", required=True)
-    a = usub.add_parser("add", parents=[common])
-    a.add_argument("name")
-    a.add_argument("--role", nargs="+", required=True, metavar="ROLE")
+    a = usub.add_parser("add", parents=[common], help="create an account (admin)")
+    a.add_argument("name", help="the login name")
+    a.add_argument("--role", nargs="+", required=True, metavar="ROLE",
+                   help="one or more of admin, content-manager, radiologist, researcher, clerk")
     a.add_argument("--password", action="store_true", help="ask for a password (stdin when not a terminal)")
-    usub.add_parser("list", parents=[common])
+    usub.add_parser("list", parents=[common], help="the accounts and their roles")
 
     p = command("audit", cmd_audit, "the audit trail")
-    p.add_argument("--since", metavar="ISO_TIME")
-    p.add_argument("--study", metavar="STUDY_UID")
-    p.add_argument("--verify", action="store_true")
+    p.add_argument("--since", metavar="ISO_TIME", help="only entries at or after this time, e.g. 2024-05-01")
+    p.add_argument("--study", metavar="STUDY_UID", help="only entries that name this study")
+    p.add_argument("--verify", action="store_true",
+                   help="check the hash chain instead of listing (exit 5 when broken)")
 
 
 def cmd_config(ctx: Context) -> int:

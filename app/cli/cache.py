@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import sys
 
-from app.cli.context import EXIT_PARTIAL, Context, add_qbe, qbe_query, run_job, table
+from app.cli.context import (EXIT_PARTIAL, STUDY_UID_HELP, STUDY_UIDS_HELP, Context, add_qbe, qbe_query,
+                             run_job, table)
 
 
 def add_commands(command, common) -> None:
     command("init", cmd_init, "create the home explicitly")
     p = command("demo", cmd_demo, "add a generated demo set")
-    p.add_argument("--patients", type=int, default=6)
+    p.add_argument("--patients", type=int, default=6, help="how many demo patients (default 6)")
     p = command("import", cmd_import, "import files, folders, ZIPs, DICOMDIR media")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="DICOM files, folders (searched recursively), .zip files or DICOMDIR media")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--copy", action="store_true", help="copy into the image store (default)")
     mode.add_argument("--link", action="store_true", help="index the files where they are")
@@ -22,14 +24,14 @@ def add_commands(command, common) -> None:
     add_qbe(p)
     p.add_argument("--shared-with", metavar="USER",
                    help="only the studies shared with USER (`share`), with who shared and the note")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=int, metavar="N", help="at most N studies, the most recent first")
     p = command("share", cmd_share, "share studies with a user of this workstation")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID", help=STUDY_UIDS_HELP)
     p.add_argument("--with", dest="with_user", required=True, metavar="USER",
                    help="an account of this workstation: the studies show in their Shared with me view")
     p.add_argument("--note", metavar="TEXT", help="what the recipient should know")
     p = command("series", cmd_series, "one study's series")
-    p.add_argument("study_uid", metavar="STUDY_UID")
+    p.add_argument("study_uid", metavar="STUDY_UID", help=STUDY_UID_HELP)
     p = command("patient", cmd_patient, "the patient card (every record of the ID: several "
                 "issuers are several records)")
     p.add_argument("patient_id", metavar="PATIENT_ID",

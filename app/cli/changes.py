@@ -7,7 +7,8 @@ import argparse
 import sys
 from typing import Optional
 
-from app.cli.context import EXIT_PARTIAL, Context, run_job, table
+from app.cli.context import (EXIT_PARTIAL, SERIES_UID_HELP, STUDY_UID_HELP, STUDY_UIDS_HELP, Context, run_job,
+                             table)
 from app.errors import NotAllowed, StudyDeskError
 
 
@@ -17,8 +18,8 @@ def changing(p: argparse.ArgumentParser) -> None:
 
 def add_commands(command, common) -> None:
     p = command("merge-studies", cmd_merge_studies, "move every series of SOURCE into DEST")
-    p.add_argument("source", metavar="SOURCE_UID")
-    p.add_argument("destination", metavar="DEST_UID")
+    p.add_argument("source", metavar="SOURCE_UID", help="the study whose series move")
+    p.add_argument("destination", metavar="DEST_UID", help="the study that receives them")
     p.add_argument("--force", action="store_true", help="merge even across patients")
     changing(p)
     p = command("merge-patients", cmd_merge_patients, "every study of SOURCE becomes DEST's")
@@ -30,13 +31,13 @@ def add_commands(command, common) -> None:
     p.add_argument("--dest-issuer", metavar="ISSUER", help="the issuer of DEST_PID")
     changing(p)
     p = command("assign", cmd_assign, "assign studies to a reading physician")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID", help=STUDY_UIDS_HELP)
     p.add_argument("--to", required=True, metavar="USER", help="an account with the radiologist role")
     p = command("unassign", cmd_assign, "clear the assignment of studies")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID", help=STUDY_UIDS_HELP)
     p = command("reallocate", cmd_reallocate, "move one series into another study")
-    p.add_argument("series_uid", metavar="SERIES_UID")
-    p.add_argument("--to", required=True, metavar="STUDY_UID")
+    p.add_argument("series_uid", metavar="SERIES_UID", help=SERIES_UID_HELP)
+    p.add_argument("--to", required=True, metavar="STUDY_UID", help="the study it moves into")
     p.add_argument("--force", action="store_true", help="reallocate even across patients")
     p.add_argument("--with-dependents", action="store_true",
                    help="move along the series that refer to this one (RT, SEG, SR, KOS)")
@@ -51,27 +52,27 @@ def add_commands(command, common) -> None:
                        ("unmark-migrated", "an admin clears the migrated mark"),
                        ("request-ai-rescan", "ask the AI nodes to analyse the study again")):
         q = ssub.add_parser(name, parents=[common], help=text, description=text)
-        q.add_argument("study_uid", metavar="STUDY_UID")
+        q.add_argument("study_uid", metavar="STUDY_UID", help=STUDY_UID_HELP)
         changing(q)
     p = command("delete", cmd_delete, "move studies to the trash")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID", help=STUDY_UIDS_HELP)
     changing(p)
     p = command("trash", cmd_trash, "the trash")
     tsub = p.add_subparsers(dest="trash_command", metavar="list|restore|empty", required=True)
-    tsub.add_parser("list", parents=[common])
-    r = tsub.add_parser("restore", parents=[common])
-    r.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    tsub.add_parser("list", parents=[common], help="the studies in the trash")
+    r = tsub.add_parser("restore", parents=[common], help="put studies back on the worklist")
+    r.add_argument("study_uids", nargs="+", metavar="STUDY_UID", help=STUDY_UIDS_HELP)
     changing(r)
-    e = tsub.add_parser("empty", parents=[common])
-    e.add_argument("--older-than", type=float, metavar="DAYS")
+    e = tsub.add_parser("empty", parents=[common], help="erase trashed studies for good (admin)")
+    e.add_argument("--older-than", type=float, metavar="DAYS", help="only studies trashed more than DAYS ago")
     p = command("lock", cmd_lock, "lock a study against changes by others")
-    p.add_argument("study_uid", metavar="STUDY_UID")
+    p.add_argument("study_uid", metavar="STUDY_UID", help=STUDY_UID_HELP)
     p = command("unlock", cmd_unlock, "release a lock (the holder or an admin)")
-    p.add_argument("study_uid", metavar="STUDY_UID")
+    p.add_argument("study_uid", metavar="STUDY_UID", help=STUDY_UID_HELP)
     p = command("history", cmd_history, "the change journal")
-    p.add_argument("--study", metavar="STUDY_UID")
+    p.add_argument("--study", metavar="STUDY_UID", help="only the changes that touched this study")
     p = command("undo", cmd_undo, "apply the inverse of a change")
-    p.add_argument("change_id", type=int, metavar="CHANGE_ID")
+    p.add_argument("change_id", type=int, metavar="CHANGE_ID", help="the change to revert (see `history`)")
     changing(p)
 
 

@@ -10,14 +10,28 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import sys
+import time
 from typing import Any, Callable, Optional
 
 from app.errors import Cancelled, StudyDeskError
 from app.startup import open_home
 
 EXIT_PARTIAL = 6
+
+log = logging.getLogger("studydesk")
+
+# The exit codes of CLI.md, as the log file names them.
+EXIT_MEANING = {0: "done", 1: "failed", 2: "bad usage", 3: "not allowed", 4: "not found",
+                5: "refused by a rule", EXIT_PARTIAL: "done for some, refused for others"}
+
+# Help of the UID arguments (CLI.md: a UID may be given whole or as an
+# unambiguous prefix of at least 8 characters).
+STUDY_UID_HELP = "a study UID (whole, or an unambiguous prefix of 8 or more characters)"
+STUDY_UIDS_HELP = "study UIDs (each whole, or an unambiguous prefix of 8 or more characters)"
+SERIES_UID_HELP = "a series UID (whole, or an unambiguous prefix of 8 or more characters)"
 
 
 class Context:
@@ -114,28 +128,48 @@ def run_job(ctx: Context, job: Callable):
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run the parsed command; every failure becomes one line on stderr and its exit code."""
+    """Run the parsed command; every failure becomes one line on stderr and its
+    exit code. The log file (app/logs.py) gets who ran which command on which
+    home, each refusal or failure, and the exit code."""
     ctx = None
+    command = getattr(args, "command", None) or "gui"
+    started = time.monotonic()
+    code = 1
     try:
         ctx = Context(args)
-        return args.func(ctx)
+        log.info("%s: run by %s on %s", command, ctx.user_name, ctx.home.root)
+        code = args.func(ctx)
+        return code
     except Cancelled as e:
+        log.info("%s: %s", command, e)
         print(f"studydesk: {e}", file=sys.stderr)
         return 1
     except StudyDeskError as e:
+        code = e.exit_code
+        log.info("%s: %s: %s", command, EXIT_MEANING.get(code, "failed"), e)
         print(f"studydesk: {e}", file=sys.stderr)
         if e.detail:
             print(e.detail, file=sys.stderr)
-        return e.exit_code
+        return code
     except KeyboardInterrupt:
+        log.info("%s: interrupted", command)
         print("studydesk: interrupted", file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `studydesk studies | head`
         sys.stderr.close()
+        code = 0
         return 0
+    except Exception:
+        # Python prints the traceback on stderr; the file keeps it too.
+        from app.logs import FILE_ONLY
+
+        log.error("%s: unexpected failure", command, exc_info=True, extra=FILE_ONLY)
+        raise
     finally:
         if ctx is not None:
             ctx.close()
+        log.info("%s: exit code %d (%s) after %.1f s", command, code, EXIT_MEANING.get(code, "?"),
+                 time.monotonic() - started)
 
 
 # Inside the code a thing has one name, its DICOM keyword (study_instance_uid,
@@ -170,14 +204,15 @@ def table(rows: list[dict], columns: list[tuple[str, str, int]]) -> str:
 
 def add_qbe(p: argparse.ArgumentParser) -> None:
     """The query-by-example flags, the same for the cache (`studies`) and a node (`query`)."""
-    p.add_argument("--patient-id")
-    p.add_argument("--patient-name")
-    p.add_argument("--accession")
-    p.add_argument("--modality")
-    p.add_argument("--description")
-    p.add_argument("--date-from", metavar="YYYYMMDD")
-    p.add_argument("--date-to", metavar="YYYYMMDD")
-    p.add_argument("--assigned-to", metavar="USER")
+    text = "; * and ? are wildcards, case-insensitive"
+    p.add_argument("--patient-id", help="Patient ID" + text)
+    p.add_argument("--patient-name", help="Patient's Name, any of its components" + text)
+    p.add_argument("--accession", help="Accession Number" + text)
+    p.add_argument("--modality", help="a modality in the study, e.g. CT")
+    p.add_argument("--description", help="Study Description" + text)
+    p.add_argument("--date-from", metavar="YYYYMMDD", help="studies on or after this date")
+    p.add_argument("--date-to", metavar="YYYYMMDD", help="studies on or before this date")
+    p.add_argument("--assigned-to", metavar="USER", help="studies assigned to this reading physician")
 
 
 def qbe_query(args) -> "Any":

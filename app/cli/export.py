@@ -21,7 +21,8 @@ from app.cli.context import run_job
 
 def add_commands(command, common) -> None:
     p = command("export", cmd_export, "ZIP of studies, optionally anonymised (PS3.15 Basic Profile)")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID",
+                   help="study UIDs (each whole, or an unambiguous prefix of 8 or more characters)")
     p.add_argument("--zip", required=True, metavar="FILE", help="the ZIP file to write")
     p.add_argument("--anonymize", "--anonymise", action="store_true",
                    help="apply the DICOM PS3.15 Basic Application Level Confidentiality Profile")

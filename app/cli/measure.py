@@ -20,14 +20,15 @@ from app.cli.context import Context, table
 def add_commands(command, common) -> None:
     p = command("measure", cmd_measure, "a length on an image, kept as a DICOM SR measurement "
                 "report (TID 1500) in the image's study")
-    p.add_argument("series_uid", metavar="SERIES_UID")
+    p.add_argument("series_uid", metavar="SERIES_UID", help="a series UID (whole, or an unambiguous prefix of 8 or more characters)")
     p.add_argument("--image", type=int, required=True, metavar="N",
                    help="image N of the series (1-based, in display order)")
     p.add_argument("--line", type=float, nargs=4, required=True, metavar=("X1", "Y1", "X2", "Y2"),
                    help="the two ends: column and row of each, 0-based, sub-pixel allowed")
     p.add_argument("--label", default="", metavar="TEXT", help="what is measured")
     p = command("measurements", cmd_measurements, "a study's measurements, read from its reports")
-    p.add_argument("study_uid", metavar="STUDY_UID")
+    p.add_argument("study_uid", metavar="STUDY_UID",
+                   help="a study UID (whole, or an unambiguous prefix of 8 or more characters)")
 
 
 def cmd_measure(ctx: Context) -> int:

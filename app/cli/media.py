@@ -23,7 +23,8 @@ def _disc_line(disc: dict) -> str:
     state = ("verified" if disc["verified"] else "NOT verified" if check else "written, not verified")
     line = (f"disc {disc['disc']} of {disc['of']}: {disc['target']} ({disc['label']}), "
             f"{disc['instances']} objects of {len(disc['studies'])} studies, "
-            f"{disc['bytes'] / 1e6:.1f} MB, {state}")
+            f"{disc['bytes'] / 1e6:.1f} MB, {state}, "
+            f"profile {disc['profile'] or 'none (compression no general-purpose profile allows)'}")
     if "residual_scan" in disc:
         line += (f"; anonymised, residual scan passed ({disc['residual_scan']['files_scanned']}"
                  f" files), report {disc['report']}; burned-in text risk: "
@@ -38,6 +39,7 @@ def cmd_burn(ctx: Context) -> int:
     ctx.user.require("export", "burn discs")
     options = BurnOptions(label=args.label or "", web=not args.no_web, anonymise=args.anonymize,
                           deid_options=tuple(args.option or ()), verify=not args.no_verify,
+                          keep_compressed=args.keep_compressed,
                           medium=medium(args.medium) if args.medium else None)
     result = run_job(ctx, lambda progress, cancel: burn(
         ctx.home, ctx.user, args.study_uids, iso_path=Path(args.iso) if args.iso else None,
@@ -66,7 +68,8 @@ def cmd_drives(ctx: Context) -> int:
 
 def add_commands(command, common) -> None:
     p = command("burn", cmd_burn, "IHE PDI media: an ISO 9660 image, or burnt to a drive")
-    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID")
+    p.add_argument("study_uids", nargs="+", metavar="STUDY_UID",
+                   help="study UIDs (each whole, or an unambiguous prefix of 8 or more characters)")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--iso", metavar="FILE", help="write an ISO 9660 image")
     target.add_argument("--device", metavar="DEV",
@@ -80,4 +83,8 @@ def add_commands(command, common) -> None:
                    help="options of the de-identification profile (as for export)")
     p.add_argument("--no-web", action="store_true", help="leave out INDEX.HTM and IHE_PDI/")
     p.add_argument("--no-verify", action="store_true", help="do not read the disc back")
+    p.add_argument("--keep-compressed", action="store_true",
+                   help="keep compressed images as they are (a disc for this site only); by "
+                        "default they are written decompressed (Explicit VR Little Endian) so "
+                        "that the disc meets the general-purpose profile STD-GEN-CD")
     command("drives", cmd_drives, "the disc drives this computer can burn with")

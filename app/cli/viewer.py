@@ -11,14 +11,14 @@ from app.cli.context import Context
 
 def add_commands(command, common) -> None:
     p = command("render", cmd_render, "draw image N of a series as the viewer does, to a PNG")
-    p.add_argument("series_uid", metavar="SERIES_UID")
+    p.add_argument("series_uid", metavar="SERIES_UID", help="a series UID (whole, or an unambiguous prefix of 8 or more characters)")
     p.add_argument("--image", type=int, required=True, metavar="N",
                    help="1-based, in the series' display order")
     p.add_argument("--frame", type=int, default=1, metavar="F",
                    help="1-based frame of a multi-frame image (default 1)")
     p.add_argument("--window", type=float, nargs=2, metavar=("CENTER", "WIDTH"),
                    help="instead of the header's VOI LUT or first window")
-    p.add_argument("--out", required=True, metavar="FILE.png")
+    p.add_argument("--out", required=True, metavar="FILE.png", help="the PNG file to write")
 
 
 def cmd_render(ctx: Context) -> int:

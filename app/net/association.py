@@ -10,6 +10,7 @@ parsed with pynetdicom's PDU classes; the data phase runs on
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 import struct
 import time
@@ -29,6 +30,10 @@ from app.net.wire import Aborted, NetworkError, Wire
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 MAX_CONTEXTS = 128  # odd context ids 1..255 (PS3.8 9.3.2.2)
+
+# Every association opened, refused, released or aborted goes in the log file
+# (app/logs.py); the listener logs the ones it answers (app/net/listener.py).
+log = logging.getLogger("studydesk.net")
 
 # A-ASSOCIATE-RJ reasons given by the service user (PS3.8 Table 9-21)
 REJECT_NO_REASON = 1
@@ -108,6 +113,7 @@ class Association:
         finally:
             self.released = True
             self.wire.close()
+            log.info("association %s -> %s (%s:%s) released", self.calling_aet, self.called_aet, *self.peer_address)
 
     def abort(self) -> None:
         if self.wire.closed:
@@ -117,6 +123,7 @@ class Association:
         except NetworkError:
             pass
         self.wire.close()
+        log.info("association %s -> %s (%s:%s) aborted", self.calling_aet, self.called_aet, *self.peer_address)
 
     def __enter__(self) -> "Association":
         return self
@@ -181,14 +188,17 @@ def request(host: str, port: int, calling_aet: str, called_aet: str,
         ac = A_ASSOCIATE_AC()
         ac.decode(struct.pack(">BxL", pdu_type, len(body)) + bytes(body))
         answer = ac.to_primitive()
-    except BaseException:
+    except BaseException as e:
         link.close()
+        log.info("association %s -> %s at %s:%s not opened: %s", calling_aet, called_aet, host, port, e)
         raise
     contexts = {}
     for cx in answer.presentation_context_definition_results_list:
         proposal = by_id.get(cx.context_id)
         if cx.result == 0 and proposal is not None and cx.transfer_syntax:
             contexts[cx.context_id] = (proposal.abstract_syntax, str(cx.transfer_syntax[0]))
+    log.info("association %s -> %s at %s:%s opened (%d of %d presentation contexts accepted)",
+             calling_aet, called_aet, host, port, len(contexts), len(proposals))
     return Association(link, calling_aet, called_aet, answer.maximum_length_received or 0,
                        contexts, (host, port))
 
