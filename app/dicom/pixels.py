@@ -3,7 +3,9 @@ what it needs: the header up to the pixel data, then that element (or the
 wanted frame). A bare data set without File Meta Information is read too.
 
 :func:`read_frame` is the whole step, from a path to (header, array), for the
-previews (:mod:`app.dicom.render`) and the viewer (:mod:`app.viewer`).
+previews (:mod:`app.dicom.render`) and the viewer (:mod:`app.viewer`). Native
+little-endian frames of a well-formed file take :mod:`app.dicom.native`'s
+shorter way (the same header and array, a fraction of the interpreter time).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydicom.pixels import pixel_array
 from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
+from app.dicom.native import read_native
 from app.errors import BadInput, NotFound
 
 _PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
@@ -40,6 +43,9 @@ def read_frame(
     broken encapsulation...).
     """
     name = os.fspath(path)
+    fast = read_native(name, frame)
+    if fast is not None:
+        return fast
     try:
         f = open(name, "rb")
     except FileNotFoundError:

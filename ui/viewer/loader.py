@@ -23,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
@@ -79,13 +80,24 @@ class Loaded:
 
 
 def paintable(pixels) -> QImage:
-    """The display pixels as a QImage of its own memory in the format the
-    screen is painted in (32-bit RGB), so painting scales it without first
-    converting it: made on the pool thread, the GUI thread only paints it."""
+    """The display pixels as a QImage in the format the screen is painted in
+    (32-bit RGB), so painting scales it without first converting it: made on
+    the pool thread, the GUI thread only paints it.
+
+    The 0xffRRGGBB words are made in numpy, which lets go of the interpreter
+    lock, and the QImage keeps the array alive. QImage.convertToFormat does
+    the same work holding the lock (PySide keeps it through the call):
+    sampled while scrolling, the decode threads held the lock there more
+    than anywhere else."""
     h, w = pixels.shape[:2]
-    fmt = QImage.Format.Format_Grayscale8 if pixels.ndim == 2 else QImage.Format.Format_RGB888
-    return QImage(pixels.data, w, h, pixels.strides[0], fmt).convertToFormat(
-        QImage.Format.Format_RGB32)
+    if pixels.ndim == 2:
+        words = np.multiply(pixels, np.uint32(0x010101), dtype=np.uint32)
+    else:
+        words = np.left_shift(pixels[..., 0], 16, dtype=np.uint32)
+        words |= np.left_shift(pixels[..., 1], 8, dtype=np.uint32)
+        words |= pixels[..., 2]
+    words |= np.uint32(0xFF000000)
+    return QImage(words.data, w, h, 4 * w, QImage.Format.Format_RGB32)
 
 
 class FrameCache:

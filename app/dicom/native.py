@@ -1,0 +1,167 @@
+"""A frame of native (uncompressed) pixel data read without pydicom's parser:
+the viewer's fast path, taken for the common file and left for anything odd.
+
+Scrolling a series decodes a file per image, and pydicom's header parse and
+pixel options (Python work under the interpreter lock, shared with the
+window's GUI thread) cost more than the pixels. Here the project's strict
+reader (:mod:`app.dicom.files`, about a tenth of pydicom's time) walks the
+file mapped in memory, its top-level elements become pydicom's raw elements
+(converted only when read, as pydicom's own reader leaves them), and the
+frame is one copy out of the mapping at the offset the walk found.
+
+Taken only where the result is what pydicom gives (:mod:`app.dicom.pixels`
+compares them in tests): explicit or implicit VR little endian, one sample
+(or RGB) per pixel of 8, 16 or 32 bits, the strict walk clean (the pixel
+data's length fits Rows x Columns x Frames x Samples x Bits Allocated, see
+:mod:`app.dicom.image_rules`). Anything else returns None and the caller
+reads the file the general way, with its messages.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from typing import Optional
+
+import numpy as np
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.tag import BaseTag
+
+from app.dicom.element_rules import Malformed
+from app.dicom.files import parse_file
+
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+IMPLICIT_LE = "1.2.840.10008.1.2"
+PIXEL_DATA = 0x7FE00010
+_PADDING = 0xFFFCFFFC  # Data Set Trailing Padding
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_US = {0x00280010: "rows", 0x00280011: "columns", 0x00280100: "allocated", 0x00280101: "stored",
+       0x00280103: "signed", 0x00280002: "samples", 0x00280006: "planar"}
+_NUMBER_OF_FRAMES = 0x00280008
+_PHOTOMETRIC = 0x00280004
+
+
+def read_native(name: str, frame: Optional[int]) -> Optional[tuple[Dataset, np.ndarray, int]]:
+    """(header, frame array, 0-based index) as :func:`app.dicom.pixels.read_frame`
+    gives them, or None when this file is not one this path covers."""
+    try:
+        with open(name, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 256:
+                return None
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    try:
+        return _read(name, data, frame)
+    except (Malformed, ValueError, KeyError, IndexError, TypeError):
+        return None
+    except Exception:  # noqa: BLE001 - NotCovered and the like: the general path decides
+        return None
+    finally:
+        data.close()
+
+
+def _read(name: str, data: mmap.mmap, frame: Optional[int]):
+    parsed_file = parse_file(data)
+    syntax = parsed_file.syntax
+    if syntax not in (EXPLICIT_LE, IMPLICIT_LE) or parsed_file.parsed.switched:
+        return None
+    implicit = syntax == IMPLICIT_LE
+    elements = parsed_file.elements
+    at = next((k for k, element in enumerate(elements) if element[0] == PIXEL_DATA), None)
+    if at is None or any(element[0] != _PADDING for element in elements[at + 1:]):
+        return None  # no pixel data, or elements after it other than trailing padding
+    pixel = elements[at]
+    if pixel[5] is not None:
+        return None
+    by_tag = {element[0]: element for element in elements}
+    image = {key: _us(data, by_tag.get(tag)) for tag, key in _US.items()}
+    rows, columns, allocated = image["rows"], image["columns"], image["allocated"]
+    stored = image["stored"] or allocated
+    samples = image["samples"] or 1
+    if not rows or not columns or allocated not in (8, 16, 32) or not 1 <= stored <= allocated:
+        return None
+    photometric = _text(data, by_tag.get(_PHOTOMETRIC))
+    if samples == 3 and photometric != "RGB" or samples not in (1, 3):
+        return None
+    frames = _frames(_text(data, by_tag.get(_NUMBER_OF_FRAMES)))
+    if frames is None:
+        return None
+    index = frames // 2 if frame is None else int(frame)
+    if not 0 <= index < frames:
+        return None  # the general path names the range
+    itemsize = allocated // 8
+    count = rows * columns * samples
+    start = pixel[3] + index * count * itemsize
+    if start + count * itemsize > pixel[3] + pixel[4]:
+        return None
+    dtype = np.dtype(f"<{'i' if image['signed'] == 1 else 'u'}{itemsize}")
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=start).copy()
+    if stored < allocated:  # what pydicom's correct_unused_bits does: sign or mask
+        shift = allocated - stored
+        np.left_shift(arr, shift, out=arr)
+        np.right_shift(arr, shift, out=arr)
+    if samples == 1:
+        arr = arr.reshape(rows, columns)
+    elif image["planar"] == 1:
+        arr = np.ascontiguousarray(arr.reshape(3, rows, columns).transpose(1, 2, 0))
+    else:
+        arr = arr.reshape(rows, columns, 3)
+    # as the general reader: a single frame's header has what follows the
+    # pixel data too (the padding), a multi-frame's stops before it
+    header = elements[:at] + (elements[at + 1:] if frames == 1 else [])
+    return _dataset(name, data, parsed_file.meta, header, implicit), arr, index
+
+
+def _us(data, element) -> Optional[int]:
+    if element is None or element[4] < 2:
+        return None
+    return int.from_bytes(data[element[3]:element[3] + 2], "little")
+
+
+def _text(data, element) -> str:
+    if element is None:
+        return ""
+    return bytes(data[element[3]:element[3] + element[4]]).decode("latin-1").strip("\x00 ")
+
+
+def _frames(text: str) -> Optional[int]:
+    if not text:
+        return 1
+    try:
+        return max(int(text), 1)
+    except ValueError:
+        return None
+
+
+def _dataset(name: str, data, meta_elements: list, elements: list, implicit: bool) -> FileDataset:
+    """The header as pydicom's reader leaves it: raw elements, converted when
+    first read. A sequence's items are handed over as bytes of defined length
+    (its delimiter dropped), which pydicom reads the same way when asked."""
+    raw: dict = {}
+    for tag, vr, start, value, length, items in elements:
+        if items is not None:
+            if vr == "UN":
+                raise ValueError("a UN sequence: pydicom's reader decides")
+            if data[value + length - 8:value + length] == _SEQUENCE_END:
+                length -= 8
+            vr = "SQ"
+        raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length,
+                                           bytes(data[value:value + length]) if length else None
+                                           if vr == "SQ" else b"",
+                                           value, implicit, True)
+    meta = {}
+    for tag, vr, start, value, length, _items in meta_elements:
+        meta[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length,
+                                            bytes(data[value:value + length]), value, False, True)
+    body = Dataset(raw)
+    encoding = (convert_encodings(body.SpecificCharacterSet) if 0x00080005 in raw
+                else default_encoding)
+    body.set_original_encoding(implicit, True, encoding)
+    preamble = bytes(data[:128]) if data[128:132] == b"DICM" else None
+    ds = FileDataset(name, body, preamble, FileMetaDataset(meta), implicit, True)
+    ds.set_original_encoding(implicit, True, body._character_set)
+    return ds
