@@ -11,13 +11,18 @@ drives, each disc read back and checked against its manifest.
 Stage (a temporary folder, hard links into the store), write, read back,
 next disc: only one disc's file set exists at a time. The burn is audited as
 an Export (PS3.15 A.5.3.6, DCM 110106) whatever its outcome.
+
+A disc is for another site unless told otherwise: compressed images are
+written decompressed so that it meets the general-purpose profile
+(:mod:`app.media.decompress`); ``keep_compressed`` keeps them for a disc
+read here. Each disc's result names the profile it meets.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -29,7 +34,7 @@ from app.errors import BadInput, Cancelled, RuleRefused
 from app.home import Home
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 from app.media import anonymise as anon
-from app.media import capacity, iso, manifest, selection
+from app.media import capacity, decompress, iso, manifest, selection
 from app.media.burners import BLANK, Burner, for_system
 from app.media.capacity import Medium
 from app.media.manifest import Verification
@@ -46,6 +51,7 @@ class BurnOptions:
     deid_options: tuple[str, ...] = ()    # PS3.15 options by their CLI names
     medium: Optional[Medium] = None       # spread over discs of this size
     verify: bool = True
+    keep_compressed: bool = False         # True: a disc for this site only
 
 
 @dataclass
@@ -59,10 +65,13 @@ class DiscResult:
     bytes: int
     verification: Optional[Verification] = None
     report: Optional[dict] = None   # anonymised: the verification report on the disc
+    profile: str = ""               # the general-purpose profile met ("" for none)
+    transfer_syntaxes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         out = {"disc": self.number, "of": self.total, "target": self.target, "label": self.volume,
                "studies": self.studies, "instances": self.instances, "bytes": self.bytes,
+               "profile": self.profile or None, "transfer_syntaxes": self.transfer_syntaxes,
                "verified": self.verification.ok if self.verification else None,
                "verification": self.verification.to_json() if self.verification else None}
         if self.report is not None:
@@ -128,22 +137,34 @@ class _Burn:
             anon.write_report(document, self.work / f"disc{n}")
         staged = stage(studies, self.work / f"disc{n}", label=self.options.label, number=n,
                        total=total, web_content=self.options.web, whole=whole, progress=progress,
-                       cancel=self.cancel)
+                       cancel=self.cancel, decode=not self.options.keep_compressed)
         if run is not None:  # what the disc adds to the objects: scanned as well
             anon.scan_disc(run, staged.folder)
             self.reports.append(run.verdict(what=what, overridable=False, studies=len(studies)))
         return staged
 
     def finish(self, staged: StagedDisc, target: str, verification: Optional[Verification]) -> None:
+        medium = self.options.medium.key if self.options.medium else None
         self.result.discs.append(DiscResult(
             staged.number, staged.total, target, staged.volume,
             [s.study_instance_uid for s in staged.studies], staged.instance_count,
-            staged.size, verification, self.reports[-1] if self.reports else None))
+            staged.size, verification, self.reports[-1] if self.reports else None,
+            decompress.profile(staged.syntaxes, medium), sorted(staged.syntaxes)))
         shutil.rmtree(staged.folder, ignore_errors=True)
         shutil.rmtree(self.work / f"anon{staged.number}", ignore_errors=True)
 
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _decoded_sizes(studies: list[selection.Study]) -> list[selection.Study]:
+    """The studies with each compressed object sized as it will be written
+    decompressed, so that spreading over discs counts the larger files."""
+    def sized(series: selection.Series) -> selection.Series:
+        return replace(series, instances=[
+            replace(i, size=decompress.decoded_size(i.source, i.size))
+            if decompress.needs_decoding(i.transfer_syntax_uid) else i for i in series.instances])
+    return [s.with_series([sized(series) for series in s.series]) for s in studies]
 
 
 def _check_fits(staged: StagedDisc, room: Optional[int], where: str) -> None:
@@ -225,6 +246,8 @@ def burn(home: Home, user: User | str, study_uids: list[str], *, iso_path: Optio
         if device is not None:
             burner = burner or for_system()
             room = _blank_room(burner, device, 1, options.medium)
+        if not options.keep_compressed:
+            studies = _decoded_sizes(studies)
         plan = capacity.plan(studies, room, options.web)
         job.result.planned = len(plan)
         if device is not None and len(plan) > 1 and next_disc is None:

@@ -22,7 +22,7 @@ from typing import Optional
 import pydicom
 
 from app.jobs import CancelToken, Progress, no_progress
-from app.media import dicomdir, manifest, names, readme, records, web
+from app.media import decompress, dicomdir, manifest, names, readme, records, web
 from app.media.records import Node
 from app.media.selection import Instance, Study
 
@@ -39,6 +39,8 @@ class StagedDisc:
     total: int
     studies: list[Study]
     digests: dict[str, str] = field(default_factory=dict)  # the manifest
+    syntaxes: set[str] = field(default_factory=set)         # transfer syntaxes on the disc
+    kept_compressed: int = 0   # compressed objects that could not be decoded
 
     @property
     def instance_count(self) -> int:
@@ -51,13 +53,14 @@ class StagedDisc:
 
 # The general-purpose CD profile (PS3.11 D.3.1) stores objects in explicit VR
 # little endian: objects in implicit VR or deflated are re-encoded (the same
-# data, lossless). Compressed pixel data is kept as it is: a disc holding it
-# follows the general-purpose DVD/BD JPEG and JPEG 2000 profiles instead.
+# data, lossless), and compressed pixel data is decoded unless the disc keeps
+# it (app.media.decompress: then the disc follows the general-purpose DVD/BD
+# JPEG or JPEG 2000 profile, if its syntaxes allow one).
 EXPLICIT = "1.2.840.10008.1.2.1"
 REENCODED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99"}
 
 
-def _place(instance: Instance, target: Path) -> Instance:
+def _place(instance: Instance, target: Path, decode: bool = False) -> Instance:
     """Put *instance* at *target*; returns it as it is on the disc."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if instance.transfer_syntax_uid in REENCODED:
@@ -65,6 +68,11 @@ def _place(instance: Instance, target: Path) -> Instance:
         ds.file_meta.TransferSyntaxUID = EXPLICIT
         ds.save_as(target, enforce_file_format=True)
         return replace(instance, transfer_syntax_uid=EXPLICIT, sha256=None)
+    if decode and decompress.needs_decoding(instance.transfer_syntax_uid):
+        written = decompress.write_decompressed(instance.source, target)
+        if written is not None:
+            return replace(instance, transfer_syntax_uid=written, sha256=None,
+                           size=target.stat().st_size)
     try:
         os.link(instance.source, target)
     except OSError:  # another file system, or links not supported: copy
@@ -72,10 +80,13 @@ def _place(instance: Instance, target: Path) -> Instance:
     return instance
 
 
-def _tree(studies: list[Study], root: Path, progress: Progress, cancel: CancelToken
+def _tree(studies: list[Study], root: Path, progress: Progress, cancel: CancelToken,
+          decode: bool = False, syntaxes: Optional[list[str]] = None
           ) -> tuple[list[Node], web.Names, dict[str, str]]:
-    """Place every instance under its file ID; return the record trees, the
-    folder names and the digests the cache already knows."""
+    """Place every instance under its file ID (*decode*: compressed pixel
+    data decoded); return the record trees, the folder names and the
+    digests the cache already knows. *syntaxes* receives each placed
+    object's transfer syntax."""
     roots: list[Node] = []
     folder_names = web.Names({}, {})
     known: dict[str, str] = {}
@@ -100,7 +111,9 @@ def _tree(studies: list[Study], root: Path, progress: Progress, cancel: CancelTo
                 for i_no, instance in enumerate(series.instances, 1):
                     cancel.check()
                     file_id = names.check_file_id((DICOM_FOLDER, pat, stu, ser, names.numbered("IM", i_no)))
-                    instance = _place(instance, root.joinpath(*file_id))
+                    instance = _place(instance, root.joinpath(*file_id), decode)
+                    if syntaxes is not None:
+                        syntaxes.append(instance.transfer_syntax_uid or EXPLICIT)
                     if instance.sha256:
                         known["/".join(file_id)] = instance.sha256
                     series_node.children.append(records.leaf_node(
@@ -114,10 +127,11 @@ def _tree(studies: list[Study], root: Path, progress: Progress, cancel: CancelTo
 def stage(studies: list[Study], root: Path, *, label: str, number: int = 1, total: int = 1,
           web_content: bool = True, whole: Optional[dict[str, int]] = None,
           progress: Progress = no_progress, cancel: Optional[CancelToken] = None,
-          when: Optional[datetime] = None) -> StagedDisc:
+          when: Optional[datetime] = None, decode: bool = False) -> StagedDisc:
     """Write disc *number* of *total* holding *studies* into the empty
     folder *root*. *whole*: each study's full object count (to mark the
-    parts of a study spread over several discs)."""
+    parts of a study spread over several discs). *decode*: compressed
+    images written decompressed (a disc for another site)."""
     cancel = cancel or CancelToken()
     when = when or datetime.now()
     root.mkdir(parents=True, exist_ok=True)
@@ -126,7 +140,8 @@ def stage(studies: list[Study], root: Path, *, label: str, number: int = 1, tota
     def part(start: float, end: float) -> Progress:
         return lambda f, m="": progress(None if f is None else start + (end - start) * f, m)
 
-    roots, folder_names, known = _tree(studies, root, part(0.0, 0.5), cancel)
+    syntaxes: list[str] = []
+    roots, folder_names, known = _tree(studies, root, part(0.0, 0.5), cancel, decode, syntaxes)
     progress(0.5, "Writing the DICOMDIR")
     dicomdir.write(root / "DICOMDIR", roots, names.file_set_id(label, number, total))
     readme.write(root, studies, whole or {}, volume=volume, number=number, total=total,
@@ -136,4 +151,5 @@ def stage(studies: list[Study], root: Path, *, label: str, number: int = 1, tota
                   progress=part(0.5, 0.8), cancel=cancel)
     progress(0.8, "Writing the manifest")
     digests = manifest.write(root, known)
-    return StagedDisc(root, volume, number, total, studies, digests)
+    kept = sum(1 for t in syntaxes if decompress.needs_decoding(t)) if decode else 0
+    return StagedDisc(root, volume, number, total, studies, digests, set(syntaxes), kept)

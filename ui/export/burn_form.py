@@ -1,6 +1,8 @@
 """The Burn dialog's form: the studies and their sizes, the medium, the
-target (a drive or "ISO file..."), the volume label, Anonymise and the web
-index, the progress bar, the status and the buttons. A mixin of
+target (a drive or "ISO file..."), the volume label, Anonymise, the web
+index and "Keep images compressed" (off: a disc for another site, its images
+decompressed to meet the general-purpose profile), the progress bar, the
+status and the buttons. A mixin of
 :class:`ui.export.burn_dialog.BurnDialog`, which fills and follows it.
 """
 
@@ -64,6 +66,12 @@ class BurnForm:
         self.web = QCheckBox("Include the web index (INDEX.HTM with previews)")
         self.web.setObjectName("burnWeb")
         self.web.setChecked(True)
+        self.keep_compressed = QCheckBox("Keep images compressed (this site only)")
+        self.keep_compressed.setObjectName("burnKeepCompressed")
+        self.keep_compressed.setToolTip(
+            "Off (the default): compressed images are written decompressed, so that any "
+            "workstation reads the disc (DICOM general-purpose CD/DVD profile). On: smaller "
+            "discs that only a reader of the same compression can open.")
         form = QFormLayout()
         form.addRow("Medium", self.medium)
         form.addRow("", self.fit)
@@ -73,6 +81,7 @@ class BurnForm:
         form.addRow("", self.volume)
         form.addRow("", self.anonymise)
         form.addRow("", self.web)
+        form.addRow("", self.keep_compressed)
         self.bar = QProgressBar()
         self.bar.setObjectName("burnProgress")
         self.bar.setRange(0, 1000)

@@ -21,6 +21,7 @@ class BurnRun:
     def options(self) -> BurnOptions:
         return BurnOptions(label=self.label.text().strip(), web=self.web.isChecked(),
                            anonymise=self.anonymise.isChecked(),
+                           keep_compressed=self.keep_compressed.isChecked(),
                            medium=MEDIA[self.medium.currentData()])
 
     def start(self) -> Optional[Job]:
@@ -62,7 +63,8 @@ class BurnRun:
         for disc in result.discs:
             check = disc.verification
             state = check.summary() if check else "written (not read back)"
-            lines.append(f"Disc {disc.number} of {disc.total} ({disc.target}): {state}")
+            profile = disc.profile or "no general-purpose profile (compressed images kept)"
+            lines.append(f"Disc {disc.number} of {disc.total} ({disc.target}): {state}; {profile}")
         if len(result.discs) < result.planned:
             lines.append(f"Stopped after {len(result.discs)} of {result.planned} discs.")
         self.status.setProperty("verified", result.verified)
@@ -79,7 +81,8 @@ class BurnRun:
         self.status.setText("Cancelled.")
 
     def _settings_enabled(self, enabled: bool) -> None:
-        for widget in (self.medium, self.target, self.label, self.web, self.burn_button):
+        for widget in (self.medium, self.target, self.label, self.web, self.keep_compressed,
+                       self.burn_button):
             widget.setEnabled(enabled)
         self.anonymise.setEnabled(enabled and self.can_anonymise)
         if enabled:
