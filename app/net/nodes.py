@@ -157,9 +157,11 @@ def add_node(db, user, name: str, aet: Optional[str], host: Optional[str], port:
     else:
         if token_env:
             raise BadInput(f"node {name}: --token-env is for a DICOMweb node (--url)")
-        if not aet or not (host or "").strip() or port is None:
+        if aet is None or host is None or port is None:  # options left out (an empty field is checked below)
             raise BadInput(f"node {name}: a DICOM node needs --aet, --host and --port "
                            "(or a DICOMweb node --url)")
+        if not host.strip():
+            raise BadInput(f"node {name}: a host is needed")
         node = Node(name, check_aet(aet), host.strip(), _check_port(port), bool(tls), chosen)
     with transaction(db):
         exists = db.execute("SELECT 1 FROM nodes WHERE name = ?", [name]).fetchone()
