@@ -258,6 +258,8 @@ class ContentTreeView(QTreeView):
     def __init__(self, model: ContentTreeModel, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setObjectName("cmTree")
+        self.setAccessibleName("Patients, studies and series")
+        self.setAccessibleDescription("Drag series onto a study to move them")
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)

@@ -16,9 +16,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 
+ACCESSIBLE_NAMES = {"historyTable": "Change history", "trashTable": "Trash"}
+
+
 def make_table(columns: list[str], name: str, widths: tuple[int, ...]) -> QTableWidget:
     table = QTableWidget(0, len(columns))
     table.setObjectName(name)
+    table.setAccessibleName(ACCESSIBLE_NAMES.get(name, name))
     table.setHorizontalHeaderLabels(columns)
     table.verticalHeader().hide()
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -58,6 +58,7 @@ class MergeView(QFrame):
         self.reason_label.setObjectName("reasonLabel")
         self.reason = QLineEdit()
         self.reason.setObjectName("mergeReason")
+        self.reason.setAccessibleName("Reason for the merge")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)

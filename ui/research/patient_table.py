@@ -27,6 +27,7 @@ class PatientTable(QTreeView):
     def __init__(self, model: PatientModel, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setObjectName("researchPatients")
+        self.setAccessibleName("Project patients")
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setAlternatingRowColors(True)

@@ -55,6 +55,7 @@ class SubjectFinder(QWidget):
     def _build(self) -> None:
         self.select = QComboBox()
         self.select.setObjectName("selectOne")
+        self.select.setAccessibleName("Find a subject")
         self.select.setEditable(True)
         self.select.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.select.setMaxVisibleItems(FIND_LIMIT)
@@ -72,11 +73,14 @@ class SubjectFinder(QWidget):
 
         self.bulk = QLineEdit()
         self.bulk.setObjectName("bulkSearch")
+        self.bulk.setAccessibleName("Find several subjects")
+        self.bulk.setAccessibleDescription("Comma-separated ids, whole or partial")
         self.bulk.setPlaceholderText("yId01, yId02, \u2026  (comma-separated, whole or partial ids)")
         self.bulk.setClearButtonEnabled(True)
         self.bulk.returnPressed.connect(self.search_bulk)
         self.bulk_button = QPushButton("Search")
         self.bulk_button.setObjectName("bulkSearchButton")
+        self.bulk_button.setAccessibleName("Search several subjects")
         self.bulk_button.clicked.connect(self.search_bulk)
         self.show_all = QPushButton("Show all")
         self.show_all.setObjectName("showAllSubjects")

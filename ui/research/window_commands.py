@@ -32,6 +32,7 @@ class ResearchCommands:
         bar.addWidget(caption)
         self.project_box = QComboBox()
         self.project_box.setObjectName("projectSelector")
+        self.project_box.setAccessibleName("Active project")
         self.project_box.setMinimumWidth(240)
         self.project_box.currentIndexChanged.connect(self._project_changed)
         bar.addWidget(self.project_box)

@@ -98,6 +98,7 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         self.listener = ListenerService(home, user, self.runner, self)
         self.outbox = OutboxCounter(home, self.runner, self)  # "Outbox: N waiting" (ui/net/outbox/status.py)
         self.remote = RemoteSource(home, user, self.runner, strip=self.strip, local_view=self.table, parent=self)
+        self.remote.view.setAccessibleName("Studies on the node")  # beside the local "Worklist"
         self.settings_dialog = None
         self.scope_actions: list = []  # View > All / My studies (ui/shell/menus.py)
         self.scope = ScopeBar(user.name, privilege_reason(user, "network", "Searching DICOM nodes"))

@@ -58,11 +58,13 @@ class TlsPage(QWidget):
         for key, label, tip in FIELDS:
             edit = QLineEdit()
             edit.setObjectName(f"tls_{key}")
+            edit.setAccessibleName(label)
             edit.setPlaceholderText("not set")
             edit.setToolTip(tip)
             edit.textEdited.connect(lambda _text, e=edit: self._set_problem(e, False))
             button = QPushButton("Browse...")
             button.setObjectName(f"tls_{key}_browse")
+            button.setAccessibleName(f"Browse for the {label.lower()}")
             button.clicked.connect(lambda _=False, k=key, t=label: self.choose_file(k, t))
             row = QHBoxLayout()
             row.addWidget(edit, 1)

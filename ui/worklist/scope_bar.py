@@ -40,6 +40,7 @@ class ScopeBar(QFrame):
         self.setObjectName("scopeBar")
         self.source = QComboBox()
         self.source.setObjectName("sourceCombo")
+        self.source.setAccessibleName("Source")
         self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.source.addItem(LOCAL, "")
         self.source.setItemData(0, "The studies in this workstation's cache", Qt.ItemDataRole.ToolTipRole)

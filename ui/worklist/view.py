@@ -40,6 +40,9 @@ class WorklistView(QTableView):
     def __init__(self, model: WorklistModel, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setObjectName("worklist")
+        self.setAccessibleName("Worklist")
+        self.setAccessibleDescription("The studies found; Space ticks the current study, "
+                                      "Enter or a double-click opens it in the viewer")
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         # The highlight is the study being looked at; the ticks are the selection.
