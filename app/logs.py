@@ -99,11 +99,7 @@ def setup(verbose: bool = False) -> Optional[Path]:
     (None when its folder cannot be written). Calling it again replaces what
     an earlier call set up (the window started by the `gui` command)."""
     teardown()
-    handlers: list[logging.Handler] = []
-    terminal = _Stderr()
-    terminal.setLevel(logging.INFO if verbose else logging.WARNING)
-    terminal.setFormatter(logging.Formatter("%(message)s"))
-    handlers.append(terminal)
+    handlers: list[logging.Handler] = []  # the file first: a line on stderr is already in it
     path: Optional[Path] = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +111,10 @@ def setup(verbose: bool = False) -> Optional[Path]:
         file.setLevel(logging.INFO)
         file.setFormatter(logging.Formatter(FORMAT))
         handlers.append(file)
+    terminal = _Stderr()
+    terminal.setLevel(logging.INFO if verbose else logging.WARNING)
+    terminal.setFormatter(logging.Formatter("%(message)s"))
+    handlers.append(terminal)
     for handler in handlers:
         handler._studydesk = True  # type: ignore[attr-defined]
     for name in LOGGERS:

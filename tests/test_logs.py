@@ -157,3 +157,23 @@ def test_a_log_folder_that_cannot_be_written_never_stops_a_command(tmp_path):
     blocker.write_text("a file where the folder should be")
     done = studydesk(tmp_path / "home", blocker / "log", "studies")
     assert done.returncode == 0 and "no log file" in done.stderr
+
+
+def test_the_window_started_from_the_command_logs_its_start(tmp_path):
+    """`studydesk gui --verbose`: the window opens (no command runs instead of
+    it) and says so in the file and on stderr."""
+    log_dir = tmp_path / "log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDYDESK_")}
+    env["STUDYDESK_LOG_DIR"] = str(log_dir)
+    window = subprocess.Popen([sys.executable, "-m", "app", "--home", str(tmp_path / "home"), "gui", "--verbose"],
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = ""
+        for line in window.stderr:
+            if "window opened" in line:
+                break
+        assert "window opened by " in line, window.stderr.read()
+    finally:
+        window.terminate()
+        window.communicate(timeout=60)
+    assert "INFO ui: window opened by " in _log(log_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -14,7 +15,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
-from app import __version__
+from app import __version__, logs
 from app.accounts import accounts
 from app.accounts.accounts import User
 from app.errors import StudyDeskError
@@ -71,6 +72,8 @@ def resolve_user(home: Home, name: Optional[str] = None) -> User:
 def run(args: argparse.Namespace) -> int:
     from ui.shell.main_window import MainWindow
 
+    logs.setup(verbose=bool(getattr(args, "verbose", False)))  # before the home opens: its recovery is logged
+    log = logging.getLogger("ui")
     qapp = application()
     apply_theme(qapp)
     demo = bool(getattr(args, "demo", False))
@@ -87,13 +90,16 @@ def run(args: argparse.Namespace) -> int:
             QMessageBox.critical(None, "StudyDesk", e.message)
             return e.exit_code
         apply_theme(qapp, theme.of_home(home))  # the home's ``theme`` setting
+        log.info("window opened by %s on %s (studydesk %s)", user.name, home.root, __version__)
         window = MainWindow(home, user, temporary_home=temporary is not None)
         window.show()
         if demo:
             QTimer.singleShot(0, lambda: window.start_demo(DEMO_PATIENTS))
         code = qapp.exec()
         window.runner.shutdown()
+        log.info("window closed")
         return code
     finally:
         if temporary:
             shutil.rmtree(temporary, ignore_errors=True)
+        logs.teardown()
