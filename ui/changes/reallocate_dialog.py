@@ -101,6 +101,7 @@ class ReallocateDialog(QDialog):
             layout.addWidget(ai)
         self.title = QComboBox()
         self.title.setObjectName("rejectionTitle")
+        self.title.setAccessibleName("Rejection note title")
         for code, meaning in TITLES.items():
             self.title.addItem(f"{code} {meaning}", code)
         if preview.iocm:
@@ -119,6 +120,7 @@ class ReallocateDialog(QDialog):
             layout.addWidget(self.title)
         self.reason = QLineEdit()
         self.reason.setObjectName("reasonEdit")
+        self.reason.setAccessibleName("Reason for moving")
         self.reason.setPlaceholderText("Reason: required for different patients"
                                        if preview.different_patients else "Reason (optional)")
         layout.addWidget(self.reason)
@@ -191,7 +193,9 @@ class StudyChooser(QDialog):
         self.setMinimumSize(560, 360)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter: accession, patient, description")
+        self.filter.setAccessibleName("Filter the studies")
         self.list = QListWidget()
+        self.list.setAccessibleName("Studies to move to")
         for study in studies:
             patient = study["patient"]
             text = "  ·  ".join(filter(None, (formatting.person_name(patient["name"]),

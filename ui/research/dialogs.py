@@ -58,6 +58,7 @@ class JobDialog(QDialog):
     def line(self, label: str, name: str, placeholder: str = "") -> QLineEdit:
         edit = QLineEdit()
         edit.setObjectName(name)
+        edit.setAccessibleName(label)
         edit.setPlaceholderText(placeholder)
         edit.textChanged.connect(self.validate)
         self.form.addRow(label, edit)

@@ -50,6 +50,7 @@ class RefusedDialog(QDialog):
         self.resize(820, 360)
         label = QLabel(f"{summary(result)}.\nThese inputs were not imported:")
         self.table = QTableWidget(len(result.rejected), 2)
+        self.table.setAccessibleName("Refused files")
         self.table.setHorizontalHeaderLabels(["Path", "Reason"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

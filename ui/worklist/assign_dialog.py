@@ -41,6 +41,7 @@ class AssignDialog(QDialog):
         heading = QLabel(f"Assign {what} for reading to:")
         heading.setObjectName("dialogHeading")
         self.readers = QListWidget()
+        self.readers.setAccessibleName("Radiologists")
         self.readers.setObjectName("readers")
         self.status = QLabel("Reading the accounts...")
         self.status.setObjectName("dialogNote")
