@@ -11,7 +11,9 @@ and spreading over discs), names (file ID and ISO 9660 rules), records and
 dicomdir (the directory), readme and web (the text and web content),
 manifest (digests and read-back), stage (one disc's file set), iso (the
 image writer), burners (Linux, Windows, macOS), anonymise (the
-de-identification hook), burn (the job).
+de-identification hook), decompress (compressed images written in Explicit
+VR Little Endian for a disc meeting the general-purpose profile; the
+profile a disc meets), burn (the job).
 """
 
 from app.media.burn import BurnOptions, BurnResult, DiscResult, burn

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -157,16 +157,6 @@ class _Burn:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _decoded_sizes(studies: list[selection.Study]) -> list[selection.Study]:
-    """The studies with each compressed object sized as it will be written
-    decompressed, so that spreading over discs counts the larger files."""
-    def sized(series: selection.Series) -> selection.Series:
-        return replace(series, instances=[
-            replace(i, size=decompress.decoded_size(i.source, i.size))
-            if decompress.needs_decoding(i.transfer_syntax_uid) else i for i in series.instances])
-    return [s.with_series([sized(series) for series in s.series]) for s in studies]
-
-
 def _check_fits(staged: StagedDisc, room: Optional[int], where: str) -> None:
     needed = capacity.staged_size(staged.folder)
     if room is not None and needed > room:
@@ -247,7 +237,7 @@ def burn(home: Home, user: User | str, study_uids: list[str], *, iso_path: Optio
             burner = burner or for_system()
             room = _blank_room(burner, device, 1, options.medium)
         if not options.keep_compressed:
-            studies = _decoded_sizes(studies)
+            studies = decompress.with_decoded_sizes(studies)
         plan = capacity.plan(studies, room, options.web)
         job.result.planned = len(plan)
         if device is not None and len(plan) > 1 and next_disc is None:

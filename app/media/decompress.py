@@ -22,6 +22,7 @@ that it no longer fits.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -29,6 +30,7 @@ import pydicom
 from pydicom.uid import UID
 
 from app.dicom.meta import file_meta_dataset
+from app.media.selection import Series, Study
 
 EXPLICIT = "1.2.840.10008.1.2.1"
 
@@ -86,6 +88,16 @@ def decoded_size(source: Path, size: int) -> int:
     except (AttributeError, TypeError, ValueError, OSError):
         return size
     return size + native + native % 2
+
+
+def with_decoded_sizes(studies: list[Study]) -> list[Study]:
+    """The studies with each compressed object sized as it will be written
+    decompressed, so that spreading over discs counts the larger files."""
+    def sized(series: Series) -> Series:
+        return replace(series, instances=[
+            replace(i, size=decoded_size(i.source, i.size))
+            if needs_decoding(i.transfer_syntax_uid) else i for i in series.instances])
+    return [s.with_series([sized(series) for series in s.series]) for s in studies]
 
 
 def _mark_lossy(ds, syntax: str, compressed: int) -> None:

@@ -194,6 +194,11 @@ def test_the_burn_window_keeps_images_compressed_only_when_asked(qtbot, compress
             qtbot.waitUntil(dialog.burn_button.isEnabled, timeout=20000)
             box = dialog.keep_compressed
             assert box.text() == "Keep images compressed (this site only)" and not box.isChecked()
+            decoded_size = dialog.fit.text()
+            box.setChecked(True)
+            assert dialog.fit.text() != decoded_size  # the stored, smaller files
+            box.setChecked(False)
+            assert dialog.fit.text() == decoded_size
             dialog.target.setCurrentIndex(0)
             dialog.iso_path.setText(str(tmp_path / name))
             box.setChecked(keep)

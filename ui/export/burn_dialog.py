@@ -2,8 +2,9 @@
 
 The dialog shows the studies and their total size against the chosen
 medium (how many discs they need), the drives found (or "ISO file..."), the
-volume label, whether to anonymise and whether to add the web index (the
-widgets: ui/export/burn_form.py). The studies are read with ``runner.read``;
+volume label, whether to anonymise, whether to add the web index and whether
+to keep images compressed (the size shown follows it; the widgets:
+ui/export/burn_form.py). The studies are read with ``runner.read``;
 the drives are asked for in a job too. Burning, its progress and Cancel, and
 the verification of every disc: ui/export/burn_run.py; the question between
 discs: ui/export/disc_prompt.py.
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import QDialog, QTableWidgetItem, QWidget
 
 from app.accounts.accounts import User
 from app.home import Home
-from app.media import MEDIA, BurnResult, capacity, names, selection
+from app.media import MEDIA, BurnResult, capacity, decompress, names, selection
 from app.media import anonymise as anon
 from app.media.burners import Burner, for_system
 from ui import formatting
@@ -48,6 +49,7 @@ class BurnDialog(BurnRun, BurnForm, QDialog):
         self.home, self.user, self.uids, self.runner = home, user, list(study_uids), runner
         self.burner = burner
         self.studies: list[selection.Study] = []
+        self.decoded: list[selection.Study] = []  # sized as written decompressed
         self.job: Optional[Job] = None
         self.result: Optional[BurnResult] = None
         self.prompt = DiscPrompt(self)
@@ -55,7 +57,8 @@ class BurnDialog(BurnRun, BurnForm, QDialog):
         self.can_anonymise = anon.available()
         self._build()
         uids = self.uids
-        runner.read(home, "Burn: studies", lambda db, p, c: selection.load(home, db, uids),
+        runner.read(home, "Burn: studies",
+                    lambda db, p, c: _with_decoded(selection.load(home, db, uids)),
                     on_success=self._loaded, on_failure=self._show_failure)
         runner.start("Burn: drives", lambda p, c: self._burner().drives(), kind="read",
                      visible=False, on_success=self._drives, on_failure=lambda _m: self._drives([]))
@@ -67,7 +70,8 @@ class BurnDialog(BurnRun, BurnForm, QDialog):
 
     # -- loading --------------------------------------------------------------------
 
-    def _loaded(self, studies: list[selection.Study]) -> None:
+    def _loaded(self, loaded: tuple[list[selection.Study], list[selection.Study]]) -> None:
+        studies, self.decoded = loaded
         self.studies = studies
         self.table.setRowCount(len(studies))
         for row, study in enumerate(studies):
@@ -77,7 +81,7 @@ class BurnDialog(BurnRun, BurnForm, QDialog):
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnToContents(0)
-        total = capacity.estimate(studies, True)
+        total = capacity.estimate(self.decoded, True)  # decompressed: the default
         fitting = next((i for i, m in enumerate(MEDIA.values()) if total <= m.capacity), len(MEDIA) - 1)
         self.medium.setCurrentIndex(fitting)
         self._update()
@@ -109,14 +113,23 @@ class BurnDialog(BurnRun, BurnForm, QDialog):
         if not self.studies:
             return
         chosen = MEDIA[self.medium.currentData()]
-        size = capacity.estimate(self.studies, self.web.isChecked())
-        discs = len(capacity.plan(self.studies, chosen.capacity, self.web.isChecked()))
+        sized = self.studies if self.keep_compressed.isChecked() else self.decoded
+        size = capacity.estimate(sized, self.web.isChecked())
+        discs = len(capacity.plan(sized, chosen.capacity, self.web.isChecked()))
         fits = "fits on one disc" if discs == 1 else f"needs {discs} discs"
         self.fit.setText(f"{_megabytes(size)} for {chosen.title}: {fits}"
                          + ("" if discs == 1 or not iso else " (one ISO file per disc)"))
         self.burn_button.setEnabled(self.job is None and self.user.can("export"))
         if not self.user.can("export"):
             self.burn_button.setToolTip(f"User {self.user.name} has no export privilege")
+
+
+def _with_decoded(studies: list[selection.Study]) -> tuple[list[selection.Study], list[selection.Study]]:
+    """The studies as stored and as they are written decompressed (the
+    default for a disc for another site): the size the form shows follows
+    "Keep images compressed"."""
+    return studies, decompress.with_decoded_sizes(studies)
+
 
 def open_burn_dialog(parent: Optional[QWidget], home: Home, user: User,
                      study_uids: list[str]) -> BurnDialog:

@@ -98,7 +98,8 @@ class BurnForm:
         self.cancel_button.setObjectName("burnCancel")
         self.burn_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self._cancel_or_close)
-        for signal in (self.medium.currentIndexChanged, self.web.toggled, self.target.currentIndexChanged):
+        for signal in (self.medium.currentIndexChanged, self.web.toggled, self.target.currentIndexChanged,
+                       self.keep_compressed.toggled):
             signal.connect(self._update)
         self.label.textChanged.connect(self._update)
         layout = QVBoxLayout(self)
