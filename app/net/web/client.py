@@ -100,8 +100,9 @@ class Web:
             # dicomweb-client's own GET (session, timeout, status check) and
             # multipart decoder; its public retrieve_* decode every instance
             # with pydicom, and the intake wants the bytes as they came
-            response = self.client._http_get(self.url(*path), headers={"Accept": ACCEPT_DICOM}, stream=True)  # noqa: SLF001
-            yield from self.client._decode_multipart_message(response, stream=True)  # noqa: SLF001
+            client = self.client
+            response = client._http_get(self.url(*path), headers={"Accept": ACCEPT_DICOM}, stream=True)  # noqa: SLF001
+            yield from client._decode_multipart_message(response, stream=True)  # noqa: SLF001
 
     def store(self, files: list[bytes], what: str) -> requests.Response:
         """A STOW-RS request with *files* (Part 10, as stored) as the parts;
