@@ -7,7 +7,8 @@ window's GUI thread) cost more than the pixels. Here the project's strict
 reader (:mod:`app.dicom.files`, about a tenth of pydicom's time) walks the
 file mapped in memory, its top-level elements become pydicom's raw elements
 (converted only when read, as pydicom's own reader leaves them), and the
-frame is one copy out of the mapping at the offset the walk found.
+frame is one read at the offset the walk found (a multi-frame's header is
+walked once and kept, a few files at a time, for the frames that follow).
 
 Taken only where the result is what pydicom gives (:mod:`app.dicom.pixels`
 compares them in tests): explicit or implicit VR little endian, one sample
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -29,7 +32,6 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
-from app.dicom.element_rules import Malformed
 from app.dicom.files import parse_file
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -43,28 +45,70 @@ _NUMBER_OF_FRAMES = 0x00280008
 _PHOTOMETRIC = 0x00280004
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where a file's frames are and how they read, with its header."""
+
+    ds: Dataset
+    dtype: np.dtype
+    shape: tuple  # (rows, columns) or (rows, columns, 3)
+    planar: bool
+    shift: int  # Bits Allocated - Bits Stored
+    frames: int
+    offset: int  # of the first frame
+    length: int  # of the pixel data value
+
+
+# multi-frame headers by (path, size, mtime): scrolling a multi-frame reads
+# one frame a step, and its header is the same for all of them (read-only)
+_LAYOUTS: "OrderedDict[tuple, _Layout]" = OrderedDict()
+_KEEP = 4
+
+
 def read_native(name: str, frame: Optional[int]) -> Optional[tuple[Dataset, np.ndarray, int]]:
     """(header, frame array, 0-based index) as :func:`app.dicom.pixels.read_frame`
     gives them, or None when this file is not one this path covers."""
     try:
-        with open(name, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size < 256:
-                return None
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
+        f = open(name, "rb", buffering=0)
+    except OSError:
         return None
-    try:
-        return _read(name, data, frame)
-    except (Malformed, ValueError, KeyError, IndexError, TypeError):
-        return None
-    except Exception:  # noqa: BLE001 - NotCovered and the like: the general path decides
-        return None
-    finally:
-        data.close()
+    with f:
+        try:
+            stat = os.fstat(f.fileno())
+            key = (name, stat.st_size, stat.st_mtime_ns)
+            layout = _LAYOUTS.get(key)
+            if layout is None:
+                if stat.st_size < 256:
+                    return None
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    layout = _layout(name, data)
+                if layout is None:
+                    return None
+                if layout.frames > 1:
+                    _LAYOUTS[key] = layout
+                    while len(_LAYOUTS) > _KEEP:
+                        _LAYOUTS.popitem(last=False)
+            index = layout.frames // 2 if frame is None else int(frame)
+            if not 0 <= index < layout.frames:
+                return None  # the general path names the range
+            return layout.ds, _frame(f.fileno(), layout, index), index
+        except Exception:  # noqa: BLE001 - Malformed, NotCovered, odd values: the general path decides
+            return None
 
 
-def _read(name: str, data: mmap.mmap, frame: Optional[int]):
+def _frame(fd: int, layout: _Layout, index: int) -> Optional[np.ndarray]:
+    arr = np.empty(layout.shape if not layout.planar else (3, *layout.shape[:2]), layout.dtype)
+    if os.preadv(fd, [arr], layout.offset + index * arr.nbytes) != arr.nbytes:
+        raise ValueError("the file is shorter than its pixel data")
+    if layout.shift:  # what pydicom's correct_unused_bits does: sign or mask
+        np.left_shift(arr, layout.shift, out=arr)
+        np.right_shift(arr, layout.shift, out=arr)
+    if layout.planar:
+        arr = np.ascontiguousarray(arr.transpose(1, 2, 0))
+    return arr
+
+
+def _layout(name: str, data: mmap.mmap) -> Optional[_Layout]:
     parsed_file = parse_file(data)
     syntax = parsed_file.syntax
     if syntax not in (EXPLICIT_LE, IMPLICIT_LE) or parsed_file.parsed.switched:
@@ -90,30 +134,17 @@ def _read(name: str, data: mmap.mmap, frame: Optional[int]):
     frames = _frames(_text(data, by_tag.get(_NUMBER_OF_FRAMES)))
     if frames is None:
         return None
-    index = frames // 2 if frame is None else int(frame)
-    if not 0 <= index < frames:
-        return None  # the general path names the range
     itemsize = allocated // 8
-    count = rows * columns * samples
-    start = pixel[3] + index * count * itemsize
-    if start + count * itemsize > pixel[3] + pixel[4]:
+    if frames * rows * columns * samples * itemsize > pixel[4]:
         return None
     dtype = np.dtype(f"<{'i' if image['signed'] == 1 else 'u'}{itemsize}")
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=start).copy()
-    if stored < allocated:  # what pydicom's correct_unused_bits does: sign or mask
-        shift = allocated - stored
-        np.left_shift(arr, shift, out=arr)
-        np.right_shift(arr, shift, out=arr)
-    if samples == 1:
-        arr = arr.reshape(rows, columns)
-    elif image["planar"] == 1:
-        arr = np.ascontiguousarray(arr.reshape(3, rows, columns).transpose(1, 2, 0))
-    else:
-        arr = arr.reshape(rows, columns, 3)
+    shape = (rows, columns) if samples == 1 else (rows, columns, 3)
     # as the general reader: a single frame's header has what follows the
     # pixel data too (the padding), a multi-frame's stops before it
     header = elements[:at] + (elements[at + 1:] if frames == 1 else [])
-    return _dataset(name, data, parsed_file.meta, header, implicit), arr, index
+    ds = _dataset(name, data, parsed_file.meta, header, implicit)
+    return _Layout(ds, dtype, shape, samples == 3 and image["planar"] == 1, allocated - stored,
+                   frames, pixel[3], pixel[4])
 
 
 def _us(data, element) -> Optional[int]:
