@@ -52,7 +52,7 @@ def _one_study(folder: Path, names: list[str]) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     for n, name in enumerate(names, 1):
         ds = pydicom.dcmread(get_testdata_file(name))
-        ds.PatientName, ds.PatientID = "DISC^TEST", "DISC1"
+        ds.PatientName, ds.PatientID = "QUIMBY^ZELDA", "ZQ0042"
         ds.StudyInstanceUID, ds.StudyDate, ds.StudyTime, ds.StudyID = study, "20240102", "101500", "1"
         ds.AccessionNumber = "ACC1"
         ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = generate_uid(), n, 1
@@ -77,11 +77,11 @@ def _burn_and_extract(home, study: str, tmp_path: Path, name: str, **options):
     return result.discs[0], extract(tmp_path / f"{name}.iso", tmp_path / name)
 
 
-def _dcmmkdir(root: Path, option: str) -> tuple[int, int, list[str]]:
+def _dcmmkdir(root: Path, *options: str) -> tuple[int, int, list[str]]:
     """dcmmkdir checking every object on the disc against the profile of
-    *option*, writing no DICOMDIR (-w): (exit status, objects it accepted,
+    *options*, writing no DICOMDIR (-w): (exit status, objects it accepted,
     the transfer syntaxes it refused)."""
-    proc = subprocess.run(["dcmmkdir", "-v", option, "-w", "+r", "+id", str(root), "DICOM"],
+    proc = subprocess.run(["dcmmkdir", "-v", *options, "-w", "+r", "+id", str(root), "DICOM"],
                           capture_output=True, text=True, timeout=120)
     log = proc.stdout + proc.stderr
     refused = [line.split(" found")[0].split("but ")[-1] for line in log.splitlines()
@@ -212,3 +212,13 @@ def test_the_burn_window_keeps_images_compressed_only_when_asked(qtbot, compress
     finally:
         runner.shutdown()
     assert profiles == ["STD-GEN-CD", ""]
+
+
+def test_an_anonymised_disc_is_decompressed_too(compressed_home, tmp_path):
+    """De-identified files decoded as well. The Basic Profile empties Study
+    Date, Study Time and Study ID, which dcmmkdir wants in every file (+I:
+    it would invent them, as the disc's own DICOMDIR does)."""
+    home, study = compressed_home
+    disc, root = _burn_and_extract(home, study, tmp_path, "ANON", anonymise=True)
+    assert disc.profile == "STD-GEN-CD" and disc.report["residual_scan"]["passed"]
+    assert _dcmmkdir(root, "--general-purpose", "+I") == (0, len(SOURCES), [])
