@@ -264,6 +264,11 @@ def test_no_credentials_is_a_clear_refusal(web_home, web_pacs, tmp_path):
         assert "bare refused the credentials (HTTP 401)" in run.stderr, run.stderr
 
 
+def test_credentials_given_as_a_basic_header_value(web_home, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+    assert js(web_home, "node", "echo", "pacs-web")["ok"] is True
+
+
 def test_wrong_credentials_are_refused(web_home, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, f"{USER}:not the password")
     run = sd(web_home, "query", "pacs-web", check=False)
@@ -298,6 +303,8 @@ def test_the_variable_holds_a_bearer_token_or_basic_credentials(monkeypatch):
     assert authorization(node) == {"Authorization": "Bearer eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"}
     monkeypatch.setenv("SD_TOKEN", "bob:pa:ss")
     assert authorization(node) == {"Authorization": "Basic " + base64.b64encode(b"bob:pa:ss").decode()}
+    monkeypatch.setenv("SD_TOKEN", base64.b64encode(b"bob:secret").decode())  # a Basic header's value
+    assert authorization(node) == {"Authorization": "Basic " + base64.b64encode(b"bob:secret").decode()}
     monkeypatch.setenv("SD_TOKEN", "Bearer abc")
     assert authorization(node) == {"Authorization": "Bearer abc"}
     assert authorization(Node("m", "", "h", 80, url="http://h/dw")) == {}

@@ -14,6 +14,9 @@ Credentials come from the environment variable the node names
   ``RegisteredUsers`` (and many departmental archives) know only basic
   authentication, and a bearer token never holds a colon (RFC 6750's
   b64token alphabet), so the two cannot be confused;
+* the base64 of ``user:password`` (what a ``Basic`` header carries):
+  basic authentication too (a token that decodes to printable text with a
+  colon is not one an issuer makes);
 * anything else: a bearer token (``Bearer <value>``).
 
 Failures become the project's errors with the node's name: HTTP 401/403
@@ -61,7 +64,18 @@ def authorization(node: Node) -> dict[str, str]:
         return {"Authorization": value}
     if ":" in value:
         return {"Authorization": "Basic " + base64.b64encode(value.encode("utf-8")).decode("ascii")}
+    if _encoded_credentials(value):
+        return {"Authorization": f"Basic {value}"}
     return {"Authorization": f"Bearer {value}"}
+
+
+def _encoded_credentials(value: str) -> bool:
+    """Whether *value* is the base64 of printable ``user:password``."""
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return False
+    return ":" in text and text.isprintable()
 
 
 class Web:
