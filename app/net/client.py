@@ -74,7 +74,7 @@ def echo(home, node_name: str) -> float:
     if node.web:
         from app.net.web.client import session
 
-        session(node).ping()
+        session(node, home).ping()
         return (time.perf_counter() - started) * 1000.0
     with open_association(home, node, [Proposal(VERIFICATION, UNCOMPRESSED)]) as assoc:
         cid = require_context(assoc, VERIFICATION, "C-ECHO")
@@ -280,7 +280,7 @@ def _found(home, node: Node, path: tuple[str, ...], identifier: Dataset,
     if node.web:
         from app.net.web import qido
 
-        return qido.find(node, path, identifier, cancel)
+        return qido.find(home, node, path, identifier, cancel)
     with open_association(home, node, [Proposal(STUDY_ROOT_FIND, UNCOMPRESSED)]) as assoc:
         return list(find(assoc, STUDY_ROOT_FIND, identifier, cancel))
 

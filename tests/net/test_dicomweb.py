@@ -332,3 +332,54 @@ def test_a_dicom_only_service_on_a_web_node_is_refused_by_name(web_home):
     assert run.returncode == 2 and "pacs-web is a DICOMweb node" in run.stderr, run.stderr
     run = sd(web_home, "retrieve", "pacs-web", study("knee"), "--method", "move", check=False)
     assert run.returncode == 2 and "retrieved by WADO-RS" in run.stderr, run.stderr
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """An HTTPS server with a certificate of our own for 127.0.0.1 that
+    answers every search with no match (Orthanc 1.10.1's HTTPS server
+    exits at the first request on this Debian: its TLS is not usable)."""
+    import http.server
+    import ssl
+    import threading
+
+    _need("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                           "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+
+    class Empty(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the library's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Empty)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/dicom-web", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_checks_the_certificate_against_the_homes_trusted_ones(web_home, https_server):
+    url, cert = https_server
+    sd(web_home, "node", "add", "secure", "--url", url)
+    run = sd(web_home, "node", "echo", "secure", check=False)
+    assert run.returncode == 1 and "secure: cannot reach" in run.stderr, run.stderr
+    assert "certificate verify failed" in run.stderr, run.stderr
+    sd(web_home, "config", "set", "tls.ca", cert)
+    assert js(web_home, "node", "echo", "secure")["ok"] is True
+    assert [n["tls"] for n in js(web_home, "node", "list") if n["name"] == "secure"] == [True]

@@ -19,6 +19,10 @@ Credentials come from the environment variable the node names
   colon is not one an issuer makes);
 * anything else: a bearer token (``Bearer <value>``).
 
+An https node's certificate is checked against the certificates the home
+trusts (setting ``tls.ca``, as for a DICOM node over TLS) or else the
+system's, and against its host name.
+
 Failures become the project's errors with the node's name: HTTP 401/403
 ``Rejected`` ("pacs-web refused the credentials (HTTP 401)", exit code 5),
 no answer in time or no connection a ``NetworkError``.
@@ -28,8 +32,10 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator, Optional
 
 import requests
@@ -81,10 +87,10 @@ def _encoded_credentials(value: str) -> bool:
 class Web:
     """A node's DICOMweb client and the session under it."""
 
-    def __init__(self, node: Node, headers: dict[str, str]):
+    def __init__(self, node: Node, headers: dict[str, str], verify: Optional[str] = None):
         self.node = node
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=STREAMS + 2)
+        adapter = _Adapter(verify, pool_connections=1, pool_maxsize=STREAMS + 2)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self.client = DICOMwebClient(node.url, session=session, headers=headers or None,
@@ -133,16 +139,45 @@ class Web:
             return response
 
 
-def session(node: Node) -> Web:
-    """The process's session for *node* (made at first use)."""
+class _Adapter(HTTPAdapter):
+    """The node's connection pool; with the home's certificates (tls.ca),
+    these decide, whatever REQUESTS_CA_BUNDLE says (requests lets that
+    variable override a session's own setting)."""
+
+    def __init__(self, verify: Optional[str], **kwargs):
+        self.ca = verify
+        super().__init__(**kwargs)
+
+    def send(self, request, **kwargs):
+        if self.ca:
+            kwargs["verify"] = self.ca
+        return super().send(request, **kwargs)
+
+
+def trusted(home) -> Optional[str]:
+    """The certificates the home trusts (setting ``tls.ca``), or None."""
+    tls = home.settings().get("tls", {}) if home is not None else {}
+    ca = tls.get("ca") if isinstance(tls, dict) else None
+    if not ca:
+        return None
+    path = Path(str(ca)).expanduser()
+    if not path.is_file():
+        raise BadInput(f"setting tls.ca: {path} is not a file")
+    return str(path)
+
+
+def session(node: Node, home=None) -> Web:
+    """The process's session for *node* (made at first use); *home* gives
+    the certificates an https node is checked against."""
     headers = authorization(node)
-    key = (node.name, node.url, tuple(sorted(headers.items())))
+    verify = trusted(home) if node.url.startswith("https:") else None
+    key = (node.name, node.url, tuple(sorted(headers.items())), verify)
     with _lock:
         web = _sessions.get(key)
         if web is None:
             for old in [k for k in _sessions if k[0] == node.name]:  # the node changed, or its token
                 _sessions.pop(old).client._session.close()  # noqa: SLF001
-            web = _sessions[key] = Web(node, headers)
+            web = _sessions[key] = Web(node, headers, verify)
         return web
 
 
@@ -176,10 +211,16 @@ def http_error(node: Node, code: int, what: str, response: Optional[requests.Res
     return NetworkError(f"node {node.name}: {what} failed (HTTP {code}{' ' + reason if reason else ''})")
 
 
+_REASONS = (re.compile(r"certificate verify failed: [^(']+"),  # an https node we do not trust
+            re.compile(r"\[Errno -?\d+\] ([^'\")]+)"),             # 'Connection refused', a name unknown
+            re.compile(r"\] ([^\]]+?) \(_ssl"))                     # other TLS failures
+
+
 def _reason(error: Exception) -> str:
-    """The innermost cause of a connection failure ('Connection refused')."""
-    cause: Optional[BaseException] = error
-    while cause is not None and cause.__cause__ is not None:
-        cause = cause.__cause__
-    text = str(cause or error)
-    return text.split("] ", 1)[-1].split(": ", 1)[-1][:200] if text else type(error).__name__
+    """What went wrong, out of requests' nested message."""
+    text = str(error)
+    for pattern in _REASONS:
+        found = pattern.search(text)
+        if found:
+            return (found.group(1) if found.groups() else found.group(0)).strip()
+    return text[:200] or type(error).__name__

@@ -63,13 +63,14 @@ def parameters(identifier: Dataset) -> dict:
     return params
 
 
-def find(node: Node, path: tuple[str, ...], identifier: Dataset,
+def find(home, node: Node, path: tuple[str, ...], identifier: Dataset,
          cancel: Optional[CancelToken] = None) -> list[Dataset]:
     """The matches of a search under *path* (``("studies",)``, ``("studies",
     uid, "series")``, ...) as data sets, like C-FIND's."""
     if cancel is not None:
         cancel.check()
-    found = session(node).search(path, query_string(parameters(identifier)), f"QIDO-RS {'/'.join(path[::2])}")
+    found = session(node, home).search(path, query_string(parameters(identifier)),
+                                       f"QIDO-RS {'/'.join(path[::2])}")
     if cancel is not None:
         cancel.check()
     return [Dataset.from_json(item) for item in found if isinstance(item, dict)]
@@ -82,23 +83,25 @@ def _value(item: dict, tag: str) -> str:
     return str(values[0]) if values[0] is not None else ""
 
 
-def _listing(node: Node, path: tuple[str, ...], keywords: list[str], cancel: Optional[CancelToken]) -> list[dict]:
+def _listing(home, node: Node, path: tuple[str, ...], keywords: list[str],
+             cancel: Optional[CancelToken]) -> list[dict]:
     if cancel is not None:
         cancel.check()
     try:
-        found = session(node).search(path, query_string({"includefield": keywords}),
+        found = session(node, home).search(path, query_string({"includefield": keywords}),
                                      f"QIDO-RS {'/'.join(path[::2])}")
     except NotFound:  # some servers answer 404 for a study they do not hold
         return []
     return [item for item in found if isinstance(item, dict)]
 
 
-def series_in_study(node: Node, study_uid: str,
+def series_in_study(home, node: Node, study_uid: str,
                     cancel: Optional[CancelToken] = None) -> list[tuple[str, Optional[int]]]:
     """(series UID, number of instances or None when the node does not say)
     of each series of a study on the node."""
     rows = []
-    for item in _listing(node, ("studies", study_uid, "series"), ["NumberOfSeriesRelatedInstances"], cancel):
+    path = ("studies", study_uid, "series")
+    for item in _listing(home, node, path, ["NumberOfSeriesRelatedInstances"], cancel):
         series = _value(item, "0020000E")
         try:
             count: Optional[int] = int(_value(item, "00201209"))
@@ -109,11 +112,12 @@ def series_in_study(node: Node, study_uid: str,
     return rows
 
 
-def instances_in_series(node: Node, study_uid: str, series_uid: str,
+def instances_in_series(home, node: Node, study_uid: str, series_uid: str,
                         cancel: Optional[CancelToken] = None) -> list[str]:
     """The SOP Instance UIDs of a series on the node. Costly on some servers
     (Orthanc 1.10 with its plugin 1.7: about 3 ms an instance here, as much
     as retrieving it), so asked only for a series the cache holds part of,
     or to name what did not arrive."""
-    found = _listing(node, ("studies", study_uid, "series", series_uid, "instances"), ["SOPInstanceUID"], cancel)
+    path = ("studies", study_uid, "series", series_uid, "instances")
+    found = _listing(home, node, path, ["SOPInstanceUID"], cancel)
     return [sop for sop in (_value(item, "00080018") for item in found) if sop]

@@ -59,7 +59,7 @@ def run(home, db, user, node: Node, instances: list, result, progress: Optional[
     (app/net/send.SendResult); see the module docstring."""
     progress = Throttled(progress or no_progress)
     cancel = cancel or CancelToken()
-    web = session(node)
+    web = session(node, home)
     failed: dict[str, tuple[str, bool]] = {}  # SOP Instance UID -> (reason, worth a retry)
     lock = threading.Lock()
     total = max(1, len(instances))

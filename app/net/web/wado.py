@@ -79,10 +79,10 @@ def retrieve(home, user, node: Node, study_uids: list[str], method: str = "get",
         progress(None, f"Asking {node.name} what the studies hold")
         work: list[_Job] = []
         for study in result.studies:
-            listed = qido.series_in_study(node, study, cancel)
+            listed = qido.series_in_study(home, node, study, cancel)
             if not listed:
                 result.not_found.append(study)
-            work += _plan(node, db, study, listed, result, cancel)
+            work += _plan(home, node, db, study, listed, result, cancel)
         if result.studies and len(result.not_found) == len(result.studies):
             raise NotFound(f"node {node.name}: has none of the studies asked for ({', '.join(result.not_found)})")
         _run(home, db, user, node, work, result, progress, cancel, result.studies)
@@ -105,11 +105,11 @@ def retrieve_series(home, user, node: Node, study_uid: str, series_uids: list[st
     db = home.connect()
     try:
         progress(None, f"Asking {node.name} what the series hold")
-        listed = [row for row in qido.series_in_study(node, study_uid, cancel) if row[0] in chosen]
+        listed = [row for row in qido.series_in_study(home, node, study_uid, cancel) if row[0] in chosen]
         result.series_not_found = [s for s in chosen if s not in {series for series, _ in listed}]
         if len(result.series_not_found) == len(chosen):
             raise NotFound(f"node {node.name}: has none of the series asked for in study {study_uid}")
-        work = _plan(node, db, study_uid, listed, result, cancel)
+        work = _plan(home, node, db, study_uid, listed, result, cancel)
         _run(home, db, user, node, work, result, progress, cancel, [study_uid] + chosen)
         return result
     finally:
@@ -126,7 +126,7 @@ def _local(db, series: str) -> int:
     return db.execute("SELECT count(*) FROM instances WHERE series_instance_uid = ?", [series]).fetchone()[0]
 
 
-def _plan(node: Node, db, study: str, listed: list[tuple[str, Optional[int]]], result,
+def _plan(home, node: Node, db, study: str, listed: list[tuple[str, Optional[int]]], result,
           cancel: CancelToken) -> list[_Job]:
     """The requests for what the cache lacks of the *listed* series."""
     work: list[_Job] = []
@@ -134,7 +134,7 @@ def _plan(node: Node, db, study: str, listed: list[tuple[str, Optional[int]]], r
         if count and not _local(db, series):
             work.append(_Job(study, series, None, count))
             continue
-        sops = qido.instances_in_series(node, study, series, cancel)
+        sops = qido.instances_in_series(home, node, study, series, cancel)
         have = in_cache(db, sops)
         missing = [sop for sop in sops if sop not in have]
         result.already_present += len(sops) - len(missing)
@@ -157,11 +157,11 @@ def _run(home, db, user, node: Node, work: list[_Job], result, progress: Progres
         except (Cancelled, NetworkError) as e:  # what arrived complete is kept: say so
             _audit(db, user, node, result, objects, stopped=str(e))
             raise
-    _check(node, db, work, result)
+    _check(home, node, db, work, result)
     _audit(db, user, node, result, objects)
 
 
-def _check(node: Node, db, work: list[_Job], result) -> None:
+def _check(home, node: Node, db, work: list[_Job], result) -> None:
     """Count what arrived; name every instance still missing (a whole
     series that fell short is listed to find which)."""
     for job in work:
@@ -173,7 +173,7 @@ def _check(node: Node, db, work: list[_Job], result) -> None:
                 continue
             result.retrieved -= min(have, job.count)
             try:
-                expected = qido.instances_in_series(node, job.study, job.series)
+                expected = qido.instances_in_series(home, node, job.study, job.series)
             except NetworkError as e:
                 result.failed.append({"sop_instance_uid": "", "reason": f"series {job.series}: "
                                       f"{job.count - have} instances missing ({e})"})
@@ -186,7 +186,7 @@ def _check(node: Node, db, work: list[_Job], result) -> None:
 
 def fetch(home, user, node: Node, work: list[_Job], progress: Progress, cancel: CancelToken) -> None:
     """Run *work* over up to STREAMS requests at once into the cache."""
-    web = session(node)
+    web = session(node, home)
     intake = Intake(home, user.name, audit_batches=False)
     total = sum(j.count for j in work) or 1
     lock = threading.Lock()
