@@ -34,6 +34,13 @@ def fits(window) -> bool:
     return window.table.horizontalHeader().length() <= window.table.viewport().width()
 
 
+def settled(window) -> bool:
+    """Every row's values read (the model reads them in blocks) and fitted to."""
+    model = window.model
+    return (model.rowCount() > 0 and all(model.row_if_cached(r) for r in range(model.rowCount()))
+            and not window.table.column_fit._timer.isActive() and fits(window))
+
+
 def test_demo_columns_fit_the_default_window_and_the_drawer_does_not_push_them_off(
         qtbot, make_window, home, admin):
     import_demo(home, admin, patients=6)
@@ -47,7 +54,7 @@ def test_demo_columns_fit_the_default_window_and_the_drawer_does_not_push_them_o
     window = make_window(home)
     assert (window.width(), window.height()) == (1500, 940)  # the default size
     header = window.table.horizontalHeader()
-    qtbot.waitUntil(lambda: window.model.rowCount() > 0 and fits(window), timeout=WAIT)
+    qtbot.waitUntil(lambda: settled(window), timeout=WAIT)
     saved_layout = window.columns._encode()
     for i, column in enumerate(COLUMNS):
         if column.key == "select":

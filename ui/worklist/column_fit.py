@@ -64,8 +64,9 @@ class ColumnFit(QObject):
     def _resized(self, logical: int, _old: int, new: int) -> None:
         if self.fitting or new <= 0:
             return  # our own fitting, or a column hidden
-        if not (self.header.stretchLastSection() and logical == self._last_visible()):
-            self.preferred[logical] = new  # the stretched last column keeps its own width
+        if self.header.stretchLastSection() and logical == self._last_visible():
+            return  # the header stretching the last column: it keeps its own preferred width
+        self.preferred[logical] = new
         self._timer.start()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
