@@ -14,9 +14,11 @@ opens (1100x800) on Xvfb or Qt's offscreen platform:
   empty (every image decoded from its file): images painted per second;
 - anchor: the least that work costs, a bare loop over the same files of
   pydicom decode (dcmread + pixel_array) and numpy windowing (rescale,
-  linear window to uint8), on one thread, run before the window opens and
-  again after the scroll (the mean of the two: the machine is shared); the
-  scroll rate is reported as a ratio to it;
+  linear window to uint8), on one thread, run just before each scroll in
+  --rounds interleaved rounds (the machine is shared): the medians of the
+  rates and of the rounds' ratios;
+- a --frames multi-frame (native and JPEG 2000) scrolled the same way, and
+  the window/level drag rate (bench/viewer_more.py), in the same rounds;
 - GUI stall: the longest gap between beats of a 5 ms QTimer heartbeat,
   less its interval, while scrolling;
 - memory: the resident set (VmRSS) while scrolling the --big series from
@@ -25,7 +27,8 @@ opens (1100x800) on Xvfb or Qt's offscreen platform:
 The files are read once before timing (page cache warm for both the
 viewer and the anchor: the comparison is of the work, not of the disk).
 
-    xvfb-run -a .venv/bin/python bench/viewer.py [--n 500] [--big 2000] [--repeat 5] [--json]
+    xvfb-run -a .venv/bin/python bench/viewer.py [--n 500] [--big 2000] [--frames 200]
+        [--repeat 5] [--rounds 3] [--json]
 """
 
 from __future__ import annotations
