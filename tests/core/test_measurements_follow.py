@@ -265,6 +265,8 @@ def test_v7_drops_the_old_table_of_an_existing_home(home):
     db.execute("CREATE TABLE measurements (id INTEGER PRIMARY KEY, sop_instance_uid TEXT NOT NULL,"
                " kind TEXT NOT NULL, value TEXT NOT NULL, user TEXT NOT NULL, time TEXT NOT NULL)")
     db.execute("INSERT INTO measurements VALUES (1, '1.2.3', 'length', '3 mm', 'rad', 'then')")
+    for column in ("url", "token_env"):  # back to a home of V6, before V8's DICOMweb nodes
+        db.execute(f"ALTER TABLE nodes DROP COLUMN {column}")
     db.execute("PRAGMA user_version = 6")
     db.close()
     open_home(home.root)
