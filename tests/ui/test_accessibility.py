@@ -108,6 +108,23 @@ def test_the_export_dialog_names_every_control(qtbot, loaded_home, admin, dicom_
         runner.shutdown()
 
 
+def test_the_burn_dialog_names_every_control(qtbot, loaded_home, admin, dicom_folder, tmp_path):
+    from tests.ui.test_burn_dialog import FakeDrive
+    from ui.export.burn_dialog import BurnDialog
+
+    runner = JobRunner()
+    try:
+        burn = BurnDialog(loaded_home, admin, list(dicom_folder[1].values())[:2], runner,
+                          burner=FakeDrive(tmp_path))
+        qtbot.addWidget(burn)
+        burn.show()
+        qtbot.waitUntil(lambda: burn.drives_loaded, timeout=WAIT)
+        assert unnamed(burn) == []
+        assert by_name(burn, "Disc label") is burn.label
+    finally:
+        runner.shutdown()
+
+
 def test_the_research_window_names_every_control(qtbot, qapp, loaded_home, admin):
     from ui.research import open_research_window
 
