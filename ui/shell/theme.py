@@ -5,7 +5,9 @@ near-black, so images are judged against neutral grey); ``light`` is the same
 style sheet turned for daylight (light.qss); ``system`` takes whichever of the
 two matches the platform's colour scheme (Qt's style hints; light when the
 platform does not say). Each comes with a matching palette for what the
-style sheet does not reach (dialogs, tooltips, standard icons).
+style sheet does not reach (dialogs, tooltips, standard icons). Under
+``system`` a change of the platform's scheme while the window is open is
+followed too.
 
 The theme is applied to the whole application at once, so windows already
 open follow a change made in the settings dialog.
@@ -73,7 +75,17 @@ def apply(qapp: QApplication, name: str = "dark") -> str:
     except FileNotFoundError as e:
         print(f"studydesk: {e}; using the plain style", file=sys.stderr)
     qapp.setProperty("studydeskTheme", sheet)
+    qapp.setProperty("studydeskThemeSetting", name)
+    if not qapp.property("studydeskFollowsScheme"):  # once: the platform switching dark/light
+        qapp.setProperty("studydeskFollowsScheme", True)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: _scheme_changed(qapp))
     return sheet
+
+
+def _scheme_changed(qapp: QApplication) -> None:
+    """Under ``system``, the platform's new colour scheme is followed at once."""
+    if qapp.property("studydeskThemeSetting") == "system" and resolve("system") != current(qapp):
+        apply(qapp, "system")
 
 
 def current(qapp: QApplication) -> str:
