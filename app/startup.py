@@ -12,6 +12,7 @@ application has no import cycle through its home.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Optional
@@ -21,6 +22,8 @@ from app.accounts import accounts, audit, audit_anchor
 from app.changes import journal
 from app.errors import BadInput
 from app.home import DEFAULT_SETTINGS, Home, default_home, os_login
+
+log = logging.getLogger("studydesk.startup")
 
 
 def open_home(path: Optional[os.PathLike | str] = None) -> Home:
@@ -46,7 +49,10 @@ def _initialise(home: Home) -> None:
         db.migrate(conn)
         audit.anchor(conn)  # a new home, or one made before the audit key
         accounts.ensure_first_admin(conn, os_login())
-        journal.recover(home, conn)
+        rolled_back = journal.recover(home, conn)
+        if rolled_back:  # a process was killed in the middle of a change
+            log.warning("home %s: rolled back change(s) %s that a killed process left pending",
+                        home.root, ", ".join(map(str, rolled_back)))
         recovery.sweep_store(home.root, [home.store, home.trash], conn)
         audit_anchor.sync_head_file(conn)  # catch up after a crash between a commit and the file
     finally:

@@ -58,7 +58,7 @@ WINDOW_PACKAGES=(
     fonts-dejavu-core
 )
 # The real servers and tools the tests use (shared/ARCHITECTURE.md).
-TEST_PACKAGES=(orthanc orthanc-dicomweb dcmtk dicom3tools xorriso openssl)  # openssl: throwaway TLS certificates;
+TEST_PACKAGES=(orthanc orthanc-dicomweb dcmtk dicom3tools xorriso openssl binutils)  # openssl: throwaway TLS certificates; binutils: objdump and objcopy for PyInstaller (scripts/bundle.sh);
 # orthanc-dicomweb: the DICOMweb plugin the DICOMweb node tests load (tests/net/test_dicomweb.py)
 
 # --- which Python -----------------------------------------------------------

@@ -100,7 +100,7 @@ class RemoteModel(StudyTableModel):
         self._pending += 1
 
         def job(progress, cancel):
-            progress(None, f"Asking {node} (C-FIND)")
+            progress(None, f"Asking {node}")
             return client.query_studies(home, user, node, q, cancel)
 
         self.job = self.runner.start(
