@@ -10,7 +10,8 @@ finished frame comes back as ``ready(index)`` on the GUI thread.
 
 Each finished frame is drawn on the pool thread too, with the window and
 inversion the viewport had when it asked, so while scrolling the GUI thread
-only wraps the pixels in a QImage. Frames live in one cache shared by all
+only makes the 32-bit image of the frames it paints (numpy, without the
+interpreter lock). Frames live in one cache shared by all
 loaders, bounded in bytes (least recently used first out), so that a window
 of 2,000 images or four windows open cost the same memory.
 """
@@ -76,13 +77,15 @@ class Loaded:
             total += self.display.pixels.nbytes
         if self.image is not None:
             total += self.image.sizeInBytes()
+        elif self.display is not None:  # counted before it is made: the budget holds
+            total += 4 * self.display.pixels.shape[0] * self.display.pixels.shape[1]
         return total
 
 
 def paintable(pixels) -> QImage:
     """The display pixels as a QImage in the format the screen is painted in
-    (32-bit RGB), so painting scales it without first converting it: made on
-    the pool thread, the GUI thread only paints it.
+    (32-bit RGB), so painting scales it without first converting it; made
+    when the frame is first painted.
 
     The 0xffRRGGBB words are made in numpy, which lets go of the interpreter
     lock, and the QImage keeps the array alive. QImage.convertToFormat does
@@ -179,8 +182,10 @@ class _Decode(QRunnable):
             if loaded.ds is not None and "PixelData" in loaded.ds:
                 del loaded.ds.PixelData  # decoded into values: the cache holds no second copy
             display = loaded.draw(*drawn_for)
-            entry = Loaded(loaded, display, drawn_for, info=image_info(loaded.ds, loaded.index),
-                           image=paintable(display.pixels))
+            # the 32-bit image is made when the frame is painted (canvas): scrolling
+            # fast, most frames are passed over, and its 1 MB of fresh memory an
+            # image cost the decode threads more than painting the few shown
+            entry = Loaded(loaded, display, drawn_for, info=image_info(loaded.ds, loaded.index))
         except Undisplayable as exc:
             entry = Loaded(error=exc.message)
         except Exception as exc:  # noqa: BLE001 - a placeholder, never a crash
