@@ -1,5 +1,7 @@
-"""The Nodes page of the settings dialog: the remote DICOM nodes, what each
-is for, and an Echo button that shows the round-trip.
+"""The Nodes page of the settings dialog: the remote DICOM and DICOMweb
+nodes, what each is for, an Echo button that shows the round-trip (a C-ECHO,
+or a QIDO-RS search for a DICOMweb node: app.net.client.echo), and the form
+that adds or changes one (ui/net/node_form.py).
 
 Standalone (the settings dialog embeds it later): ``NodesPage(home, user,
 runner)``. Reading, adding and removing nodes and the C-ECHO run as jobs
@@ -14,17 +16,18 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox, QTableWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.accounts.accounts import User
+from app.errors import BadInput
 from app.home import Home
 from app.net import client, nodes
 from ui.cache_events import NODES, CacheChange, events_of
 from ui.jobs import JobRunner
+from ui.net.node_form import NodeForm
 
-COLUMNS = ("Name", "AE title", "Host", "Port", "TLS", "For")
+COLUMNS = ("Name", "AE title", "Host", "Port", "TLS", "For", "DICOMweb URL")
 
 
 class NodesPage(QWidget):
@@ -43,6 +46,9 @@ class NodesPage(QWidget):
         self.loads = 0  # how many times the list arrived
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("nodesTable")
+        self.table.setAccessibleName("Nodes")
+        self.table.setAccessibleDescription("The configured DICOM and DICOMweb nodes; select one to echo, "
+                                            "change or remove it")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -52,21 +58,29 @@ class NodesPage(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.echo_button = QPushButton("Echo")
         self.echo_button.setObjectName("echoButton")
-        self.echo_button.setToolTip("C-ECHO the selected node and show the round-trip")
+        self.echo_button.setToolTip("Echo the selected node (C-ECHO, or a QIDO-RS search for a DICOMweb "
+                                    "node) and show the round-trip")
+        self.echo_button.setAccessibleDescription(self.echo_button.toolTip())
+        self.edit_button = QPushButton("Edit")
+        self.edit_button.setObjectName("editButton")
+        self.edit_button.setAccessibleDescription("Show the selected node in the form below to change it")
         self.remove_button = QPushButton("Remove")
         self.remove_button.setObjectName("removeButton")
+        self.remove_button.setAccessibleDescription("Remove the selected node")
         self.echo_result = QLabel("")
         self.echo_result.setObjectName("echoResult")
         self.echo_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        for button in (self.echo_button, self.remove_button):
+        for button in (self.echo_button, self.edit_button, self.remove_button):
             button.setEnabled(False)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.echo_button.clicked.connect(self.echo_selected)
+        self.edit_button.clicked.connect(self.edit_selected)
         self.remove_button.clicked.connect(self._remove_selected)
 
         row = QHBoxLayout()
         row.addWidget(self.echo_button)
         row.addWidget(self.echo_result, 1)
+        row.addWidget(self.edit_button)
         row.addWidget(self.remove_button)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(self._local_text()))
@@ -78,43 +92,17 @@ class NodesPage(QWidget):
 
     # -- the form -----------------------------------------------------------------------------
 
-    def _add_form(self) -> QGroupBox:
-        box = QGroupBox("Add a node")
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("pacs")
-        self.aet_edit = QLineEdit()
-        self.aet_edit.setMaxLength(16)
-        self.aet_edit.setPlaceholderText("ORTHANC")
-        self.host_edit = QLineEdit()
-        self.host_edit.setPlaceholderText("pacs.hospital.org or 10.0.0.5")
-        self.port_edit = QSpinBox()
-        self.port_edit.setRange(1, 65535)
-        self.port_edit.setValue(104)
-        self.tls_check = QCheckBox("TLS")
-        self.purpose_checks = {p: QCheckBox(p) for p in nodes.PURPOSES}
-        for purpose in nodes.DEFAULT_PURPOSES:
-            self.purpose_checks[purpose].setChecked(True)
-        purposes = QHBoxLayout()
-        for check in self.purpose_checks.values():
-            purposes.addWidget(check)
-        self.add_button = QPushButton("Add")
-        self.add_button.setObjectName("addButton")
+    def _add_form(self) -> NodeForm:
+        self.form = form = NodeForm()
+        # the form's fields, as the page's own (tests and the settings dialog reach them here)
+        self.name_edit, self.aet_edit, self.host_edit = form.name_edit, form.aet_edit, form.host_edit
+        self.port_edit, self.tls_check, self.purpose_checks = form.port_edit, form.tls_check, form.purpose_checks
+        self.add_button, self.form_note = form.add_button, form.form_note
         self.add_button.clicked.connect(self.add_from_form)
-        self.form_note = QLabel("")
-        self.form_note.setObjectName("formNote")
-        self.form_note.setWordWrap(True)
-        form = QFormLayout(box)
-        form.addRow("Name", self.name_edit)
-        form.addRow("AE title", self.aet_edit)
-        form.addRow("Host", self.host_edit)
-        form.addRow("Port", self.port_edit)
-        form.addRow("", self.tls_check)
-        form.addRow("For", purposes)
-        form.addRow(self.add_button, self.form_note)
-        box.setEnabled(self.user.can("configure"))
+        form.setEnabled(self.user.can("configure"))
         if not self.user.can("configure"):
-            box.setToolTip("Only an admin configures nodes")
-        return box
+            form.setToolTip("Only an admin configures nodes")
+        return form
 
     def _local_text(self) -> str:
         try:
@@ -127,7 +115,7 @@ class NodesPage(QWidget):
 
     def refresh(self) -> None:
         self.runner.read(self.home, "Nodes", lambda db, progress, cancel: nodes.list_nodes(db),
-                         on_success=self._show, on_failure=self.form_note.setText)
+                         on_success=self._show, on_failure=self.form.explain)
 
     def _cache_changed(self, change: CacheChange) -> None:
         if change.touches(NODES):
@@ -138,9 +126,12 @@ class NodesPage(QWidget):
         self.table.setRowCount(len(self.nodes))
         for r, node in enumerate(self.nodes):
             values = (node.name, node.aet, node.host, str(node.port), "yes" if node.tls else "",
-                      ", ".join(node.purposes))
+                      ", ".join(node.purposes), node.url)
             for c, value in enumerate(values):
-                self.table.setItem(r, c, QTableWidgetItem(value))
+                item = QTableWidgetItem(value)
+                if node.token_env:
+                    item.setToolTip(f"Credentials from the environment variable {node.token_env}")
+                self.table.setItem(r, c, item)
         self._selection_changed()
         self.loads += 1
         self.loaded.emit()
@@ -157,7 +148,8 @@ class NodesPage(QWidget):
     def _selection_changed(self) -> None:
         node = self.selected()
         self.echo_button.setEnabled(node is not None)
-        self.remove_button.setEnabled(node is not None and self.user.can("configure"))
+        for button in (self.edit_button, self.remove_button):
+            button.setEnabled(node is not None and self.user.can("configure"))
 
     def echo_selected(self) -> None:
         node = self.selected()
@@ -179,19 +171,29 @@ class NodesPage(QWidget):
         self._selection_changed()
         self.echoed.emit(name, text)
 
+    def edit_selected(self) -> None:
+        node = self.selected()
+        if node is not None:
+            self.form.fill(node)
+            self.form_note.setText("")
+
     def add_from_form(self) -> None:
+        """Add (or, while editing, replace) the form's node; nothing is
+        written when the form's own check refuses it."""
         user = self.user
-        values = (self.name_edit.text(), self.aet_edit.text(), self.host_edit.text(), self.port_edit.value(),
-                  self.tls_check.isChecked(), [p for p, c in self.purpose_checks.items() if c.isChecked()])
+        try:
+            values = self.form.values()
+        except BadInput as e:
+            self.form.explain(str(e))
+            return
 
         def done(node: nodes.Node) -> None:
-            self.form_note.setText(f"Added {node}")
-            for edit in (self.name_edit, self.aet_edit, self.host_edit):
-                edit.clear()
+            self.form.clear()
+            self.form_note.setText(f"{'Saved' if values['replace'] else 'Added'} {node}")
 
-        self.runner.write(self.home, "Add node", lambda db, progress, cancel: nodes.add_node(db, user, *values),
+        self.runner.write(self.home, "Add node", lambda db, progress, cancel: nodes.add_node(db, user, **values),
                           changed=CacheChange.of(NODES), visible=False, on_success=done,
-                          on_failure=self.form_note.setText)
+                          on_failure=self.form.explain)
 
     def _remove_selected(self) -> None:
         node = self.selected()
@@ -199,4 +201,4 @@ class NodesPage(QWidget):
             return
         user, name = self.user, node.name
         self.runner.write(self.home, "Remove node", lambda db, progress, cancel: nodes.remove_node(db, user, name),
-                          changed=CacheChange.of(NODES), visible=False, on_failure=self.form_note.setText)
+                          changed=CacheChange.of(NODES), visible=False, on_failure=self.form.explain)
