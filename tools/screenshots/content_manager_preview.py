@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 from app.startup import open_home
@@ -20,6 +21,14 @@ from tools.screenshots.scenes import scratch_root
 from tools.screenshots.screenshot import settle, wait_until
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "content_manager_preview.png"
+
+
+def _account(home, first):
+    """A named content manager, so the OS login does not show in the picture."""
+    from app.accounts import accounts
+
+    with closing(home.connect()) as db:
+        return accounts.add_user(db, first, "chris", ["admin"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     root = scratch_root("studydesk-cm-preview-shot-")
     try:
         home = open_home(root / "StudyDesk")
-        user = resolve_user(home)
+        user = _account(home, resolve_user(home))
         import_demo(home, user, patients=args.patients)
         window = ContentManager(home, user)
         window.resize(1700, 960)

@@ -37,31 +37,12 @@ from ui.jobs import JobRunner
 from ui.viewer import launch
 from ui.worklist.thumbnails import ThumbnailLoader
 
-# Additions to the application's style sheet (resources/styles/dark.qss)
-# for what only this window has.
-STYLE = """
-#cmPaneTitle { color: #8c96a3; font-weight: bold; padding: 2px 0; }
-#cmCount { color: #8c96a3; }
-#cmMode, #cmUser { color: #8c96a3; padding: 0 12px; border-left: 1px solid #23272c; }
-#cmToolbar { background: #111316; border-bottom: 1px solid #23272c; spacing: 6px; padding: 2px 6px; }
-#cmToolbar QToolButton { padding: 4px 10px; border-radius: 3px; }
-#cmToolbar QToolButton:checked { background: #1e4d73; color: #ffffff; }
-#cmToolbar QToolButton:hover { background: #22262b; }
-#cmPane, #historyPanel { border-top: 1px solid #23272c; }
-QSplitter::handle:horizontal { width: 3px; }
-#cmPreview { border-top: 1px solid #23272c; border-left: 1px solid #23272c; }
-#cmPreviewTitle { color: #8c96a3; font-weight: bold; padding: 4px 8px 0 8px; }
-#cmPreviewLine { color: #8c96a3; padding: 0 8px 4px 8px; }
-"""
-
-
 class ContentManager(QMainWindow):
     def __init__(self, home: Home, user: User, runner: Optional[JobRunner] = None,
                  parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window)
         self.setObjectName("contentManager")
-        self.setStyleSheet(STYLE)
         self.setWindowTitle(f"Content Manager  —  {home.root.name}")
         self.home, self.user = home, user
         self._own_runner = runner is None
