@@ -18,7 +18,7 @@ from tools.screenshots.scenes import scratch_root
 from tools.screenshots.screenshot import settle, wait_until
 from app.startup import open_home
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "content_manager.png"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "content_manager.png"
 
 
 def main(argv: list[str] | None = None) -> int:

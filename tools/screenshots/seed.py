@@ -25,7 +25,7 @@ from tools.screenshots.screenshot import settle, wait_until
 from tools.screenshots.scenes import scratch_root
 from app.startup import open_home
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _save(widget, out: Path) -> None:
