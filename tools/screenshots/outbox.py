@@ -65,7 +65,7 @@ def prepare(root: Path, demo_files: Path, node) -> tuple[object, object]:
     db = home.connect()
     try:
         nodes.add_node(db, user, "pacs", node.aet, node.host, node.port, purposes=["query-retrieve", "store"])
-        haddad = [row["study_uid"] for row in query_studies(home, user, "pacs", Query(patient_id="PID1003"))]
+        haddad = [row["study_instance_uid"] for row in query_studies(home, user, "pacs", Query(patient_id="PID1003"))]
         retrieve.retrieve(home, user, "pacs", haddad)
         okafor = [p for p in sorted(demo_files.rglob("*.dcm"))
                   if pydicom.dcmread(p, stop_before_pixels=True).PatientID == "PID1002"]

@@ -42,7 +42,7 @@ def _save(pixmap: QPixmap, out: Path) -> Path:
 
 def _rows_of(window, accessions: list[str]) -> list[int]:
     model = window.model
-    return [r for r in range(model.rowCount()) if model.study(r).get("accession") in accessions]
+    return [r for r in range(model.rowCount()) if model.study(r).get("accession_number") in accessions]
 
 
 def _tick(window, rows: list[int]) -> None:
@@ -75,7 +75,7 @@ def add_demo_workflow(window) -> None:
     db = window.home.connect()
     try:
         reader = accounts.add_user(db, window.user, "drchen", ["radiologist"])
-        by_accession = {row["accession"]: row["study_uid"] for row in worklist.studies(db, Query())}
+        by_accession = {row["accession_number"]: row["study_instance_uid"] for row in worklist.studies(db, Query())}
         assignments.assign(db, window.user, by_accession["ACC10011"], "drchen")
         assignments.assign(db, window.user, by_accession["ACC10052"], "drchen")
         locks.lock(db, reader, by_accession["ACC10052"])

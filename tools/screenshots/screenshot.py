@@ -24,6 +24,17 @@ from PySide6.QtWidgets import QApplication
 from app.startup import open_home
 
 
+def named_account(home, first, name: str = "jlee"):
+    """An administrator with a plain name, so the OS login never shows in a picture."""
+    from app.accounts import accounts
+
+    db = home.connect()
+    try:
+        return accounts.add_user(db, first, name, ["admin"])
+    finally:
+        db.close()
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Run the event loop until *condition* holds (a script, not the GUI: it may block)."""
     deadline = time.monotonic() + timeout
@@ -60,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     root = scratch_root("studydesk-shot-")
     try:
         home = open_home(root / "StudyDesk")
-        window = MainWindow(home, resolve_user(home), temporary_home=True)
+        window = MainWindow(home, named_account(home, resolve_user(home)), temporary_home=True)
         window.resize(args.width, args.height)
         window.show()
         demo = window.start_demo(args.patients)
