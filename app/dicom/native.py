@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
@@ -63,6 +64,7 @@ class _Layout:
 # one frame a step, and its header is the same for all of them (read-only)
 _LAYOUTS: "OrderedDict[tuple, _Layout]" = OrderedDict()
 _KEEP = 4
+_LOCK = threading.Lock()
 
 
 def read_native(name: str, frame: Optional[int]) -> Optional[tuple[Dataset, np.ndarray, int]]:
@@ -85,20 +87,23 @@ def read_native(name: str, frame: Optional[int]) -> Optional[tuple[Dataset, np.n
                 if layout is None:
                     return None
                 if layout.frames > 1:
-                    _LAYOUTS[key] = layout
-                    while len(_LAYOUTS) > _KEEP:
-                        _LAYOUTS.popitem(last=False)
+                    with _LOCK:  # the viewer's decode threads share it
+                        _LAYOUTS[key] = layout
+                        while len(_LAYOUTS) > _KEEP:
+                            _LAYOUTS.popitem(last=False)
             index = layout.frames // 2 if frame is None else int(frame)
             if not 0 <= index < layout.frames:
                 return None  # the general path names the range
-            return layout.ds, _frame(f.fileno(), layout, index), index
+            return layout.ds, _frame(f, layout, index), index
         except Exception:  # noqa: BLE001 - Malformed, NotCovered, odd values: the general path decides
             return None
 
 
-def _frame(fd: int, layout: _Layout, index: int) -> Optional[np.ndarray]:
+def _frame(f, layout: _Layout, index: int) -> np.ndarray:
+    """Frame `index`, one read straight into the array (unbuffered)."""
     arr = np.empty(layout.shape if not layout.planar else (3, *layout.shape[:2]), layout.dtype)
-    if os.preadv(fd, [arr], layout.offset + index * arr.nbytes) != arr.nbytes:
+    f.seek(layout.offset + index * arr.nbytes)
+    if f.readinto(arr) != arr.nbytes:
         raise ValueError("the file is shorter than its pixel data")
     if layout.shift:  # what pydicom's correct_unused_bits does: sign or mask
         np.left_shift(arr, layout.shift, out=arr)
