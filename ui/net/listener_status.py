@@ -212,6 +212,8 @@ class ListenerLabel(QLabel):
     def update_text(self) -> None:
         self.setText(self.service.status_text())
         self.setToolTip(self.service.status_tooltip())
+        self.setAccessibleName(f"Listener: {self.text()}")  # a label's name is its text: keep the state
+        self.setAccessibleDescription(self.toolTip())
         self.setProperty("listening", self.service.listening)
         self.style().unpolish(self)
         self.style().polish(self)

@@ -34,6 +34,8 @@ class NodeChoiceDialog(QDialog):
         title.setObjectName("dialogHeading")
         self.nodes = QListWidget()
         self.nodes.setObjectName(names[1])
+        self.nodes.setAccessibleName("Nodes")
+        self.nodes.setAccessibleDescription(heading)
         self.note = QLabel("Reading the nodes...")
         self.note.setObjectName("dialogNote")
         self.note.setWordWrap(True)

@@ -48,15 +48,15 @@ class NodeForm(QGroupBox):
         self.kind_box.setAccessibleName("Node kind")
         self.kind_box.setAccessibleDescription("A DICOM node (AE title, host and port) or a DICOMweb base URL")
         self.name_edit = self._edit("nodeName", "Node name", "pacs", "One word: how commands and lists name it")
-        self.aet_edit = self._edit("nodeAet", "AE title", "ORTHANC", "The node's application entity title")
+        self.aet_edit = self._edit("nodeAet", "Node AE title", "ORTHANC", "The node's application entity title")
         self.aet_edit.setMaxLength(16)
-        self.host_edit = self._edit("nodeHost", "Host", "pacs.hospital.org or 10.0.0.5",
+        self.host_edit = self._edit("nodeHost", "Node host", "pacs.hospital.org or 10.0.0.5",
                                     "The node's host name or address")
         self.port_edit = QSpinBox()
         self.port_edit.setObjectName("nodePort")
         self.port_edit.setRange(1, 65535)
         self.port_edit.setValue(104)
-        self.port_edit.setAccessibleName("Port")
+        self.port_edit.setAccessibleName("Node port")
         self.port_edit.setAccessibleDescription("The node's DICOM port")
         self.tls_check = QCheckBox("TLS")
         self.tls_check.setObjectName("nodeTls")

@@ -66,6 +66,9 @@ class RemoteSeriesPane(QFrame):
         self.study_label.setWordWrap(True)
         self.view = QTableView()
         self.view.setObjectName("remoteSeries")
+        self.view.setAccessibleName("Series on the node")
+        self.view.setAccessibleDescription("The highlighted study's series on the node; tick some to retrieve "
+                                           "only those")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -89,6 +92,8 @@ class RemoteSeriesPane(QFrame):
         self.count.setObjectName("remoteSeriesCount")
         self.retrieve_button = QPushButton("Retrieve series")
         self.retrieve_button.setObjectName("retrieveSeriesButton")
+        self.retrieve_button.setAccessibleDescription("Fetch the ticked series (or the highlighted one) into "
+                                                      "the cache")
         self.retrieve_button.clicked.connect(self._retrieve_clicked)
         row = QHBoxLayout()
         row.setContentsMargins(10, 4, 10, 6)

@@ -70,6 +70,9 @@ class RemoteSource(QObject):
         self.model = RemoteModel(home, runner, user, self, ticks=self.ticks)
         self.view = WorklistView(self.model)
         self.view.setObjectName("remoteWorklist")
+        self.view.setAccessibleName("Studies on the node")
+        self.view.setAccessibleDescription("The studies the chosen node answered the search with; In cache "
+                                           "says which are here already")
         self.bar = RetrieveBar()
         self.page = page("remotePage", self.view, self.bar)
         self.series_pane = RemoteSeriesPane(home, user, runner,

@@ -37,9 +37,13 @@ class RetrieveBar(QFrame):
         self.unselect_button = unselect_button("retrieveUnselect", self.unselect)
         self.retrieve_button = QPushButton("Retrieve")
         self.retrieve_button.setObjectName("retrieveButton")
+        self.retrieve_button.setAccessibleDescription("Fetch the ticked studies (or the highlighted one) into "
+                                                      "the cache")
         self.retrieve_button.clicked.connect(lambda: self.retrieve_requested.emit(self.method()))
         self.method_box = QComboBox()
         self.method_box.setObjectName("retrieveMethod")
+        self.method_box.setAccessibleName("Retrieve method")
+        self.method_box.setAccessibleDescription("How the ticked studies are fetched from the node")
         for label, method, tip in METHODS:
             self.method_box.addItem(label, method)
             self.method_box.setItemData(self.method_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)

@@ -48,6 +48,8 @@ class SendDialog(NodeChoiceDialog):
         self.setWindowTitle("Send studies")
         self.resize(460, 420)
         self.send_button = self.button
+        self.nodes.setAccessibleName("Destinations")
+        self.nodes.setAccessibleDescription("The DICOM nodes that take images, then the users of this workstation")
         self._me = user.name if user is not None else ""
         self._users: Optional[list[str]] = None
         self._nodes_note = ""
@@ -55,6 +57,8 @@ class SendDialog(NodeChoiceDialog):
         self.note_label.setObjectName("dialogNote")
         self.note = QLineEdit()
         self.note.setObjectName("shareNote")
+        self.note.setAccessibleName("Note for the user")
+        self.note.setAccessibleDescription(self.note_label.text())
         self.note.setPlaceholderText("e.g. second opinion on the left lung, please")
         layout = self.layout()
         layout.insertWidget(layout.count() - 1, self.note_label)

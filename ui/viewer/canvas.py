@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.viewer import overlay
 from ui.viewer.frames import presets_for
+from ui.viewer.help import help_rows
 from ui.viewer.layers import Layer
 from ui.viewer.loader import FrameLoader, Loaded, paintable
 from ui.viewer.view_state import ZOOM_MAX, ZOOM_MIN, ViewState, image_transform
@@ -41,6 +42,10 @@ class Viewport(QWidget):
     def __init__(self, parent: Optional[QWidget] = None):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setObjectName("viewerViewport")
+        self.setAccessibleName("Image viewport")
+        # the help overlay's table: a screen reader user learns the keys where they work
+        self.setAccessibleDescription("Keys: " + "; ".join(f"{keys}: {text}" for keys, text in help_rows()))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 160)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)

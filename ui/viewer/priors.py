@@ -31,10 +31,13 @@ class PriorControls(QObject):
         self._asked = 0  # the last prior chosen: an earlier choice's positions landing late are dropped
         self.menu = QMenu(bar)
         self.menu.setObjectName("viewerPriorMenu")
+        self.menu.setAccessibleName("Prior studies of this patient")
         self.button = QToolButton(bar)
         self.button.setObjectName("viewerPrior")
         self.button.setText("Prior")
         self.button.setToolTip("Show an earlier study of this patient beside this one")
+        self.button.setAccessibleName("Prior studies")
+        self.button.setAccessibleDescription(self.button.toolTip())
         self.button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.button.setMenu(self.menu)
         self.button.setEnabled(False)

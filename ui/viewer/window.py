@@ -116,24 +116,35 @@ class ViewerWindow(QMainWindow):
         bar.setObjectName("viewerToolbar")
         bar.setMovable(False)
         self.addToolBar(bar)
-        for name in LAYOUTS:
-            bar.addAction(name, lambda n=name: self.set_layout(n))
+        for key, name in zip("124", LAYOUTS):
+            action = bar.addAction(name, lambda n=name: self.set_layout(n))
+            action.setToolTip(f"Layout {name}: {LAYOUTS[name][0] * LAYOUTS[name][1]} viewports (Ctrl+{key})")
         bar.addSeparator()
         self.series_box = QComboBox(bar)
         self.series_box.setObjectName("viewerSeries")
+        self.series_box.setAccessibleName("Series")
+        self.series_box.setAccessibleDescription("The series the current viewport shows")
         self.series_box.setMinimumContentsLength(24)
         self.series_box.activated.connect(self._series_chosen)
         bar.addWidget(self.series_box)
         bar.addSeparator()
-        for text, act in (("Invert", lambda v: v.toggle_invert()), ("Fit", lambda v: v.set_zoom(None)),
-                          ("1:1", lambda v: v.set_zoom(1.0)), ("Rotate", lambda v: v.rotate(1)),
-                          ("Flip", lambda v: v.flip(True)), ("Reset", lambda v: v.reset())):
-            bar.addAction(text, lambda a=act: self.active and a(self.active.viewport))
+        for text, tip, act in (("Invert", "Invert the grey scale (I)", lambda v: v.toggle_invert()),
+                               ("Fit", "Fit the image to the viewport (F)", lambda v: v.set_zoom(None)),
+                               ("1:1", "Actual size, one image pixel per screen pixel (A)", lambda v: v.set_zoom(1.0)),
+                               ("Rotate", "Rotate 90° clockwise (])", lambda v: v.rotate(1)),
+                               ("Flip", "Flip left-right (H)", lambda v: v.flip(True)),
+                               ("Reset", "Reset window, zoom, pan and rotation (R)", lambda v: v.reset())):
+            action = bar.addAction(text, lambda a=act: self.active and a(self.active.viewport))
+            action.setToolTip(tip)
         bar.addSeparator()
         self.cine_action = QAction("Cine", self, checkable=True)
         self.cine_action.toggled.connect(self.set_cine)
         bar.addAction(self.cine_action)
+        self.cine_action.setToolTip("Play the series as a loop (Space)")
         self.fps = QSpinBox(bar)
+        self.fps.setObjectName("viewerCineRate")
+        self.fps.setAccessibleName("Cine rate")
+        self.fps.setAccessibleDescription("Images per second while cine plays")
         self.fps.setRange(1, 60)
         self.fps.setValue(CINE_FPS)
         self.fps.setSuffix(" fps")
@@ -144,7 +155,7 @@ class ViewerWindow(QMainWindow):
         bar.addSeparator()
         self.rt = RtControl(self, bar)  # radiotherapy overlay and legend (ui/viewer/rt_control.py)
         self.measures = MeasureTools(self, bar)  # Length, Angle, Ellipse, Polygon (measure_tools.py)
-        bar.addAction("Help", self.help.toggle)
+        bar.addAction("Help", self.help.toggle).setToolTip("The viewer's keys (F1 or ?)")
 
     # -- series and panes ---------------------------------------------------------
 

@@ -75,9 +75,13 @@ class DiscardDialog(QDialog):
         note.setWordWrap(True)
         listing = QListWidget()
         listing.setObjectName("discardList")
+        listing.setAccessibleName("Entries to discard")
         listing.addItems(lines)
         self.reason = QLineEdit()
         self.reason.setObjectName("discardReason")
+        self.reason.setAccessibleName("Reason")
+        self.reason.setAccessibleDescription("Why the entries must never be sent (required; kept in the audit "
+                                             "trail)")
         self.reason.setPlaceholderText("Why must they never be sent? (required; kept in the audit trail)")
         buttons = QDialogButtonBox()
         self.discard_button = buttons.addButton("Discard", QDialogButtonBox.ButtonRole.AcceptRole)

@@ -113,6 +113,8 @@ class OutboxLabel(QLabel):
         counts = self.counter.counts
         self.setText(status_text(counts))
         self.setToolTip(status_tooltip(self.counter.status))
+        self.setAccessibleName(f"Outbox: {self.text()}")  # a label's name is its text: keep the counts
+        self.setAccessibleDescription("Click to open the Outbox")
         self.setProperty("failed", bool(counts[outbox.FAILED]))
         self.style().unpolish(self)
         self.style().polish(self)

@@ -95,6 +95,8 @@ class OutboxWindow(OutboxActions, QDialog):
         explain.setWordWrap(True)
         self.filter = QComboBox()
         self.filter.setObjectName("outboxFilter")
+        self.filter.setAccessibleName("Show")
+        self.filter.setAccessibleDescription("Which outbox entries the table lists")
         for text, _states in FILTERS:
             self.filter.addItem(text)
         self.count_label = QLabel("Reading...")
@@ -109,6 +111,9 @@ class OutboxWindow(OutboxActions, QDialog):
         top.addWidget(self.count_label, 1)
         top.addWidget(refresh)
         self.table = OutboxTable(self.model)
+        self.table.setAccessibleName("Outbox entries")
+        self.table.setAccessibleDescription("Objects waiting to be sent, their node and state; select some to "
+                                            "send, hold, discard or restore them")
         self.job_box = QVBoxLayout()
         self.job_box.setContentsMargins(0, 0, 0, 0)
         self.note = QLabel("")
