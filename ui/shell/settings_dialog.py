@@ -1,6 +1,6 @@
 """The settings dialog (Edit > Settings...): the DICOM nodes, this workstation, TLS, the theme.
 
-- **Nodes**: ui/net/nodes_page.py (list, add, remove, Echo).
+- **Nodes**: ui/net/nodes_page.py (list, add, edit, remove, Echo; DICOM and DICOMweb nodes).
 - **This workstation**: its own AE title and listening port, whether the
   storage listener starts with the window, and how it treats callers:
   refuse another called AE title, connections at once, the time a caller
