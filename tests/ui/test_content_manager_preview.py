@@ -32,11 +32,12 @@ def click(qtbot, pane, node) -> None:
 def shows(qtbot, preview, action, index: int = 0):
     """Run *action* and wait until the preview has painted image *index* of the series it opened."""
     view = preview.view
-    with qtbot.waitSignal(view.opened, timeout=TIMEOUT) as opened:
+    painted: list[tuple] = []  # (series, index) painted, recorded from before the action:
+    view.shown.connect(lambda i: painted.append((view.series_uid, i)))  # a fast decode may paint
+    with qtbot.waitSignal(view.opened, timeout=TIMEOUT) as opened:  # before `opened` returns here
         action()
     if opened.args[1]:
-        with qtbot.waitSignal(view.shown, check_params_cb=lambda i: i == index, timeout=TIMEOUT):
-            pass
+        qtbot.waitUntil(lambda: (opened.args[0], index) in painted, timeout=TIMEOUT)
     return opened.args
 
 
