@@ -14,8 +14,6 @@ tools/screenshots/viewer_prior.py).
 
 from __future__ import annotations
 
-import argparse
-import shutil
 from contextlib import closing
 from pathlib import Path
 
@@ -25,60 +23,37 @@ from tools.screenshots.viewer_prior import prior_scene
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.screenshots.viewer")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--width", type=int, default=1400)
-    parser.add_argument("--height", type=int, default=900)
-    args = parser.parse_args(argv)
-
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from app.accounts import accounts
-    from app.home import os_login
-    from app.importing.demo import import_demo
-    from app.startup import open_home
-    from tools.screenshots.scenes import scratch_root
-    from ui.app import application, apply_theme
-    from ui.jobs import JobRunner
+    from tools.screenshots.viewer_session import viewer_session
     from ui.viewer import open_viewer
 
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root("studydesk-viewer-shot-")
-    try:
-        home = open_home(root / "StudyDesk")
-        import_demo(home, os_login(), patients=2)
+    with viewer_session("viewer", argv, patients=2) as (session, out_dir, size):
+        home, user, runner = session.home, session.user, session.runner
         with closing(home.connect()) as db:
-            user = accounts.get_user(db, os_login())
             uid, count = db.execute(
                 "SELECT series_instance_uid, instance_count FROM series WHERE modality = 'CT'"
                 " ORDER BY instance_count DESC LIMIT 1").fetchone()
-        runner = JobRunner()
         window = open_viewer(None, home, user, runner, uid, image=count // 2 + 1)
-        window.resize(args.width, args.height)
+        window.resize(*size)
         viewport = window.panes[0].viewport
         wait_until(lambda: viewport.current() is not None, 30, "the first image")
         settle()
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        window.grab().save(str(args.out_dir / "viewer_ct.png"))
-        print(args.out_dir / "viewer_ct.png")
+        window.grab().save(str(out_dir / "viewer_ct.png"))
+        print(out_dir / "viewer_ct.png")
         QTest.keyClick(viewport, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
         wait_until(lambda: len(window.panes) == 2 and window.panes[1].viewport.current()
                    is not None, 30, "the second viewport")
         settle()
-        window.grab().save(str(args.out_dir / "viewer_ct_1x2.png"))
-        print(args.out_dir / "viewer_ct_1x2.png")
+        window.grab().save(str(out_dir / "viewer_ct_1x2.png"))
+        print(out_dir / "viewer_ct_1x2.png")
         window.close()
-        rt_scene(home, user, runner, args.out_dir / "viewer_rt.png", (args.width, args.height))
-        measure_scene(home, user, runner, args.out_dir / "viewer_measurements.png",
-                      (args.width, args.height))
-        prior_scene(home, user, runner, args.out_dir / "viewer_prior.png",
-                    (args.width, args.height))
-        runner.shutdown()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        rt_scene(home, user, runner, out_dir / "viewer_rt.png", size)
+        measure_scene(home, user, runner, out_dir / "viewer_measurements.png", size)
+        prior_scene(home, user, runner, out_dir / "viewer_prior.png", size)
     return 0
+
 
 
 def rt_scene(home, user, runner, out: Path, size: tuple[int, int]) -> None:

@@ -11,8 +11,6 @@ tools/screenshots/viewer.py.
 
 from __future__ import annotations
 
-import argparse
-import shutil
 from contextlib import closing
 from pathlib import Path
 
@@ -76,35 +74,11 @@ def measure_scene(home, user, runner, out: Path, size: tuple[int, int]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.screenshots.viewer_measure")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--width", type=int, default=1400)
-    parser.add_argument("--height", type=int, default=900)
-    args = parser.parse_args(argv)
+    from tools.screenshots.viewer_session import viewer_session
 
-    from app.accounts import accounts
-    from app.home import os_login
-    from app.importing.demo import import_demo
-    from app.startup import open_home
-    from tools.screenshots.scenes import scratch_root
-    from ui.app import application, apply_theme
-    from ui.jobs import JobRunner
-
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root("studydesk-measure-shot-")
-    try:
-        home = open_home(root / "StudyDesk")
-        import_demo(home, os_login(), patients=1)
-        with closing(home.connect()) as db:
-            user = accounts.get_user(db, os_login())
-        runner = JobRunner()
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        measure_scene(home, user, runner, args.out_dir / "viewer_measurements.png",
-                      (args.width, args.height))
-        runner.shutdown()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with viewer_session("viewer_measure", argv, patients=1) as (session, out_dir, size):
+        measure_scene(session.home, session.user, session.runner,
+                      out_dir / "viewer_measurements.png", size)
     return 0
 
 

@@ -10,7 +10,6 @@ a few pixels a frame), opened at its first frame (OUT_DIR/viewer_us.png).
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from contextlib import closing
@@ -55,27 +54,14 @@ def scene(home, user, runner, series_uid: str, image: int, out: Path, size: tupl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.screenshots.viewer_modalities")
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--width", type=int, default=1400)
-    parser.add_argument("--height", type=int, default=900)
-    args = parser.parse_args(argv)
-
     from pydicom.data import get_testdata_file
 
-    from app.accounts import accounts
     from app.home import os_login
     from app.importing.importer import import_paths
-    from app.startup import open_home
-    from tools.screenshots.scenes import scratch_root
-    from ui.app import application, apply_theme
-    from ui.jobs import JobRunner
+    from tools.screenshots.viewer_session import viewer_session
 
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root("studydesk-viewer-modalities-")
-    try:
-        home = open_home(root / "StudyDesk")
+    with viewer_session("viewer_modalities", argv) as (session, out_dir, size):
+        home = session.home
         with tempfile.TemporaryDirectory(prefix="studydesk-us-") as folder:
             mr = Path(folder) / "mr"
             mr.mkdir()
@@ -83,16 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             write_cine(Path(folder))
             import_paths(home, [mr, Path(folder) / "us_cine.dcm"], os_login())
         with closing(home.connect()) as db:
-            user = accounts.get_user(db, os_login())
             uids = dict(db.execute("SELECT modality, series_instance_uid FROM series").fetchall())
-        runner = JobRunner()
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        size = (args.width, args.height)
-        scene(home, user, runner, uids["MR"], 1, args.out_dir / "viewer_mr.png", size)
-        scene(home, user, runner, uids["US"], 1, args.out_dir / "viewer_us.png", size)
-        runner.shutdown()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        scene(home, session.user, session.runner, uids["MR"], 1, out_dir / "viewer_mr.png", size)
+        scene(home, session.user, session.runner, uids["US"], 1, out_dir / "viewer_us.png", size)
     return 0
 
 
