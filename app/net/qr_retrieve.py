@@ -30,7 +30,7 @@ from app.net import dimse, nodes, qr_match
 from app.net.association import Association
 from app.net.client import UNCOMPRESSED, open_association
 from app.net.qr_scp import IDENTIFIER_MISMATCH, cancel_asked, keys_of, respond
-from app.net.send import Outgoing, _converted, _groups, _proposals, _Refused, _store
+from app.net.send import Outgoing, Refused, association_groups, converted, proposals_for, store_one
 from app.net.wire import NetworkError
 
 MOVE_DESTINATION_UNKNOWN, UNABLE_TO_PERFORM = 0xA801, 0xA702
@@ -174,8 +174,8 @@ def _store_back(assoc: Association, inst: Outgoing) -> tuple[int, bool]:
             target = next((ts for ts in UNCOMPRESSED if ts in accepted), None)
             if target is None:
                 return UNABLE_TO_PERFORM, False  # no context for this SOP class and syntax
-            dimse.send(assoc, accepted[target], command, dataset=_converted(inst, target))
-    except (OSError, _Refused):
+            dimse.send(assoc, accepted[target], command, dataset=converted(inst, target))
+    except (OSError, Refused):
         return UNABLE_TO_PERFORM, False
     cancelled = False
     while True:
@@ -197,9 +197,9 @@ def _move(home, assoc: Association, message: dimse.Message, target: nodes.Node,
     if not instances:
         return False
     first = True
-    for group in _groups(instances):
+    for group in association_groups(instances):
         try:
-            sub = open_association(home, target, _proposals(group))
+            sub = open_association(home, target, proposals_for(group))
         except NetworkError:
             if first:
                 raise
@@ -212,8 +212,8 @@ def _move(home, assoc: Association, message: dimse.Message, target: nodes.Node,
                 if cancel_asked(assoc):
                     return True
                 try:
-                    status = _store(sub, inst, _Tally())
-                except _Refused:
+                    status = store_one(sub, inst, _Tally())
+                except Refused:
                     status = UNABLE_TO_PERFORM
                 except NetworkError:
                     for rest in group[n:]:
@@ -225,6 +225,6 @@ def _move(home, assoc: Association, message: dimse.Message, target: nodes.Node,
 
 
 class _Tally:
-    """What :func:`app.net.send._store` counts (conversions), unused here."""
+    """What :func:`app.net.send.store_one` counts (conversions), unused here."""
 
     converted = 0

@@ -71,7 +71,7 @@ def cancel_asked(assoc: Association) -> bool:
     Anything other than C-CANCEL in the middle of an operation ends the
     association (no asynchronous operations were negotiated)."""
     link = assoc.wire
-    buffered = link._end > link._start  # bytes already read from the socket (app/net/wire.py)
+    buffered = link.has_buffered()  # bytes already read from the socket (app/net/wire.py)
     pending = getattr(link.sock, "pending", None)  # TLS: decrypted bytes waiting
     if not buffered and not (pending and pending()) and not select.select([link.sock], [], [], 0)[0]:
         return False

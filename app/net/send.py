@@ -148,7 +148,7 @@ def _run(home, db, user: User, node: Node, instances: list[Outgoing], result: Se
                 progress(None, f"Retrying {len(batch)} failed instances")
                 for inst in batch:
                     del failed[inst.sop_instance_uid]
-            for group in _groups(batch):
+            for group in association_groups(batch):
                 _send_group(home, node, group, result, failed, tick if not attempt else (lambda: None), cancel)
     finally:
         result.failed = [{"sop_instance_uid": sop, "reason": why} for sop, (why, _) in failed.items()]
@@ -156,7 +156,7 @@ def _run(home, db, user: User, node: Node, instances: list[Outgoing], result: Se
     return result
 
 
-def _proposals(instances: list[Outgoing]) -> list[Proposal]:
+def proposals_for(instances: list[Outgoing]) -> list[Proposal]:
     proposals: dict[tuple[str, str], Proposal] = {}
     for inst in instances:
         ts = inst.transfer_syntax_uid
@@ -166,7 +166,7 @@ def _proposals(instances: list[Outgoing]) -> list[Proposal]:
     return list(proposals.values())
 
 
-def _groups(instances: list[Outgoing]) -> list[list[Outgoing]]:
+def association_groups(instances: list[Outgoing]) -> list[list[Outgoing]]:
     """Instances split so that each group's contexts fit one association
     (one group unless more than 128 contexts are needed)."""
     groups: list[list[Outgoing]] = []
@@ -176,7 +176,7 @@ def _groups(instances: list[Outgoing]) -> list[list[Outgoing]]:
     current: list[str] = []
     for cls in classes:
         trial = current + [cls]
-        if len(_proposals([i for i in instances if i.sop_class_uid in trial])) > MAX_CONTEXTS and current:
+        if len(proposals_for([i for i in instances if i.sop_class_uid in trial])) > MAX_CONTEXTS and current:
             groups.append([i for i in instances if i.sop_class_uid in current])
             trial = [cls]
         current = trial
@@ -185,14 +185,14 @@ def _groups(instances: list[Outgoing]) -> list[list[Outgoing]]:
     return groups
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """This instance cannot be sent to this peer (no retry helps)."""
 
 
 def _send_group(home, node: Node, group: list[Outgoing], result: SendResult,
                 failed: dict[str, tuple[str, bool]], tick, cancel: CancelToken) -> None:
     try:
-        assoc = open_association(home, node, _proposals(group))
+        assoc = open_association(home, node, proposals_for(group))
     except NetworkError as e:
         for inst in group:
             failed[inst.sop_instance_uid] = (str(e), True)
@@ -202,12 +202,12 @@ def _send_group(home, node: Node, group: list[Outgoing], result: SendResult,
             if cancel.cancelled:
                 raise Cancelled(f"send cancelled after {result.sent} instances")
             try:
-                status = _store(assoc, inst, result)
+                status = store_one(assoc, inst, result)
             except NetworkError as e:
                 for rest in group[n:]:
                     failed[rest.sop_instance_uid] = (f"connection lost: {e}", True)
                 return
-            except _Refused as e:
+            except Refused as e:
                 failed[inst.sop_instance_uid] = (str(e), False)
             else:
                 category = dimse.status_category(status)
@@ -219,26 +219,26 @@ def _send_group(home, node: Node, group: list[Outgoing], result: SendResult,
             tick()
 
 
-def _store(assoc: Association, inst: Outgoing, result: SendResult) -> int:
+def store_one(assoc: Association, inst: Outgoing, result: SendResult) -> int:
     """Send one instance and return the peer's status."""
     accepted = assoc.transfer_syntaxes(inst.sop_class_uid)
     if not accepted:
-        raise _Refused(f"refused: {assoc.called_aet} accepts no presentation context for "
+        raise Refused(f"refused: {assoc.called_aet} accepts no presentation context for "
                        f"SOP class {inst.sop_class_uid}")
     command = {"CommandField": dimse.C_STORE_RQ, "MessageID": assoc.next_message_id(), "Priority": 0,
                "AffectedSOPClassUID": inst.sop_class_uid, "AffectedSOPInstanceUID": inst.sop_instance_uid}
     try:
         meta = dimse.read_meta(inst.path)
     except OSError as e:
-        raise _Refused(f"cannot read {inst.path}: {e.strerror or e}") from e
+        raise Refused(f"cannot read {inst.path}: {e.strerror or e}") from e
     if meta is not None and meta[1]["TransferSyntaxUID"] in accepted:
         dimse.send(assoc, accepted[meta[1]["TransferSyntaxUID"]], command, dataset_file=(inst.path, meta[0]))
     else:
         target = next((ts for ts in UNCOMPRESSED if ts in accepted), None)
         if target is None:
-            raise _Refused(f"refused: {assoc.called_aet} accepts neither {inst.transfer_syntax_uid} "
+            raise Refused(f"refused: {assoc.called_aet} accepts neither {inst.transfer_syntax_uid} "
                            "nor an uncompressed syntax for this SOP class")
-        dimse.send(assoc, accepted[target], command, dataset=_converted(inst, target))
+        dimse.send(assoc, accepted[target], command, dataset=converted(inst, target))
         result.converted += 1
     answer = dimse.receive(assoc)
     if answer is None:
@@ -246,7 +246,7 @@ def _store(assoc: Association, inst: Outgoing, result: SendResult) -> int:
     return answer.status
 
 
-def _converted(inst: Outgoing, target: str) -> bytes:
+def converted(inst: Outgoing, target: str) -> bytes:
     """The data set decompressed (pylibjpeg) and encoded in *target*."""
     try:
         ds = pydicom.dcmread(inst.path, force=True)
@@ -254,7 +254,7 @@ def _converted(inst: Outgoing, target: str) -> bytes:
             ds.decompress()
         return dimse.encode_dataset(ds, target)
     except Exception as e:  # noqa: BLE001 - pydicom raises many kinds for undecodable pixel data
-        raise _Refused(f"cannot decompress {inst.transfer_syntax_uid} for a peer that refuses it: "
+        raise Refused(f"cannot decompress {inst.transfer_syntax_uid} for a peer that refuses it: "
                        f"{type(e).__name__}: {e}") from e
 
 

@@ -109,6 +109,10 @@ class Wire:
 
     # -- reading ---------------------------------------------------------------------
 
+    def has_buffered(self) -> bool:
+        """Whether bytes of the peer's next PDU are already read from the socket."""
+        return self._end > self._start
+
     def _fill(self, need: int) -> None:
         """Make at least *need* bytes available at ``_start``."""
         if self._end - self._start >= need:
