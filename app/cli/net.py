@@ -81,11 +81,6 @@ def _transfer_exit(done: int, failed: list[dict], node: str = "", direction: str
     return 0
 
 
-def _by(method: str) -> str:
-    """'C-GET', 'C-MOVE' or 'WADO-RS' (a DICOMweb node)."""
-    return method.upper() if method == "wado-rs" else f"C-{method.upper()}"
-
-
 def cmd_retrieve(ctx) -> int:
     from app.net.retrieve.study import retrieve
 
@@ -96,7 +91,7 @@ def cmd_retrieve(ctx) -> int:
     for uid in result.not_found:
         print(f"not found: study {uid}: the node has no instances of it", file=sys.stderr)
     ctx.emit(result.to_json(), lambda: (
-        f"{result.retrieved} instances retrieved from {result.node} by {_by(result.method)}, "
+        f"{result.retrieved} instances retrieved from {result.node} by {result.transport}, "
         f"{result.already_present} already here, {len(result.failed)} failed"))
     code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
     if not code and result.not_found:
@@ -117,7 +112,7 @@ def _retrieve_series(ctx) -> int:
         print(f"not found: series {uid}: the node has no instances of it", file=sys.stderr)
     ctx.emit(result.to_json(), lambda: (
         f"{result.retrieved} instances of {len(result.series)} series retrieved from {result.node} "
-        f"by {_by(result.method)}, {result.already_present} already here, {len(result.failed)} failed"))
+        f"by {result.transport}, {result.already_present} already here, {len(result.failed)} failed"))
     code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
     if not code and result.series_not_found:
         code = EXIT_PARTIAL

@@ -25,11 +25,6 @@ from ui.cache_events import STUDIES, CacheChange, announce
 from ui.jobs import Job, JobRunner
 
 
-def transport(method: str) -> str:
-    """How a retrieve went, as users know it: C-GET, C-MOVE, WADO-RS."""
-    return {"get": "C-GET", "move": "C-MOVE"}.get(method, method.upper())
-
-
 def summary(result: net_retrieve.RetrieveResult) -> str:
     if isinstance(result, net_series.SeriesRetrieveResult):
         count = len(result.series) - len(result.series_not_found)
@@ -38,7 +33,7 @@ def summary(result: net_retrieve.RetrieveResult) -> str:
         studies = len(result.studies) - len(result.not_found)
         what, missing = f"{studies} stud{'ies' if studies != 1 else 'y'}", len(result.not_found)
     text = (f"Retrieved {result.retrieved} image{'s' if result.retrieved != 1 else ''} of "
-            f"{what} from {result.node} by {transport(result.method)}")
+            f"{what} from {result.node} by {result.transport}")
     if result.already_present:
         text += f", {result.already_present} already here"
     if result.failed:

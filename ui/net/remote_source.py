@@ -218,7 +218,7 @@ class RemoteSource(QObject):
             return None
         method = method or self.bar.method()
         self.message.emit(f"Retrieving {len(uids)} stud{'ies' if len(uids) != 1 else 'y'} "
-                          f"from {self.node} by C-{method.upper()}...")
+                          f"from {self.node} by {net_retrieve.transport(method)}...")
         return start_retrieve(self.runner, self.home, self.user, self.node, uids, method, self._retrieved)
 
     def retrieve_series(self, study_uid: str, series_uids: list[str],
@@ -228,7 +228,7 @@ class RemoteSource(QObject):
         if not series_uids or not self.node:
             return None
         method = method or self.bar.method()
-        self.message.emit(f"Retrieving {len(series_uids)} series from {self.node} by C-{method.upper()}...")
+        self.message.emit(f"Retrieving {len(series_uids)} series from {self.node} by {net_retrieve.transport(method)}...")
         return start_retrieve(self.runner, self.home, self.user, self.node, [study_uid], method,
                               self._retrieved, series_uids=series_uids)
 

@@ -16,16 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from app.accounts import audit
 from app.accounts.accounts import User
-from app.db import transaction
 from app.errors import BadInput, Cancelled, NotFound
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 from app.net.retrieve import study as retrieve
 from app.net.retrieve import plan as retrieve_plan
 from app.net.association import Association, Proposal
 from app.net.client import STUDY_ROOT_FIND, UNCOMPRESSED, open_association
-from app.net.nodes import Node, get_node
+from app.net.nodes import get_node
 from app.net.retrieve.plan import Request, series_instances
 from app.net.wire import NetworkError
 
@@ -40,6 +38,15 @@ class SeriesRetrieveResult(retrieve.RetrieveResult):
 
     def to_json(self) -> dict:
         return dict(super().to_json(), series=self.series, series_not_found=self.series_not_found)
+
+    def described(self) -> str:
+        return f"{self.transport} of {len(self.series)} series of {self.studies[0]} from {self.node}"
+
+    def missing(self) -> str:
+        return f"{len(self.series_not_found)} series not on the node"
+
+    def audited_objects(self) -> list[str]:
+        return self.studies + self.series
 
 
 def plan(assoc: Association, db, result: SeriesRetrieveResult,
@@ -109,25 +116,11 @@ def retrieve_series(home, user: User, node_name: str, study_uid: str, series_uid
             try:
                 fetch(home, user, node, requests, classes, node_failed, progress, cancel)
             except (Cancelled, NetworkError) as e:  # what arrived complete is kept: say so
-                _audit(db, user, node, result, stopped=str(e))
+                retrieve.record_retrieve(db, user, result, stopped=str(e))
                 raise
         # every request lists its instances: the check never has to ask the node again
         retrieve_plan.check(db, requests, result, node_failed, lambda _study: [])
-        _audit(db, user, node, result)
+        retrieve.record_retrieve(db, user, result)
         return result
     finally:
         db.close()
-
-
-def _audit(db, user: User, node: Node, result: SeriesRetrieveResult, stopped: str = "") -> None:
-    what = f"C-{result.method.upper()} of {len(result.series)} series of {result.studies[0]} from {node}"
-    if stopped:
-        outcome, detail = audit.MINOR_FAILURE, f"{what} stopped: {stopped}"
-    else:
-        outcome = audit.SUCCESS if not result.failed else (
-            audit.MINOR_FAILURE if result.retrieved or result.already_present else audit.SERIOUS_FAILURE)
-        detail = (f"{what}: {result.retrieved} retrieved, {result.already_present} already here, "
-                  f"{len(result.failed)} failed, {len(result.series_not_found)} series not on the node")
-    with transaction(db):
-        audit.record(db, user.name, "retrieve", audit.INSTANCES_TRANSFERRED, outcome=outcome,
-                     objects=result.studies + result.series, detail=detail)

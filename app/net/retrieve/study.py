@@ -63,6 +63,40 @@ class RetrieveResult:
                 "retrieved": self.retrieved, "already_present": self.already_present,
                 "failed": self.failed, "not_found": self.not_found}
 
+    @property
+    def transport(self) -> str:
+        """How the instances came, as users know it: C-GET, C-MOVE or WADO-RS."""
+        return transport(self.method)
+
+    def described(self) -> str:
+        return f"{self.transport} from {self.node}"
+
+    def missing(self) -> str:
+        return f"{len(self.not_found)} studies not on the node"
+
+    def audited_objects(self) -> list[str]:
+        return list(self.studies)
+
+
+def transport(method: str) -> str:
+    """'get' -> 'C-GET', 'move' -> 'C-MOVE', 'wado-rs' -> 'WADO-RS'."""
+    return method.upper() if method == "wado-rs" else f"C-{method.upper()}"
+
+
+def record_retrieve(db, user: User, result: RetrieveResult, stopped: str = "") -> None:
+    """The retrieve's audit entry (Instances Transferred), for every transport
+    and for studies or series alike: what came, and what did not."""
+    if stopped:
+        outcome, detail = audit.MINOR_FAILURE, f"{result.described()} stopped: {stopped}"
+    else:
+        outcome = audit.SUCCESS if not result.failed else (
+            audit.MINOR_FAILURE if result.retrieved or result.already_present else audit.SERIOUS_FAILURE)
+        detail = (f"{result.described()}: {result.retrieved} retrieved, {result.already_present} "
+                  f"already here, {len(result.failed)} failed, {result.missing()}")
+    with transaction(db):
+        audit.record(db, user.name, "retrieve", audit.INSTANCES_TRANSFERRED, outcome=outcome,
+                     objects=result.audited_objects(), detail=detail)
+
 
 def retrieve(home, user: User, node_name: str, study_uids: list[str], method: str = "get",
              progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> RetrieveResult:
@@ -92,7 +126,7 @@ def retrieve(home, user: User, node_name: str, study_uids: list[str], method: st
             try:
                 fetch(home, user, node, requests, classes, node_failed, progress, cancel)
             except (Cancelled, NetworkError) as e:  # what arrived complete is kept: say so
-                _audit(db, user, node, result, stopped=str(e))
+                record_retrieve(db, user, result, stopped=str(e))
                 raise
 
         def list_remote(study: str) -> list[str]:
@@ -100,7 +134,7 @@ def retrieve(home, user: User, node_name: str, study_uids: list[str], method: st
                 return retrieve_plan.remote_instances(assoc, study)
 
         retrieve_plan.check(db, requests, result, node_failed, list_remote)
-        _audit(db, user, node, result)
+        record_retrieve(db, user, result)
         return result
     finally:
         db.close()
@@ -120,7 +154,7 @@ class _Counter:
                                                     "NumberOfWarningSuboperations"))
         done = min(self.total, self.before + max(counted, received))
         self.progress(done / self.total, f"Retrieving {done} of {self.total} from {self.node.name} "
-                                         f"by C-{self.method.upper()}")
+                                         f"by {transport(self.method)}")
 
     def finish(self, request: Request) -> None:
         self.before += request.count
@@ -237,17 +271,3 @@ def _wait_for_external(home, requests: list[Request], progress: Progress, cancel
             time.sleep(0.2)
     finally:
         db.close()
-
-
-def _audit(db, user, node: Node, result: RetrieveResult, stopped: str = "") -> None:
-    if stopped:
-        outcome, detail = audit.MINOR_FAILURE, f"C-{result.method.upper()} from {node} stopped: {stopped}"
-    else:
-        outcome = audit.SUCCESS if not result.failed else (
-            audit.MINOR_FAILURE if result.retrieved or result.already_present else audit.SERIOUS_FAILURE)
-        detail = (f"C-{result.method.upper()} from {node}: {result.retrieved} retrieved, "
-                  f"{result.already_present} already here, {len(result.failed)} failed, "
-                  f"{len(result.not_found)} studies not on the node")
-    with transaction(db):
-        audit.record(db, user.name, "retrieve", audit.INSTANCES_TRANSFERRED, outcome=outcome,
-                     objects=result.studies, detail=detail)

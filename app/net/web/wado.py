@@ -30,8 +30,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
 
-from app.accounts import audit
-from app.db import transaction
 from app.errors import BadInput, Cancelled, NotFound
 from app.jobs import CancelToken, Progress, Throttled, no_progress
 from app.net import sinks
@@ -40,7 +38,7 @@ from app.net.intake import Intake
 from app.net.nodes import Node
 from app.net.retrieve.plan import in_cache
 from app.net.retrieve.series import SeriesRetrieveResult
-from app.net.retrieve.study import RetrieveResult
+from app.net.retrieve.study import RetrieveResult, record_retrieve
 from app.net.web import qido
 from app.net.web.client import STREAMS, session
 from app.net.wire import NetworkError
@@ -85,7 +83,7 @@ def retrieve(home, user, node: Node, study_uids: list[str], method: str = "get",
             work += _plan(home, node, db, study, listed, result, cancel)
         if result.studies and len(result.not_found) == len(result.studies):
             raise NotFound(f"node {node.name}: has none of the studies asked for ({', '.join(result.not_found)})")
-        _run(home, db, user, node, work, result, progress, cancel, result.studies)
+        _run(home, db, user, node, work, result, progress, cancel)
         return result
     finally:
         db.close()
@@ -110,7 +108,7 @@ def retrieve_series(home, user, node: Node, study_uid: str, series_uids: list[st
         if len(result.series_not_found) == len(chosen):
             raise NotFound(f"node {node.name}: has none of the series asked for in study {study_uid}")
         work = _plan(home, node, db, study_uid, listed, result, cancel)
-        _run(home, db, user, node, work, result, progress, cancel, [study_uid] + chosen)
+        _run(home, db, user, node, work, result, progress, cancel)
         return result
     finally:
         db.close()
@@ -150,15 +148,15 @@ def _plan(home, node: Node, db, study: str, listed: list[tuple[str, Optional[int
 
 
 def _run(home, db, user, node: Node, work: list[_Job], result, progress: Progress,
-         cancel: CancelToken, objects: list[str]) -> None:
+         cancel: CancelToken) -> None:
     if work:
         try:
             fetch(home, user, node, work, progress, cancel)
         except (Cancelled, NetworkError) as e:  # what arrived complete is kept: say so
-            _audit(db, user, node, result, objects, stopped=str(e))
+            record_retrieve(db, user, result, stopped=str(e))
             raise
     _check(home, node, db, work, result)
-    _audit(db, user, node, result, objects)
+    record_retrieve(db, user, result)
 
 
 def _check(home, node: Node, db, work: list[_Job], result) -> None:
@@ -226,16 +224,3 @@ def fetch(home, user, node: Node, work: list[_Job], progress: Progress, cancel: 
         raise fatal[0]
     if cancel.cancelled:
         raise Cancelled("retrieve cancelled; the complete instances that arrived are kept")
-
-
-def _audit(db, user, node: Node, result, objects: list[str], stopped: str = "") -> None:
-    if stopped:
-        outcome, detail = audit.MINOR_FAILURE, f"WADO-RS from {node} stopped: {stopped}"
-    else:
-        outcome = audit.SUCCESS if not result.failed else (
-            audit.MINOR_FAILURE if result.retrieved or result.already_present else audit.SERIOUS_FAILURE)
-        detail = (f"WADO-RS from {node}: {result.retrieved} retrieved, {result.already_present} already here, "
-                  f"{len(result.failed)} failed, {len(result.not_found)} studies not on the node")
-    with transaction(db):
-        audit.record(db, user.name, "retrieve", audit.INSTANCES_TRANSFERRED, outcome=outcome,
-                     objects=objects, detail=detail)
