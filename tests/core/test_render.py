@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
 from app.dicom.render import apply_window, render_preview, window_from_header
 from app.errors import BadInput, NotFound
+from tests.factories import sc_dataset
 
 # pydicom's bundled test files, found on disk (get_testdata_files may go online).
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
@@ -132,30 +133,10 @@ def _write(
     **elements,
 ) -> Path:
     """Save `pixels` as an uncompressed Secondary Capture file with `elements`."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "OT"
-    shape = pixels.shape[1:] if frames else pixels.shape
-    if frames:
-        ds.NumberOfFrames = pixels.shape[0]
-    ds.Rows, ds.Columns = shape[0], shape[1]
-    ds.SamplesPerPixel = 3 if len(shape) == 3 else 1
-    if ds.SamplesPerPixel == 3:
-        ds.PlanarConfiguration = 0
-    ds.PhotometricInterpretation = photometric
-    bits = pixels.dtype.itemsize * 8
-    ds.BitsAllocated = ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PixelRepresentation = 1 if pixels.dtype.kind == "i" else 0
-    for keyword, value in elements.items():
-        setattr(ds, keyword, value)
-    ds.PixelData = np.ascontiguousarray(pixels).tobytes()
+    ds = sc_dataset(pixels, photometric, frames=frames, **elements)
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     path = tmp_path / name
     ds.save_as(path, enforce_file_format=True)
     return path

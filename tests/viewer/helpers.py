@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -62,31 +61,3 @@ class Library:
         result = import_paths(self.home, [target], os_login())
         assert not result.rejected, result.rejected
         return series
-
-
-def sc_dataset(pixels: np.ndarray, photometric: str = "MONOCHROME2", *, frames: bool = False,
-               **elements) -> Dataset:
-    """An uncompressed Secondary Capture image holding `pixels` as stored
-    (signed when the array is), with `elements` set on it."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    ds.Modality = "OT"
-    ds.PatientID, ds.PatientName = "VIEWER", "TEST^VIEWER"
-    shape = pixels.shape[1:] if frames else pixels.shape
-    if frames:
-        ds.NumberOfFrames = pixels.shape[0]
-    ds.Rows, ds.Columns = shape[0], shape[1]
-    ds.SamplesPerPixel = 3 if len(shape) == 3 else 1
-    if ds.SamplesPerPixel == 3:
-        ds.PlanarConfiguration = 0
-    ds.PhotometricInterpretation = photometric
-    bits = pixels.dtype.itemsize * 8
-    ds.BitsAllocated = ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PixelRepresentation = 1 if pixels.dtype.kind == "i" else 0
-    ds.PixelData = np.ascontiguousarray(pixels).tobytes()
-    for keyword, value in elements.items():
-        setattr(ds, keyword, value)
-    return ds

@@ -18,7 +18,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 from PySide6.QtCore import Qt  # noqa: E402
 
 from app.home import os_login  # noqa: E402
-from tests.viewer.helpers import sc_dataset  # noqa: E402
+from tests.factories import sc_dataset  # noqa: E402
 
 FRAMES, SIZE = 200, 48
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"

@@ -13,7 +13,8 @@ from app.viewer.display import prepare
 from app.viewer.presets import CT_PRESETS, presets_for
 from tests.viewer.formulas import (assert_close, scale_to_8_bits, table_lookup, voi_linear,
                                    voi_linear_exact, voi_sigmoid)
-from tests.viewer.helpers import sample, sc_dataset
+from tests.factories import sc_dataset
+from tests.viewer.helpers import sample
 
 RAMP = np.arange(-1024, 3072, 4, dtype=np.int16).reshape(32, 32)  # every value from air to bone
 
