@@ -80,7 +80,6 @@ class ContentManager(QMainWindow):
             pane.menu_requested.connect(self._popup_menu)
             pane.node_chosen.connect(self.preview.show_node)
             pane.series_activated.connect(self.view_series)
-        self.actions.changed.connect(self.refresh)
         self.actions.message.connect(self.show_message)
         self.history.message.connect(self.show_message)
         events_of(home).cache_changed.connect(self._cache_changed)
