@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from app.accounts.accounts import User
 from app.errors import NotFound
 from app.home import Home
+from ui.cache_events import STUDIES, CacheChange, announce
 from ui.jobs import Job, JobRunner
 from ui.net.listener_text import OFF, ON, STARTING, STOPPING, ListenerText
 from ui.net.listener_threads import ListenerSlot, Relay, start_listener, stop_listener
@@ -196,6 +197,8 @@ class ListenerService(ListenerText, QObject):
             self.message.emit(f"Received {count} image{'s' if count != 1 else ''} over DICOM "
                               f"({self.studies} stud{'ies' if self.studies != 1 else 'y'} since "
                               "the listener started); the worklist is updated")
+            # recorded through the intake's own connections: every view of the home follows
+            announce(self.home, CacheChange.of(STUDIES))
             self.received.emit(count)
 
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QVBoxLayout, QWidget
 from app.accounts.accounts import User
 from app.home import Home
 from app.worklist.query import Query
-from ui.cache_events import SHARES, STUDIES, CacheChange, announce, events_of
+from ui.cache_events import SHARES, STUDIES, CacheChange, events_of
 from ui.changes.delete_dialog import DeleteDialog
 from ui.jobs import JobRunner
 from ui.net.listener_status import ListenerService
@@ -125,7 +125,6 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         self.table.menu_requested.connect(self.worklist_actions.row_menu)
         self.importer.message.connect(self.show_message)
         self.listener.message.connect(self.show_message)
-        self.listener.received.connect(self._received)
         self.actions.message.connect(self.show_message)
         self.history.message.connect(self.show_message)
         self.remote.message.connect(self.show_message)
@@ -224,10 +223,6 @@ class MainWindow(WorklistArea, WindowDocks, WindowTools, QMainWindow):
         worklist model and the other views subscribe themselves."""
         if change.touches(STUDIES, SHARES):
             self.count_shared()
-
-    def _received(self, _count: int) -> None:
-        """The listener recorded studies (through the intake's own connections)."""
-        announce(self.home, CacheChange.of(STUDIES))
 
     # -- messages (other tools, drag and drop: ui/shell/tools.py) -----------------------
 
