@@ -82,41 +82,28 @@ def _transfer_exit(done: int, failed: list[dict], node: str = "", direction: str
 
 
 def cmd_retrieve(ctx) -> int:
-    from app.net.retrieve.study import retrieve
-
-    if ctx.args.series:
-        return _retrieve_series(ctx)
-    result = run_job(ctx, lambda progress, cancel: retrieve(
-        ctx.home, ctx.user, ctx.args.node, ctx.args.study_uids, ctx.args.method, progress, cancel))
-    for uid in result.not_found:
-        print(f"not found: study {uid}: the node has no instances of it", file=sys.stderr)
-    ctx.emit(result.to_json(), lambda: (
-        f"{result.retrieved} instances retrieved from {result.node} by {result.transport}, "
-        f"{result.already_present} already here, {len(result.failed)} failed"))
-    code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
-    if not code and result.not_found:
-        code = EXIT_PARTIAL
-    return code
-
-
-def _retrieve_series(ctx) -> int:
     from app.errors import BadInput
     from app.net.retrieve.series import retrieve_series
+    from app.net.retrieve.study import retrieve
 
-    if len(ctx.args.study_uids) != 1:
-        raise BadInput("retrieve --series: give the one study the series belong to")
-    result = run_job(ctx, lambda progress, cancel: retrieve_series(
-        ctx.home, ctx.user, ctx.args.node, ctx.args.study_uids[0], ctx.args.series, ctx.args.method,
-        progress, cancel))
-    for uid in result.series_not_found:
-        print(f"not found: series {uid}: the node has no instances of it", file=sys.stderr)
+    args = ctx.args
+    if args.series:
+        if len(args.study_uids) != 1:
+            raise BadInput("retrieve --series: give the one study the series belong to")
+        result = run_job(ctx, lambda progress, cancel: retrieve_series(
+            ctx.home, ctx.user, args.node, args.study_uids[0], args.series, args.method, progress, cancel))
+        missing, kind, what = result.series_not_found, "series", f"of {len(result.series)} series "
+    else:
+        result = run_job(ctx, lambda progress, cancel: retrieve(
+            ctx.home, ctx.user, args.node, args.study_uids, args.method, progress, cancel))
+        missing, kind, what = result.not_found, "study", ""
+    for uid in missing:
+        print(f"not found: {kind} {uid}: the node has no instances of it", file=sys.stderr)
     ctx.emit(result.to_json(), lambda: (
-        f"{result.retrieved} instances of {len(result.series)} series retrieved from {result.node} "
-        f"by {result.transport}, {result.already_present} already here, {len(result.failed)} failed"))
+        f"{result.retrieved} instances {what}retrieved from {result.node} by {result.transport}, "
+        f"{result.already_present} already here, {len(result.failed)} failed"))
     code = _transfer_exit(result.retrieved + result.already_present, result.failed, result.node, "from")
-    if not code and result.series_not_found:
-        code = EXIT_PARTIAL
-    return code
+    return EXIT_PARTIAL if not code and missing else code
 
 
 def cmd_send(ctx) -> int:
