@@ -35,7 +35,8 @@ from pathlib import Path
 import _common as common
 
 import pydicom  # noqa: E402
-from app.startup import open_home
+
+from app.startup import open_home  # noqa: E402
 
 
 def _bare(paths: list[Path], out: Path) -> int:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = paths[:args.n]
 
         from app.accounts import accounts
-        from app.home import Home, os_login
+        from app.home import os_login
         from app.importing.importer import import_paths
 
         home = open_home(work / "home")

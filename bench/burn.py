@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import _common as common
+
 from app.startup import open_home
 
 
@@ -41,7 +42,7 @@ def _say(msg: str) -> None:
 
 
 def _home_with(data: Path, work: Path):
-    from app.home import Home, os_login
+    from app.home import os_login
     from app.importing.importer import import_paths
 
     home = open_home(work / "home")

@@ -31,7 +31,8 @@ from pathlib import Path
 import _common as common
 
 import pydicom  # noqa: E402
-from app.startup import open_home
+
+from app.startup import open_home  # noqa: E402
 
 
 def _bare(paths: list[Path]) -> int:
@@ -41,7 +42,6 @@ def _bare(paths: list[Path]) -> int:
 
 
 def _import(data: Path, home_dir: Path, mode: str, user: str):
-    from app.home import Home
     from app.importing.importer import import_paths
 
     home = open_home(home_dir)

@@ -139,7 +139,7 @@ def count(folder: Path) -> int:
 
 def new_home(path: Path, nodes: list[tuple]):
     from app.accounts import accounts
-    from app.home import Home, os_login
+    from app.home import os_login
     from app.net import nodes as net_nodes
 
     home = open_home(empty(path))

@@ -7,6 +7,7 @@ import os
 import socket
 
 import pytest
+
 from app.startup import open_home
 
 # The window tests need a display: scripts/test.sh runs pytest under xvfb-run;
@@ -36,6 +37,5 @@ def free_port():
 @pytest.fixture
 def home(tmp_path):
     """A new, initialised data folder (its first admin is the OS login name)."""
-    from app.home import Home
 
     return open_home(tmp_path / "home")

@@ -162,8 +162,6 @@ def test_rehashing_the_whole_chain_without_the_key_is_caught(db, admin):
 
 
 def test_a_crash_before_the_head_file_is_written_is_not_tampering(home, db, admin):
-    from app.home import Home
-
     _fill(db, admin, 2)
     behind = (home.root / audit_anchor.HEAD_FILE).read_bytes()
     _fill(db, admin, 3)
@@ -178,7 +176,6 @@ def test_a_crash_before_the_head_file_is_written_is_not_tampering(home, db, admi
 
 def test_an_old_home_is_anchored_at_open(home, db, admin):
     """A home made before the key: unkeyed chain, no head, no key file."""
-    from app.home import Home
 
     _fill(db, admin, 3)
     db.execute("DELETE FROM audit_head")
@@ -202,8 +199,6 @@ def test_an_old_home_is_anchored_at_open(home, db, admin):
 
 
 def test_removing_the_newest_entries_with_the_head_row_is_caught(home, db, admin):
-    from app.home import Home
-
     ids = _fill(db, admin, 4)
     db.execute("DELETE FROM audit_objects WHERE audit_id = ?", [ids[-1]])
     db.execute("DELETE FROM audit WHERE id = ?", [ids[-1]])
@@ -216,8 +211,6 @@ def test_removing_the_newest_entries_with_the_head_row_is_caught(home, db, admin
 
 
 def test_a_removed_head_file_is_not_made_again(home, db, admin):
-    from app.home import Home
-
     _fill(db, admin, 2)
     (home.root / audit_anchor.HEAD_FILE).unlink()
     open_home(home.root)
@@ -226,8 +219,6 @@ def test_a_removed_head_file_is_not_made_again(home, db, admin):
 
 
 def test_the_rebuilt_head_stays_on_record(home, db, admin):
-    from app.home import Home
-
     _fill(db, admin, 2)
     db.execute("DELETE FROM audit_head")
     open_home(home.root)

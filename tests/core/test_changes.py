@@ -14,7 +14,6 @@ from app.accounts import accounts
 from app.accounts import audit
 from app.changes import journal, locks, merge, trash
 from app.errors import NotAllowed, RuleRefused
-from app.home import Home
 from app.importing.importer import import_paths
 from app.startup import open_home
 from tests.factories import write_series

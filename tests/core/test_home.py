@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import pytest
 from app import db as cache
 from app.db.schema import MIGRATIONS
 from app.errors import BadInput, NotFound
-from app.home import Home, default_home
+from app.home import default_home
 from app.startup import open_home
 
 
@@ -176,8 +175,6 @@ def test_files_newer_than_a_live_process_stay_until_it_is_gone(home):
 
 
 def test_a_partial_output_of_a_killed_process_is_removed(home, tmp_path):
-    from app import recovery
-
     out = tmp_path / "out"
     out.mkdir()
     script = (f"import os; from app import recovery; from app.startup import open_home; "

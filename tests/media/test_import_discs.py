@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.home import Home, os_login
+from app.home import os_login
 from app.importing.importer import import_paths
 from app.media import burn
 from app.startup import open_home

@@ -238,7 +238,6 @@ def test_a_home_made_again_at_the_same_place_receives_into_folders_made_again(ad
     folders back, and every instance its file."""
     import shutil
 
-    from app.home import Home
 
     paths = write_series(tmp_path / "in", 2, patient_id="INT9", size=64)
     for _ in range(2):

@@ -99,7 +99,6 @@ def test_failures_are_reported_instance_by_instance(home, admin, tmp_path, local
     port = free_port()
     add_node(home, admin, "self", "LOOPBACK", port)
     other = home.root.parent / "receiver"
-    from app.home import Home
 
     receiver = open_home(other)
     receiver.set_setting("aet", "LOOPBACK")  # the node "self" calls it so

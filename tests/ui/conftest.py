@@ -21,7 +21,8 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 import pydicom  # noqa: E402
 from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
-from app.startup import open_home
+
+from app.startup import open_home  # noqa: E402
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -221,7 +222,7 @@ def read_dataset(path: Path) -> Dataset:
 def demo_template(tmp_path_factory):
     """A home holding app.demo's set for three patients, imported once per run."""
     from app.importing.demo import import_demo
-    from app.home import Home, os_login
+    from app.home import os_login
 
     root = tmp_path_factory.mktemp("demo") / "home"
     result = import_demo(open_home(root), os_login(), patients=3)
@@ -234,7 +235,6 @@ def demo_home(demo_template, tmp_path):
     """A private copy of the demo home (tests change it)."""
     import shutil
 
-    from app.home import Home
 
     root = tmp_path / "demo-home"
     shutil.copytree(demo_template, root)

@@ -62,7 +62,7 @@ def test_demo_on_a_temporary_home(qtbot, qapp, tmp_path, monkeypatch):
 
 
 def test_home_and_user_from_the_arguments(qtbot, qapp, tmp_path, monkeypatch):
-    from app.home import Home, os_login
+    from app.home import os_login
 
     open_home(tmp_path / "h")
     shown = {}
@@ -88,7 +88,6 @@ def test_home_and_user_from_the_arguments(qtbot, qapp, tmp_path, monkeypatch):
 
 def test_unknown_user_is_refused(tmp_path, monkeypatch):
     from app.errors import NotAllowed
-    from app.home import Home
 
     home = open_home(tmp_path / "h")
     try:
@@ -101,7 +100,7 @@ def test_unknown_user_is_refused(tmp_path, monkeypatch):
 
 def test_password_comes_from_the_environment(tmp_path, monkeypatch):
     from app.accounts import accounts
-    from app.home import Home, os_login
+    from app.home import os_login
 
     home = open_home(tmp_path / "h")
     db = home.connect()

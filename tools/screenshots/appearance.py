@@ -20,15 +20,9 @@ from pathlib import Path
 
 from app.startup import open_home
 from tools.screenshots.scenes import scratch_root
-from tools.screenshots.screenshot import settle, wait_until
+from tools.screenshots.screenshot import save_widget, settle, wait_until
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def _save(widget, out: Path) -> None:
-    if not widget.grab().save(str(out)):
-        raise SystemExit(f"screenshot: could not write {out}")
-    print(out)
 
 
 def _account(home):
@@ -51,7 +45,7 @@ def empty_home(root: Path, out: Path) -> None:
     window.show()
     wait_until(lambda: window.empty.isVisible(), 30, "the empty home")
     settle(0.5)
-    _save(window, out / "empty_home.png")
+    save_widget(window, out / "empty_home.png")
     window.runner.shutdown()
     window.close()
 
@@ -78,7 +72,7 @@ def worklist_light(root: Path, out: Path, patients: int) -> None:
                and window.strip.is_complete(), 60, "the thumbnails")
     window.table.setFocus()
     settle(0.8)
-    _save(window, out / "worklist_light.png")
+    save_widget(window, out / "worklist_light.png")
     window.runner.shutdown()
     window.close()
 

@@ -30,7 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from app.importing.demo import import_demo
-    from app.home import Home
     from ui.app import application, apply_theme, resolve_user
     from ui.changes.content_manager import ContentManager
 

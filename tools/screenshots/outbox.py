@@ -48,7 +48,6 @@ def prepare(root: Path, demo_files: Path, node) -> tuple[object, object]:
     import pydicom
 
     from app.changes.reallocate import reallocate_series
-    from app.home import Home
     from app.importing.importer import import_paths
     from app.net import nodes
     from app.net.retrieve import study as retrieve

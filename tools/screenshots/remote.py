@@ -34,7 +34,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
 from app.startup import open_home
+from tools.screenshots.screenshot import save_widget
 
 OUR_AET = "STUDYDESK"
 
@@ -81,7 +83,6 @@ def prepare(root: Path, patients: int) -> tuple[subprocess.Popen, object, object
     """Orthanc holding the demo set; a home with Orthanc as ``pacs``, one
     study retrieved and part of another imported."""
     from app.demo import generate_demo
-    from app.home import Home
     from app.importing.importer import import_paths
     from app.net import nodes
     from app.net.retrieve import study as retrieve
@@ -114,12 +115,6 @@ def prepare(root: Path, patients: int) -> tuple[subprocess.Popen, object, object
     return proc, home, user
 
 
-def _save(widget, out: Path) -> None:
-    if not widget.grab().save(str(out)):
-        raise SystemExit(f"screenshot: could not write {out}")
-    print(out)
-
-
 def shoot_series(window, out_dir: Path) -> None:
     """The series pane: the not-cached study with the most series, two ticked."""
     from tools.screenshots.screenshot import settle, wait_until
@@ -137,7 +132,7 @@ def shoot_series(window, out_dir: Path) -> None:
         pane.model.set_ticked(series_row, True)
     pane.view.setFocus()
     settle(0.5)
-    _save(window, out_dir / "remote_series.png")
+    save_widget(window, out_dir / "remote_series.png")
 
 
 def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
@@ -172,7 +167,7 @@ def shoot_tls(window, root: Path, out_dir: Path) -> None:
     page.save_button.click()
     wait_until(lambda: page.note.text().startswith("Not saved"), 20, "the refusal")
     settle(0.5)
-    _save(dialog, out_dir / "settings_tls.png")
+    save_widget(dialog, out_dir / "settings_tls.png")
     dialog.close()
 
 
@@ -241,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         job = window.remote.retrieve()  # the jobs panel with its progress from the sub-operations
         wait_until(lambda: job.done or job.fraction >= 0.3, 60, "the retrieve under way")
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        _save(window, args.out_dir / "remote.png")
+        save_widget(window, args.out_dir / "remote.png")
         wait_until(lambda: job.done and not window.runner.running(), 120, "the retrieve's end")
         shoot_series(window, args.out_dir)
         shoot_tls(window, root, args.out_dir)

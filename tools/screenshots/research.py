@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from tools.screenshots.scenes import scratch_root
-from tools.screenshots.screenshot import settle, wait_until
+from tools.screenshots.screenshot import save_widget, settle, wait_until
 from app.startup import open_home
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -52,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from app.importing.demo import import_demo
-    from app.home import Home
     from ui.app import application, apply_theme, resolve_user
     from ui.research.window import ResearchWindow
 
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         window.table.setCurrentIndex(window.model.subject_index("xId01"))
         settle(0.4)
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        _save(window, args.out_dir / "research.png")
+        save_widget(window, args.out_dir / "research.png")
 
         index = window.model.subject_index("xId01")
         study = window.model.row_at(window.model.index(0, 0, index)).data
@@ -92,17 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                            if i.node is not None and i.node.modality == "RTDOSE" and "Plan B" in i.node.label)
         dialog.ticks.set([plan_b_dose.series_uid], True)
         settle(0.4)
-        _save(dialog, args.out_dir / "research_rt.png")
+        save_widget(dialog, args.out_dir / "research_rt.png")
         window.close()
         return 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _save(widget, path: Path) -> None:
-    if not widget.grab().save(str(path)):
-        raise SystemExit(f"screenshot: could not write {path}")
-    print(path)
 
 
 if __name__ == "__main__":

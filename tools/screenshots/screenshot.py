@@ -44,6 +44,13 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
 
 
+def save_widget(widget, out: Path) -> None:
+    """Grab *widget* into *out* (PNG), or stop the script saying it could not."""
+    if not widget.grab().save(str(out)):
+        raise SystemExit(f"screenshot: could not write {out}")
+    print(out)
+
+
 def settle(seconds: float = 0.3) -> None:
     """Let layouts and repaints finish before grabbing (and widgets whose
     deleteLater() only an event loop run by exec() would carry out go)."""
@@ -61,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=6)
     args = parser.parse_args(argv)
 
-    from app.home import Home
     from ui.app import application, apply_theme, resolve_user
     from ui.shell.main_window import MainWindow
     from tools.screenshots.scenes import scratch_root

@@ -21,17 +21,11 @@ import argparse
 import shutil
 from pathlib import Path
 
-from tools.screenshots.screenshot import settle, wait_until
+from tools.screenshots.screenshot import save_widget, settle, wait_until
 from tools.screenshots.scenes import scratch_root
 from app.startup import open_home
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def _save(widget, out: Path) -> None:
-    if not widget.grab().save(str(out)):
-        raise SystemExit(f"screenshot: could not write {out}")
-    print(out)
 
 
 def _uid(home, accession: str) -> str:
@@ -85,7 +79,7 @@ def cm_admin_scope(home, admin, out: Path) -> None:
         wait_until(lambda: not window.thumbnails.is_busy(), 60, "the thumbnails")
     pane.tree.setFocus()
     settle(0.3)
-    _save(window, out / "cm_admin_scope.png")
+    save_widget(window, out / "cm_admin_scope.png")
     window.runner.shutdown()
     window.close()
 
@@ -106,7 +100,7 @@ def shared_with_me(home, rita, out: Path) -> None:
     wait_until(lambda: window.strip.is_complete(), 60, "the thumbnails")
     window.table.setFocus()
     settle(0.5)
-    _save(window, out / "shared_with_me.png")
+    save_widget(window, out / "shared_with_me.png")
     window.runner.shutdown()
     window.close()
 
@@ -119,7 +113,7 @@ def export_dialog(home, admin, out: Path) -> None:
     dialog.show()
     dialog.plain.click()
     settle(0.5)
-    _save(dialog, out / "export_dialog.png")
+    save_widget(dialog, out / "export_dialog.png")
     dialog.close()
 
 
@@ -143,7 +137,7 @@ def merge_proposal(home, admin, out: Path) -> None:
     wait_until(lambda: bool(checked), 30, "the merge proposal and pre-flight check")
     wait_until(lambda: all(c._thumb_labels for c in window.drawer.panel.cards), 30, "the cards")
     settle(1.0)
-    _save(window, out / "merge_proposal.png")
+    save_widget(window, out / "merge_proposal.png")
     window.runner.shutdown()
     window.close()
 
@@ -155,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from app.importing.demo import import_demo
-    from app.home import Home
     from ui.app import application, apply_theme, resolve_user
 
     qapp = application()
