@@ -34,6 +34,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
 from app.dicom.files import parse_file
+from app.dicom.quick_header import QuickHeader, quick_header
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -50,7 +51,7 @@ _PHOTOMETRIC = 0x00280004
 class _Layout:
     """Where a file's frames are and how they read, with its header."""
 
-    ds: Dataset
+    header: QuickHeader  # the header: its display values read, its data set made when asked
     dtype: np.dtype
     shape: tuple  # (rows, columns) or (rows, columns, 3)
     planar: bool
@@ -67,9 +68,11 @@ _KEEP = 4
 _LOCK = threading.Lock()
 
 
-def read_native(name: str, frame: Optional[int]) -> Optional[tuple[Dataset, np.ndarray, int]]:
+def read_native(name: str, frame: Optional[int]) -> Optional[tuple[QuickHeader, np.ndarray, int]]:
     """(header, frame array, 0-based index) as :func:`app.dicom.pixels.read_frame`
-    gives them, or None when this file is not one this path covers."""
+    gives them, the header as a quick view (:mod:`app.dicom.quick_header`)
+    whose ``ds`` is the data set, or None when this file is not one this
+    path covers."""
     try:
         f = open(name, "rb", buffering=0)
     except OSError:
@@ -94,7 +97,7 @@ def read_native(name: str, frame: Optional[int]) -> Optional[tuple[Dataset, np.n
             index = layout.frames // 2 if frame is None else int(frame)
             if not 0 <= index < layout.frames:
                 return None  # the general path names the range
-            return layout.ds, _frame(f, layout, index), index
+            return layout.header, _frame(f, layout, index), index
         except Exception:  # noqa: BLE001 - Malformed, NotCovered, odd values: the general path decides
             return None
 
@@ -147,8 +150,9 @@ def _layout(name: str, data: mmap.mmap) -> Optional[_Layout]:
     # as the general reader: a single frame's header has what follows the
     # pixel data too (the padding), a multi-frame's stops before it
     header = elements[:at] + (elements[at + 1:] if frames == 1 else [])
-    ds = _dataset(name, data, parsed_file.meta, header, implicit)
-    return _Layout(ds, dtype, shape, samples == 3 and image["planar"] == 1, allocated - stored,
+    pieces = _pieces(data, parsed_file.meta, header)
+    quick = quick_header(lambda: _dataset(name, *pieces, implicit), data, header)
+    return _Layout(quick, dtype, shape, samples == 3 and image["planar"] == 1, allocated - stored,
                    frames, pixel[3], pixel[4])
 
 
@@ -173,11 +177,12 @@ def _frames(text: str) -> Optional[int]:
         return None
 
 
-def _dataset(name: str, data, meta_elements: list, elements: list, implicit: bool) -> FileDataset:
-    """The header as pydicom's reader leaves it: raw elements, converted when
-    first read. A sequence's items are handed over as bytes of defined length
-    (its delimiter dropped), which pydicom reads the same way when asked."""
-    raw: dict = {}
+def _pieces(data, meta_elements: list, elements: list) -> tuple:
+    """What :func:`_dataset` makes the data set of, copied out of the mapped
+    file (which closes): each element's (tag, vr, length, value bytes, offset),
+    a sequence's items as bytes of defined length (its delimiter dropped,
+    which pydicom reads the same way when asked), and the preamble."""
+    body = []
     for tag, vr, start, value, length, items in elements:
         if items is not None:
             if vr == "UN":
@@ -185,19 +190,26 @@ def _dataset(name: str, data, meta_elements: list, elements: list, implicit: boo
             if data[value + length - 8:value + length] == _SEQUENCE_END:
                 length -= 8
             vr = "SQ"
-        raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length,
-                                           bytes(data[value:value + length]) if length else None
-                                           if vr == "SQ" else b"",
-                                           value, implicit, True)
-    meta = {}
-    for tag, vr, start, value, length, _items in meta_elements:
-        meta[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length,
-                                            bytes(data[value:value + length]), value, False, True)
-    body = Dataset(raw)
-    encoding = (convert_encodings(body.SpecificCharacterSet) if 0x00080005 in raw
-                else default_encoding)
-    body.set_original_encoding(implicit, True, encoding)
+        body.append((tag, vr, length, bytes(data[value:value + length]) if length else
+                     None if vr == "SQ" else b"", value))
+    meta = [(tag, vr, length, bytes(data[value:value + length]), value)
+            for tag, vr, start, value, length, _items in meta_elements]
     preamble = bytes(data[:128]) if data[128:132] == b"DICM" else None
-    ds = FileDataset(name, body, preamble, FileMetaDataset(meta), implicit, True)
-    ds.set_original_encoding(implicit, True, body._character_set)
+    return body, meta, preamble
+
+
+def _dataset(name: str, body: list, meta_elements: list, preamble: Optional[bytes],
+             implicit: bool) -> FileDataset:
+    """The header as pydicom's reader leaves it: raw elements, converted when
+    first read."""
+    raw = {BaseTag(tag): RawDataElement(BaseTag(tag), vr, length, value, offset, implicit, True)
+           for tag, vr, length, value, offset in body}
+    meta = {BaseTag(tag): RawDataElement(BaseTag(tag), vr, length, value, offset, False, True)
+            for tag, vr, length, value, offset in meta_elements}
+    dataset = Dataset(raw)
+    encoding = (convert_encodings(dataset.SpecificCharacterSet) if 0x00080005 in raw
+                else default_encoding)
+    dataset.set_original_encoding(implicit, True, encoding)
+    ds = FileDataset(name, dataset, preamble, FileMetaDataset(meta), implicit, True)
+    ds.set_original_encoding(implicit, True, dataset._character_set)
     return ds

@@ -24,6 +24,7 @@ from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndia
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 
 from app.dicom.native import read_native
+from app.dicom.quick_header import QuickHeader, dataset_of
 from app.errors import BadInput, NotFound
 
 _PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
@@ -42,6 +43,15 @@ def read_frame(
     data that cannot be decoded (no decoder for its transfer syntax, a
     broken encapsulation...).
     """
+    header, arr, index = read_frame_header(path, frame)
+    return dataset_of(header), arr, index
+
+
+def read_frame_header(path: str | os.PathLike, frame: int | None = None
+                      ) -> tuple[Dataset | QuickHeader, np.ndarray | None, int]:
+    """:func:`read_frame`, the header as the native reader leaves it: a
+    quick view (:mod:`app.dicom.quick_header`; its ``ds`` is the data set)
+    when that reader read the file, else the data set."""
     name = os.fspath(path)
     fast = read_native(name, frame)
     if fast is not None:

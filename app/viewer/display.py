@@ -28,7 +28,8 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 
 from app.dicom import lut
-from app.dicom.pixels import read_frame
+from app.dicom.pixels import read_frame_header
+from app.dicom.quick_header import QuickHeader, dataset_of
 from app.dicom.resample import _pixel_aspect
 from app.errors import BadInput, RuleRefused
 
@@ -70,8 +71,14 @@ class Frame:
     header_window: tuple[float, float] | None
     function: str
     voi_item: Dataset | None = field(default=None, repr=False)
-    ds: Dataset | None = field(default=None, repr=False)
+    # the file's header: a Dataset, or the native reader's quick view of one
+    # (app.dicom.quick_header), which makes the Dataset only if `ds` is read
+    header: Dataset | QuickHeader | None = field(default=None, repr=False)
     _range: tuple[float, float] | None = field(default=None, repr=False)
+
+    @property
+    def ds(self) -> Dataset | None:
+        return None if self.header is None else dataset_of(self.header)
 
     @property
     def rows(self) -> int:
@@ -144,14 +151,14 @@ def load_frame(path: str | os.PathLike, frame: int = 0) -> Frame:
     """
     name = os.fspath(path)
     try:
-        ds, arr, index = read_frame(name, frame)
+        header, arr, index = read_frame_header(name, frame)
     except BadInput as exc:
         raise _refusal(name, exc) from exc
     if arr is None:
-        what = str(ds.get("Modality", "") or "this object")
+        what = str(header.get("Modality", "") or "this object")
         raise Undisplayable(f"{name}: no pixel data to display ({what} holds no image)")
     try:
-        return prepare(ds, arr, index, name)
+        return prepare(header, arr, index, name)
     except Undisplayable:
         raise
     except Exception as exc:  # noqa: BLE001 - malformed LUTs, odd headers
@@ -188,34 +195,47 @@ def _syntax_name(name: str) -> str:
     return f"{label} {uid}" if label and label != str(uid) else str(uid)
 
 
-def prepare(ds: Dataset, arr: np.ndarray, index: int = 0, name: str = "") -> Frame:
-    """A decoded frame (pydicom's array for frame `index`) made ready to draw."""
-    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
-    frames = max(int(ds.get("NumberOfFrames") or 1), 1)
-    aspect = _pixel_aspect(ds, index)
+def prepare(h: Dataset | QuickHeader, arr: np.ndarray, index: int = 0, name: str = "") -> Frame:
+    """A decoded frame (pydicom's array for frame `index`) made ready to
+    draw; `h` its header, a Dataset or a quick view of one
+    (:mod:`app.dicom.quick_header`)."""
+    photometric = str(h.get("PhotometricInterpretation", "")).strip().upper()
+    frames = max(int(h.get("NumberOfFrames") or 1), 1)
+    aspect = _pixel_aspect(h, index)
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
         raise Undisplayable(f"{name}: cannot display pixel data (array of shape {arr.shape})")
     common = dict(name=name, index=index, frames=frames, monochrome1=False, aspect=aspect,
-                  header_window=None, function="")
+                  header_window=None, function="", header=h)
     if photometric == "PALETTE COLOR" and arr.ndim == 2:
-        return Frame(values=None, rgb=_palette_rgb(arr, ds), **common)
+        return Frame(values=None, rgb=_palette_rgb(arr, dataset_of(h)), **common)
     if arr.ndim == 3:
-        bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 8)
+        bits = int(h.get("BitsStored") or h.get("BitsAllocated") or 8)
         return Frame(values=None, rgb=_to_uint8(arr[..., :3], bits), **common)
-    values = lut.modality_values(arr, ds, index)
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
+    values = lut.modality_values(arr, h, index)
+    if values.dtype.kind == "f" and not _surely_finite(arr, h, index) \
+            and not np.isfinite(values).all():
         values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
     common.update(monochrome1=photometric == "MONOCHROME1",
-                  header_window=lut.window_from_header(ds, index),
-                  function=lut.voi_function(ds, index))
-    voi_item = lut.voi_lut_item(ds, index)
-    frame = Frame(values=values, rgb=None, voi_item=voi_item, ds=ds, **common)
+                  header_window=lut.window_from_header(h, index),
+                  function=lut.voi_function(h, index))
+    voi_item = lut.voi_lut_item(h, index)
+    frame = Frame(values=values, rgb=None, voi_item=voi_item, **common)
     if frame.header_window is None and voi_item is None:
-        frame._range = _plain_range(arr, ds, values)
+        frame._range = _plain_range(arr, h, values)
     return frame
 
 
-def _plain_range(arr: np.ndarray, ds: Dataset, values: np.ndarray) -> tuple[float, float] | None:
+def _surely_finite(arr: np.ndarray, header, index: int) -> bool:
+    """Stored integers of up to 16 bits through a rescale whose numbers are
+    finite (what lut._rescale gives) or a Modality LUT table cannot leave
+    float32's range: no pass over the frame to check."""
+    if arr.dtype.kind not in "iu" or arr.dtype.itemsize > 2:
+        return False
+    slope, intercept = lut._rescale(header, index)
+    return abs(slope) * 65536 + abs(intercept) < 1e38
+
+
+def _plain_range(arr: np.ndarray, ds, values: np.ndarray) -> tuple[float, float] | None:
     """Unsigned 8-bit data without a rescale or window (US, secondary
     capture) is shown over its whole range, as its bytes say; anything else
     over its data range (computed when first needed)."""

@@ -29,7 +29,8 @@ def test_fast_frame_is_the_general_one(path, monkeypatch):
     fast = read_native(name, None)
     if fast is None:
         return  # not a file the fast way covers: read_frame reads it the general way
-    ds, arr, index = fast
+    header, arr, index = fast
+    ds = header.ds
     ds0, arr0, index0 = _general(monkeypatch, name, None)
     assert index == index0
     assert arr.dtype == arr0.dtype and arr.shape == arr0.shape

@@ -38,7 +38,9 @@ class ImageInfo:
     orientation: tuple[float, ...] | None = None  # Image Orientation (Patient), 6 values
 
 
-def image_info(ds: Dataset | None, frame: int = 0) -> ImageInfo:
+def image_info(ds, frame: int = 0) -> ImageInfo:
+    """The facts of frame `frame` of a header (a Dataset or the native
+    reader's quick view of one, app.dicom.quick_header)."""
     if ds is None:
         return ImageInfo()
     measures = lut._functional_item(ds, frame, "PixelMeasuresSequence")

@@ -179,13 +179,13 @@ class _Decode(QRunnable):
             return
         try:
             loaded = load_frame(image.path, frame)
-            if loaded.ds is not None and "PixelData" in loaded.ds:
+            if loaded.header is not None and "PixelData" in loaded.header:
                 del loaded.ds.PixelData  # decoded into values: the cache holds no second copy
             display = loaded.draw(*drawn_for)
             # the 32-bit image is made when the frame is painted (canvas): scrolling
             # fast, most frames are passed over, and its 1 MB of fresh memory an
             # image cost the decode threads more than painting the few shown
-            entry = Loaded(loaded, display, drawn_for, info=image_info(loaded.ds, loaded.index))
+            entry = Loaded(loaded, display, drawn_for, info=image_info(loaded.header, loaded.index))
         except Undisplayable as exc:
             entry = Loaded(error=exc.message)
         except Exception as exc:  # noqa: BLE001 - a placeholder, never a crash
