@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from app.dicom import lut
