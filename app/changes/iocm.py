@@ -68,6 +68,7 @@ class Renewal:
     queued: int = 0
     staged: list[Path] = field(default_factory=list)        # to discard if the change fails
     folder: str = ""                                         # its staging folder's name
+    rejected: dict[str, list[dict]] = field(default_factory=dict)  # source study -> old rows
 
     def describe(self) -> str:
         where = f"queued for {self.node}" if self.node else \
@@ -187,15 +188,14 @@ def staging_folder(home: Home) -> str:
 
 
 def renew(home: Home, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
-          progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None, *,
-          patients: dict[int, dict]) -> Renewal:
+          progress: Optional[Progress] = None, cancel: Optional[CancelToken] = None) -> Renewal:
     """Rewrite *plan* (a reallocation to *destination*) in place for IOCM;
     write the new files to staging (through app.changes.rewrite, the UID map
-    applied). *patients*: the source studies' patient rows, for the notes
-    (as the reallocation planned them). The measurement reports on the
-    renewed images follow them afterwards (app.changes.reports, with the
-    UID map). The caller sweeps staging
-    first, applies the plan, and calls ``discard()`` on the result if that fails."""
+    applied) and queue them. The measurement reports on the renewed images
+    follow them afterwards (app.changes.reports, with the UID map), and
+    :func:`reject` then adds the rejection notes. *title*: the notes' title,
+    checked here, before any work. The caller sweeps staging first, applies
+    the plan, and calls ``discard()`` on the result if that fails."""
     if title not in REJECTION_TITLES:
         raise ValueError(f"rejection note title {title}: one of {', '.join(REJECTION_TITLES)}")
     progress = progress or no_progress
@@ -239,10 +239,13 @@ def renew(home: Home, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
                 instances[done]["size"], instances[done]["sha256"] = size, sha
                 done += 1
             progress(0.8 * done / max(1, len(tasks)), f"Renewing {done} of {len(tasks)}")
-        _add_notes(home, plan, result, sources, old_instances, patients, title, relative, files)
     except BaseException:
         result.discard()
         raise
+    series_study = {s["series_instance_uid"]: s["study_instance_uid"] for s in plan.before["series"]}
+    for sop in result.renewed:
+        row = old_instances[sop]
+        result.rejected.setdefault(series_study[row["series_instance_uid"]], []).append(row)
     plan.after["series"] = [dict(s, series_instance_uid=uid_map[s["series_instance_uid"]])
                             for s in moved_series]
     plan.after["instances"] = instances
@@ -250,37 +253,51 @@ def renew(home: Home, plan: Plan, destination: str, title: str = DEFAULT_TITLE,
     result.node = _node_of(plan, sorted(sources) + [destination])
     queue = [outbox.entry(outbox.STORE, result.node, destination, sop=row["sop_instance_uid"],
                           reason="IOCM: corrected instance") for row in instances]
-    queue += [outbox.entry(outbox.STORE, result.node, study_uid, sop=sop, path=path,
-                           reason="IOCM: rejection note") for sop, study_uid, path in result.notes]
     plan.after["outbox"] = plan.after.get("outbox", []) + queue
     result.queued = len(queue)
     plan.objects += [("series", uid_map[s["series_instance_uid"]]) for s in moved_series]
     plan.objects += [("instance", row["sop_instance_uid"]) for row in instances]
-    plan.summary += "; " + result.describe()
     return result
 
 
-def _add_notes(home: Home, plan: Plan, result: Renewal, sources: set[str],
-               old_instances: dict[str, dict], patients: dict[int, dict], title: str,
-               relative: str, files: list[FileOp]) -> None:
-    """One rejection note per source study, staged, moved to the outbox folder."""
-    series_study = {s["series_instance_uid"]: s["study_instance_uid"] for s in plan.before["series"]}
+def reject(home: Home, plan: Plan, result: Renewal, patients: dict[int, dict],
+           title: str = DEFAULT_TITLE, superseded: Optional[list[tuple[str, dict]]] = None,
+           renewed: Optional[list[tuple[str, str]]] = None) -> None:
+    """Finish an IOCM plan once the measurements have followed the renewed
+    images (app.changes.reports): one rejection note per source study, listing
+    the renewed images' old instances and `superseded` ((study, row) of the
+    reports the measurements left: removed, or rebuilt under a new UID), staged
+    and moved to the outbox folder; the notes and the `renewed` ((SOP Instance
+    UID, study) of the rebuilt reports) queued for the node, so the archive
+    drops the old versions and gets the new ones."""
+    if title not in REJECTION_TITLES:
+        raise ValueError(f"rejection note title {title}: one of {', '.join(REJECTION_TITLES)}")
+    for study_uid, row in superseded or []:
+        result.rejected.setdefault(study_uid, []).append(row)
+    relative = f"{STAGING}/{result.folder}"
     studies = {s["study_instance_uid"]: s for s in plan.before["studies"]}
-    renewed = set(result.renewed)
-    for study_uid in sorted(sources):
-        rejected = [r for sop, r in old_instances.items()
-                    if sop in renewed and series_study[r["series_instance_uid"]] == study_uid]
+    queue = []
+    for study_uid in sorted(result.rejected):
         study = studies[study_uid]
-        patient = patients[study["patient_pk"]]
-        note = rejection_note(patient, study, rejected, title, plan.reason)
+        note = rejection_note(patients[study["patient_pk"]], study, result.rejected[study_uid],
+                              title, plan.reason)
         staged = f"{relative}/note-{len(result.notes)}.dcm"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             note.save_as(home.root / staged, enforce_file_format=True)
+        store.sync_file(home.root / staged)
         result.staged.append(home.root / staged)
         final = f"{outbox.FOLDER}/{store.safe_uid(str(note.SOPInstanceUID))}.dcm"
-        files.append(FileOp("move", str(note.SOPInstanceUID), staged, final))
+        plan.files.append(FileOp("move", str(note.SOPInstanceUID), staged, final))
         result.notes.append((str(note.SOPInstanceUID), study_uid, final))
+        queue.append(outbox.entry(outbox.STORE, result.node, study_uid, sop=str(note.SOPInstanceUID),
+                                  path=final, reason="IOCM: rejection note"))
+    queue += [outbox.entry(outbox.STORE, result.node, study_uid, sop=sop,
+                           reason="IOCM: measurement report rebuilt without the moved images")
+              for sop, study_uid in renewed or []]
+    plan.after["outbox"] = plan.after.get("outbox", []) + queue
+    result.queued += len(queue)
+    plan.summary += "; " + result.describe()
 
 
 def _node_of(plan: Plan, study_uids: list[str]) -> Optional[str]:

@@ -242,7 +242,7 @@ class Outcome:
         followed = self.measurements
         if followed and followed.moved:
             out.append(f"{_count(followed.moved)} moved with the series into this Advanced "
-                       f"Reporting study (report {followed.report_uid})")
+                       f"Reporting study (report {', '.join(followed.report_uids)})")
         if followed and followed.removed:
             why = "" if self.advanced_reporting else \
                 ": the destination is not an Advanced Reporting study"
@@ -285,12 +285,14 @@ def apply_reallocation(home: Home, db, user: User, planned: Reallocation, *,
                           sources=planned.sources)
         apply_progress = progress
         if planned.iocm:
-            outcome.renewal = iocm.renew(home, plan, planned.destination, title, progress, cancel,
-                                         patients=planned.rows.patients)
+            outcome.renewal = iocm.renew(home, plan, planned.destination, title, progress, cancel)
             apply_progress = _scaled(progress, 0.8)
         outcome.advanced_reporting = planned.reports.destination_ar
         try:
             outcome.measurements = _follow(home, db, user, planned, plan, moving, outcome)
+            if outcome.renewal:
+                iocm.reject(home, plan, outcome.renewal, planned.rows.patients, title,
+                            outcome.measurements.superseded, outcome.measurements.renewed)
             outcome.change_id = journal.apply(home, db, plan, apply_progress, cancel,
                                               check=lambda db: recheck(db, user, planned))
         except BaseException:
@@ -311,7 +313,8 @@ def _follow(home: Home, db, user: User, planned: Reallocation, plan: Plan, movin
     that its report series' removal leaves empty disappears too."""
     followed = reports.follow_plan(home, db, plan, planned.reports, moving, planned.rows.instances,
                                    planned.destination, planned.attrs,
-                                   outcome.renewal.uid_map if outcome.renewal else {}, user.name)
+                                   outcome.renewal.uid_map if outcome.renewal else {}, user.name,
+                                   renew=outcome.renewal is not None)
     if followed.removed_series:
         leaving = set(moving) | {uid for uid, _ in planned.ai_results} | set(followed.removed_series)
         emptied = {uid for uid in planned.sources if set(planned.rows.members[uid]) <= leaving}
@@ -319,11 +322,12 @@ def _follow(home: Home, db, user: User, planned: Reallocation, plan: Plan, movin
                                  if r["study_instance_uid"] not in emptied]
         if emptied:
             plan.summary += f"; source study {', '.join(sorted(emptied))} left empty and removed"
-    if outcome.renewal and followed.report_uid:  # IOCM: the archive gets it beside the corrected images
-        plan.after.setdefault("outbox", []).append(outbox.entry(
-            outbox.STORE, outcome.renewal.node, planned.destination, sop=followed.report_uid,
-            reason="IOCM: measurements moved with the corrected instances"))
-        outcome.renewal.queued += 1
+    if outcome.renewal:  # IOCM: the archive gets them beside the corrected images
+        plan.after.setdefault("outbox", []).extend(outbox.entry(
+            outbox.STORE, outcome.renewal.node, planned.destination, sop=sop,
+            reason="IOCM: measurements moved with the corrected instances")
+            for sop in followed.report_uids)
+        outcome.renewal.queued += len(followed.report_uids)
     said = followed.describe(planned.reports.destination_ar)
     if said:
         plan.summary += "; " + said

@@ -26,13 +26,13 @@ import copy
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Optional
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from app import store
 from app.changes import iocm
@@ -139,10 +139,14 @@ class Followed:
 
     moved: int = 0
     removed: int = 0
-    report_uid: str = ""                     # the destination's new report
+    report_uids: list[str] = field(default_factory=list)  # the destination's new reports
     rewritten: list[str] = field(default_factory=list)   # source reports rebuilt
     dropped: list[str] = field(default_factory=list)     # source reports removed
     removed_series: list[str] = field(default_factory=list)
+    # IOCM: (study, old row) of the source reports left or rebuilt, for the
+    # rejection note; (new SOP Instance UID, study) of those rebuilt
+    superseded: list[tuple[str, dict]] = field(default_factory=list)
+    renewed: list[tuple[str, str]] = field(default_factory=list)
     staged: list = field(default_factory=list)
     folder: str = ""
 
@@ -151,8 +155,9 @@ class Followed:
             return ""
         parts = []
         if self.moved:
-            parts.append(f"{self.moved} measurements moved into report {self.report_uid} of the "
-                         "destination (an Advanced Reporting study)")
+            parts.append(f"{self.moved} measurements moved into report "
+                         f"{', '.join(self.report_uids)} of the destination (an Advanced "
+                         "Reporting study)")
         if self.removed:
             why = "" if destination_ar else ": the destination is not an Advanced Reporting study"
             parts.append(f"{self.removed} measurements removed from the source's reports{why}"
@@ -172,9 +177,12 @@ class Followed:
 
 def follow_plan(home: Home, db, plan: Plan, survey_: Survey, moving: list[str],
                 instances: dict[str, list[dict]], destination: str, attrs: dict[str, str],
-                uid_map: dict[str, str], user: str) -> Followed:
+                uid_map: dict[str, str], user: str, renew: bool = False) -> Followed:
     """Add to *plan* what the rule does to the reports (see the module
-    docstring); *uid_map*: IOCM's renewed UIDs (empty without IOCM)."""
+    docstring); *uid_map*: IOCM's renewed UIDs (empty without IOCM).
+    *renew* (IOCM): a source report rebuilt without the moved measurements
+    is a new object with a new SOP Instance UID, and the old versions are
+    listed in ``superseded`` for the rejection note (app.changes.iocm.reject)."""
     result = Followed()
     moving_rows = [row for uid in moving for row in instances.get(uid, [])]
     moving_sops = {row["sop_instance_uid"] for row in moving_rows}
@@ -184,14 +192,18 @@ def follow_plan(home: Home, db, plan: Plan, survey_: Survey, moving: list[str],
     relative = iocm.staging_folder(home)
     result.folder = relative.split("/")[1]
     try:
-        groups, library, observer = _leave_sources(home, plan, touched, moving_sops, survey_,
-                                                   relative, result)
-        if survey_.destination_ar and groups:
+        by_observer = _leave_sources(home, plan, touched, moving_sops, survey_, relative, result,
+                                     renew)
+        if survey_.destination_ar and by_observer:
             series_of = {uid_map.get(r["sop_instance_uid"], r["sop_instance_uid"]):
                          uid_map.get(r["series_instance_uid"], r["series_instance_uid"])
                          for r in moving_rows}
-            _into_destination(home, db, plan, groups, library, observer or user, series_of,
-                              destination, attrs, uid_map, relative, result)
+            series = report_series(db, destination)
+            # one report a person: the observer context of TID 1500 holds for its whole tree
+            for n, (observer, (groups, library)) in enumerate(by_observer.items()):
+                _into_destination(home, db, plan, groups, library, observer or user, series_of,
+                                  destination, attrs, uid_map, relative, result,
+                                  replace(series, instance_number=series.instance_number + n))
     except BaseException:
         result.discard()
         raise
@@ -199,10 +211,11 @@ def follow_plan(home: Home, db, plan: Plan, survey_: Survey, moving: list[str],
 
 
 def _leave_sources(home: Home, plan: Plan, touched: list[SourceReport], moving_sops: set[str],
-                   survey_: Survey, relative: str, result: Followed):
-    groups: list[Dataset] = []
-    library: list[Dataset] = []
-    observer = ""
+                   survey_: Survey, relative: str, result: Followed, renew: bool):
+    """Take the moved measurements out of the source reports; returns those
+    moving into the destination by their observer: {observer: (groups,
+    Image Library entries)}."""
+    by_observer: dict[str, tuple[list[Dataset], list[Dataset]]] = {}
     gone: dict[str, set[str]] = {}
     for report in touched:
         row = report.row
@@ -216,12 +229,23 @@ def _leave_sources(home: Home, plan: Plan, touched: list[SourceReport], moving_s
         sop = row["sop_instance_uid"]
         plan.before.setdefault("instances", []).append(row)
         plan.objects += [("instance", sop), ("series", row["series_instance_uid"])]
+        if renew:
+            result.superseded.append((report.study, row))
         if parts.stay:
+            rebuilt = follow.without(ds, parts.stay)
             new = dict(row, path=rewritten_path(row, report.study), linked=0)
+            if renew:  # a new object: the archive keeps the old one until the note rejects it
+                new["sop_instance_uid"] = generate_uid(prefix=None)
+                rebuilt.SOPInstanceUID = new["sop_instance_uid"]
+                rebuilt.file_meta.MediaStorageSOPInstanceUID = new["sop_instance_uid"]
+                new["path"] = store.relative_path(report.study, row["series_instance_uid"],
+                                                  new["sop_instance_uid"]).as_posix()
+                plan.objects.append(("instance", new["sop_instance_uid"]))
+                result.renewed.append((new["sop_instance_uid"], report.study))
             name = f"r{len(result.staged)}.dcm"
-            new["size"], new["sha256"] = _stage(home, follow.without(ds, parts.stay), relative,
-                                                name, result)
-            plan.files.append(FileOp("move", sop, f"{relative}/{name}", new["path"]))
+            new["size"], new["sha256"] = _stage(home, rebuilt, relative, name, result)
+            plan.files.append(FileOp("move", new["sop_instance_uid"], f"{relative}/{name}",
+                                     new["path"]))
             plan.after.setdefault("instances", []).append(new)
             result.rewritten.append(sop)
         else:
@@ -235,32 +259,32 @@ def _leave_sources(home: Home, plan: Plan, touched: list[SourceReport], moving_s
         result.moved += parts.values("move") if moved else 0
         result.removed += parts.values("broken") + (0 if moved else parts.values("move"))
         if moved and parts.move:
+            groups, library = by_observer.setdefault(follow.observer_of(ds), ([], []))
             groups += [g.item for g in parts.move]
             images = set().union(*(g.images for g in parts.move))
             library += follow.library_entries(ds, images)
-            observer = observer or follow.observer_of(ds)
     for series_uid, sops in gone.items():
         if set(survey_.series_members[series_uid]) <= sops:
             plan.before.setdefault("series", []).append(survey_.series_rows[series_uid])
             result.removed_series.append(series_uid)
-    return groups, library, observer
+    return by_observer
 
 
 def _into_destination(home: Home, db, plan: Plan, groups: list[Dataset], library: list[Dataset],
                       observer: str, series_of: dict[str, str], destination: str,
                       attrs: dict[str, str], uid_map: dict[str, str], relative: str,
-                      result: Followed) -> None:
+                      result: Followed, series) -> None:
     if uid_map:
         groups = [_remapped(g, uid_map) for g in groups]
         library = [_remapped(e, uid_map) for e in library]
-    series = report_series(db, destination)
     ds = follow.new_report(attrs, groups, library, series, observer, series_of)
     sop = str(ds.SOPInstanceUID)
     name = f"d{len(result.staged)}.dcm"
     size, sha = _stage(home, ds, relative, name, result)
     final = store.relative_path(destination, series.uid, sop).as_posix()
     plan.files.append(FileOp("move", sop, f"{relative}/{name}", final))
-    if not db.execute("SELECT 1 FROM series WHERE series_instance_uid = ?", [series.uid]).fetchone():
+    if not db.execute("SELECT 1 FROM series WHERE series_instance_uid = ?", [series.uid]).fetchone() \
+            and not any(r["series_instance_uid"] == series.uid for r in plan.after.get("series", [])):
         plan.after.setdefault("series", []).append({
             "series_instance_uid": series.uid, "study_instance_uid": destination, "modality": "SR",
             "series_number": series.number, "series_description": str(ds.SeriesDescription),
@@ -273,7 +297,7 @@ def _into_destination(home: Home, db, plan: Plan, groups: list[Dataset], library
         "number_of_frames": None, "size": size, "path": final, "linked": 0, "sha256": sha,
         "imported_at": now_iso()})
     plan.objects += [("series", series.uid), ("instance", sop)]
-    result.report_uid = sop
+    result.report_uids.append(sop)
 
 
 def _remapped(item: Dataset, uid_map: dict[str, str]) -> Dataset:

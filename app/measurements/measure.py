@@ -105,6 +105,26 @@ def ellipse_axes(p1: Point, p2: Point, p3: Point, p4: Point) -> tuple[Point, Poi
     return (cx, cy), u, a, b
 
 
+def check_ellipse(points: Sequence[Point]) -> None:
+    """Refuse four points that are not an ellipse's axes as an SCOORD
+    ELLIPSE gives them (PS3.3 C.18.6.1.2): the major axis' ends, then the
+    minor axis' ends, the two axes crossing at their middles at a right
+    angle, the first not shorter than the second."""
+    if len(points) != 4:
+        raise BadInput(f"an ellipse is four points (its axes' ends), not {len(points)}")
+    p1, p2, p3, p4 = points
+    (cx, cy), (ux, uy), a, b = ellipse_axes(p1, p2, p3, p4)
+    rule = "PS3.3 C.18.6.1.2"
+    if math.dist((cx, cy), ((p3[0] + p4[0]) / 2, (p3[1] + p4[1]) / 2)) > 0.01 * a + 1e-6:
+        raise BadInput(f"not an ellipse: its axes do not cross at their middles ({rule})")
+    vx, vy = (p4[0] - p3[0]) / (2 * b), (p4[1] - p3[1]) / (2 * b)
+    if abs(ux * vx + uy * vy) > 0.01:
+        raise BadInput(f"not an ellipse: its axes are not at a right angle ({rule})")
+    if b > a * 1.0001:
+        raise BadInput(f"the ellipse's first axis ({2 * a:g} pixels) is shorter than its "
+                       f"second ({2 * b:g}): the major axis comes first ({rule})")
+
+
 def ellipse_from_box(x1: float, y1: float, x2: float, y2: float) -> list[Point]:
     """The four SCOORD ELLIPSE points of the ellipse inscribed in a box (the
     longer side is the major axis, as the standard wants it first)."""

@@ -37,6 +37,9 @@ def measure_length(home: Home, user: User, series_uid: str, number: int, p1: Poi
     stored as a new report: ``{"report_uid", "length_mm"}``."""
     image = _image(home, user, series_uid, number, frame)
     measure.check_inside([p1, p2], image.rows, image.columns)
+    if tuple(p1) == tuple(p2):
+        raise BadInput(f"{_name(image)}: a length needs two different points, got "
+                       f"{p1[0]:g},{p1[1]:g} twice")
     spacing = measure.require_spacing(image.ds, image.frame_index, _name(image))
     length = measure.length_mm(p1, p2, spacing)
     m = Measurement(_ref(image), "POLYLINE", [p1, p2], [Value("length", length, "mm")], label)
@@ -59,6 +62,8 @@ def measure_region(home: Home, user: User, series_uid: str, number: int, shape: 
     minor axis ends) or a ``polygon`` in modality units, and its area in mm2
     when the image has a pixel spacing: ``{"report_uid", "mean", "std",
     "min", "max", "area_mm2", "unit"}``."""
+    if shape == "ellipse":
+        measure.check_ellipse(points)
     image = _image(home, user, series_uid, number, frame)
     values, unit = image.modality_values()
     spacing = measure.spacing_of(image.ds, image.frame_index)

@@ -138,7 +138,7 @@ def test_into_an_advanced_reporting_study_they_move_and_undo_restores(measured):
     dest = index.measurements_of(db, studies["C1"])
     moved = [m for m in dest if m.image_uid in ct1_sops]
     assert sorted(m.label for m in moved) == ["on ct1", "second on ct1"]
-    assert {m.report_uid for m in moved} == {outcome.measurements.report_uid}
+    assert {m.report_uid for m in moved} == set(outcome.measurements.report_uids) and len(outcome.measurements.report_uids) == 1
     assert all(m.value == 5.0 and m.points == [(2.0, 3.0), (12.0, 3.0)] for m in moved)
     assert [m.label for m in dest if m.image_uid not in ct1_sops] == ["own"]
     assert assert_inside_their_studies(home, db) == 3
@@ -148,7 +148,7 @@ def test_into_an_advanced_reporting_study_they_move_and_undo_restores(measured):
     assert any("2 measurements moved" in e["detail"] for e in audit.entries(db)
                if e["action"] == "reallocate")
     if shutil.which("dciodvfy"):
-        for sop in (r1, outcome.measurements.report_uid):
+        for sop in (r1, outcome.measurements.report_uids[0]):
             assert _dciodvfy(store.absolute(home, _path(db, sop))) == [], sop
     journal.undo(home, db, outcome.change_id, user)
     assert state(home, db) == before
@@ -200,13 +200,43 @@ def test_with_iocm_the_moved_measurements_refer_to_the_renewed_images(measured):
     uid_map = outcome.renewal.uid_map
     moved = [m for m in index.measurements_of(db, studies["C1"]) if m.label != "own"]
     assert sorted(m.image_uid for m in moved) == sorted(uid_map[uid("P1", "a", "ct1", n)] for n in (1, 2))
-    ds = pydicom.dcmread(store.absolute(home, _path(db, outcome.measurements.report_uid)))
+    ds = pydicom.dcmread(store.absolute(home, _path(db, outcome.measurements.report_uids[0])))
     (series_item,) = ds.PertinentOtherEvidenceSequence[0].ReferencedSeriesSequence
     assert series_item.SeriesInstanceUID == uid_map[ct1]
     from app.net.outbox import queue as outbox
     queued = {e["sop_instance_uid"] for e in outbox.entries(db)}
-    assert outcome.measurements.report_uid in queued           # sent beside the corrected images
+    assert outcome.measurements.report_uids[0] in queued           # sent beside the corrected images
+    # R1 keeps "on ct2" under a new UID, sent too; R2 (on ct1 only) is gone;
+    # the source's rejection note lists both old reports beside the old images
+    (kept,) = index.measurements_of(db, studies["A1"])
+    assert kept.label == "on ct2" and kept.report_uid not in (r1, r2)
+    assert _path(db, r1) is None and _path(db, r2) is None and kept.report_uid in queued
+    notes = [e for e in outbox.entries(db) if e["reason"] == "IOCM: rejection note"]
+    (note,) = [e for e in notes if e["study_instance_uid"] == studies["A1"]]
+    listed = {item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for item in
+              pydicom.dcmread(home.root / note["path"]).ContentSequence if "ReferencedSOPSequence" in item}
+    assert {r1, r2, uid("P1", "a", "ct1", 1), uid("P1", "a", "ct1", 2)} <= listed
+    assert kept.report_uid not in listed
     assert assert_inside_their_studies(home, db) == 3
+    journal.undo(home, db, outcome.change_id, user)
+    assert state(home, db) == before
+
+
+def test_each_observer_keeps_a_report_of_their_own_in_the_destination(measured, admin):
+    home, db, user, studies, ct1, ct2, r1, r2 = measured
+    accounts.add_user(db, accounts.get_user(db, admin), "drsmith", ["radiologist"])
+    _report(home, db, "drsmith", [(ct1, 3, "by drsmith")])
+    before = state(home, db)
+    outcome = reallocate_series(home, db, user, ct1, studies["C1"])
+    assert len(outcome.measurements.report_uids) == 2
+    observers = {}
+    for sop in outcome.measurements.report_uids:
+        ds = pydicom.dcmread(store.absolute(home, _path(db, sop)))
+        labels = {m.label for m in index.measurements_of(db, studies["C1"]) if m.report_uid == sop}
+        observers[follow.observer_of(ds).rstrip("^")] = labels
+    assert observers == {"drsmith": {"by drsmith"},
+                         accounts.get_user(db, admin).name: {"on ct1", "second on ct1"}}
+    assert assert_inside_their_studies(home, db) >= 4
     journal.undo(home, db, outcome.change_id, user)
     assert state(home, db) == before
 
@@ -325,7 +355,7 @@ def test_undo_leaves_a_report_series_measured_in_since(measured, admin):
     db.execute("UPDATE series SET series_description = 'Other software' WHERE modality = 'SR'"
                " AND study_instance_uid = ?", [studies["C1"]])
     outcome = reallocate_series(home, db, user, ct1, studies["C1"])
-    new = outcome.measurements.report_uid
+    new = outcome.measurements.report_uids[0]
     (series,) = db.execute("SELECT series_instance_uid FROM instances WHERE sop_instance_uid = ?",
                            [new]).fetchone()
     later = record.measure_length(home, _importer(db, admin), uid("P1", "c", "z"), 1, (1, 1), (5, 1),

@@ -99,6 +99,22 @@ def test_rotated_ellipse_and_polygon_against_numpy():
     assert measure.region_stats(values, "polygon", tri, None).mean == pytest.approx(values[mask].mean())
 
 
+@pytest.mark.parametrize("points, words", [
+    ([(2, 5), (8, 5), (5, 1), (5, 9)], "shorter than its second"),      # minor axis first
+    ([(0, 5), (10, 5), (8, 3), (8, 7)], "do not cross at their middles"),
+    ([(0, 5), (10, 5), (3, 2), (7, 8)], "not at a right angle"),
+    ([(0, 5), (10, 5), (5, 3)], "four points"),
+])
+def test_four_points_that_are_no_ellipse_are_refused(points, words):
+    with pytest.raises(BadInput, match=words):
+        measure.check_ellipse(points)
+
+
+def test_ellipses_the_viewer_draws_are_ellipses():
+    for box in [(0, 0, 10, 4), (0, 0, 4, 10), (3, 3, 9, 9), (7.5, 2.25, 1.5, 9.75)]:
+        measure.check_ellipse(measure.ellipse_from_box(*box))
+
+
 def test_points_outside_the_image_are_refused():
     with pytest.raises(BadInput, match="outside the image"):
         measure.region_stats(np.zeros((10, 10)), "polygon", [(0, 0), (11, 0), (5, 5)], None)

@@ -102,6 +102,13 @@ def test_a_point_outside_the_image_is_bad_usage(ct_home, capsys):
     assert code == 2 and "outside the image" in err
 
 
+def test_a_length_of_one_point_is_bad_usage_and_keeps_nothing(ct_home, capsys):
+    home, spaced, _, study = ct_home
+    code, _, err = run(home, capsys, "measure", spaced, "--image", "1", "--line", "10", "10", "10", "10")
+    assert code == 2 and "two different points" in err
+    assert run(home, capsys, "measurements", study)[1] == []
+
+
 @needs_dciodvfy
 def test_the_reports_pass_dciodvfy_and_read_back(ct_home, capsys):
     home, spaced, _, study = ct_home
