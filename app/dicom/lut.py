@@ -52,12 +52,14 @@ def apply_window(
         x >  c - 0.5 + (w-1)/2          -> 255
         else ((x - (c-0.5)) / (w-1) + 0.5) * 255
     A LINEAR width of 1 or less is a threshold at c - 0.5. Returns a new
-    C-contiguous uint8 array of the same shape; computes in float32.
+    C-contiguous uint8 array of the same shape; computes in float32 (float64
+    for float64 input).
     """
     function = (function or "LINEAR").strip().upper()
     center = float(center)
     width = float(width)
-    x = np.array(arr, dtype=np.float32, copy=True, order="C")
+    x = np.array(arr, dtype=np.float64 if arr.dtype == np.float64 else np.float32, copy=True,
+                 order="C")
     if function == "SIGMOID":
         if width <= 0:
             raise ValueError(f"window width must be > 0 for SIGMOID, got {width}")
@@ -201,7 +203,7 @@ def voi_lut_item(ds: Dataset, frame: int = 0) -> Dataset | None:
 
 
 def modality_values(arr: np.ndarray, ds: Dataset, frame: int = 0) -> np.ndarray:
-    """Stored values -> modality values (float32), PS3.3 C.11.1.
+    """Stored values -> modality values (float32; float64 for 32-bit data), PS3.3 C.11.1.
 
     Rescale Slope/Intercept (per frame for enhanced objects, from the Pixel
     Value Transformation group), else the Modality LUT Sequence's table
@@ -213,11 +215,14 @@ def modality_values(arr: np.ndarray, ds: Dataset, frame: int = 0) -> np.ndarray:
     if table and not has_rescale:
         return lookup(table[0], arr, ds).astype(np.float32)
     slope, intercept = _rescale(ds, frame)
-    values = arr.astype(np.float32)
+    # float32 holds integers up to 2**24 exactly: 32-bit data (dose grids,
+    # parametric maps) is computed in float64, or its greys would round
+    kind = np.float64 if arr.dtype.itemsize > 2 else np.float32
+    values = arr.astype(kind)
     if slope != 1.0:
-        values *= np.float32(slope)
+        values *= kind(slope)
     if intercept != 0.0:
-        values += np.float32(intercept)
+        values += kind(intercept)
     return values
 
 

@@ -8,6 +8,8 @@ an independent computation of the standard's formulas.
 
 from __future__ import annotations
 
+import math
+
 import os
 import tempfile
 from dataclasses import dataclass
@@ -51,6 +53,9 @@ def render_image(home, db, series_uid: str, image: int, frame: int = 1,
         raise BadInput(f"--image is 1-based, got {image}")
     if frame < 1:
         raise BadInput(f"--frame is 1-based, got {frame}")
+    if window is not None and not all(math.isfinite(float(v)) for v in window):
+        raise BadInput(f"window centre and width must be finite numbers, got {window[0]:g} "
+                       f"{window[1]:g}")
     if window is not None and not float(window[1]) > 0:
         raise BadInput(f"window width must be positive, got {window[1]:g}")
     images = series_images(home, db, series_uid)

@@ -57,6 +57,16 @@ def test_rescale_and_narrow_windows(library, render):
             np.testing.assert_array_equal(png, np.where(RAMP > c - 0.5, 255, 0))
 
 
+def test_32_bit_values_beyond_float32s_integers(library, render):
+    """Values near 10**8 differ by less than float32's step there (8): a
+    narrow window over them must still follow the formula."""
+    stored = (100_000_000 + np.arange(1024, dtype=np.uint32)).reshape(32, 32)
+    ds = sc_dataset(stored, WindowCenter=100_000_512, WindowWidth=100)
+    code, doc, png, err = render(library.add(ds), "--image", "1")
+    assert code == 0, err
+    assert_close(png, voi_linear(stored.astype(np.float64), 100_000_512, 100))
+
+
 def test_signed_12_bit_in_16(library, render):
     """Bits Stored 12 of 16, two's complement in the low 12 bits (what is
     above the high bit is not part of the value)."""
@@ -181,6 +191,9 @@ def test_usage_and_range_refusals(library, render):
     assert code == 2 and "1-based" in err
     code, _, _, err = render(series, "--image", "1", "--window", "40", "0")
     assert code == 2 and "width" in err
+    for centre, width in (("40", "inf"), ("nan", "400")):
+        code, doc, png, err = render(series, "--image", "1", "--window", centre, width)
+        assert code == 2 and "finite" in err and doc is None
     code, _, _, err = render("1.2.3.4.5.6.7.8.9", "--image", "1")
     assert code == 4 and "not in the cache" in err
     code, doc, png, err = render(series[:-3], "--image", "1")  # an unambiguous prefix

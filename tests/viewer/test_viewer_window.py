@@ -291,6 +291,25 @@ def test_closing_while_frames_decode_and_several_windows(qtbot, open_series):
     assert "Im 6 / 6" in corner(viewport, "bottom-left")
 
 
+def test_flip_left_right_swaps_the_screens_left_and_right_after_a_quarter_turn(qtbot, open_series):
+    from ui.viewer.overlay import edge_letters
+
+    window = open_series("axial")
+    viewport = window.panes[0].viewport
+    state = viewport.state
+
+    def letters():
+        return edge_letters(viewport.current().info.orientation, state.rotation, state.flip_h,
+                            state.flip_v)
+
+    viewport.rotate(1)
+    turned = letters()
+    viewport.flip(True)
+    flipped = letters()
+    assert (flipped["left"], flipped["right"]) == (turned["right"], turned["left"])
+    assert (flipped["top"], flipped["bottom"]) == (turned["top"], turned["bottom"])
+
+
 def test_help_overlay_and_cine(qtbot, open_series):
     from ui.viewer.help import help_rows
 
@@ -302,6 +321,9 @@ def test_help_overlay_and_cine(qtbot, open_series):
     assert keys["I"] == "invert" and "Space" in keys and "Right drag" in keys
     key(qtbot, viewport, Qt.Key.Key_Escape)  # any key closes it
     assert not window.help.isVisible()
+    key(qtbot, viewport, Qt.Key.Key_F1)
+    key(qtbot, viewport, Qt.Key.Key_Down)  # a viewer key too, and it does nothing else
+    assert not window.help.isVisible() and viewport.state.index == 0
     with qtbot.waitSignal(viewport.shown, check_params_cb=lambda i: i == 2, timeout=10000):
         key(qtbot, viewport, Qt.Key.Key_Space)  # cine runs through the stack
     key(qtbot, viewport, Qt.Key.Key_Space)

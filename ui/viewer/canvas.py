@@ -151,6 +151,10 @@ class Viewport(QWidget):
         self._changed_view()
 
     def flip(self, horizontal: bool) -> None:
+        """Flip along the screen's axes: the image is flipped before it is
+        rotated (view_state.image_transform), so a quarter turn swaps them."""
+        if self.state.rotation % 2:
+            horizontal = not horizontal
         if horizontal:
             self.state.flip_h = not self.state.flip_h
         else:
@@ -331,7 +335,10 @@ class Viewport(QWidget):
     def keyPressEvent(self, event) -> None:  # noqa: N802
         from ui.viewer.help import handle_key
 
-        if not handle_key(self, event):
+        shown = getattr(self.window(), "help", None)
+        if shown is not None and shown.isVisible():  # any key closes the help first (the window)
+            super().keyPressEvent(event)
+        elif not handle_key(self, event):
             super().keyPressEvent(event)  # the window's keys (cine, layout, help)
 
 

@@ -53,7 +53,9 @@ def corner_lines(viewport, entry) -> dict[str, list[str]]:
         if entry.frame is not None and entry.frame.frames > 1:
             bottom_left.append(f"Frame {entry.frame.index + 1} / {entry.frame.frames}")
     window = viewport.displayed_window()
-    if window is not None:
+    if entry is not None and entry.display is not None and entry.display.function == "VOI LUT":
+        bottom_right.append("VOI LUT")  # the header's table: no window to state
+    elif window is not None:
         bottom_right.append(f"W {_number(window[1])} L {_number(window[0])}")
     if entry is not None and entry.display is not None:
         bottom_right.append(f"Zoom {viewport.zoom() * 100:.0f}%")
