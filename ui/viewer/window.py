@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
                                QScrollBar, QSpinBox, QToolBar, QVBoxLayout, QWidget)
 
@@ -89,7 +89,7 @@ class ViewerWindow(QMainWindow):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setObjectName("viewerWindow")
         self.setWindowTitle("Viewer")
-        self.resize(1100, 800)
+        self.resize(*_first_size())
         self.home, self.user, self.runner = home, user, runner
         self.study_series: list[dict] = []
         self.panes: list[Pane] = []
@@ -285,3 +285,13 @@ class ViewerWindow(QMainWindow):
             if pane.viewport.loader is not None:
                 pane.viewport.loader.cancel()
         super().closeEvent(event)
+
+
+def _first_size() -> tuple[int, int]:
+    """1400 x 900 (every tool of the bar in sight beside the RT panel), or
+    the screen's free area when it is smaller."""
+    screen = QGuiApplication.primaryScreen()
+    free = screen.availableGeometry() if screen is not None else None
+    if free is None or free.isEmpty():
+        return 1400, 900
+    return min(1400, free.width()), min(900, free.height())
