@@ -227,6 +227,16 @@ def test_orientation_letters_follow_rotation():
     assert edge_letters(coronal, 0, False, False)["top"] == "H"
 
 
+def test_four_viewports_show_each_series_once(qtbot, open_series):
+    window = open_series("axial")
+    key(qtbot, window.panes[0].viewport, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
+    assert window.layout_name == "2x2" and len(window.panes) == 4
+    qtbot.waitUntil(lambda: all(p.series_uid for p in window.panes[:3]), timeout=10000)
+    assert len({p.series_uid for p in window.panes[:3]}) == 3  # the study's three series
+    assert window.panes[3].series_uid == ""  # none left: the pane says so, no repeat
+    assert "No other series in this study" in window.panes[3].viewport.message
+
+
 def test_two_viewports_side_by_side(qtbot, open_series):
     window = open_series("axial")
     key(qtbot, window.panes[0].viewport, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)

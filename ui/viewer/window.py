@@ -223,9 +223,16 @@ class ViewerWindow(QMainWindow):
         rows, cols = LAYOUTS[name]
         self.layout_name = name
         first = self.panes[0].series_uid
+        taken = {p.series_uid for p in self.panes}
         while first and len(self.panes) < rows * cols:
+            uid = self._next_unshown(first, taken)
+            taken.add(uid)
             pane = self._add_pane()
-            self.open_series(pane, self._series_after(first, len(self.panes) - 1))
+            if uid:
+                self.open_series(pane, uid)
+            else:
+                pane.viewport.set_series(None, {}, message="No other series in this study: "
+                                                           "choose one in the series list")
         while len(self.panes) > rows * cols:
             pane = self.panes.pop()
             if pane.viewport.loader is not None:
@@ -235,11 +242,16 @@ class ViewerWindow(QMainWindow):
             self._grid.addWidget(pane, i // cols, i % cols)
         self._set_active(self.active if self.active in self.panes else self.panes[0])
 
-    def _series_after(self, series_uid: str, offset: int) -> str:
+    def _next_unshown(self, first: str, shown: set[str]) -> str:
+        """The study's next series (after `first`, then from the start) not
+        in `shown`; '' when every one is. Before the study's series are
+        known, `first` again."""
         uids = [s["series_instance_uid"] for s in self.study_series]
-        if series_uid not in uids:
-            return series_uid
-        return uids[(uids.index(series_uid) + offset) % len(uids)]
+        if first not in uids:
+            return first
+        start = uids.index(first)
+        return next((uid for k in range(1, len(uids)) if (uid := uids[(start + k) % len(uids)])
+                     not in shown), "")
 
     # -- cine and keys ---------------------------------------------------------------
 
