@@ -6,7 +6,11 @@ frame or queues it first, and ``prefetch(index, step)`` queues the images
 around the current one, more of them in the direction of travel. Decoding
 runs on one thread pool shared by every viewer window (as many threads as
 cores, at most four: decoding is CPU work, more threads only queue), and the
-finished frame comes back as ``ready(index)`` on the GUI thread.
+finished frame comes back as ``ready(index)`` on the GUI thread. A frame of
+a compressed file is decoded by one of the viewer's worker processes
+(app.viewer.decoder; the pool thread waits for it), since the JPEG 2000 and
+JPEG decoders hold the interpreter lock the GUI thread needs; native files
+are decoded in the pool thread.
 
 Each finished frame is drawn on the pool thread too, with the window and
 inversion the viewport had when it asked, so while scrolling the GUI thread
@@ -28,8 +32,8 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from ui.viewer.frames import (Display, Frame, ImageInfo, SeriesImage, Undisplayable, image_info,
-                              load_frame)
+from app.viewer import decoder
+from ui.viewer.frames import Display, Frame, ImageInfo, SeriesImage, image_info
 
 CACHE_BYTES = 160 * 2**20  # ~128 frames of 512x512 CT (float32 values + 8-bit display)
 AHEAD, BEHIND = 12, 4  # images prefetched in and against the direction of travel
@@ -43,6 +47,7 @@ def decode_pool() -> QThreadPool:
     if _pool is None:
         _pool = QThreadPool()
         _pool.setMaxThreadCount(max(1, min(4, os.cpu_count() or 2)))
+        decoder.warm()  # the worker processes start while the first (native) image decodes
         app = QCoreApplication.instance()
         if app is not None:  # no decode may run into the interpreter's exit
             app.aboutToQuit.connect(_drain)
@@ -50,6 +55,7 @@ def decode_pool() -> QThreadPool:
 
 
 def _drain() -> None:
+    decoder.shutdown()
     if _pool is not None:
         _pool.clear()
         _pool.waitForDone(10000)
@@ -177,19 +183,21 @@ class _Decode(QRunnable):
         if not still_wanted(index):
             _emit(bridge, loader_id, index, None)
             return
-        try:
-            loaded = load_frame(image.path, frame)
-            if loaded.header is not None and "PixelData" in loaded.header:
-                del loaded.ds.PixelData  # decoded into values: the cache holds no second copy
-            display = loaded.draw(*drawn_for)
+        # compressed frames decode in a worker process (app.viewer.decoder): the
+        # decoders hold the interpreter lock, which is the GUI thread's too
+        decoded = decoder.decode(image.path, frame, drawn_for)
+        if decoded.error:
+            entry = Loaded(error=decoded.error)
+        else:
             # the 32-bit image is made when the frame is painted (canvas): scrolling
             # fast, most frames are passed over, and its 1 MB of fresh memory an
             # image cost the decode threads more than painting the few shown
-            entry = Loaded(loaded, display, drawn_for, info=image_info(loaded.header, loaded.index))
-        except Undisplayable as exc:
-            entry = Loaded(error=exc.message)
-        except Exception as exc:  # noqa: BLE001 - a placeholder, never a crash
-            entry = Loaded(error=f"{type(exc).__name__}: {exc}")
+            loaded = decoded.frame
+            try:
+                entry = Loaded(loaded, decoded.display, drawn_for,
+                               info=image_info(loaded.header, loaded.index))
+            except Exception as exc:  # noqa: BLE001 - a placeholder, never a crash
+                entry = Loaded(error=f"{type(exc).__name__}: {exc}")
         _emit(bridge, loader_id, index, entry)
 
 
