@@ -4,8 +4,9 @@ shows them keeps its interpreter lock.
 pydicom's pixel handlers decode JPEG, JPEG 2000, RLE... holding the
 interpreter lock (pylibjpeg-openjpeg keeps it for the whole decode: half a
 second for a large radiograph), and in the viewer the lock is the GUI
-thread's too. :func:`decode` therefore sends every frame whose file is not
-in a native little-endian syntax to a small process pool of the viewer's
+thread's too. :func:`decode` therefore sends every frame that
+:mod:`app.dicom.native`'s reader does not read (compressed, big endian,
+deflated, odd) to a small process pool of the viewer's
 own, and the frame comes back decoded and drawn, whole: a :class:`Decoded`
 holding the :class:`~app.viewer.display.Frame` (its header the pydicom data
 set, without the pixel data) and its :class:`~app.viewer.display.Display`,
@@ -14,8 +15,10 @@ or the one-line refusal the window shows as a placeholder. Native files
 calling thread, as before: shipping their pixels would cost more than
 decoding them.
 
-The pool is made once, off the calling thread, when a viewer asks for it
-(:func:`warm`) and kept: forkserver from a window (never fork from a
+The pool is made once, off the calling thread, when the first compressed
+frame asks for it (that frame waits for the workers to start, about half a
+second, on its decode thread; a session of native images never starts
+them) and kept: forkserver from a window (never fork from a
 process with threads), spawn in a PyInstaller bundle (app.parallel's
 :func:`~app.parallel._start_method`), each worker guarded to die with the
 application (:func:`~app.parallel.guard_worker`). The thread that makes it
@@ -36,10 +39,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from app.parallel import _quiet_init, _start_method, worker_count
-from app.viewer.display import Display, Frame, Undisplayable, load_frame
+from app.viewer.display import Display, Frame, Undisplayable, load_frame, load_native_frame
 
-# the syntaxes app.dicom.native reads: decoded in the calling thread
-NATIVE_SYNTAXES = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
 START_TIMEOUT = 30.0  # seconds a decode waits for the pool to start, then decodes here
 _WARM_TASK = 0.1  # seconds each start-up task holds its worker: every worker is started
 
@@ -60,21 +61,30 @@ def decode_here(path: str, frame: int, drawn_for: tuple = (None, False)) -> Deco
     (window, invert); the data set keeps no pixel data (the frame holds
     its values)."""
     try:
-        loaded = load_frame(path, frame)
-        if loaded.header is not None and "PixelData" in loaded.header:
-            del loaded.ds.PixelData  # decoded into values: no second copy kept (or sent)
-        return Decoded(loaded, loaded.draw(*drawn_for), pid=os.getpid())
+        return _drawn(load_frame(path, frame), drawn_for)
     except Undisplayable as exc:
         return Decoded(error=exc.message, pid=os.getpid())
     except Exception as exc:  # noqa: BLE001 - a placeholder, never a crash
         return Decoded(error=f"{type(exc).__name__}: {exc}", pid=os.getpid())
 
 
+def _drawn(loaded: Frame, drawn_for: tuple) -> Decoded:
+    if loaded.header is not None and "PixelData" in loaded.header:
+        del loaded.ds.PixelData  # decoded into values: no second copy kept (or sent)
+    return Decoded(loaded, loaded.draw(*drawn_for), pid=os.getpid())
+
+
 def decode(path: str, frame: int, drawn_for: tuple = (None, False)) -> Decoded:
-    """:func:`decode_here`, in a worker process unless the file is native
-    (see the module)."""
-    if is_native(path):
-        return decode_here(path, frame, drawn_for)
+    """:func:`decode_here`, in a worker process unless the native reader
+    reads the file (see the module): it is tried first, in this thread."""
+    try:
+        loaded = load_native_frame(path, frame)
+        if loaded is not None:
+            return _drawn(loaded, drawn_for)
+    except Undisplayable as exc:
+        return Decoded(error=exc.message, pid=os.getpid())
+    except Exception as exc:  # noqa: BLE001 - a placeholder, never a crash
+        return Decoded(error=f"{type(exc).__name__}: {exc}", pid=os.getpid())
     pool = _POOL.ready()
     if pool is None:
         return decode_here(path, frame, drawn_for)
@@ -90,8 +100,8 @@ def decode(path: str, frame: int, drawn_for: tuple = (None, False)) -> Decoded:
 
 
 def warm() -> None:
-    """Start the pool's workers now (off this thread), so the first
-    compressed frame does not wait for them. Cheap when already started."""
+    """Start the pool's workers now (off this thread). Cheap when already
+    started; the first compressed frame does it too."""
     _POOL.start()
 
 
@@ -99,43 +109,6 @@ def shutdown() -> None:
     """End the workers (the application quits); decodes still asked for
     are done in their own thread."""
     _POOL.close()
-
-
-def is_native(path: str) -> bool:
-    """Whether the file's transfer syntax is one the native reader reads
-    (or the file has no File Meta Information to say otherwise: read here,
-    as before). Reads the file's first few kilobytes."""
-    syntax = transfer_syntax(path)
-    return syntax is None or syntax in NATIVE_SYNTAXES
-
-
-def transfer_syntax(path: str) -> Optional[str]:
-    """The Transfer Syntax UID of a Part 10 file's meta group, or None
-    (no preamble and DICM, unreadable, not found in the first 8 KB)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8192)
-    except OSError:
-        return None
-    if head[128:132] != b"DICM":
-        return None
-    at = 132
-    while at + 8 <= len(head):
-        group = int.from_bytes(head[at:at + 2], "little")
-        element = int.from_bytes(head[at + 2:at + 4], "little")
-        if group != 0x0002:
-            return None
-        vr = head[at + 4:at + 6]
-        if vr in (b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN"):
-            length, value = int.from_bytes(head[at + 8:at + 12], "little"), at + 12
-        else:
-            length, value = int.from_bytes(head[at + 6:at + 8], "little"), at + 8
-        if element == 0x0010:
-            if value + length > len(head):
-                return None
-            return head[value:value + length].rstrip(b"\x00 ").decode("ascii", "replace")
-        at = value + length
-    return None
 
 
 def _hello() -> int:

@@ -28,6 +28,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 
 from app.dicom import lut
+from app.dicom.native import read_native
 from app.dicom.pixels import read_frame_header
 from app.dicom.quick_header import QuickHeader, dataset_of
 from app.dicom.resample import _pixel_aspect
@@ -154,6 +155,18 @@ def load_frame(path: str | os.PathLike, frame: int = 0) -> Frame:
         header, arr, index = read_frame_header(name, frame)
     except BadInput as exc:
         raise _refusal(name, exc) from exc
+    return _prepared(name, header, arr, index)
+
+
+def load_native_frame(path: str | os.PathLike, frame: int = 0) -> Frame | None:
+    """:func:`load_frame` for a file :mod:`app.dicom.native` reads (native
+    little endian, well formed); None for any other, read nothing further."""
+    name = os.fspath(path)
+    fast = read_native(name, frame)
+    return None if fast is None else _prepared(name, *fast)
+
+
+def _prepared(name: str, header, arr: np.ndarray | None, index: int) -> Frame:
     if arr is None:
         what = str(header.get("Modality", "") or "this object")
         raise Undisplayable(f"{name}: no pixel data to display ({what} holds no image)")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app.viewer import decoder
-from app.viewer.display import load_frame
+from app.viewer.display import load_frame, load_native_frame
 from tests.viewer.helpers import sample
 
 
@@ -45,7 +45,7 @@ def _same(a, b):
 ])
 def test_compressed_frame_decodes_in_a_worker_as_it_does_here(name, frame, drawn_for):
     path = str(sample(name))
-    assert not decoder.is_native(path)
+    assert load_native_frame(path, frame) is None  # not the native reader's
     pooled = decoder.decode(path, frame, drawn_for)
     here = decoder.decode_here(path, frame, drawn_for)
     assert here.pid == os.getpid()
@@ -62,15 +62,15 @@ def test_compressed_frame_decodes_in_a_worker_as_it_does_here(name, frame, drawn
 @pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_implicit.dcm"])
 def test_native_frame_decodes_in_this_process(name):
     path = str(sample(name))
-    assert decoder.is_native(path)
+    assert load_native_frame(path, 0) is not None
     decoded = decoder.decode(path, 0)
     assert decoded.pid == os.getpid() and decoded.error == ""
     np.testing.assert_array_equal(decoded.frame.values, load_frame(path, 0).values)
 
 
-def test_bare_data_set_is_read_here():
-    assert decoder.transfer_syntax(str(sample("rtstruct.dcm"))) is None
-    assert decoder.is_native(str(sample("rtstruct.dcm")))
+def test_an_object_without_pixels_says_so_from_the_worker():
+    decoded = decoder.decode(str(sample("rtstruct.dcm")), 0)
+    assert decoded.frame is None and "no pixel data to display" in decoded.error
 
 
 @pytest.mark.parametrize("name", ["JPEG-lossy.dcm", "JPEG2000-embedded-sequence-delimiter.dcm"])

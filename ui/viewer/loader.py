@@ -47,7 +47,6 @@ def decode_pool() -> QThreadPool:
     if _pool is None:
         _pool = QThreadPool()
         _pool.setMaxThreadCount(max(1, min(4, os.cpu_count() or 2)))
-        decoder.warm()  # the worker processes start while the first (native) image decodes
         app = QCoreApplication.instance()
         if app is not None:  # no decode may run into the interpreter's exit
             app.aboutToQuit.connect(_drain)
