@@ -22,7 +22,8 @@ opens (1100x800) on Xvfb or Qt's offscreen platform:
 - GUI stall: the longest gap between beats of a 5 ms QTimer heartbeat,
   less its interval, while scrolling;
 - memory: the resident set (VmRSS) while scrolling the --big series from
-  first to last, its peak (VmHWM), and the process before the window.
+  first to last, its peak (VmHWM), and the process before the window; and
+  the decoder processes the JPEG 2000 series started (app.viewer.decoder).
 
 The files are read once before timing (page cache warm for both the
 viewer and the anchor: the comparison is of the work, not of the disk).
@@ -51,12 +52,15 @@ if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
 HEARTBEAT_MS = 5
 
 
-def vm(key: str) -> float:
-    """VmRSS / VmHWM of this process, in MB."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
+def vm(key: str, pid: str = "self") -> float:
+    """VmRSS / VmHWM of this process (or another), in MB."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # gone meanwhile
+        pass
     return 0.0
 
 
@@ -292,6 +296,10 @@ def main(argv=None) -> int:
     big_rate, big_stall = scroll_through(
         qapp, window, sample=lambda: peak_rss.__setitem__(0, max(peak_rss[0], vm("VmRSS"))),
         painted=False)
+    from app.viewer import decoder
+
+    workers = decoder.worker_pids()  # started by the JPEG 2000 series: the viewer's memory too
+    workers_mb = sum(vm("VmRSS", str(pid)) for pid in workers)
     window.close()
     runner.shutdown()
     from ui.viewer.loader import decode_pool
@@ -316,6 +324,7 @@ def main(argv=None) -> int:
         "rss_before_window_mb": round(rss_before, 1),
         "rss_scrolling_max_mb": round(peak_rss[0], 1),
         "rss_peak_mb": round(vm("VmHWM"), 1),
+        "decoder_workers": len(workers), "decoder_workers_rss_mb": round(workers_mb, 1),
         "n": args.n, "big": args.big, "frames": args.frames, "rounds": args.rounds,
     }
     if args.json:
@@ -337,7 +346,8 @@ def main(argv=None) -> int:
           f"{wd['ratio']}x {wd['rounds']}")
     print(f"memory        {out['rss_scrolling_max_mb']} MB while scrolling {args.big} images "
           f"({out['scroll_big_images_per_s']}/s, stall max {out['gui_stall_big_max_ms']} ms); "
-          f"{out['rss_before_window_mb']} MB before the window, peak {out['rss_peak_mb']} MB")
+          f"{out['rss_before_window_mb']} MB before the window, peak {out['rss_peak_mb']} MB; "
+          f"+{out['decoder_workers_rss_mb']} MB in {out['decoder_workers']} decoder processes")
     return 0
 
 

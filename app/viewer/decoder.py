@@ -105,6 +105,14 @@ def warm() -> None:
     _POOL.start()
 
 
+def worker_pids() -> list[int]:
+    """The worker processes running now ([] before the first compressed
+    frame or after shutdown): what they cost is the viewer's too."""
+    executor = _POOL._executor
+    processes = getattr(executor, "_processes", None) or {}
+    return [p.pid for p in list(processes.values()) if p.is_alive()]
+
+
 def shutdown() -> None:
     """End the workers (the application quits); decodes still asked for
     are done in their own thread."""
