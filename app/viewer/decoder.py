@@ -100,8 +100,11 @@ def decode(path: str, frame: int, drawn_for: tuple = (None, False)) -> Decoded:
 
 
 def warm() -> None:
-    """Start the pool's workers now (off this thread). Cheap when already
-    started; the first compressed frame does it too."""
+    """Start the pool's workers now (off this thread), after a
+    :func:`shutdown` too. Cheap when already started; the first compressed
+    frame does it too."""
+    with _POOL._lock:
+        _POOL.closed = False
     _POOL.start()
 
 
