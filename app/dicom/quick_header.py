@@ -28,14 +28,15 @@ from pydicom.dataset import Dataset
 # keyword: VR, for the elements read for every displayed image
 FIELDS = {
     "PhotometricInterpretation": "CS", "Modality": "CS", "VOILUTFunction": "CS",
-    "SOPClassUID": "UI",
+    "SOPClassUID": "UI", "SOPInstanceUID": "UI", "FrameOfReferenceUID": "UI",
     "NumberOfFrames": "IS", "PixelAspectRatio": "IS",
-    "SamplesPerPixel": "US", "BitsAllocated": "US", "BitsStored": "US",
-    "PixelRepresentation": "US",
+    "Rows": "US", "Columns": "US", "SamplesPerPixel": "US", "BitsAllocated": "US",
+    "BitsStored": "US", "PixelRepresentation": "US",
     "RescaleSlope": "DS", "RescaleIntercept": "DS", "WindowCenter": "DS", "WindowWidth": "DS",
     "PixelSpacing": "DS", "ImagerPixelSpacing": "DS", "ImageOrientationPatient": "DS",
-    "SliceThickness": "DS", "SliceLocation": "DS",
-}
+    "ImagePositionPatient": "DS", "SliceThickness": "DS", "SliceLocation": "DS",
+    "SpacingBetweenSlices": "DS",
+}  # the display, the corner text and the RT overlay's image plane (app.viewer.image_plane)
 _TAGS = {tag_for_keyword(keyword): (keyword, vr) for keyword, vr in FIELDS.items()}
 _MISSING = object()
 _tag_of: dict[str, Optional[int]] = {}

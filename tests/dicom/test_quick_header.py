@@ -22,6 +22,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 from app.dicom.native import read_native
 from app.dicom.quick_header import FIELDS, QuickHeader
 from app.viewer.display import prepare
+from app.viewer.image_plane import ImagePlane
 from tests.dicom.test_native_frames import TEST_FILES
 from tests.factories import ct_dataset, write
 from ui.viewer.frames import image_info
@@ -70,7 +71,16 @@ def _agree(path: Path) -> bool:
         a, b = getattr(quick, name), getattr(slow, name)
         assert (a is None and b is None) or np.array_equal(a, b), (path.name, name)
     assert image_info(header, index) == image_info(general, index), path.name
+    assert _plane(header, index) == _plane(general, index), path.name
     return True
+
+
+def _plane(source, index):
+    """The image's place in the patient (the RT overlay's), or the refusal's type."""
+    try:
+        return ImagePlane.of(source, index)
+    except Exception as exc:  # noqa: BLE001 - both sides must refuse alike
+        return type(exc)
 
 
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
@@ -123,10 +133,14 @@ def test_hostile_values(tmp_path, keyword, implicit):
 
 
 def test_the_data_set_is_made_only_when_asked(tmp_path):
-    path = write(ct_dataset(size=8), tmp_path / "ct.dcm")
+    ds = ct_dataset(size=8)
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, 5], [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing, ds.FrameOfReferenceUID = [0.5, 0.5], "1.2.3.4"
+    path = write(ds, tmp_path / "ct.dcm")
     header, arr, index = read_native(str(path), 0)
     frame = prepare(header, arr, index, path.name)
     image_info(header, index)
-    assert header._ds is None  # displayed without making pydicom's data set
+    ImagePlane.of(header, index)
+    assert header._ds is None  # displayed and placed without making pydicom's data set
     assert frame.ds.PatientName == "DOE^JOHN"
     assert header.ds is frame.ds

@@ -281,14 +281,15 @@ class RtLayer(QObject, Layer):
 
 def plane_of(entry) -> Optional[ImagePlane]:
     """The image's place in the patient, from its frame's header (kept on
-    the entry: parsed once per image)."""
-    if entry is None or entry.frame is None or entry.frame.ds is None:
+    the entry: parsed once per image; read through the native reader's
+    quick view, so the GUI thread makes no pydicom data set for it)."""
+    if entry is None or entry.frame is None or entry.frame.header is None:
         return None
     cached = getattr(entry, "_rt_plane", False)
     if cached is not False:
         return cached
     try:
-        plane = ImagePlane.of(entry.frame.ds, entry.frame.index)
+        plane = ImagePlane.of(entry.frame.header, entry.frame.index)
     except Exception:  # noqa: BLE001 - an image that cannot be placed carries no overlay
         plane = None
     entry._rt_plane = plane
