@@ -139,6 +139,19 @@ def _why_not(entry: dict, allowed: tuple[str, ...], doing: str) -> str:
            f"{states} entries can be {doing}"
 
 
+def _allowed(rows: list[dict], allowed: tuple[str, ...], doing: str, result: "Outcome") -> list[dict]:
+    """The entries in one of the *allowed* states; each other one is refused
+    in *result*, saying why."""
+    done = []
+    for entry in rows:
+        why = _why_not(entry, allowed, doing)
+        if why:
+            result.refused.append({"id": entry["id"], "reason": why})
+        else:
+            done.append(entry)
+    return done
+
+
 def _entries(n: int) -> str:
     return f"{n} outbox entr{'y' if n == 1 else 'ies'}"
 
@@ -156,19 +169,14 @@ def assign_node(db, user: User, ids: Iterable[str], node_name: str) -> Outcome:
     node = get_node(db, node_name)
     rows = _rows(db, ids)
     result = Outcome(node=node.name)
-    done = []
-    for entry in rows:
-        why = _why_not(entry, (outbox.HELD,), "given a node")
+    done = _allowed(rows, (outbox.HELD,), "given a node", result)
+    for entry in done:
         needed = PURPOSE[entry["kind"]]
-        if not why and needed not in node.purposes:
+        if needed not in node.purposes:
             raise RuleRefused(f"node {node.name}: not a {needed} destination (its purposes: "
                               f"{', '.join(node.purposes) or 'none'}); choose a node for {needed}, or "
                               f"an admin adds the purpose with `node add {node.name} ... --purpose "
                               f"{' '.join(node.purposes + (needed,))} --replace`")
-        if why:
-            result.refused.append({"id": entry["id"], "reason": why})
-        else:
-            done.append(entry)
     with transaction(db):
         for entry in done:
             db.execute("UPDATE outbox SET node = ?, state = 'queued', last_error = '' WHERE id = ?"
@@ -188,13 +196,7 @@ def discard(db, user: User, ids: Iterable[str], reason: str) -> Outcome:
         raise BadInput("outbox discard: give the reason (--reason TEXT): why this must never be sent")
     rows = _rows(db, ids)
     result = Outcome()
-    done = []
-    for entry in rows:
-        why = _why_not(entry, outbox.WAITING, "discarded")
-        if why:
-            result.refused.append({"id": entry["id"], "reason": why})
-        else:
-            done.append(entry)
+    done = _allowed(rows, outbox.WAITING, "discarded", result)
     with transaction(db):
         when = now_iso()
         for entry in done:
@@ -213,13 +215,7 @@ def restore(db, user: User, ids: Iterable[str]) -> Outcome:
     user.require("content-management", "restore discarded outbox entries")
     rows = _rows(db, ids)
     result = Outcome()
-    done = []
-    for entry in rows:
-        why = _why_not(entry, (outbox.DISCARDED,), "restored")
-        if why:
-            result.refused.append({"id": entry["id"], "reason": why})
-        else:
-            done.append(entry)
+    done = _allowed(rows, (outbox.DISCARDED,), "restored", result)
     with transaction(db):
         for entry in done:
             db.execute("UPDATE outbox SET state = CASE WHEN node IS NULL THEN 'held' ELSE 'queued' END,"
