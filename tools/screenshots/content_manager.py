@@ -11,12 +11,10 @@ docs/screenshots/content_manager.png.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
-from tools.screenshots.scenes import scratch_root
+from tools.screenshots.scenes import demo_home
 from tools.screenshots.screenshot import settle, wait_until
-from app.startup import open_home
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "content_manager.png"
 
@@ -29,17 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=960)
     args = parser.parse_args(argv)
 
-    from app.importing.demo import import_demo
-    from ui.app import application, apply_theme, resolve_user
     from ui.changes.content_manager import ContentManager
 
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root("studydesk-cm-shot-")
-    try:
-        home = open_home(root / "StudyDesk")
-        user = resolve_user(home)
-        import_demo(home, user, patients=args.patients)
+    with demo_home("studydesk-cm-shot-", args.patients) as (home, user):
         window = ContentManager(home, user)
         window.resize(args.width, args.height)
         window.show()
@@ -62,8 +52,6 @@ def main(argv: list[str] | None = None) -> int:
         print(args.out)
         window.close()
         return 0
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,23 +12,12 @@ docs/screenshots/content_manager_preview.png.
 from __future__ import annotations
 
 import argparse
-import shutil
-from contextlib import closing
 from pathlib import Path
 
-from app.startup import open_home
-from tools.screenshots.scenes import scratch_root
+from tools.screenshots.scenes import demo_home
 from tools.screenshots.screenshot import settle, wait_until
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "content_manager_preview.png"
-
-
-def _account(home, first):
-    """A named content manager, so the OS login does not show in the picture."""
-    from app.accounts import accounts
-
-    with closing(home.connect()) as db:
-        return accounts.add_user(db, first, "chris", ["admin"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,17 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=6)
     args = parser.parse_args(argv)
 
-    from app.importing.demo import import_demo
-    from ui.app import application, apply_theme, resolve_user
     from ui.changes.content_manager import ContentManager
 
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root("studydesk-cm-preview-shot-")
-    try:
-        home = open_home(root / "StudyDesk")
-        user = _account(home, resolve_user(home))
-        import_demo(home, user, patients=args.patients)
+    with demo_home("studydesk-cm-preview-shot-", args.patients, "chris") as (home, user):
         window = ContentManager(home, user)
         window.resize(1700, 960)
         window.show()
@@ -79,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         print(args.out.name)
         window.close()
         return 0
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,10 @@ Default OUT_DIR: docs/screenshots.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
-from tools.screenshots.scenes import scratch_root
+from tools.screenshots.scenes import demo_home
 from tools.screenshots.screenshot import save_widget, settle, wait_until
-from app.startup import open_home
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SUBJECTS = [("PID1001", "xId01", "yId01"), ("PID1002", "xId02", "yId02"),
@@ -51,17 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=6)
     args = parser.parse_args(argv)
 
-    from app.importing.demo import import_demo
-    from ui.app import application, apply_theme, resolve_user
     from ui.research.window import ResearchWindow
 
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root("studydesk-research-shot-")
-    try:
-        home = open_home(root / "StudyDesk")
-        user = resolve_user(home)
-        import_demo(home, user, patients=args.patients)
+    with demo_home("studydesk-research-shot-", args.patients) as (home, user):
         prepare(home, user)
         window = ResearchWindow(home, user)
         window.resize(1400, 620)
@@ -94,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         save_widget(dialog, args.out_dir / "research_rt.png")
         window.close()
         return 0
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

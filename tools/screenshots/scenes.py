@@ -11,9 +11,11 @@ drawer on two patients the pre-flight check calls different, reason typed),
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QPainter, QPixmap
@@ -31,6 +33,31 @@ def scratch_root(prefix: str) -> Path:
     root = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["HOME"] = str(root)
     return root
+
+
+@contextmanager
+def demo_home(prefix: str, patients: int, account: str = "") -> Iterator[tuple[Any, Any]]:
+    """What a screenshot script starts with: the themed application and a
+    scratch home (removed afterwards) with `patients` demo patients
+    imported; (home, its first account, or an administrator named `account`
+    so that the OS login never shows in a picture)."""
+    from app.importing.demo import import_demo
+    from app.startup import open_home
+    from tools.screenshots.screenshot import named_account
+    from ui.app import application, apply_theme, resolve_user
+
+    apply_theme(application())
+    root = scratch_root(prefix)
+    try:
+        home = open_home(root / "StudyDesk")
+        user = resolve_user(home)
+        if account:
+            user = named_account(home, user, account)
+        if patients:
+            import_demo(home, user, patients=patients)
+        yield home, user
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _save(pixmap: QPixmap, out: Path) -> Path:

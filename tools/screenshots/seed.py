@@ -18,12 +18,10 @@ Default OUT_DIR: docs/screenshots.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from tools.screenshots.screenshot import save_widget, settle, wait_until
-from tools.screenshots.scenes import scratch_root
-from app.startup import open_home
+from tools.screenshots.scenes import demo_home
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -148,16 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=6)
     args = parser.parse_args(argv)
 
-    from app.importing.demo import import_demo
-    from ui.app import application, apply_theme, resolve_user
 
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root("studydesk-seed-shot-")
-    try:
-        home = open_home(root / "StudyDesk")
-        admin = resolve_user(home)
-        import_demo(home, admin, patients=args.patients)
+    with demo_home("studydesk-seed-shot-", args.patients) as (home, admin):
         users = prepare(home, admin)
         args.out_dir.mkdir(parents=True, exist_ok=True)
         cm_admin_scope(home, admin, args.out_dir)
@@ -165,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
         export_dialog(home, admin, args.out_dir)
         merge_proposal(home, admin, args.out_dir)
         return 0
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

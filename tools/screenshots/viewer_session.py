@@ -9,8 +9,7 @@ first account and a job runner; the home is removed afterwards.
 from __future__ import annotations
 
 import argparse
-import shutil
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -32,26 +31,11 @@ def viewer_session(script: str, argv: Optional[list[str]] = None,
     parser.add_argument("--height", type=int, default=900)
     args = parser.parse_args(argv)
 
-    from app.accounts import accounts
-    from app.home import os_login
-    from app.importing.demo import import_demo
-    from app.startup import open_home
-    from tools.screenshots.scenes import scratch_root
-    from ui.app import application, apply_theme
+    from tools.screenshots.scenes import demo_home
     from ui.jobs import JobRunner
 
-    qapp = application()
-    apply_theme(qapp)
-    root = scratch_root(f"studydesk-{script.replace('_', '-')}-")
-    try:
-        home = open_home(root / "StudyDesk")
-        if patients:
-            import_demo(home, os_login(), patients=patients)
-        with closing(home.connect()) as db:
-            user = accounts.get_user(db, os_login())
+    with demo_home(f"studydesk-{script.replace('_', '-')}-", patients) as (home, user):
         runner = JobRunner()
         args.out_dir.mkdir(parents=True, exist_ok=True)
         yield Session(home, user, runner), args.out_dir, (args.width, args.height)
         runner.shutdown()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
